@@ -1,0 +1,10 @@
+import type { JobDefinition } from '../lib/job.ts';
+import { diamond } from './diamond/job.ts';
+import { failing, failingFast } from './failing/job.ts';
+import { fanout } from './fanout/job.ts';
+import { serial } from './serial/job.ts';
+
+export { diamond, failing, failingFast, fanout, serial };
+
+/** The example jobs, as bundled into the handlers' registry. */
+export const examples: readonly JobDefinition<unknown>[] = [serial, diamond, fanout, failing, failingFast];

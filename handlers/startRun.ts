@@ -1,0 +1,19 @@
+import middy from '@middy/core';
+import type { Context } from 'aws-lambda';
+import type { Deps } from '../lib/deps.ts';
+import { startRun } from '../lib/start.ts';
+import { lazyDeps } from './shared.ts';
+
+interface StartRunEvent {
+  readonly request: unknown;
+  readonly executionArn?: string;
+}
+
+/** Task `StartRun` of the run state machine. */
+export function createHandler(getDeps: () => Deps) {
+  return middy(async (event: StartRunEvent, _context: Context) =>
+    startRun(getDeps(), event.request, event.executionArn),
+  );
+}
+
+export const handler = createHandler(lazyDeps());

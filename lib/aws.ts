@@ -1,0 +1,34 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+
+/**
+ * The SDK v3 clients lambdag uses. Built in one place with no endpoint option,
+ * so the SDK itself reads `AWS_ENDPOINT_URL_SQS`, `..._S3`, `..._DYNAMODB`,
+ * `..._SFN` and the region from the environment: the same code runs on AWS,
+ * LocalStack and the embedded stack. lib/ receives these; it never builds them.
+ */
+export interface AwsClients {
+  readonly sqs: SQSClient;
+  readonly s3: S3Client;
+  readonly dynamodb: DynamoDBClient;
+  readonly ddb: DynamoDBDocumentClient;
+  readonly sfn: SFNClient;
+}
+
+export function createAwsClients(): AwsClients {
+  // Path-style addressing keeps bucket names out of DNS on local endpoints; it also works on AWS.
+  const forcePathStyle = Boolean(process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL);
+  const dynamodb = new DynamoDBClient({});
+  return {
+    sqs: new SQSClient({}),
+    s3: new S3Client({ forcePathStyle }),
+    dynamodb,
+    ddb: DynamoDBDocumentClient.from(dynamodb, {
+      marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
+    }),
+    sfn: new SFNClient({}),
+  };
+}

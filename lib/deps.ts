@@ -1,0 +1,30 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { type AwsClients, createAwsClients } from './aws.ts';
+import { type LambdagConfig, readConfig } from './config.ts';
+import { Dispatcher } from './dispatch.ts';
+import type { Log } from './log.ts';
+import { PayloadStore } from './payload.ts';
+import type { JobRegistry } from './registry.ts';
+import { RunStore } from './store/runStore.ts';
+
+/** Everything the engine needs, built once by a handler, the CLI or a test, and passed in. */
+export interface Deps {
+  readonly config: LambdagConfig;
+  readonly aws: AwsClients;
+  readonly registry: JobRegistry;
+  readonly store: RunStore;
+  readonly payloads: PayloadStore;
+  readonly dispatcher: Dispatcher;
+  readonly log: Log;
+}
+
+/** Build deps from the environment; any part can be replaced (tests pass their own). */
+export function createDeps(registry: JobRegistry, overrides: Partial<Deps> = {}): Deps {
+  const config = overrides.config ?? readConfig();
+  const aws = overrides.aws ?? createAwsClients();
+  const store = overrides.store ?? new RunStore(aws.ddb, config.runsTable);
+  const payloads = overrides.payloads ?? new PayloadStore(aws.s3, config.bucket);
+  const dispatcher = overrides.dispatcher ?? new Dispatcher(aws.sqs, config, payloads);
+  const log = overrides.log ?? new Logger({ serviceName: 'lambdag' });
+  return { config, aws, registry, store, payloads, dispatcher, log };
+}

@@ -1,0 +1,116 @@
+import {
+  SendMessageBatchCommand,
+  type SendMessageBatchRequestEntry,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
+import { DEFAULT_QUEUE, type LambdagConfig } from './config.ts';
+import type { JobPlan } from './dag.ts';
+import { InvalidJobError } from './errors.ts';
+import { Priority } from './job.ts';
+import { encodeStepMessage } from './messages.ts';
+import type { PayloadStore } from './payload.ts';
+
+export interface DispatchItem {
+  readonly step: string;
+  readonly attempt: number;
+  readonly delaySeconds?: number;
+}
+
+export interface RunRef {
+  readonly runId: string;
+  readonly job: string;
+  readonly input: unknown;
+}
+
+const BATCH_ENTRIES = 10;
+/** SQS DelaySeconds ceiling. */
+export const MAX_DELAY_SECONDS = 900;
+
+/** Sends step attempts to their step queues, batched, with the claim check for large bodies. */
+export class Dispatcher {
+  constructor(
+    private readonly sqs: SQSClient,
+    private readonly config: LambdagConfig,
+    private readonly payloads: PayloadStore,
+  ) {}
+
+  /** The queue a step is routed to: its `queue`, else by priority. */
+  queueName(plan: JobPlan, step: string): string {
+    const options = plan.steps.get(step)?.options ?? {};
+    if (options.queue) return options.queue.toLowerCase();
+    return options.priority === Priority.HIGH && this.config.queues.high ? 'high' : DEFAULT_QUEUE;
+  }
+
+  /** Fail before anything is written if a step routes to a queue this deployment lacks. */
+  checkRouting(plan: JobPlan): void {
+    for (const key of plan.order) {
+      const name = this.queueName(plan, key);
+      if (!this.config.queues[name]) {
+        throw new InvalidJobError(
+          plan.job,
+          `step '${key}' routes to queue '${name}', but no LAMBDAG_QUEUE_URL_${name.toUpperCase()} is configured (known: ${Object.keys(this.config.queues).join(', ')})`,
+          [key],
+        );
+      }
+    }
+  }
+
+  async dispatch(run: RunRef, plan: JobPlan, items: readonly DispatchItem[]): Promise<void> {
+    const byQueue = new Map<string, SendMessageBatchRequestEntry[]>();
+    for (const [index, item] of items.entries()) {
+      const url = this.config.queues[this.queueName(plan, item.step)] as string;
+      const body = await encodeStepMessage(
+        { v: 1, runId: run.runId, job: run.job, step: item.step, attempt: item.attempt, input: run.input },
+        this.payloads,
+        this.config.maxMessageBytes,
+      );
+      const entry: SendMessageBatchRequestEntry = { Id: String(index), MessageBody: body };
+      if (item.delaySeconds) entry.DelaySeconds = Math.min(MAX_DELAY_SECONDS, Math.max(0, item.delaySeconds));
+      const list = byQueue.get(url) ?? [];
+      list.push(entry);
+      byQueue.set(url, list);
+    }
+    await Promise.all([...byQueue].map(([url, entries]) => this.sendAll(url, entries)));
+  }
+
+  /** Batches of at most 10 entries and the queue's maximum total size; failed entries are retried. */
+  private async sendAll(url: string, entries: SendMessageBatchRequestEntry[]): Promise<void> {
+    const batches: SendMessageBatchRequestEntry[][] = [];
+    let current: SendMessageBatchRequestEntry[] = [];
+    let size = 0;
+    for (const entry of entries) {
+      const bytes = Buffer.byteLength(entry.MessageBody ?? '');
+      if (
+        current.length === BATCH_ENTRIES ||
+        (current.length > 0 && size + bytes > this.config.maxMessageBytes)
+      ) {
+        batches.push(current);
+        current = [];
+        size = 0;
+      }
+      current.push(entry);
+      size += bytes;
+    }
+    if (current.length) batches.push(current);
+    await Promise.all(batches.map((batch) => this.sendBatch(url, batch)));
+  }
+
+  private async sendBatch(url: string, entries: SendMessageBatchRequestEntry[]): Promise<void> {
+    let pending = entries;
+    for (let round = 0; pending.length > 0; round++) {
+      if (round > 0)
+        await new Promise((r) => setTimeout(r, Math.random() * Math.min(2_000, 100 * 2 ** round)));
+      const out = await this.sqs.send(new SendMessageBatchCommand({ QueueUrl: url, Entries: pending }));
+      const failed = out.Failed ?? [];
+      const permanent = failed.filter((f) => f.SenderFault);
+      if (permanent.length > 0) {
+        throw new Error(
+          `SQS rejected step messages: ${permanent.map((f) => `${f.Code}: ${f.Message}`).join('; ')}`,
+        );
+      }
+      if (round >= 5 && failed.length > 0) throw new Error(`SQS kept failing ${failed.length} step messages`);
+      const ids = new Set(failed.map((f) => f.Id));
+      pending = pending.filter((e) => ids.has(e.Id));
+    }
+  }
+}

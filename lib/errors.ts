@@ -1,0 +1,178 @@
+/**
+ * Typed errors with stable codes. `name` is a literal (never `constructor.name`,
+ * which minifiers rename): Lambda reports it as `errorType` and ASL `ErrorEquals`
+ * matches on it, so names are part of the public API.
+ */
+
+export const ErrorCode = {
+  INVALID_JOB: 'INVALID_JOB',
+  JOB_NOT_FOUND: 'JOB_NOT_FOUND',
+  INVALID_INPUT: 'INVALID_INPUT',
+  RUN_NOT_FOUND: 'RUN_NOT_FOUND',
+  RUN_CONFLICT: 'RUN_CONFLICT',
+  PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  INVALID_MESSAGE: 'INVALID_MESSAGE',
+  CONFIG: 'CONFIG',
+  STEP_FAILED: 'STEP_FAILED',
+  NON_RETRYABLE: 'NON_RETRYABLE',
+  STEP_IN_PROGRESS: 'STEP_IN_PROGRESS',
+  LOCAL_STACK: 'LOCAL_STACK',
+  STEP_TIMEOUT: 'STEP_TIMEOUT',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export abstract class LambdagError extends Error {
+  abstract override readonly name: string;
+  abstract readonly code: ErrorCode;
+}
+
+/** A job definition is not a valid DAG (cycle, unknown dependency, duplicate or bad key, no steps). */
+export class InvalidJobError extends LambdagError {
+  override readonly name = 'InvalidJobError' as const;
+  readonly code = ErrorCode.INVALID_JOB;
+  constructor(
+    readonly job: string,
+    message: string,
+    readonly steps: readonly string[] = [],
+  ) {
+    super(`job '${job}': ${message}`);
+  }
+}
+
+export class JobNotFoundError extends LambdagError {
+  override readonly name = 'JobNotFoundError' as const;
+  readonly code = ErrorCode.JOB_NOT_FOUND;
+  constructor(
+    readonly job: string,
+    readonly known: readonly string[],
+  ) {
+    super(`unknown job '${job}'; known jobs: ${known.length ? known.join(', ') : '(none)'}`);
+  }
+}
+
+/** Run input that is not JSON or fails the job's schema. `issues` say where. */
+export class InvalidInputError extends LambdagError {
+  override readonly name = 'InvalidInputError' as const;
+  readonly code = ErrorCode.INVALID_INPUT;
+  constructor(
+    message: string,
+    readonly issues: readonly string[] = [],
+  ) {
+    super(issues.length ? `${message}: ${issues.join('; ')}` : message);
+  }
+}
+
+export class RunNotFoundError extends LambdagError {
+  override readonly name = 'RunNotFoundError' as const;
+  readonly code = ErrorCode.RUN_NOT_FOUND;
+  constructor(readonly runId: string) {
+    super(`run '${runId}' not found`);
+  }
+}
+
+/** A run id is already taken by a run of another job or input. */
+export class RunConflictError extends LambdagError {
+  override readonly name = 'RunConflictError' as const;
+  readonly code = ErrorCode.RUN_CONFLICT;
+  constructor(
+    readonly runId: string,
+    message: string,
+  ) {
+    super(`run '${runId}': ${message}`);
+  }
+}
+
+export class PayloadTooLargeError extends LambdagError {
+  override readonly name = 'PayloadTooLargeError' as const;
+  readonly code = ErrorCode.PAYLOAD_TOO_LARGE;
+  constructor(
+    readonly what: string,
+    readonly bytes: number,
+    readonly limit: number,
+  ) {
+    super(`${what} is ${bytes} bytes; the limit is ${limit} bytes`);
+  }
+}
+
+/** A queue message that cannot be parsed or names no known run/job/step. Never retried by us; SQS moves it to the DLQ. */
+export class InvalidMessageError extends LambdagError {
+  override readonly name = 'InvalidMessageError' as const;
+  readonly code = ErrorCode.INVALID_MESSAGE;
+}
+
+export class ConfigError extends LambdagError {
+  override readonly name = 'ConfigError' as const;
+  readonly code = ErrorCode.CONFIG;
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`${variable}: ${message}`);
+  }
+}
+
+/** Thrown by step code to fail the step at once, without using its retries. */
+export class NonRetryableError extends LambdagError {
+  override readonly name: string = 'NonRetryableError';
+  readonly code: ErrorCode = ErrorCode.NON_RETRYABLE;
+}
+
+/** Another delivery of the same step attempt is running; try this delivery later. */
+export class StepInProgressError extends LambdagError {
+  override readonly name = 'StepInProgressError' as const;
+  readonly code = ErrorCode.STEP_IN_PROGRESS;
+}
+
+export class LocalStackError extends LambdagError {
+  override readonly name = 'LocalStackError' as const;
+  readonly code = ErrorCode.LOCAL_STACK;
+}
+
+/** An error as stored in DynamoDB, S3 and Step Functions output. */
+export interface SerializedError {
+  name: string;
+  message: string;
+  code?: string;
+  stack?: string;
+  cause?: SerializedError;
+}
+
+const MAX_MESSAGE = 4_000;
+const MAX_STACK = 4_000;
+
+/** Serialize on purpose, size-capped, so an error can cross into DynamoDB or Step Functions. */
+export function serializeError(error: unknown, depth = 0): SerializedError {
+  if (!(error instanceof Error)) {
+    return { name: 'NonError', message: truncate(safeString(error), MAX_MESSAGE) };
+  }
+  const out: SerializedError = { name: error.name, message: truncate(error.message, MAX_MESSAGE) };
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string') out.code = code;
+  if (error.stack) out.stack = truncate(error.stack, MAX_STACK);
+  if (error.cause !== undefined && depth < 3) out.cause = serializeError(error.cause, depth + 1);
+  return out;
+}
+
+function safeString(value: unknown): string {
+  try {
+    return typeof value === 'string' ? value : JSON.stringify(value);
+  } catch {
+    return String(value);
+  }
+}
+
+function truncate(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max)}… (${text.length - max} more chars)`;
+}
+
+/** A step attempt ran past its time limit. Retryable within the step's retries. */
+export class StepTimeoutError extends LambdagError {
+  override readonly name = 'StepTimeoutError' as const;
+  readonly code = ErrorCode.STEP_TIMEOUT;
+  constructor(
+    readonly step: string,
+    readonly seconds: number,
+  ) {
+    super(`step '${step}' did not finish within ${seconds}s`);
+  }
+}

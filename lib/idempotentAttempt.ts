@@ -1,0 +1,49 @@
+import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
+import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
+import type { Context } from 'aws-lambda';
+import type { Deps } from './deps.ts';
+import type { StepMessage } from './messages.ts';
+import type { AttemptLimits, AttemptOutcome, StepRunner } from './runner.ts';
+
+/** Idempotency records of finished attempts are kept this long (duplicate deliveries arrive within it). */
+const RECORD_TTL_SECONDS = 7 * 24 * 3600;
+
+export interface IdempotentAttempt {
+  run(message: StepMessage, limits?: AttemptLimits): Promise<AttemptOutcome>;
+  /** Lets an in-progress record expire with the invocation, so a killed worker does not block retries. */
+  registerLambdaContext(context: Context): void;
+}
+
+/**
+ * Wraps the step runner in Powertools idempotency keyed by `runId#step#attempt`:
+ * a duplicate delivery of a finished attempt returns the stored outcome without
+ * running anything; one of an attempt in progress elsewhere throws
+ * IdempotencyAlreadyInProgressError (the caller retries it later). The key prefix is
+ * fixed so the Lambda worker and the ECS entrypoint share records.
+ */
+export function createIdempotentAttempt(deps: Deps, runner: StepRunner): IdempotentAttempt {
+  // One persistence layer per idempotent function (Powertools caches per instance).
+  const persistenceStore = new DynamoDBPersistenceLayer({
+    tableName: deps.config.idempotencyTable,
+    awsSdkV3Client: deps.aws.dynamodb,
+  });
+  const config = new IdempotencyConfig({
+    eventKeyJmesPath: 'key',
+    expiresAfterSeconds: RECORD_TTL_SECONDS,
+    throwOnNoIdempotencyKey: true,
+  });
+  const idempotent = makeIdempotent(
+    async (_keyed: { key: string }, message: StepMessage, limits: AttemptLimits) =>
+      runner.run(message, limits) as unknown as Promise<Record<string, string | number>>,
+    { persistenceStore, config, keyPrefix: 'lambdag-step', dataIndexArgument: 0 },
+  );
+  return {
+    async run(message, limits = {}) {
+      const key = `${message.runId}#${message.step}#${message.attempt}`;
+      return (await idempotent({ key }, message, limits)) as unknown as AttemptOutcome;
+    },
+    registerLambdaContext(context) {
+      config.registerLambdaContext(context);
+    },
+  };
+}

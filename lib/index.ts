@@ -1,0 +1,17 @@
+/** lambdag's public library API. */
+
+export {
+  ErrorCode,
+  InvalidInputError,
+  InvalidJobError,
+  JobNotFoundError,
+  LambdagError,
+  NonRetryableError,
+  PayloadTooLargeError,
+  RunNotFoundError,
+  StepTimeoutError,
+} from './errors.ts';
+export type { JobBuilder, JobDefinition, StepContext, StepOptions, StepRef } from './job.ts';
+export { defineJob, Priority, Runtime } from './job.ts';
+export { JobRegistry } from './registry.ts';
+export { EventType, RunStatus, StepStatus } from './status.ts';

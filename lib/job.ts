@@ -1,0 +1,178 @@
+import type { z } from 'zod';
+import { buildPlan, type JobPlan, type StepSpec } from './dag.ts';
+import { InvalidInputError, InvalidJobError } from './errors.ts';
+
+export const Runtime = { LAMBDA: 'lambda', ECS: 'ecs' } as const;
+export type Runtime = (typeof Runtime)[keyof typeof Runtime];
+
+export const Priority = { NORMAL: 'normal', HIGH: 'high' } as const;
+export type Priority = (typeof Priority)[keyof typeof Priority];
+
+/** What a step's function receives besides its upstream outputs. */
+export interface StepContext<I> {
+  /** The run's input, parsed by the job's schema. */
+  readonly input: I;
+  readonly runId: string;
+  readonly jobName: string;
+  readonly stepKey: string;
+  /** 1 for the first try, 2 for the first retry, ... */
+  readonly attempt: number;
+  /** Aborted when the step times out or the run is cancelled; pass it to fetch() and friends. */
+  readonly signal: AbortSignal;
+  /** Structured log line tied to this run and step. */
+  readonly log: (message: string, fields?: Record<string, unknown>) => void;
+}
+
+export interface BackoffOptions {
+  /** First retry delay before jitter. Default 1. */
+  readonly baseSeconds?: number;
+  /** Upper bound of any retry delay. Default 300. */
+  readonly maxSeconds?: number;
+}
+
+export interface StepOptions {
+  /** How many times a failed attempt is retried. Default: the job's, else 0. */
+  readonly retries?: number;
+  readonly backoff?: BackoffOptions;
+  /** Per-attempt time limit. Default: bounded by the worker's own limit. */
+  readonly timeoutSeconds?: number;
+  /** Where the step runs. `ecs` is for steps beyond Lambda's 15 minutes, memory or disk. */
+  readonly runtime?: Runtime;
+  /** Named step queue (a `LAMBDAG_QUEUE_URL_<NAME>` queue). Default from priority. */
+  readonly queue?: string;
+  /** `high` routes to the `high` queue unless `queue` is given. */
+  readonly priority?: Priority;
+}
+
+declare const outputType: unique symbol;
+
+/** A handle on a defined step; pass it in `dependsOn` to receive its output, typed. */
+export interface StepRef<O> {
+  readonly key: string;
+  /** Phantom: carries the output type only. */
+  readonly [outputType]?: O;
+}
+
+/** Upstream steps by the name their output has in the step function's first argument. */
+export type Upstream = Readonly<Record<string, StepRef<unknown> | string>>;
+
+export type OutputsOf<U extends Upstream> = {
+  readonly [K in keyof U]: U[K] extends StepRef<infer O> ? O : unknown;
+};
+
+export type StepFn<I, D> = (upstream: D, ctx: StepContext<I>) => unknown;
+
+export interface JobBuilder<I> {
+  /** A root step: no upstream. */
+  step<O>(key: string, run: (upstream: Record<string, never>, ctx: StepContext<I>) => O): StepRef<Awaited<O>>;
+  /** A step with options; `dependsOn` maps names to upstream steps, whose outputs arrive typed. */
+  step<U extends Upstream, O>(
+    key: string,
+    options: StepOptions & { readonly dependsOn?: U },
+    run: (upstream: OutputsOf<U>, ctx: StepContext<I>) => O,
+  ): StepRef<Awaited<O>>;
+}
+
+export interface JobOptions<S extends z.ZodType | undefined> {
+  /** Schema of the run input; a run whose input fails it is rejected before anything is written. */
+  readonly input?: S;
+  readonly description?: string;
+  /** Defaults for every step of the job. */
+  readonly defaults?: StepOptions;
+}
+
+type InputOf<S> = S extends z.ZodType ? z.output<S> : unknown;
+
+export interface JobDefinition<I = unknown> {
+  readonly name: string;
+  readonly description?: string;
+  /** Parse and validate raw run input; throws InvalidInputError saying where it is wrong. */
+  parseInput(raw: unknown): I;
+  /** Build and validate the DAG for one input. Deterministic: the worker rebuilds it the same way. */
+  plan(input: I): JobPlan;
+}
+
+const JOB_NAME = /^[a-z][a-z0-9-]{0,62}$/;
+
+/**
+ * Define a job: a named DAG of steps. The builder runs once per run with the
+ * run's input, so a job can fan out over a size known from its input.
+ *
+ * @example
+ * ```ts
+ * export const diamond = defineJob('diamond', { input: z.object({ x: z.number() }) }, (job) => {
+ *   const a = job.step('a', (_, { input }) => input.x + 1);
+ *   const b = job.step('b', { dependsOn: { a } }, ({ a }) => a * 2);
+ *   const c = job.step('c', { dependsOn: { a } }, ({ a }) => a * 3);
+ *   job.step('d', { dependsOn: { b, c } }, ({ b, c }) => b + c);
+ * });
+ * ```
+ */
+export function defineJob<I = unknown>(
+  name: string,
+  build: (job: JobBuilder<I>, input: I) => void,
+): JobDefinition<I>;
+export function defineJob<S extends z.ZodType | undefined>(
+  name: string,
+  options: JobOptions<S>,
+  build: (job: JobBuilder<InputOf<S>>, input: InputOf<S>) => void,
+): JobDefinition<InputOf<S>>;
+export function defineJob(
+  name: string,
+  optionsOrBuild: JobOptions<z.ZodType | undefined> | ((job: JobBuilder<unknown>, input: unknown) => void),
+  maybeBuild?: (job: JobBuilder<unknown>, input: unknown) => void,
+): JobDefinition<unknown> {
+  const options = typeof optionsOrBuild === 'function' ? {} : optionsOrBuild;
+  const build = typeof optionsOrBuild === 'function' ? optionsOrBuild : maybeBuild;
+  if (!JOB_NAME.test(name)) {
+    throw new InvalidJobError(
+      name,
+      'job names are 1-63 characters: lower-case letters, digits and -, starting with a letter',
+    );
+  }
+  if (!build) throw new InvalidJobError(name, 'defineJob needs a build function');
+  const schema = options.input;
+
+  const definition: JobDefinition<unknown> = {
+    name,
+    ...(options.description === undefined ? {} : { description: options.description }),
+    parseInput(raw) {
+      if (!schema) return raw ?? {};
+      const parsed = schema.safeParse(raw ?? {});
+      if (parsed.success) return parsed.data;
+      throw new InvalidInputError(
+        `input of job '${name}' is invalid`,
+        parsed.error.issues.map(
+          (issue) => `${issue.path.length ? `input.${issue.path.join('.')}` : 'input'}: ${issue.message}`,
+        ),
+      );
+    },
+    plan(input) {
+      const specs: StepSpec[] = [];
+      const builder = {
+        step(key: string, a: unknown, b?: unknown) {
+          const hasOptions = typeof a !== 'function';
+          const stepOptions = (hasOptions ? a : {}) as StepOptions & { dependsOn?: Upstream };
+          const run = (hasOptions ? b : a) as StepFn<unknown, unknown>;
+          if (typeof run !== 'function')
+            throw new InvalidJobError(name, `step '${key}' has no function`, [key]);
+          const dependsOn: Record<string, string> = {};
+          for (const [alias, ref] of Object.entries(stepOptions.dependsOn ?? {})) {
+            dependsOn[alias] = typeof ref === 'string' ? ref : ref.key;
+          }
+          const { dependsOn: _ignored, ...rest } = stepOptions;
+          specs.push({ key, dependsOn, options: { ...options.defaults, ...rest }, run });
+          return { key };
+        },
+      } as JobBuilder<unknown>;
+      build(builder, input);
+      return buildPlan(name, specs);
+    },
+  };
+
+  // Validate at definition time when the job can be planned without a user input
+  // (no schema, or a schema whose defaults fill everything): a bad DAG fails at import.
+  const sample = schema ? schema.safeParse({}) : { success: true as const, data: {} };
+  if (sample.success) definition.plan(sample.data);
+  return definition;
+}

@@ -1,0 +1,51 @@
+import { z } from 'zod';
+import { InvalidMessageError } from './errors.ts';
+import type { PayloadStore } from './payload.ts';
+
+/** The body of a step message: one attempt of one step. */
+export const StepMessageSchema = z.object({
+  v: z.literal(1),
+  runId: z.string().min(1),
+  job: z.string().min(1),
+  step: z.string().min(1),
+  attempt: z.number().int().min(1),
+  /** The run's input, so the worker can rebuild the job's DAG without a read. */
+  input: z.unknown(),
+});
+export type StepMessage = z.infer<typeof StepMessageSchema>;
+
+const ClaimCheckSchema = z.object({ v: z.literal(1), claim: z.string().min(1) });
+
+/** Message bodies stay under the queue's maximum; the margin leaves room for message attributes. */
+const ATTRIBUTE_MARGIN = 1024;
+
+/** Encode a step message; if it is larger than the queue allows, put it in S3 and send a pointer. */
+export async function encodeStepMessage(
+  message: StepMessage,
+  payloads: PayloadStore,
+  maxMessageBytes: number,
+): Promise<string> {
+  const body = JSON.stringify(message);
+  if (Buffer.byteLength(body) <= maxMessageBytes - ATTRIBUTE_MARGIN) return body;
+  const claim = await payloads.putClaim(body);
+  return JSON.stringify({ v: 1, claim });
+}
+
+/** Decode a message body, following a claim check. Throws InvalidMessageError for anything unparseable. */
+export async function decodeStepMessage(body: string, payloads: PayloadStore): Promise<StepMessage> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(body);
+  } catch {
+    throw new InvalidMessageError(`step message is not JSON: ${body.slice(0, 120)}`);
+  }
+  const claim = ClaimCheckSchema.safeParse(raw);
+  if (claim.success) raw = await payloads.getClaim(claim.data.claim);
+  const parsed = StepMessageSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new InvalidMessageError(
+      `step message is malformed: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`,
+    );
+  }
+  return parsed.data;
+}

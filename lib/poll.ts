@@ -1,0 +1,62 @@
+import type { Deps } from './deps.ts';
+import { ConfigError, InvalidInputError } from './errors.ts';
+import type { ReconcileLimits } from './reconcile.ts';
+import { reconcileRun } from './reconcile.ts';
+import { nextWaitSeconds, type PollState, PollStateSchema } from './runState.ts';
+import { RunStatus, TERMINAL_RUN_STATUSES } from './status.ts';
+
+export interface PollOptions extends ReconcileLimits {
+  /** Reconcile a run whose counters have not moved for this long. */
+  readonly stallSeconds: number;
+}
+
+/**
+ * PollRun: one read of the run item (cost independent of the run's size). Says
+ * whether the run is done; grows the wait while nothing changes; reconciles a run
+ * that stalled or that a worker flagged after a crash.
+ */
+export async function pollRun(deps: Deps, raw: unknown, options: PollOptions): Promise<PollState> {
+  const parsed = PollStateSchema.safeParse(raw);
+  if (!parsed.success)
+    throw new InvalidInputError(
+      'poll state is invalid',
+      parsed.error.issues.map((i) => i.message),
+    );
+  const state = parsed.data;
+  let run = await deps.store.requireRun(state.runId);
+  if (TERMINAL_RUN_STATUSES.has(run.status)) return { ...state, status: run.status, ticks: state.ticks + 1 };
+
+  const idleSeconds = Math.max(0, (Date.now() - Date.parse(run.updatedAt)) / 1000);
+  if (run.reconcile || idleSeconds >= options.stallSeconds) {
+    await reconcileRun(deps, run, options);
+    run = await deps.store.requireRun(state.runId);
+  }
+
+  const progress = run.succeeded + run.failed + run.skipped;
+  const done = progress >= run.stepCount;
+  const status = done ? (run.failed > 0 ? RunStatus.FAILED : RunStatus.SUCCEEDED) : RunStatus.RUNNING;
+  return {
+    runId: run.runId,
+    status,
+    waitSeconds: nextWaitSeconds(state.waitSeconds, progress !== state.progress),
+    progress,
+    idleSeconds: Math.round(idleSeconds),
+    ticks: state.ticks + 1,
+  };
+}
+
+export function pollOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): PollOptions {
+  const num = (name: string, fallback: number) => {
+    const value = env[name];
+    if (value === undefined || value === '') return fallback;
+    const n = Number(value);
+    if (!Number.isFinite(n) || n <= 0)
+      throw new ConfigError(name, `must be a positive number, got '${value}'`);
+    return n;
+  };
+  return {
+    stallSeconds: num('LAMBDAG_STALL_SECONDS', 300),
+    queuedLostSeconds: num('LAMBDAG_QUEUED_LOST_SECONDS', 900),
+    runningLostSeconds: num('LAMBDAG_RUNNING_LOST_SECONDS', 1_000),
+  };
+}

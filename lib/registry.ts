@@ -1,0 +1,28 @@
+import { JobNotFoundError } from './errors.ts';
+import type { JobDefinition } from './job.ts';
+
+/** The jobs a deployment knows: they are bundled with the handlers. */
+export class JobRegistry {
+  private readonly jobs = new Map<string, JobDefinition<unknown>>();
+
+  constructor(jobs: readonly JobDefinition<unknown>[]) {
+    for (const job of jobs) {
+      if (this.jobs.has(job.name)) throw new Error(`job '${job.name}' is registered twice`);
+      this.jobs.set(job.name, job);
+    }
+  }
+
+  get(name: string): JobDefinition<unknown> {
+    const job = this.jobs.get(name);
+    if (!job) throw new JobNotFoundError(name, this.names());
+    return job;
+  }
+
+  has(name: string): boolean {
+    return this.jobs.has(name);
+  }
+
+  names(): string[] {
+    return [...this.jobs.keys()].sort();
+  }
+}

@@ -1,0 +1,297 @@
+import { releaseDependents, skipDownstream } from './advance.ts';
+import { retryDelaySeconds } from './backoff.ts';
+import type { JobPlan } from './dag.ts';
+import type { Deps } from './deps.ts';
+import type { RunRef } from './dispatch.ts';
+import {
+  InvalidMessageError,
+  NonRetryableError,
+  RunNotFoundError,
+  StepTimeoutError,
+  serializeError,
+} from './errors.ts';
+import type { StepContext } from './job.ts';
+import type { StepMessage } from './messages.ts';
+import { PlanCache } from './plans.ts';
+import { EventType, StepStatus } from './status.ts';
+import { s3Keys } from './store/keys.ts';
+import { forEachLimit } from './store/runStore.ts';
+
+export const AttemptStatus = {
+  SUCCEEDED: 'SUCCEEDED',
+  RETRYING: 'RETRYING',
+  FAILED: 'FAILED',
+  /** This delivery found the attempt already finished by another: nothing ran. */
+  ALREADY_DONE: 'ALREADY_DONE',
+  /** The message is for an attempt that is no longer current (superseded, skipped). */
+  STALE: 'STALE',
+} as const;
+export type AttemptStatus = (typeof AttemptStatus)[keyof typeof AttemptStatus];
+
+export interface AttemptOutcome {
+  readonly status: AttemptStatus;
+  readonly runId: string;
+  readonly step: string;
+  readonly attempt: number;
+  readonly outputKey?: string;
+}
+
+export interface AttemptLimits {
+  /** Epoch ms by which the attempt must have ended (the worker's own deadline, minus a margin). */
+  readonly deadline?: number;
+}
+
+/** Fault-injection points for tests and `lambdag simulate`; never set in production. */
+export interface RunnerHooks {
+  /** Called after the result is recorded, before dependents are released: throw to simulate a crash. */
+  afterRecord?(message: StepMessage): void | Promise<void>;
+}
+
+const PARALLEL_READS = 16;
+
+/**
+ * Runs one step attempt: claim it, run the step's function on its upstream outputs,
+ * store the output, record the result with a conditional write, release dependents.
+ * The same runner serves the Lambda worker and the ECS entrypoint.
+ */
+export class StepRunner {
+  private readonly plans: PlanCache;
+
+  constructor(
+    private readonly deps: Deps,
+    private readonly hooks: RunnerHooks = {},
+  ) {
+    this.plans = new PlanCache(deps.registry);
+  }
+
+  async run(message: StepMessage, limits: AttemptLimits = {}): Promise<AttemptOutcome> {
+    const { runId, step, attempt } = message;
+    const base = { runId, step, attempt };
+    const plan = this.planFor(message);
+    const run: RunRef = { runId, job: message.job, input: message.input };
+
+    const claim = await this.deps.store.claimStep(runId, step, attempt);
+    if (!claim.ok) {
+      const current = claim.current;
+      if (!current) {
+        const exists = await this.deps.store.getRun(runId);
+        throw new InvalidMessageError(
+          exists ? `run '${runId}' has no step '${step}'` : new RunNotFoundError(runId).message,
+        );
+      }
+      if (current.status === StepStatus.SUCCEEDED && current.attempt === attempt) {
+        // A delivery after a crash between recording and releasing: finish the release.
+        await this.recover(run, plan, step);
+        return {
+          ...base,
+          status: AttemptStatus.ALREADY_DONE,
+          ...(current.outputKey ? { outputKey: current.outputKey } : {}),
+        };
+      }
+      this.deps.log.info('stale step message ignored', {
+        ...base,
+        current: current.status,
+        currentAttempt: current.attempt,
+      });
+      return { ...base, status: AttemptStatus.STALE };
+    }
+
+    await this.deps.store.appendEvent({ runId, type: EventType.STEP_START, step, attempt });
+    const upstream = await this.loadUpstream(runId, plan, step);
+    const started = Date.now();
+    let output: unknown;
+    try {
+      output = await this.invoke(plan, message, upstream, limits);
+    } catch (error) {
+      return this.fail(run, plan, message, error);
+    }
+
+    const outputKey = s3Keys.stepOutput(runId, step, attempt);
+    await this.deps.payloads.putJson(outputKey, output === undefined ? null : output);
+    const recorded = await this.deps.store.recordSuccess(
+      runId,
+      step,
+      attempt,
+      outputKey,
+      Date.now() - started,
+    );
+    if (!recorded.ok) return { ...base, status: AttemptStatus.ALREADY_DONE, outputKey };
+    await this.hooks.afterRecord?.(message);
+
+    await this.deps.store.addRunCounts(runId, { succeeded: 1 });
+    await this.deps.store.appendEvent({
+      runId,
+      type: EventType.STEP_SUCCESS,
+      step,
+      attempt,
+      data: { durationMs: Date.now() - started },
+    });
+    await releaseDependents(this.deps, run, plan, step);
+    return { ...base, status: AttemptStatus.SUCCEEDED, outputKey };
+  }
+
+  private planFor(message: StepMessage): JobPlan {
+    let plan: JobPlan;
+    try {
+      plan = this.plans.get(message.runId, message.job, message.input);
+    } catch (error) {
+      // Unknown job or input its job no longer accepts: a poison message, not a retry.
+      throw new InvalidMessageError(`cannot plan run '${message.runId}': ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+    if (!plan.steps.has(message.step)) {
+      throw new InvalidMessageError(`job '${message.job}' has no step '${message.step}'`);
+    }
+    return plan;
+  }
+
+  private async loadUpstream(runId: string, plan: JobPlan, step: string): Promise<Record<string, unknown>> {
+    const spec = plan.steps.get(step);
+    const aliases = Object.entries(spec?.dependsOn ?? {});
+    if (aliases.length === 0) return {};
+    const records = await this.deps.store.getSteps(runId, plan.upstream.get(step) ?? []);
+    const outputs = new Map<string, unknown>();
+    await forEachLimit([...records.values()], PARALLEL_READS, async (record) => {
+      if (record.status !== StepStatus.SUCCEEDED || !record.outputKey) {
+        throw new Error(`upstream step '${record.key}' of '${step}' is ${record.status}, not SUCCEEDED`);
+      }
+      outputs.set(record.key, await this.deps.payloads.getJson(record.outputKey));
+    });
+    const upstream: Record<string, unknown> = {};
+    for (const [alias, key] of aliases) {
+      if (!outputs.has(key)) throw new Error(`upstream step '${key}' of '${step}' has no recorded output`);
+      upstream[alias] = outputs.get(key);
+    }
+    return upstream;
+  }
+
+  private async invoke(
+    plan: JobPlan,
+    message: StepMessage,
+    upstream: Record<string, unknown>,
+    limits: AttemptLimits,
+  ): Promise<unknown> {
+    const spec = plan.steps.get(message.step);
+    if (!spec) throw new InvalidMessageError(`job '${message.job}' has no step '${message.step}'`);
+    const controller = new AbortController();
+    const timeoutMs = attemptTimeoutMs(spec.options.timeoutSeconds, limits.deadline);
+    const log = this.deps.log;
+    const ctx: StepContext<unknown> = {
+      input: this.deps.registry.get(message.job).parseInput(message.input),
+      runId: message.runId,
+      jobName: message.job,
+      stepKey: message.step,
+      attempt: message.attempt,
+      signal: controller.signal,
+      log: (text, fields) =>
+        log.info(text, { runId: message.runId, step: message.step, attempt: message.attempt, ...fields }),
+    };
+    let timer: NodeJS.Timeout | undefined;
+    const timeout =
+      timeoutMs === undefined
+        ? undefined
+        : new Promise<never>((_, reject) => {
+            timer = setTimeout(() => {
+              const error = new StepTimeoutError(message.step, Math.round(timeoutMs / 1000));
+              controller.abort(error);
+              reject(error);
+            }, timeoutMs);
+          });
+    try {
+      const body = Promise.resolve().then(() => spec.run(upstream, ctx));
+      return await (timeout ? Promise.race([body, timeout]) : body);
+    } finally {
+      if (timer) clearTimeout(timer);
+    }
+  }
+
+  private async fail(
+    run: RunRef,
+    plan: JobPlan,
+    message: StepMessage,
+    error: unknown,
+  ): Promise<AttemptOutcome> {
+    const { runId, step, attempt } = message;
+    const base = { runId, step, attempt };
+    const serialized = serializeError(error);
+    const options = plan.steps.get(step)?.options ?? {};
+    const retries = options.retries ?? 0;
+    const retryable = !(error instanceof NonRetryableError) && attempt <= retries;
+
+    if (retryable) {
+      const scheduled = await this.deps.store.scheduleRetry(runId, step, attempt, serialized);
+      if (!scheduled.ok) return { ...base, status: AttemptStatus.ALREADY_DONE };
+      const delaySeconds = retryDelaySeconds(attempt, options.backoff);
+      await this.deps.store.appendEvent({
+        runId,
+        type: EventType.STEP_RETRY,
+        step,
+        attempt,
+        message: `${serialized.name}: ${serialized.message}`,
+        data: { nextAttempt: attempt + 1, delaySeconds, error: serialized },
+      });
+      await this.deps.dispatcher.dispatch(run, plan, [{ step, attempt: attempt + 1, delaySeconds }]);
+      return { ...base, status: AttemptStatus.RETRYING };
+    }
+
+    const recorded = await this.deps.store.recordFailure(runId, step, attempt, serialized);
+    if (!recorded.ok) return { ...base, status: AttemptStatus.ALREADY_DONE };
+    await this.deps.store.addRunCounts(
+      runId,
+      { failed: 1 },
+      {
+        step,
+        name: serialized.name,
+        message: serialized.message,
+        ...(serialized.code ? { code: serialized.code } : {}),
+      },
+    );
+    await this.deps.store.appendEvent({
+      runId,
+      type: EventType.STEP_FAILURE,
+      step,
+      attempt,
+      message: `${serialized.name}: ${serialized.message}`,
+      data: { error: serialized, retriesUsed: attempt - 1 },
+    });
+    await skipDownstream(this.deps, runId, plan, step);
+    return { ...base, status: AttemptStatus.FAILED };
+  }
+
+  /**
+   * The attempt was recorded SUCCEEDED but its continuation may not have finished.
+   * Queue any dependent whose upstream have all succeeded (the conditional write keeps
+   * it to one dispatch) and ask pollRun to recount the run's counters.
+   */
+  private async recover(run: RunRef, plan: JobPlan, step: string): Promise<void> {
+    const dependents = plan.dependents.get(step) ?? [];
+    const ready: string[] = [];
+    await forEachLimit(dependents, PARALLEL_READS, async (dependent) => {
+      const ups = await this.deps.store.getSteps(run.runId, plan.upstream.get(dependent) ?? []);
+      const allSucceeded = [...ups.values()].every((s) => s.status === StepStatus.SUCCEEDED);
+      if (allSucceeded && ups.size === (plan.upstream.get(dependent)?.length ?? 0)) {
+        if ((await this.deps.store.markQueued(run.runId, dependent)).ok) ready.push(dependent);
+      }
+    });
+    if (ready.length)
+      await this.deps.dispatcher.dispatch(
+        run,
+        plan,
+        ready.map((s) => ({ step: s, attempt: 1 })),
+      );
+    await this.deps.store.requestReconcile(run.runId);
+  }
+}
+
+/** The tighter of the step's own limit and the worker's deadline; undefined when neither applies. */
+export function attemptTimeoutMs(
+  timeoutSeconds: number | undefined,
+  deadline: number | undefined,
+): number | undefined {
+  const own = timeoutSeconds === undefined ? undefined : timeoutSeconds * 1000;
+  const left = deadline === undefined ? undefined : Math.max(1, deadline - Date.now());
+  if (own === undefined) return left;
+  if (left === undefined) return own;
+  return Math.min(own, left);
+}

@@ -1,0 +1,120 @@
+import { z } from 'zod';
+import { dispatchFirstAttempts } from './advance.ts';
+import type { Deps } from './deps.ts';
+import { InvalidInputError, PayloadTooLargeError, RunConflictError } from './errors.ts';
+import { newRunId, RUN_ID } from './ids.ts';
+import { MIN_WAIT_SECONDS, type PollState } from './runState.ts';
+import { EventType, RunStatus, StepStatus } from './status.ts';
+import { s3Keys } from './store/keys.ts';
+import type { RunRecord, StepRecord } from './store/types.ts';
+
+/** The run state machine's input: documented JSON anyone can send with StartExecution. */
+export const StartRunRequestSchema = z
+  .object({
+    job: z.string().min(1),
+    input: z.unknown().optional(),
+    /** S3 key of the input, when a client put a large input there (Step Functions input is capped at 256 KiB). */
+    inputKey: z.string().min(1).optional(),
+    runId: z.string().regex(RUN_ID, 'run ids are 6-80 characters of letters, digits, _ and -').optional(),
+    clientToken: z.string().min(1).max(256).optional(),
+    parentRunId: z.string().optional(),
+  })
+  .refine((r) => r.input === undefined || r.inputKey === undefined, 'give input or inputKey, not both');
+export type StartRunRequest = z.infer<typeof StartRunRequestSchema>;
+
+/** Inputs up to this size live inline in the run item; larger ones in S3. */
+const INLINE_INPUT_BYTES = 32 * 1024;
+export const MAX_INPUT_BYTES = 10 * 1024 * 1024;
+
+/**
+ * StartRun: validate the request and the job's input, write the run and its steps,
+ * dispatch the root steps. Safe to retry: each phase is keyed by the run id and
+ * guarded by the run's status (STARTING until the roots are dispatched).
+ */
+export async function startRun(deps: Deps, raw: unknown, executionArn?: string): Promise<PollState> {
+  const parsed = StartRunRequestSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new InvalidInputError(
+      'run request is invalid',
+      parsed.error.issues.map((i) => `${i.path.join('.') || '(request)'}: ${i.message}`),
+    );
+  }
+  const request = parsed.data;
+  const job = deps.registry.get(request.job);
+  const rawInput = request.inputKey ? await deps.payloads.getJson(request.inputKey) : request.input;
+  const inputJson = JSON.stringify(rawInput ?? {});
+  const inputBytes = Buffer.byteLength(inputJson);
+  if (inputBytes > MAX_INPUT_BYTES) throw new PayloadTooLargeError('run input', inputBytes, MAX_INPUT_BYTES);
+  const input = job.parseInput(rawInput);
+  const plan = job.plan(input);
+  deps.dispatcher.checkRouting(plan);
+
+  const runId = request.runId ?? newRunId();
+  const now = new Date().toISOString();
+  const inline = inputBytes <= INLINE_INPUT_BYTES;
+  const inputKey = inline ? undefined : s3Keys.runInput(runId);
+  if (inputKey) await deps.payloads.putText(inputKey, inputJson);
+
+  const run: RunRecord = {
+    runId,
+    job: job.name,
+    status: RunStatus.STARTING,
+    stepCount: plan.order.length,
+    succeeded: 0,
+    failed: 0,
+    skipped: 0,
+    createdAt: now,
+    updatedAt: now,
+    ...(inline ? { input } : { inputKey }),
+    ...(executionArn ? { executionArn } : {}),
+    ...(request.clientToken ? { clientToken: request.clientToken } : {}),
+    ...(request.parentRunId ? { parentRunId: request.parentRunId } : {}),
+  };
+  const created = await deps.store.createRun(run);
+  let current = created.ok ? created.item : created.current;
+  if (!current) throw new Error(`run '${runId}' could not be created or read`);
+  if (current.job !== job.name) {
+    throw new RunConflictError(runId, `already exists as a run of job '${current.job}', not '${job.name}'`);
+  }
+
+  if (current.status === RunStatus.STARTING) {
+    // Nothing is dispatched yet, so (re)writing every step item is safe.
+    const roots = new Set(plan.roots);
+    const steps: StepRecord[] = plan.order.map((key) => ({
+      runId,
+      key,
+      status: roots.has(key) ? StepStatus.QUEUED : StepStatus.WAITING,
+      attempt: 1,
+      pending: plan.upstream.get(key)?.length ?? 0,
+      updatedAt: now,
+      ...(roots.has(key) ? { queuedAt: now } : {}),
+    }));
+    await deps.store.putSteps(steps);
+    await dispatchFirstAttempts(deps, { runId, job: job.name, input }, plan, plan.roots);
+    const moved = await deps.store.setRunStatus(runId, [RunStatus.STARTING], RunStatus.RUNNING);
+    if (moved.ok) {
+      current = moved.item;
+      await deps.store.appendEvent({
+        runId,
+        type: EventType.RUN_START,
+        message: `run of '${job.name}' started with ${plan.order.length} step(s)`,
+        data: {
+          steps: plan.order.length,
+          roots: plan.roots.length,
+          ...(executionArn ? { executionArn } : {}),
+        },
+      });
+    } else if (moved.current) {
+      current = moved.current;
+    }
+  }
+  deps.log.info('run started', { runId, job: job.name, steps: plan.order.length });
+  return {
+    runId,
+    status: current.status === RunStatus.STARTING ? RunStatus.RUNNING : current.status,
+    waitSeconds: MIN_WAIT_SECONDS,
+    progress: current.succeeded + current.failed + current.skipped,
+    idleSeconds: 0,
+    ticks: 0,
+  };
+}

@@ -1,0 +1,18 @@
+/** Single-table layout of the runs table: one partition per run. */
+export const runPk = (runId: string) => `RUN#${runId}`;
+export const RUN_SK = 'RUN';
+export const STEP_SK_PREFIX = 'STEP#';
+export const stepSk = (stepKey: string) => `${STEP_SK_PREFIX}${stepKey}`;
+export const EVENT_SK_PREFIX = 'EVT#';
+/** GSI `byJob`: runs of one job, newest last (run ids sort by time). */
+export const jobGsiPk = (job: string) => `JOB#${job}`;
+export const BY_JOB_INDEX = 'byJob';
+
+/** S3 layout. */
+export const s3Keys = {
+  stepOutput: (runId: string, stepKey: string, attempt: number) =>
+    `runs/${runId}/steps/${stepKey}/${attempt}/output.json`,
+  runInput: (runId: string) => `runs/${runId}/input.json`,
+  runResult: (runId: string) => `runs/${runId}/result.json`,
+  claim: (digest: string) => `claims/${digest}.json`,
+};

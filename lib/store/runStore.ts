@@ -1,0 +1,508 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import {
+  BatchGetCommand,
+  BatchWriteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { RunNotFoundError, type SerializedError } from '../errors.ts';
+import { newRunId } from '../ids.ts';
+import { type RunStatus, StepStatus } from '../status.ts';
+import { BY_JOB_INDEX, EVENT_SK_PREFIX, jobGsiPk, RUN_SK, runPk, STEP_SK_PREFIX, stepSk } from './keys.ts';
+import type { RunError, RunEvent, RunRecord, StepRecord } from './types.ts';
+
+/** Outcome of a conditional transition: the new item, or the item that failed the precondition. */
+export type Transition<T> =
+  | { readonly ok: true; readonly item: T }
+  | { readonly ok: false; readonly current?: T };
+
+type Item = Record<string, unknown>;
+
+const BATCH_WRITE = 25;
+const BATCH_GET = 100;
+const PARALLEL_BATCHES = 4;
+
+/**
+ * The run store: a run item, one item per step and the run's events, all in one
+ * partition of the runs table. Every state change is one conditional write;
+ * failed preconditions return the current item (ALL_OLD), never throw.
+ */
+export class RunStore {
+  constructor(
+    private readonly ddb: DynamoDBDocumentClient,
+    private readonly table: string,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  private iso(): string {
+    return this.now().toISOString();
+  }
+
+  // ---- runs -------------------------------------------------------------
+
+  /** Precondition: no run with this id. Effect: run item in STARTING. Outcome: created, or the existing run. */
+  async createRun(run: RunRecord): Promise<Transition<RunRecord>> {
+    try {
+      await this.ddb.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: { ...run, pk: runPk(run.runId), sk: RUN_SK, gsi1pk: jobGsiPk(run.job), gsi1sk: run.runId },
+          ConditionExpression: 'attribute_not_exists(pk)',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      return { ok: true, item: run };
+    } catch (error) {
+      return failed(error, toRun);
+    }
+  }
+
+  async getRun(runId: string): Promise<RunRecord | undefined> {
+    const out = await this.ddb.send(
+      new GetCommand({ TableName: this.table, Key: { pk: runPk(runId), sk: RUN_SK }, ConsistentRead: true }),
+    );
+    return out.Item ? toRun(out.Item) : undefined;
+  }
+
+  async requireRun(runId: string): Promise<RunRecord> {
+    const run = await this.getRun(runId);
+    if (!run) throw new RunNotFoundError(runId);
+    return run;
+  }
+
+  /** Precondition: status in `from`. Effect: status = `to` plus `set`. */
+  async setRunStatus(
+    runId: string,
+    from: readonly RunStatus[],
+    to: RunStatus,
+    set: Partial<
+      Pick<
+        RunRecord,
+        'finishedAt' | 'result' | 'resultKey' | 'error' | 'failedSteps' | 'skippedSteps' | 'executionArn'
+      >
+    > = {},
+  ): Promise<Transition<RunRecord>> {
+    const names: Record<string, string> = { '#status': 'status', '#updatedAt': 'updatedAt' };
+    const values: Record<string, unknown> = { ':to': to, ':now': this.iso() };
+    const sets = ['#status = :to', '#updatedAt = :now'];
+    for (const [field, value] of Object.entries(set)) {
+      if (value === undefined) continue;
+      names[`#${field}`] = field;
+      values[`:${field}`] = value;
+      sets.push(`#${field} = :${field}`);
+    }
+    const fromNames = from.map((_, i) => `:from${i}`);
+    from.forEach((status, i) => {
+      values[`:from${i}`] = status;
+    });
+    return this.update(
+      { pk: runPk(runId), sk: RUN_SK },
+      `SET ${sets.join(', ')}`,
+      `#status IN (${fromNames.join(', ')})`,
+      names,
+      values,
+      toRun,
+    );
+  }
+
+  /** Effect: counters += deltas; the first error stays (if_not_exists). Unconditional, atomic. */
+  async addRunCounts(
+    runId: string,
+    deltas: { succeeded?: number; failed?: number; skipped?: number },
+    firstError?: RunError,
+  ): Promise<void> {
+    const names: Record<string, string> = { '#updatedAt': 'updatedAt' };
+    const values: Record<string, unknown> = { ':now': this.iso() };
+    const adds: string[] = [];
+    for (const [field, delta] of Object.entries(deltas)) {
+      if (!delta) continue;
+      names[`#${field}`] = field;
+      values[`:${field}`] = delta;
+      adds.push(`#${field} :${field}`);
+    }
+    const sets = ['#updatedAt = :now'];
+    if (firstError) {
+      names['#error'] = 'error';
+      values[':error'] = firstError;
+      sets.push('#error = if_not_exists(#error, :error)');
+    }
+    await this.ddb.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { pk: runPk(runId), sk: RUN_SK },
+        UpdateExpression: `SET ${sets.join(', ')}${adds.length ? ` ADD ${adds.join(', ')}` : ''}`,
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+      }),
+    );
+  }
+
+  /** Effect: reconcile = true, so the next poll recounts the run from its steps. */
+  async requestReconcile(runId: string): Promise<void> {
+    await this.ddb.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { pk: runPk(runId), sk: RUN_SK },
+        UpdateExpression: 'SET reconcile = :yes',
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeValues: { ':yes': true },
+      }),
+    );
+  }
+
+  /** Effect: counters = the recount, reconcile flag cleared. */
+  async setRunCounts(
+    runId: string,
+    counts: { succeeded: number; failed: number; skipped: number },
+  ): Promise<void> {
+    await this.ddb.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { pk: runPk(runId), sk: RUN_SK },
+        UpdateExpression: 'SET succeeded = :s, failed = :f, skipped = :k, updatedAt = :now REMOVE reconcile',
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeValues: {
+          ':s': counts.succeeded,
+          ':f': counts.failed,
+          ':k': counts.skipped,
+          ':now': this.iso(),
+        },
+      }),
+    );
+  }
+
+  /** Runs of one job, newest first. */
+  async listRuns(job: string, limit = 20): Promise<RunRecord[]> {
+    const out = await this.ddb.send(
+      new QueryCommand({
+        TableName: this.table,
+        IndexName: BY_JOB_INDEX,
+        KeyConditionExpression: 'gsi1pk = :pk',
+        ExpressionAttributeValues: { ':pk': jobGsiPk(job) },
+        ScanIndexForward: false,
+        Limit: limit,
+      }),
+    );
+    return (out.Items ?? []).map(toRun);
+  }
+
+  // ---- steps ------------------------------------------------------------
+
+  /** Effect: step items written (idempotent overwrite; only before any step of the run is dispatched). */
+  async putSteps(steps: readonly StepRecord[]): Promise<void> {
+    const chunks: StepRecord[][] = [];
+    for (let i = 0; i < steps.length; i += BATCH_WRITE) chunks.push(steps.slice(i, i + BATCH_WRITE));
+    await forEachLimit(chunks, PARALLEL_BATCHES, async (chunk) => {
+      let requests = chunk.map((step) => ({
+        PutRequest: { Item: { ...step, pk: runPk(step.runId), sk: stepSk(step.key) } },
+      }));
+      for (let round = 0; requests.length > 0; round++) {
+        if (round > 0) await backoff(round);
+        const out = await this.ddb.send(new BatchWriteCommand({ RequestItems: { [this.table]: requests } }));
+        requests = (out.UnprocessedItems?.[this.table] ?? []) as typeof requests;
+      }
+    });
+  }
+
+  async getStep(runId: string, key: string): Promise<StepRecord | undefined> {
+    const out = await this.ddb.send(
+      new GetCommand({
+        TableName: this.table,
+        Key: { pk: runPk(runId), sk: stepSk(key) },
+        ConsistentRead: true,
+      }),
+    );
+    return out.Item ? toStep(out.Item) : undefined;
+  }
+
+  /** Several steps of a run by key (BatchGet, strongly consistent). */
+  async getSteps(runId: string, keys: readonly string[]): Promise<Map<string, StepRecord>> {
+    const found = new Map<string, StepRecord>();
+    const chunks: string[][] = [];
+    for (let i = 0; i < keys.length; i += BATCH_GET) chunks.push(keys.slice(i, i + BATCH_GET));
+    await forEachLimit(chunks, PARALLEL_BATCHES, async (chunk) => {
+      let wanted: Item[] = chunk.map((key) => ({ pk: runPk(runId), sk: stepSk(key) }));
+      for (let round = 0; wanted.length > 0; round++) {
+        if (round > 0) await backoff(round);
+        const out = await this.ddb.send(
+          new BatchGetCommand({ RequestItems: { [this.table]: { Keys: wanted, ConsistentRead: true } } }),
+        );
+        for (const item of out.Responses?.[this.table] ?? []) {
+          const step = toStep(item);
+          found.set(step.key, step);
+        }
+        wanted = out.UnprocessedKeys?.[this.table]?.Keys ?? [];
+      }
+    });
+    return found;
+  }
+
+  /** All steps of a run, page by page (memory stays bounded by the page size). */
+  async *listSteps(runId: string): AsyncGenerator<StepRecord> {
+    let start: Item | undefined;
+    do {
+      const out = await this.ddb.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+          ExpressionAttributeValues: { ':pk': runPk(runId), ':prefix': STEP_SK_PREFIX },
+          ConsistentRead: true,
+          ExclusiveStartKey: start,
+        }),
+      );
+      for (const item of out.Items ?? []) yield toStep(item);
+      start = out.LastEvaluatedKey;
+    } while (start);
+  }
+
+  /** Precondition: attempt = n and QUEUED (or RUNNING: a redelivery after a crash). Effect: RUNNING. */
+  claimStep(runId: string, key: string, attempt: number): Promise<Transition<StepRecord>> {
+    const now = this.iso();
+    return this.update(
+      { pk: runPk(runId), sk: stepSk(key) },
+      'SET #status = :running, startedAt = :now, updatedAt = :now',
+      'attempt = :attempt AND #status IN (:queued, :running)',
+      { '#status': 'status' },
+      { ':running': StepStatus.RUNNING, ':queued': StepStatus.QUEUED, ':attempt': attempt, ':now': now },
+      toStep,
+    );
+  }
+
+  /** Precondition: RUNNING attempt n. Effect: SUCCEEDED with its output pointer. */
+  recordSuccess(
+    runId: string,
+    key: string,
+    attempt: number,
+    outputKey: string,
+    durationMs: number,
+  ): Promise<Transition<StepRecord>> {
+    const now = this.iso();
+    return this.update(
+      { pk: runPk(runId), sk: stepSk(key) },
+      'SET #status = :succeeded, outputKey = :outputKey, finishedAt = :now, updatedAt = :now, durationMs = :d REMOVE #error',
+      'attempt = :attempt AND #status = :running',
+      { '#status': 'status', '#error': 'error' },
+      {
+        ':succeeded': StepStatus.SUCCEEDED,
+        ':running': StepStatus.RUNNING,
+        ':attempt': attempt,
+        ':outputKey': outputKey,
+        ':now': now,
+        ':d': durationMs,
+      },
+      toStep,
+    );
+  }
+
+  /** Precondition: RUNNING attempt n. Effect: FAILED for good, with the error. */
+  recordFailure(
+    runId: string,
+    key: string,
+    attempt: number,
+    error: SerializedError,
+  ): Promise<Transition<StepRecord>> {
+    const now = this.iso();
+    return this.update(
+      { pk: runPk(runId), sk: stepSk(key) },
+      'SET #status = :failed, #error = :error, finishedAt = :now, updatedAt = :now',
+      'attempt = :attempt AND #status = :running',
+      { '#status': 'status', '#error': 'error' },
+      {
+        ':failed': StepStatus.FAILED,
+        ':running': StepStatus.RUNNING,
+        ':attempt': attempt,
+        ':error': error,
+        ':now': now,
+      },
+      toStep,
+    );
+  }
+
+  /** Precondition: RUNNING attempt n. Effect: QUEUED as attempt n+1, with the last error kept. */
+  scheduleRetry(
+    runId: string,
+    key: string,
+    attempt: number,
+    error: SerializedError,
+  ): Promise<Transition<StepRecord>> {
+    const now = this.iso();
+    return this.update(
+      { pk: runPk(runId), sk: stepSk(key) },
+      'SET #status = :queued, attempt = :next, #error = :error, queuedAt = :now, updatedAt = :now',
+      'attempt = :attempt AND #status = :running',
+      { '#status': 'status', '#error': 'error' },
+      {
+        ':queued': StepStatus.QUEUED,
+        ':running': StepStatus.RUNNING,
+        ':attempt': attempt,
+        ':next': attempt + 1,
+        ':error': error,
+        ':now': now,
+      },
+      toStep,
+    );
+  }
+
+  /** Effect: pending -= 1 (atomic). Returns the pending count after. */
+  async resolveDependency(runId: string, key: string): Promise<number> {
+    const out = await this.ddb.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { pk: runPk(runId), sk: stepSk(key) },
+        UpdateExpression: 'ADD pending :minusOne',
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeValues: { ':minusOne': -1 },
+        ReturnValues: 'UPDATED_NEW',
+      }),
+    );
+    return Number(out.Attributes?.pending ?? 0);
+  }
+
+  /**
+   * Precondition: WAITING. Effect: QUEUED (attempt 1), pending = 0. The one writer that wins
+   * this transition sends the step's message, so a step is dispatched once.
+   */
+  markQueued(runId: string, key: string): Promise<Transition<StepRecord>> {
+    const now = this.iso();
+    return this.update(
+      { pk: runPk(runId), sk: stepSk(key) },
+      'SET #status = :queued, pending = :zero, queuedAt = :now, updatedAt = :now',
+      '#status = :waiting',
+      { '#status': 'status' },
+      { ':queued': StepStatus.QUEUED, ':waiting': StepStatus.WAITING, ':zero': 0, ':now': now },
+      toStep,
+    );
+  }
+
+  /** Precondition: WAITING. Effect: SKIPPED with the cause. */
+  markSkipped(runId: string, key: string, because: string): Promise<Transition<StepRecord>> {
+    const now = this.iso();
+    return this.update(
+      { pk: runPk(runId), sk: stepSk(key) },
+      'SET #status = :skipped, skippedBecause = :because, finishedAt = :now, updatedAt = :now',
+      '#status = :waiting',
+      { '#status': 'status' },
+      { ':skipped': StepStatus.SKIPPED, ':waiting': StepStatus.WAITING, ':because': because, ':now': now },
+      toStep,
+    );
+  }
+
+  // ---- events -----------------------------------------------------------
+
+  async appendEvent(event: Omit<RunEvent, 'at'>): Promise<void> {
+    await this.ddb.send(
+      new PutCommand({
+        TableName: this.table,
+        Item: { ...event, at: this.iso(), pk: runPk(event.runId), sk: `${EVENT_SK_PREFIX}${newRunId()}` },
+      }),
+    );
+  }
+
+  /** Events of a run in order; `after` is an event cursor from a previous call. */
+  async listEvents(runId: string, after?: string): Promise<{ events: RunEvent[]; cursor?: string }> {
+    const events: RunEvent[] = [];
+    let cursor = after;
+    let start: Item | undefined;
+    do {
+      const out = await this.ddb.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: after
+            ? 'pk = :pk AND sk > :after'
+            : 'pk = :pk AND begins_with(sk, :prefix)',
+          FilterExpression: after ? 'begins_with(sk, :prefix)' : undefined,
+          ExpressionAttributeValues: {
+            ':pk': runPk(runId),
+            ':prefix': EVENT_SK_PREFIX,
+            ...(after ? { ':after': after } : {}),
+          },
+          ExclusiveStartKey: start,
+        }),
+      );
+      for (const item of out.Items ?? []) {
+        events.push(toEvent(item));
+        cursor = String(item.sk);
+      }
+      start = out.LastEvaluatedKey;
+    } while (start);
+    return cursor === undefined ? { events } : { events, cursor };
+  }
+
+  // ---- helpers ----------------------------------------------------------
+
+  private async update<T>(
+    key: Item,
+    updateExpression: string,
+    condition: string,
+    names: Record<string, string>,
+    values: Record<string, unknown>,
+    convert: (item: Item) => T,
+  ): Promise<Transition<T>> {
+    try {
+      const out = await this.ddb.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: key,
+          UpdateExpression: updateExpression,
+          ConditionExpression: condition,
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+          ReturnValues: 'ALL_NEW',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      return { ok: true, item: convert(out.Attributes ?? {}) };
+    } catch (error) {
+      return failed(error, convert);
+    }
+  }
+}
+
+/** Only a failed precondition is an outcome; any other error propagates. */
+function failed<T>(error: unknown, convert: (item: Item) => T): Transition<T> {
+  if (!(error instanceof ConditionalCheckFailedException)) throw error;
+  const item = error.Item as Item | undefined;
+  // The exception carries the raw (marshalled) item; unmarshall lazily via the document shape.
+  return item ? { ok: false, current: convert(unmarshallLoose(item)) } : { ok: false };
+}
+
+function unmarshallLoose(item: Item): Item {
+  // ConditionalCheckFailedException.Item is in AttributeValue form even through the document client.
+  const looksMarshalled = Object.values(item).every(
+    (v) => v !== null && typeof v === 'object' && Object.keys(v as object).length === 1,
+  );
+  return looksMarshalled ? unmarshall(item as Parameters<typeof unmarshall>[0]) : item;
+}
+
+function strip(item: Item): Item {
+  const { pk: _pk, sk: _sk, gsi1pk: _g1, gsi1sk: _g2, ...rest } = item;
+  return rest;
+}
+const toRun = (item: Item) => strip(item) as unknown as RunRecord;
+const toStep = (item: Item) => strip(item) as unknown as StepRecord;
+const toEvent = (item: Item) => strip(item) as unknown as RunEvent;
+
+async function backoff(round: number): Promise<void> {
+  const cap = Math.min(2_000, 50 * 2 ** round);
+  await new Promise((resolve) => setTimeout(resolve, Math.random() * cap));
+}
+
+export async function forEachLimit<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      await fn(item);
+    }
+  });
+  await Promise.all(workers);
+}

@@ -1,0 +1,65 @@
+import type { SerializedError } from '../errors.ts';
+import type { EventType, RunStatus, StepStatus } from '../status.ts';
+
+/** Where and why a run failed, as shown to users. */
+export interface RunError {
+  readonly step?: string;
+  readonly name: string;
+  readonly message: string;
+  readonly code?: string;
+}
+
+export interface RunRecord {
+  readonly runId: string;
+  readonly job: string;
+  readonly status: RunStatus;
+  readonly stepCount: number;
+  readonly succeeded: number;
+  readonly failed: number;
+  readonly skipped: number;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+  readonly finishedAt?: string;
+  /** The run input inline when small, else `inputKey` in S3. */
+  readonly input?: unknown;
+  readonly inputKey?: string;
+  readonly executionArn?: string;
+  readonly clientToken?: string;
+  readonly parentRunId?: string;
+  /** The run's result (outputs of its sink steps) inline when small; always at `resultKey`. */
+  readonly result?: unknown;
+  readonly resultKey?: string;
+  readonly error?: RunError;
+  readonly failedSteps?: readonly string[];
+  readonly skippedSteps?: readonly string[];
+  /** Set when a worker recovered from a crash: the next poll recounts from the steps. */
+  readonly reconcile?: boolean;
+}
+
+export interface StepRecord {
+  readonly runId: string;
+  readonly key: string;
+  readonly status: StepStatus;
+  /** Current attempt number, from 1. */
+  readonly attempt: number;
+  /** Upstream steps that have not yet succeeded (atomic counter). */
+  readonly pending: number;
+  readonly outputKey?: string;
+  readonly error?: SerializedError;
+  readonly skippedBecause?: string;
+  readonly queuedAt?: string;
+  readonly startedAt?: string;
+  readonly finishedAt?: string;
+  readonly durationMs?: number;
+  readonly updatedAt: string;
+}
+
+export interface RunEvent {
+  readonly runId: string;
+  readonly type: EventType;
+  readonly at: string;
+  readonly step?: string;
+  readonly attempt?: number;
+  readonly message?: string;
+  readonly data?: Record<string, unknown>;
+}

@@ -176,3 +176,19 @@ export class StepTimeoutError extends LambdagError {
     super(`step '${step}' did not finish within ${seconds}s`);
   }
 }
+
+/** Every error name lambdag raises: the values Lambda reports as errorType and ASL can match. */
+export const ERROR_NAMES = [
+  'InvalidJobError',
+  'JobNotFoundError',
+  'InvalidInputError',
+  'RunNotFoundError',
+  'RunConflictError',
+  'PayloadTooLargeError',
+  'InvalidMessageError',
+  'ConfigError',
+  'NonRetryableError',
+  'StepInProgressError',
+  'LocalStackError',
+  'StepTimeoutError',
+] as const;

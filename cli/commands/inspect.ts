@@ -1,0 +1,70 @@
+import type { StepRecord } from '../../lib/store/types.ts';
+import { TERMINAL_RUN_STATUSES } from '../../lib/status.ts';
+import { colorStatus, eventLine, runSummary, stepsTable, table } from '../format.ts';
+import { openTarget, type TargetOptions } from '../target.ts';
+import { jsonOutcome, print } from './run.ts';
+
+export async function statusCommand(runId: string, options: TargetOptions & { json?: boolean }): Promise<number> {
+  const target = await openTarget(options);
+  try {
+    const run = await target.client.getRun(runId);
+    const steps: StepRecord[] = [];
+    for await (const step of target.deps.store.listSteps(runId)) steps.push(step);
+    if (options.json) {
+      print({ ...jsonOutcome(run), steps });
+    } else {
+      process.stdout.write(`${runSummary(run)}\n${stepsTable(steps)}\n`);
+    }
+    return 0;
+  } finally {
+    await target.close();
+  }
+}
+
+export async function logsCommand(runId: string, options: TargetOptions & { follow?: boolean }): Promise<number> {
+  const target = await openTarget(options);
+  try {
+    await target.client.getRun(runId);
+    let cursor: string | undefined;
+    for (;;) {
+      const page = await target.client.listEvents(runId, cursor);
+      for (const event of page.events) process.stdout.write(`${eventLine(event)}\n`);
+      cursor = page.cursor ?? cursor;
+      if (!options.follow) return 0;
+      const run = await target.client.getRun(runId);
+      if (TERMINAL_RUN_STATUSES.has(run.status) && page.events.length === 0) return 0;
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+    }
+  } finally {
+    await target.close();
+  }
+}
+
+export async function runsCommand(
+  options: TargetOptions & { job?: string; limit?: string; json?: boolean },
+): Promise<number> {
+  const target = await openTarget(options);
+  try {
+    const limit = Number(options.limit ?? 20);
+    const jobs = options.job ? [options.job] : target.deps.registry.names();
+    if (options.job) target.deps.registry.get(options.job);
+    const runs = (await Promise.all(jobs.map((job) => target.client.listRuns(job, limit))))
+      .flat()
+      .sort((a, b) => b.createdAt.localeCompare(a.createdAt))
+      .slice(0, limit);
+    if (options.json) {
+      print(runs.map((run) => jsonOutcome(run)));
+    } else if (runs.length === 0) {
+      process.stdout.write('no runs yet\n');
+    } else {
+      const rows = [['run', 'job', 'status', 'steps', 'failed', 'created']];
+      for (const run of runs) {
+        rows.push([run.runId, run.job, colorStatus(run.status), `${run.succeeded}/${run.stepCount}`, String(run.failed), run.createdAt]);
+      }
+      process.stdout.write(`${table(rows)}\n`);
+    }
+    return 0;
+  } finally {
+    await target.close();
+  }
+}

@@ -1,0 +1,100 @@
+import { readFileSync } from 'node:fs';
+import { InvalidInputError } from '../../lib/errors.ts';
+import type { RunRecord, StepRecord } from '../../lib/store/types.ts';
+import { bold, colorStatus, dim, progressLine, runSummary, seconds, stepsTable } from '../format.ts';
+import { openTarget, type TargetOptions } from '../target.ts';
+
+export interface RunOptions extends TargetOptions {
+  readonly input?: string;
+  readonly inputFile?: string;
+  readonly clientToken?: string;
+  readonly wait?: boolean;
+  readonly json?: boolean;
+}
+
+/** Show at most this many steps in the final table; bigger runs get the summary only. */
+const MAX_LISTED_STEPS = 30;
+
+export async function runCommand(job: string, options: RunOptions): Promise<number> {
+  const input = parseInput(options);
+  const target = await openTarget(options);
+  try {
+    const started = Date.now();
+    const { runId, alreadyStarted } = await target.client.startRun({
+      job,
+      input,
+      ...(options.clientToken ? { clientToken: options.clientToken } : {}),
+    });
+    // A one-shot stack dies with this process, so it always waits.
+    const wait = options.wait || target.ephemeral;
+    if (!options.json) {
+      const note = alreadyStarted ? ' (already started with this client token)' : '';
+      process.stderr.write(`${bold('▶')} run ${bold(runId)} of ${job} on ${target.description}${note}\n`);
+    }
+    if (!wait) {
+      if (options.json) print({ runId, job, status: 'RUNNING' });
+      else process.stdout.write(`${runId}\n`);
+      return 0;
+    }
+    const live = !options.json && process.stderr.isTTY;
+    let lastLine = '';
+    const run = await target.client.waitForRun(runId, {
+      onProgress: (current) => {
+        if (options.json) return;
+        const line = progressLine(current, Date.now() - started);
+        if (line === lastLine) return;
+        lastLine = line;
+        process.stderr.write(live ? `\r\u001b[2K${line}` : `${line}\n`);
+      },
+    });
+    if (live) process.stderr.write('\n');
+    const elapsedMs = Date.now() - started;
+    if (options.json) {
+      print(jsonOutcome(run, elapsedMs));
+    } else {
+      process.stdout.write(`${colorStatus(run.status)} in ${seconds(elapsedMs)}\n`);
+      if (run.stepCount <= MAX_LISTED_STEPS) {
+        const steps: StepRecord[] = [];
+        for await (const step of target.deps.store.listSteps(runId)) steps.push(step);
+        process.stdout.write(`${stepsTable(steps)}\n`);
+      }
+      process.stdout.write(`${runSummary(run)}\n`);
+      process.stdout.write(dim(`logs: npx lambdag logs ${runId}\n`));
+    }
+    return run.status === 'SUCCEEDED' ? 0 : 1;
+  } finally {
+    await target.close();
+  }
+}
+
+function parseInput(options: RunOptions): unknown {
+  const text = options.inputFile ? readFileSync(options.inputFile, 'utf8') : options.input;
+  if (text === undefined) return {};
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    const where = options.inputFile ? `--input-file ${options.inputFile}` : '--input';
+    throw new InvalidInputError(`${where} is not valid JSON (${(error as Error).message})`);
+  }
+}
+
+export function jsonOutcome(run: RunRecord, elapsedMs?: number) {
+  return {
+    runId: run.runId,
+    job: run.job,
+    status: run.status,
+    ...(run.result === undefined ? {} : { result: run.result }),
+    ...(run.resultKey ? { resultKey: run.resultKey } : {}),
+    ...(run.error ? { error: run.error } : {}),
+    ...(run.failedSteps ? { failedSteps: run.failedSteps } : {}),
+    ...(run.skippedSteps ? { skippedSteps: run.skippedSteps } : {}),
+    counts: { steps: run.stepCount, succeeded: run.succeeded, failed: run.failed, skipped: run.skipped },
+    createdAt: run.createdAt,
+    ...(run.finishedAt ? { finishedAt: run.finishedAt } : {}),
+    ...(elapsedMs === undefined ? {} : { elapsedMs }),
+  };
+}
+
+export function print(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}

@@ -1,0 +1,77 @@
+import type { RunEvent, RunRecord, StepRecord } from '../lib/store/types.ts';
+
+const useColor = process.stdout.isTTY && !process.env.NO_COLOR;
+const paint = (code: number) => (text: string) => (useColor ? `\u001b[${code}m${text}\u001b[0m` : text);
+export const green = paint(32);
+export const red = paint(31);
+export const yellow = paint(33);
+export const dim = paint(2);
+export const bold = paint(1);
+
+export function colorStatus(status: string): string {
+  if (status === 'SUCCEEDED') return green(status);
+  if (status === 'FAILED' || status === 'CANCELED') return red(status);
+  if (status === 'SKIPPED' || status === 'CANCELING') return yellow(status);
+  return status;
+}
+
+export function progressLine(run: RunRecord, elapsedMs: number): string {
+  const done = run.succeeded + run.failed + run.skipped;
+  const width = 20;
+  const filled = run.stepCount ? Math.round((done / run.stepCount) * width) : 0;
+  const bar = `${'█'.repeat(filled)}${'░'.repeat(width - filled)}`;
+  const failures = run.failed ? red(`${run.failed} failed`) : `${run.failed} failed`;
+  return `  ${bar} ${done}/${run.stepCount} steps · ${failures} · ${run.skipped} skipped · ${seconds(elapsedMs)}`;
+}
+
+export function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)}s`;
+}
+
+export function table(rows: readonly (readonly string[])[]): string {
+  const widths: number[] = [];
+  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, visibleLength(cell))));
+  return rows
+    .map((row) => row.map((cell, i) => cell + ' '.repeat((widths[i] ?? 0) - visibleLength(cell))).join('  ').trimEnd())
+    .join('\n');
+}
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: strips ANSI colour codes
+const visibleLength = (text: string) => text.replace(/\u001b\[\d+m/g, '').length;
+
+export function stepsTable(steps: readonly StepRecord[]): string {
+  const rows = [['step', 'status', 'attempt', 'duration', 'detail'].map(dim)];
+  for (const step of steps) {
+    rows.push([
+      step.key,
+      colorStatus(step.status),
+      String(step.attempt),
+      step.durationMs === undefined ? '' : `${step.durationMs}ms`,
+      step.status === 'FAILED' && step.error
+        ? `${step.error.name}: ${step.error.message}`
+        : step.status === 'SKIPPED'
+          ? (step.skippedBecause ?? '')
+          : '',
+    ]);
+  }
+  return table(rows);
+}
+
+export function runSummary(run: RunRecord): string {
+  const lines = [
+    `${bold(run.runId)}  job ${run.job}  ${colorStatus(run.status)}`,
+    `  steps: ${run.stepCount} · succeeded ${run.succeeded} · failed ${run.failed} · skipped ${run.skipped}`,
+    `  created ${run.createdAt}${run.finishedAt ? ` · finished ${run.finishedAt}` : ''}`,
+  ];
+  if (run.error) lines.push(red(`  error: step '${run.error.step ?? '?'}' failed with ${run.error.name}: ${run.error.message}`));
+  if (run.skippedSteps?.length) lines.push(yellow(`  skipped: ${run.skippedSteps.join(', ')}`));
+  if (run.result !== undefined) lines.push(`  result: ${JSON.stringify(run.result)}`);
+  else if (run.resultKey) lines.push(`  result: s3 ${run.resultKey}`);
+  return lines.join('\n');
+}
+
+export function eventLine(event: RunEvent): string {
+  const where = event.step ? ` ${event.step}${event.attempt ? `#${event.attempt}` : ''}` : '';
+  const type = event.type.includes('FAILURE') ? red(event.type) : event.type.includes('SUCCESS') ? green(event.type) : event.type;
+  return `${dim(event.at)} ${type}${where}${event.message ? `  ${event.message}` : ''}`;
+}

@@ -1,0 +1,84 @@
+import { Command, Option } from 'commander';
+import { LambdagError } from '../lib/errors.ts';
+import { logsCommand, runsCommand, statusCommand } from './commands/inspect.ts';
+import { localDownCommand, localUpCommand } from './commands/local.ts';
+import { runCommand } from './commands/run.ts';
+import { red } from './format.ts';
+
+/** Exit codes: 0 run succeeded / command done, 1 run failed or canceled, 2 bad input, 3 anything else. */
+const program = new Command('lambdag')
+  .description('Run DAG jobs on AWS serverless: SQS + Lambda steps, Step Functions fan-in, ECS for long steps.')
+  .showHelpAfterError();
+
+const stageOption = () =>
+  new Option('--stage <stage>', 'local (the embedded stack) or a deployed stage').default('local');
+const dirOption = () => new Option('--dir <dir>', 'local stack state folder (default .lambdag, or $LAMBDAG_HOME)');
+
+program
+  .command('run')
+  .description('start a run of JOB')
+  .argument('<job>', 'job name')
+  .option('--input <json>', 'run input as JSON')
+  .option('--input-file <file>', 'run input from a JSON file')
+  .option('--client-token <token>', 'idempotency token: starting twice with one token yields one run')
+  .option('--wait', 'wait for the run to end, showing progress; exit code is the outcome')
+  .option('--json', 'print a JSON object instead of text')
+  .addOption(stageOption())
+  .addOption(dirOption())
+  .action(async (job: string, options) => exit(await runCommand(job, options)));
+
+program
+  .command('status')
+  .description("show a run and its steps")
+  .argument('<runId>')
+  .option('--json', 'print JSON')
+  .addOption(stageOption())
+  .addOption(dirOption())
+  .action(async (runId: string, options) => exit(await statusCommand(runId, options)));
+
+program
+  .command('logs')
+  .description("show a run's events")
+  .argument('<runId>')
+  .option('--follow', 'keep printing events until the run ends')
+  .addOption(stageOption())
+  .addOption(dirOption())
+  .action(async (runId: string, options) => exit(await logsCommand(runId, options)));
+
+program
+  .command('runs')
+  .description('list recent runs')
+  .option('--job <job>', 'only runs of this job')
+  .option('--limit <n>', 'how many', '20')
+  .option('--json', 'print JSON')
+  .addOption(stageOption())
+  .addOption(dirOption())
+  .action(async (options) => exit(await runsCommand(options)));
+
+const local = program.command('local').description('the embedded local AWS stack (no Docker, no cloud account)');
+local
+  .command('up')
+  .description('start a long-lived local stack that later commands use')
+  .addOption(dirOption())
+  .action(async (options) => exit(await localUpCommand(options)));
+local
+  .command('down')
+  .description('stop the running local stack')
+  .addOption(dirOption())
+  .action(async (options) => exit(await localDownCommand(options)));
+
+function exit(code: number): void {
+  process.exitCode = code;
+}
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof LambdagError) {
+    process.stderr.write(`${red('error')}: ${error.message} [${error.code}]\n`);
+    process.exitCode = 2;
+  } else {
+    process.stderr.write(`${red('error')}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exitCode = 3;
+  }
+}

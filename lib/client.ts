@@ -1,0 +1,130 @@
+import { ExecutionAlreadyExists, type SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { newRunId, runIdForClientToken } from './ids.ts';
+import type { PayloadStore } from './payload.ts';
+import type { JobRegistry } from './registry.ts';
+import type { StartRunRequest } from './start.ts';
+import { TERMINAL_RUN_STATUSES } from './status.ts';
+import { s3Keys } from './store/keys.ts';
+import type { RunStore } from './store/runStore.ts';
+import type { RunEvent, RunRecord } from './store/types.ts';
+
+/** Step Functions caps execution input at 256 KiB; larger run inputs travel by S3 key. */
+const MAX_EXECUTION_INPUT_BYTES = 256 * 1024 - 1024;
+
+export interface ClientDeps {
+  readonly sfn: SFNClient;
+  readonly store: RunStore;
+  readonly payloads: PayloadStore;
+  readonly stateMachineArn: string;
+  /** When given, input is validated before anything is started. */
+  readonly registry?: JobRegistry;
+}
+
+export interface StartedRun {
+  readonly runId: string;
+  readonly executionArn: string;
+  /** True when this client token had already started the run. */
+  readonly alreadyStarted: boolean;
+}
+
+export interface WaitOptions {
+  /** Called whenever the run's counters or status change. */
+  readonly onProgress?: (run: RunRecord) => void;
+  readonly signal?: AbortSignal;
+  readonly maxIntervalMs?: number;
+}
+
+/**
+ * Start and follow runs. A run starts as an execution of the run state machine (the
+ * same path as the console, the AWS CLI or a schedule); waiting reads the run store,
+ * not DescribeExecution (throttled to about 15 calls/s per account).
+ */
+export class LambdagClient {
+  constructor(private readonly deps: ClientDeps) {}
+
+  /**
+   * Start a run. With a client token, starting twice yields one run.
+   *
+   * @example
+   * ```ts
+   * const { runId } = await client.startRun({ job: 'diamond', input: { x: 1 } });
+   * const run = await client.waitForRun(runId);
+   * ```
+   */
+  async startRun(request: { job: string; input?: unknown; clientToken?: string; parentRunId?: string }): Promise<StartedRun> {
+    if (this.deps.registry) {
+      const job = this.deps.registry.get(request.job);
+      job.plan(job.parseInput(request.input));
+    }
+    const runId = request.clientToken ? runIdForClientToken(request.job, request.clientToken) : newRunId();
+    const body: StartRunRequest = {
+      job: request.job,
+      runId,
+      ...(request.clientToken ? { clientToken: request.clientToken } : {}),
+      ...(request.parentRunId ? { parentRunId: request.parentRunId } : {}),
+    };
+    let input = JSON.stringify({ ...body, input: request.input ?? {} });
+    if (Buffer.byteLength(input) > MAX_EXECUTION_INPUT_BYTES) {
+      const inputKey = s3Keys.runInput(runId);
+      await this.deps.payloads.putJson(inputKey, request.input);
+      input = JSON.stringify({ ...body, inputKey });
+    }
+    try {
+      const out = await this.deps.sfn.send(
+        new StartExecutionCommand({ stateMachineArn: this.deps.stateMachineArn, name: runId, input }),
+      );
+      return { runId, executionArn: out.executionArn ?? '', alreadyStarted: false };
+    } catch (error) {
+      if (!(error instanceof ExecutionAlreadyExists) || !request.clientToken) throw error;
+      const run = await this.deps.store.getRun(runId);
+      return { runId, executionArn: run?.executionArn ?? '', alreadyStarted: true };
+    }
+  }
+
+  /**
+   * The run as recorded in the run store.
+   *
+   * @example
+   * ```ts
+   * const run = await client.getRun(runId); // throws RunNotFoundError for an unknown id
+   * console.log(run.status, run.succeeded, '/', run.stepCount);
+   * ```
+   */
+  getRun(runId: string): Promise<RunRecord> {
+    return this.deps.store.requireRun(runId);
+  }
+
+  /** Wait until the run ends, polling the run store with a growing interval. */
+  async waitForRun(runId: string, options: WaitOptions = {}): Promise<RunRecord> {
+    let interval = 100;
+    let last = '';
+    for (;;) {
+      options.signal?.throwIfAborted();
+      const run = await this.deps.store.requireRun(runId);
+      const seen = `${run.status}:${run.succeeded}:${run.failed}:${run.skipped}`;
+      if (seen !== last) {
+        options.onProgress?.(run);
+        interval = 100;
+        last = seen;
+      } else {
+        interval = Math.min(options.maxIntervalMs ?? 2_000, interval * 2);
+      }
+      if (TERMINAL_RUN_STATUSES.has(run.status)) return run;
+      await new Promise((resolve) => setTimeout(resolve, interval));
+    }
+  }
+
+  listRuns(job: string, limit?: number): Promise<RunRecord[]> {
+    return this.deps.store.listRuns(job, limit);
+  }
+
+  listEvents(runId: string, after?: string): Promise<{ events: RunEvent[]; cursor?: string }> {
+    return this.deps.store.listEvents(runId, after);
+  }
+
+  /** The run's result document (manifest with every step), once it has finished. */
+  getResultDocument(run: RunRecord): Promise<unknown> {
+    if (!run.resultKey) throw new Error(`run '${run.runId}' has no result yet (status ${run.status})`);
+    return this.deps.payloads.getJson(run.resultKey);
+  }
+}

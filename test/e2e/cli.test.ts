@@ -1,0 +1,94 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import { expectedSum } from '../../examples/fanout/job.ts';
+
+const exec = promisify(execFile);
+const root = join(import.meta.dirname, '../..');
+const home = mkdtempSync(join(tmpdir(), 'lambdag-cli-'));
+afterAll(() => rmSync(home, { recursive: true, force: true }));
+
+/** Run the real CLI in a child process, as a user would; never throws on a non-zero exit. */
+async function lambdag(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await exec(process.execPath, [join(root, 'bin/lambdag.js'), ...args], {
+      cwd: root,
+      env: { ...process.env, LAMBDAG_HOME: home, NO_COLOR: '1' },
+      timeout: 240_000,
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+  }
+}
+
+describe('npm run demo', () => {
+  it('runs the diamond job through to SUCCEEDED and prints its output', async () => {
+    const { stdout } = await exec('npm', ['run', '--silent', 'demo'], {
+      cwd: root,
+      env: { ...process.env, LAMBDAG_HOME: join(home, 'demo'), NO_COLOR: '1' },
+      timeout: 240_000,
+    });
+    expect(stdout).toContain('SUCCEEDED');
+    expect(stdout).toContain('"sum":10');
+    expect(stdout).toMatch(/d\s+SUCCEEDED/);
+  });
+});
+
+describe('lambdag run --wait --json', () => {
+  it('prints the outcome of a 1,000-step fan-out as JSON and exits 0', async () => {
+    const { code, stdout } = await lambdag('run', 'fanout', '--input', '{"n":1000}', '--wait', '--json');
+    expect(code).toBe(0);
+    const outcome = JSON.parse(stdout) as { status: string; result: unknown; runId: string };
+    expect(outcome.status).toBe('SUCCEEDED');
+    expect(outcome.result).toEqual({ n: 1000, sum: expectedSum(1000) });
+  });
+
+  it('exits 1 with the failed step named when the run fails', async () => {
+    const { code, stdout } = await lambdag('run', 'failing', '--wait', '--json');
+    expect(code).toBe(1);
+    const outcome = JSON.parse(stdout) as { status: string; error: { step: string } };
+    expect(outcome.status).toBe('FAILED');
+    expect(outcome.error.step).toBe('explode');
+  });
+});
+
+describe('lambdag with bad input', () => {
+  it('exits 2 and says the input is not JSON', async () => {
+    const { code, stderr } = await lambdag('run', 'diamond', '--input', '{x:1}');
+    expect(code).toBe(2);
+    expect(stderr).toContain('--input is not valid JSON');
+  });
+
+  it('exits 2 and names the known jobs for an unknown job', async () => {
+    const { code, stderr } = await lambdag('run', 'nope', '--wait');
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/unknown job 'nope'; known jobs: .*diamond/);
+  });
+
+  it('exits 2 for an unknown run', async () => {
+    const { code, stderr } = await lambdag('status', '01UNKNOWNRUN00000000000000');
+    expect(code).toBe(2);
+    expect(stderr).toContain("run '01UNKNOWNRUN00000000000000' not found");
+  });
+});
+
+describe('lambdag status and logs on the on-disk state of one-shot runs', () => {
+  it('shows a finished run and its events', async () => {
+    const started = await lambdag('run', 'diamond', '--input', '{"x":4}', '--wait', '--json');
+    const { runId } = JSON.parse(started.stdout) as { runId: string };
+    const status = await lambdag('status', runId);
+    expect(status.code).toBe(0);
+    expect(status.stdout).toContain('SUCCEEDED');
+    expect(status.stdout).toMatch(/b\s+SUCCEEDED/);
+    const logs = await lambdag('logs', runId);
+    expect(logs.stdout).toContain('RUN_START');
+    expect(logs.stdout).toContain('STEP_SUCCESS d');
+    expect(logs.stdout).toContain('RUN_SUCCESS');
+  });
+});

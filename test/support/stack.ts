@@ -1,0 +1,57 @@
+import { afterAll, beforeAll } from 'vitest';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { LambdagClient } from '../../lib/client.ts';
+import { createDeps, type Deps } from '../../lib/deps.ts';
+import { StepStatus } from '../../lib/status.ts';
+import type { RunEvent, RunRecord, StepRecord } from '../../lib/store/types.ts';
+import { type LocalStack, type LocalStackOptions, startLocalStack } from '../../local/stack.ts';
+import { testRegistry } from '../fixtures/jobs.ts';
+
+export interface StackHandle {
+  stack: LocalStack;
+  deps: Deps;
+  client: LambdagClient;
+}
+
+/** One embedded stack per test file: started before its tests, stopped after. */
+export function useStack(options: Partial<LocalStackOptions> = {}): StackHandle {
+  const handle = {} as StackHandle;
+  beforeAll(async () => {
+    handle.stack = await startLocalStack({ registry: testRegistry, quiet: true, ...options });
+    handle.deps = createDeps(testRegistry, { log: new Logger({ serviceName: 'test', logLevel: 'WARN' }) });
+    handle.client = new LambdagClient({
+      sfn: handle.deps.aws.sfn,
+      store: handle.deps.store,
+      payloads: handle.deps.payloads,
+      stateMachineArn: handle.stack.stateMachineArn,
+      registry: testRegistry,
+    });
+  });
+  afterAll(async () => {
+    await handle.stack?.stop();
+  });
+  return handle;
+}
+
+export async function runToEnd(handle: StackHandle, job: string, input?: unknown): Promise<RunRecord> {
+  const { runId } = await handle.client.startRun({ job, input });
+  return handle.client.waitForRun(runId);
+}
+
+export async function stepsOf(handle: StackHandle, runId: string): Promise<Map<string, StepRecord>> {
+  const steps = new Map<string, StepRecord>();
+  for await (const step of handle.deps.store.listSteps(runId)) steps.set(step.key, step);
+  return steps;
+}
+
+export async function eventsOf(handle: StackHandle, runId: string): Promise<RunEvent[]> {
+  return (await handle.client.listEvents(runId)).events;
+}
+
+export function statusCounts(steps: Map<string, StepRecord>): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const step of steps.values()) counts[step.status] = (counts[step.status] ?? 0) + 1;
+  return counts;
+}
+
+export { StepStatus };

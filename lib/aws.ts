@@ -21,9 +21,12 @@ export interface AwsClients {
 export function createAwsClients(): AwsClients {
   // Path-style addressing keeps bucket names out of DNS on local endpoints; it also works on AWS.
   const forcePathStyle = Boolean(process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL);
+  // With an endpoint override, send to that endpoint even if a queue URL names another host
+  // (emulators build URLs like http://sqs.us-east-1.localhost:PORT/... that need not resolve).
+  const useQueueUrlAsEndpoint = !(process.env.AWS_ENDPOINT_URL_SQS ?? process.env.AWS_ENDPOINT_URL);
   const dynamodb = new DynamoDBClient({});
   return {
-    sqs: new SQSClient({}),
+    sqs: new SQSClient({ useQueueUrlAsEndpoint }),
     s3: new S3Client({ forcePathStyle }),
     dynamodb,
     ddb: DynamoDBDocumentClient.from(dynamodb, {

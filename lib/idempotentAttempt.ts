@@ -32,15 +32,17 @@ export function createIdempotentAttempt(deps: Deps, runner: StepRunner): Idempot
     expiresAfterSeconds: RECORD_TTL_SECONDS,
     throwOnNoIdempotencyKey: true,
   });
+  // One argument only: Powertools takes a second argument with a `step` field for a
+  // durable-execution context (and a StepMessage has one).
   const idempotent = makeIdempotent(
-    async (_keyed: { key: string }, message: StepMessage, limits: AttemptLimits) =>
-      runner.run(message, limits) as unknown as Promise<Record<string, string | number>>,
-    { persistenceStore, config, keyPrefix: 'lambdag-step', dataIndexArgument: 0 },
+    async (call: { key: string; message: StepMessage; limits: AttemptLimits }) =>
+      runner.run(call.message, call.limits) as unknown as Promise<Record<string, string | number>>,
+    { persistenceStore, config, keyPrefix: 'lambdag-step' },
   );
   return {
     async run(message, limits = {}) {
       const key = `${message.runId}#${message.step}#${message.attempt}`;
-      return (await idempotent({ key }, message, limits)) as unknown as AttemptOutcome;
+      return (await idempotent({ key, message, limits })) as unknown as AttemptOutcome;
     },
     registerLambdaContext(context) {
       config.registerLambdaContext(context);

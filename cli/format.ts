@@ -30,9 +30,18 @@ export function seconds(ms: number): string {
 
 export function table(rows: readonly (readonly string[])[]): string {
   const widths: number[] = [];
-  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, visibleLength(cell))));
+  for (const row of rows) {
+    row.forEach((cell, i) => {
+      widths[i] = Math.max(widths[i] ?? 0, visibleLength(cell));
+    });
+  }
   return rows
-    .map((row) => row.map((cell, i) => cell + ' '.repeat((widths[i] ?? 0) - visibleLength(cell))).join('  ').trimEnd())
+    .map((row) =>
+      row
+        .map((cell, i) => cell + ' '.repeat((widths[i] ?? 0) - visibleLength(cell)))
+        .join('  ')
+        .trimEnd(),
+    )
     .join('\n');
 }
 
@@ -63,7 +72,10 @@ export function runSummary(run: RunRecord): string {
     `  steps: ${run.stepCount} · succeeded ${run.succeeded} · failed ${run.failed} · skipped ${run.skipped}`,
     `  created ${run.createdAt}${run.finishedAt ? ` · finished ${run.finishedAt}` : ''}`,
   ];
-  if (run.error) lines.push(red(`  error: step '${run.error.step ?? '?'}' failed with ${run.error.name}: ${run.error.message}`));
+  if (run.error)
+    lines.push(
+      red(`  error: step '${run.error.step ?? '?'}' failed with ${run.error.name}: ${run.error.message}`),
+    );
   if (run.skippedSteps?.length) lines.push(yellow(`  skipped: ${run.skippedSteps.join(', ')}`));
   if (run.result !== undefined) lines.push(`  result: ${JSON.stringify(run.result)}`);
   else if (run.resultKey) lines.push(`  result: s3 ${run.resultKey}`);
@@ -72,6 +84,10 @@ export function runSummary(run: RunRecord): string {
 
 export function eventLine(event: RunEvent): string {
   const where = event.step ? ` ${event.step}${event.attempt ? `#${event.attempt}` : ''}` : '';
-  const type = event.type.includes('FAILURE') ? red(event.type) : event.type.includes('SUCCESS') ? green(event.type) : event.type;
+  const type = event.type.includes('FAILURE')
+    ? red(event.type)
+    : event.type.includes('SUCCESS')
+      ? green(event.type)
+      : event.type;
   return `${dim(event.at)} ${type}${where}${event.message ? `  ${event.message}` : ''}`;
 }

@@ -7,12 +7,15 @@ import { red } from './format.ts';
 
 /** Exit codes: 0 run succeeded / command done, 1 run failed or canceled, 2 bad input, 3 anything else. */
 const program = new Command('lambdag')
-  .description('Run DAG jobs on AWS serverless: SQS + Lambda steps, Step Functions fan-in, ECS for long steps.')
+  .description(
+    'Run DAG jobs on AWS serverless: SQS + Lambda steps, Step Functions fan-in, ECS for long steps.',
+  )
   .showHelpAfterError();
 
 const stageOption = () =>
   new Option('--stage <stage>', 'local (the embedded stack) or a deployed stage').default('local');
-const dirOption = () => new Option('--dir <dir>', 'local stack state folder (default .lambdag, or $LAMBDAG_HOME)');
+const dirOption = () =>
+  new Option('--dir <dir>', 'local stack state folder (default .lambdag, or $LAMBDAG_HOME)');
 
 program
   .command('run')
@@ -29,7 +32,7 @@ program
 
 program
   .command('status')
-  .description("show a run and its steps")
+  .description('show a run and its steps')
   .argument('<runId>')
   .option('--json', 'print JSON')
   .addOption(stageOption())
@@ -55,7 +58,9 @@ program
   .addOption(dirOption())
   .action(async (options) => exit(await runsCommand(options)));
 
-const local = program.command('local').description('the embedded local AWS stack (no Docker, no cloud account)');
+const local = program
+  .command('local')
+  .description('the embedded local AWS stack (no Docker, no cloud account)');
 local
   .command('up')
   .description('start a long-lived local stack that later commands use')
@@ -78,7 +83,9 @@ try {
     process.stderr.write(`${red('error')}: ${error.message} [${error.code}]\n`);
     process.exitCode = 2;
   } else {
-    process.stderr.write(`${red('error')}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.stderr.write(
+      `${red('error')}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
     process.exitCode = 3;
   }
 }

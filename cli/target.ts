@@ -1,10 +1,10 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { registry } from '../handlers/registry.ts';
+import { LambdagClient } from '../lib/client.ts';
 import { createDeps, type Deps } from '../lib/deps.ts';
 import { ConfigError } from '../lib/errors.ts';
-import { LambdagClient } from '../lib/client.ts';
-import { registry } from '../handlers/registry.ts';
 import { startLocalStack } from '../local/stack.ts';
 import { dataDir, readLiveState, stateDir } from './localState.ts';
-import { Logger } from '@aws-lambda-powertools/logger';
 
 /** Where a command talks to: a running local stack, a one-shot local stack, or a deployed stage. */
 export interface Target {
@@ -45,7 +45,12 @@ function deployedTarget(stage: string): Target {
   return build(arn, `stage ${stage}`, false, async () => {});
 }
 
-function build(stateMachineArn: string, description: string, ephemeral: boolean, close: () => Promise<void>): Target {
+function build(
+  stateMachineArn: string,
+  description: string,
+  ephemeral: boolean,
+  close: () => Promise<void>,
+): Target {
   // The CLI's own logs would interleave with its output; keep them to warnings.
   const deps = createDeps(registry, { log: new Logger({ serviceName: 'lambdag-cli', logLevel: 'WARN' }) });
   const client = new LambdagClient({

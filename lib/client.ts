@@ -51,7 +51,12 @@ export class LambdagClient {
    * const run = await client.waitForRun(runId);
    * ```
    */
-  async startRun(request: { job: string; input?: unknown; clientToken?: string; parentRunId?: string }): Promise<StartedRun> {
+  async startRun(request: {
+    job: string;
+    input?: unknown;
+    clientToken?: string;
+    parentRunId?: string;
+  }): Promise<StartedRun> {
     if (this.deps.registry) {
       const job = this.deps.registry.get(request.job);
       job.plan(job.parseInput(request.input));

@@ -1,10 +1,13 @@
-import type { StepRecord } from '../../lib/store/types.ts';
 import { TERMINAL_RUN_STATUSES } from '../../lib/status.ts';
+import type { StepRecord } from '../../lib/store/types.ts';
 import { colorStatus, eventLine, runSummary, stepsTable, table } from '../format.ts';
 import { openTarget, type TargetOptions } from '../target.ts';
 import { jsonOutcome, print } from './run.ts';
 
-export async function statusCommand(runId: string, options: TargetOptions & { json?: boolean }): Promise<number> {
+export async function statusCommand(
+  runId: string,
+  options: TargetOptions & { json?: boolean },
+): Promise<number> {
   const target = await openTarget(options);
   try {
     const run = await target.client.getRun(runId);
@@ -21,7 +24,10 @@ export async function statusCommand(runId: string, options: TargetOptions & { js
   }
 }
 
-export async function logsCommand(runId: string, options: TargetOptions & { follow?: boolean }): Promise<number> {
+export async function logsCommand(
+  runId: string,
+  options: TargetOptions & { follow?: boolean },
+): Promise<number> {
   const target = await openTarget(options);
   try {
     await target.client.getRun(runId);
@@ -59,7 +65,14 @@ export async function runsCommand(
     } else {
       const rows = [['run', 'job', 'status', 'steps', 'failed', 'created']];
       for (const run of runs) {
-        rows.push([run.runId, run.job, colorStatus(run.status), `${run.succeeded}/${run.stepCount}`, String(run.failed), run.createdAt]);
+        rows.push([
+          run.runId,
+          run.job,
+          colorStatus(run.status),
+          `${run.succeeded}/${run.stepCount}`,
+          String(run.failed),
+          run.createdAt,
+        ]);
       }
       process.stdout.write(`${table(rows)}\n`);
     }

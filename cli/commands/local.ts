@@ -1,13 +1,16 @@
+import { LocalStackError } from '../../lib/errors.ts';
 import { startLocalStack } from '../../local/stack.ts';
 import { bold, dim } from '../format.ts';
 import { clearState, dataDir, readLiveState, stateDir, writeState } from '../localState.ts';
-import { LocalStackError } from '../../lib/errors.ts';
 
 /** `lambdag local up`: a long-lived local stack; its DynamoDB state is kept on disk. */
 export async function localUpCommand(options: { dir?: string }): Promise<number> {
   const dir = stateDir(options.dir);
   const live = readLiveState(dir);
-  if (live) throw new LocalStackError(`a local stack is already running (pid ${live.pid}); stop it with 'lambdag local down'`);
+  if (live)
+    throw new LocalStackError(
+      `a local stack is already running (pid ${live.pid}); stop it with 'lambdag local down'`,
+    );
   const stack = await startLocalStack({ dataDir: dataDir(dir), quiet: true });
   writeState(dir, {
     pid: process.pid,
@@ -22,7 +25,7 @@ export async function localUpCommand(options: { dir?: string }): Promise<number>
         .filter(([name]) => name.startsWith('AWS_ENDPOINT_URL_'))
         .map(([name, url]) => `  ${name}=${url}`),
       `  state machine: ${stack.stateMachineArn}`,
-      dim("Run jobs from another shell: npx lambdag run diamond --input '{\"x\":1}' --wait"),
+      dim('Run jobs from another shell: npx lambdag run diamond --input \'{"x":1}\' --wait'),
       dim('Stop with Ctrl-C or: npx lambdag local down'),
       '',
     ].join('\n'),

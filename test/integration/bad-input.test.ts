@@ -14,14 +14,19 @@ describe('bad input', () => {
   });
 
   it('rejects input that fails the job schema, saying where', async () => {
-    const error = await handle.client.startRun({ job: 'diamond', input: { x: 'one' } }).catch((e: unknown) => e);
+    const error = await handle.client
+      .startRun({ job: 'diamond', input: { x: 'one' } })
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(InvalidInputError);
     expect((error as Error).message).toMatch(/input of job 'diamond' is invalid: input\.x: /);
   });
 
   it('fails an execution started directly with an unknown job, with the error name and message', async () => {
     const { executionArn } = await handle.deps.aws.sfn.send(
-      new StartExecutionCommand({ stateMachineArn: handle.stack.stateMachineArn, input: JSON.stringify({ job: 'nope' }) }),
+      new StartExecutionCommand({
+        stateMachineArn: handle.stack.stateMachineArn,
+        input: JSON.stringify({ job: 'nope' }),
+      }),
     );
     const execution = await handle.stack.waitForExecution(executionArn ?? '');
     expect(execution.status).toBe('FAILED');
@@ -33,7 +38,10 @@ describe('bad input', () => {
 
   it('fails an execution whose request is malformed, naming the field', async () => {
     const { executionArn } = await handle.deps.aws.sfn.send(
-      new StartExecutionCommand({ stateMachineArn: handle.stack.stateMachineArn, input: JSON.stringify({ jobb: 'diamond' }) }),
+      new StartExecutionCommand({
+        stateMachineArn: handle.stack.stateMachineArn,
+        input: JSON.stringify({ jobb: 'diamond' }),
+      }),
     );
     const execution = await handle.stack.waitForExecution(executionArn ?? '');
     expect(execution.error).toBe('InvalidInputError');
@@ -45,12 +53,22 @@ describe('bad input', () => {
   });
 
   it('starts one run for two starts with one client token', async () => {
-    const first = await handle.client.startRun({ job: 'diamond', input: { x: 1 }, clientToken: 'nightly-2026-11-24' });
-    const second = await handle.client.startRun({ job: 'diamond', input: { x: 1 }, clientToken: 'nightly-2026-11-24' });
+    const first = await handle.client.startRun({
+      job: 'diamond',
+      input: { x: 1 },
+      clientToken: 'nightly-2026-11-24',
+    });
+    const second = await handle.client.startRun({
+      job: 'diamond',
+      input: { x: 1 },
+      clientToken: 'nightly-2026-11-24',
+    });
     expect(second.runId).toBe(first.runId);
     const run = await handle.client.waitForRun(first.runId);
     expect(run.status).toBe('SUCCEEDED');
-    const runs = (await handle.client.listRuns('diamond', 100)).filter((r) => r.clientToken === 'nightly-2026-11-24');
+    const runs = (await handle.client.listRuns('diamond', 100)).filter(
+      (r) => r.clientToken === 'nightly-2026-11-24',
+    );
     expect(runs).toHaveLength(1);
   });
 });

@@ -40,7 +40,11 @@ function expectedTotal(layers: number, width: number): number {
     for (let i = 0; i < width; i++) {
       const left = i % previous.length;
       const right = (i + 1) % previous.length;
-      current.push(left === right ? (previous[left] as number) : (previous[left] as number) + (previous[right] as number));
+      current.push(
+        left === right
+          ? (previous[left] as number)
+          : (previous[left] as number) + (previous[right] as number),
+      );
     }
     previous = current;
   }
@@ -66,7 +70,9 @@ describe('duplicate delivery, crashes after recording, and crashes before the SQ
       sends: handle.stack.faults.sends(run.runId, step),
       attempt: steps.get(step)?.attempt,
     }));
-    const excess = audit.filter((a) => a.bodyRuns !== 1 || a.recorded !== 1 || a.sends !== 2 || a.attempt !== 1);
+    const excess = audit.filter(
+      (a) => a.bodyRuns !== 1 || a.recorded !== 1 || a.sends !== 2 || a.attempt !== 1,
+    );
     expect(excess).toEqual([]);
     // The faults really happened.
     expect([...crashed].filter((k) => k.startsWith(run.runId)).length).toBeGreaterThan(0);

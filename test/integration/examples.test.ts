@@ -21,7 +21,11 @@ describe('the diamond example, run through the state machine', () => {
 
   it('writes the result manifest with every step to S3', async () => {
     const run = await runToEnd(handle, 'diamond', { x: 2 });
-    const manifest = (await handle.client.getResultDocument(run)) as { status: string; steps: { key: string }[]; result: unknown };
+    const manifest = (await handle.client.getResultDocument(run)) as {
+      status: string;
+      steps: { key: string }[];
+      result: unknown;
+    };
     expect(manifest.status).toBe('SUCCEEDED');
     expect(manifest.steps.map((s) => s.key).sort()).toEqual(['a', 'b', 'c', 'd']);
     expect(manifest.result).toEqual({ b: 6, c: 9, sum: 15 });
@@ -32,7 +36,11 @@ describe('the diamond example, run through the state machine', () => {
     await handle.client.waitForRun(runId);
     const execution = await handle.stack.waitForExecution(executionArn);
     expect(execution.status).toBe('SUCCEEDED');
-    expect(JSON.parse(execution.output ?? '{}')).toMatchObject({ runId, status: 'SUCCEEDED', result: { sum: 20 } });
+    expect(JSON.parse(execution.output ?? '{}')).toMatchObject({
+      runId,
+      status: 'SUCCEEDED',
+      result: { sum: 20 },
+    });
   });
 });
 
@@ -71,7 +79,10 @@ describe('the failing example', () => {
     expect(run.skippedSteps).toEqual(['report']);
     const steps = await stepsOf(handle, run.runId);
     expect(steps.get('explode')).toMatchObject({ status: 'FAILED', attempt: 2 });
-    expect(steps.get('report')).toMatchObject({ status: 'SKIPPED', skippedBecause: "upstream step 'explode' failed" });
+    expect(steps.get('report')).toMatchObject({
+      status: 'SKIPPED',
+      skippedBecause: "upstream step 'explode' failed",
+    });
     expect(steps.get('audit')?.status).toBe('SUCCEEDED');
     const types = (await eventsOf(handle, run.runId)).map((e) => e.type);
     expect(types).toContain(EventType.STEP_RETRY);

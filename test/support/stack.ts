@@ -1,5 +1,5 @@
-import { afterAll, beforeAll } from 'vitest';
 import { Logger } from '@aws-lambda-powertools/logger';
+import { afterAll, beforeAll } from 'vitest';
 import { LambdagClient } from '../../lib/client.ts';
 import { createDeps, type Deps } from '../../lib/deps.ts';
 import { StepStatus } from '../../lib/status.ts';

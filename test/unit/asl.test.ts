@@ -10,7 +10,10 @@ const files = readdirSync(dir).filter((f) => f.endsWith('.asl.json'));
 /** Placeholders become ARNs at deploy time (and in the local stack). */
 function substituted(text: string): unknown {
   return JSON.parse(
-    text.replace(/\$\{(\w+)FunctionArn\}/g, (_, fn: string) => `arn:aws:lambda:us-east-1:123456789012:function:lambdag-${fn}`),
+    text.replace(
+      /\$\{(\w+)FunctionArn\}/g,
+      (_, fn: string) => `arn:aws:lambda:us-east-1:123456789012:function:lambdag-${fn}`,
+    ),
   );
 }
 
@@ -47,7 +50,10 @@ describe.each(files)('state machine %s', (file) => {
   it('names only real errors in ErrorEquals and Fail states', () => {
     const ours = new Set<string>(ERROR_NAMES);
     const known = (name: string) =>
-      name.startsWith('States.') || name.startsWith('Lambda.') || name.startsWith('lambdag.') || ours.has(name);
+      name.startsWith('States.') ||
+      name.startsWith('Lambda.') ||
+      name.startsWith('lambdag.') ||
+      ours.has(name);
     const named: string[] = [];
     walk(definition, (key, value) => {
       if (key === 'ErrorEquals' && Array.isArray(value)) named.push(...(value as string[]));

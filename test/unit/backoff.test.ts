@@ -4,7 +4,9 @@ import { retryDelaySeconds } from '../../lib/backoff.ts';
 describe('retry delay (exponential backoff, full jitter)', () => {
   it('grows as base * 2^(attempt-1) at the top of the jitter', () => {
     const top = () => 1;
-    expect([1, 2, 3, 4].map((a) => retryDelaySeconds(a, { baseSeconds: 2, maxSeconds: 1000 }, top))).toEqual([2, 4, 8, 16]);
+    expect([1, 2, 3, 4].map((a) => retryDelaySeconds(a, { baseSeconds: 2, maxSeconds: 1000 }, top))).toEqual([
+      2, 4, 8, 16,
+    ]);
   });
 
   it('is capped by maxSeconds', () => {

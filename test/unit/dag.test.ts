@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { diamond } from '../../examples/diamond/job.ts';
+import { fanout } from '../../examples/fanout/job.ts';
 import { descendantsOf } from '../../lib/dag.ts';
 import { InvalidInputError, InvalidJobError } from '../../lib/errors.ts';
 import { defineJob } from '../../lib/job.ts';
-import { diamond } from '../../examples/diamond/job.ts';
-import { fanout } from '../../examples/fanout/job.ts';
 
 function invalid(build: () => unknown): InvalidJobError {
   try {
@@ -32,7 +32,9 @@ describe('defineJob with an invalid DAG', () => {
   });
 
   it('names a step that depends on itself', () => {
-    const error = invalid(() => defineJob('selfish', (job) => void job.step('a', { dependsOn: { a: 'a' } }, () => 1)));
+    const error = invalid(() =>
+      defineJob('selfish', (job) => void job.step('a', { dependsOn: { a: 'a' } }, () => 1)),
+    );
     expect(error.message).toBe("job 'selfish': step 'a' depends on itself");
   });
 

@@ -1,0 +1,217 @@
+import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
+import {
+  DeleteMessageBatchCommand,
+  GetQueueAttributesCommand,
+  type Message,
+  ReceiveMessageCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { Log } from '../lib/log.ts';
+import { lambdaContext } from './lambdaContext.ts';
+
+export type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse | undefined>;
+
+/** One SQS event source mapping, as serverless.yml declares it. */
+export interface EventSourceMapping {
+  readonly functionName: string;
+  readonly functionArn: string;
+  readonly timeoutSeconds: number;
+  readonly memorySize: number;
+  readonly queueUrl: string;
+  readonly queueArn: string;
+  readonly batchSize: number;
+  readonly maximumConcurrency: number;
+  readonly reportBatchItemFailures: boolean;
+  readonly handler: SqsHandler;
+}
+
+export interface EventSourceFaults {
+  /** Return true to "crash" the worker after its handler returned for this record: the message is not deleted. */
+  readonly crashAfterHandler?: (record: SQSRecord) => boolean;
+}
+
+export interface EventSourceStats {
+  invocations: number;
+  received: number;
+  deleted: number;
+  /** Records the handler reported in batchItemFailures. */
+  reportedFailures: number;
+  /** Invocations whose handler threw: the whole batch comes back after the visibility timeout. */
+  failedInvocations: number;
+  crashedAfterHandler: number;
+}
+
+/** How long one ReceiveMessage waits for messages; short so that stop() is quick. */
+const LONG_POLL_SECONDS = 1;
+
+/**
+ * Lambda's SQS event source, in-process: for each mapping, up to
+ * `maximumConcurrency` pollers receive batches of up to `batchSize`, invoke
+ * the handler, and delete what succeeded. A handler that throws leaves the whole
+ * batch to come back after the visibility timeout; with ReportBatchItemFailures
+ * only the reported records do. Redelivery, receive counts and DLQ redrive are
+ * the queue's own (fauxqs), as on AWS.
+ */
+export class SqsEventSource {
+  private readonly counters: EventSourceStats = {
+    invocations: 0,
+    received: 0,
+    deleted: 0,
+    reportedFailures: 0,
+    failedInvocations: 0,
+    crashedAfterHandler: 0,
+  };
+  private readonly abort = new AbortController();
+  private loops: Promise<void>[] = [];
+  private inFlight = 0;
+
+  constructor(
+    private readonly sqs: SQSClient,
+    private readonly mappings: readonly EventSourceMapping[],
+    private readonly log: Log,
+    private readonly faults: EventSourceFaults = {},
+  ) {}
+
+  start(): void {
+    // Every poller's long poll listens on the one abort signal.
+    setMaxListeners(0, this.abort.signal);
+    for (const mapping of this.mappings) {
+      for (let i = 0; i < mapping.maximumConcurrency; i++) this.loops.push(this.poll(mapping));
+    }
+  }
+
+  stats(): EventSourceStats {
+    return { ...this.counters };
+  }
+
+  /** Resolves when no invocation is running and every mapped queue is empty (or the timeout passes). */
+  async drain(timeoutMs = 60_000): Promise<boolean> {
+    const until = Date.now() + timeoutMs;
+    while (Date.now() < until) {
+      if (this.inFlight === 0 && (await this.queuesEmpty())) return true;
+      await sleep(100);
+    }
+    return false;
+  }
+
+  async stop(): Promise<void> {
+    this.abort.abort();
+    await Promise.all(this.loops);
+    this.loops = [];
+  }
+
+  private get stopped(): boolean {
+    return this.abort.signal.aborted;
+  }
+
+  private async queuesEmpty(): Promise<boolean> {
+    for (const mapping of this.mappings) {
+      const { Attributes: a = {} } = await this.sqs.send(
+        new GetQueueAttributesCommand({
+          QueueUrl: mapping.queueUrl,
+          AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+        }),
+      );
+      if (
+        Number(a.ApproximateNumberOfMessages ?? 0) + Number(a.ApproximateNumberOfMessagesNotVisible ?? 0) >
+        0
+      ) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private async poll(mapping: EventSourceMapping): Promise<void> {
+    while (!this.stopped) {
+      try {
+        const { Messages = [] } = await this.sqs.send(
+          new ReceiveMessageCommand({
+            QueueUrl: mapping.queueUrl,
+            MaxNumberOfMessages: Math.min(10, mapping.batchSize),
+            WaitTimeSeconds: LONG_POLL_SECONDS,
+            MessageSystemAttributeNames: ['All'],
+            MessageAttributeNames: ['All'],
+          }),
+          { abortSignal: this.abort.signal },
+        );
+        if (Messages.length) await this.invoke(mapping, Messages);
+      } catch (error) {
+        if (this.stopped) return;
+        this.log.error('event source poll failed; retrying', { function: mapping.functionName, error });
+        await sleep(250);
+      }
+    }
+  }
+
+  private async invoke(mapping: EventSourceMapping, messages: Message[]): Promise<void> {
+    const records = messages.map((m) => toRecord(m, mapping));
+    this.counters.invocations++;
+    this.counters.received += records.length;
+    this.inFlight++;
+    let toDelete: SQSRecord[] = [];
+    try {
+      const response = await mapping.handler({ Records: records }, lambdaContext(mapping, randomUUID()));
+      const failed = new Set(
+        mapping.reportBatchItemFailures
+          ? (response?.batchItemFailures ?? []).map((f) => f.itemIdentifier)
+          : [],
+      );
+      this.counters.reportedFailures += failed.size;
+      toDelete = records.filter((r) => !failed.has(r.messageId));
+    } catch (error) {
+      // As on Lambda: the invocation failed, so nothing is deleted and the batch is redelivered.
+      this.counters.failedInvocations++;
+      this.log.warn('step worker invocation failed; the batch will be redelivered', { error });
+    } finally {
+      this.inFlight--;
+    }
+    const crashAfterHandler = this.faults.crashAfterHandler;
+    if (crashAfterHandler) {
+      const survivors = toDelete.filter((r) => !crashAfterHandler(r));
+      this.counters.crashedAfterHandler += toDelete.length - survivors.length;
+      toDelete = survivors;
+    }
+    if (!toDelete.length) return;
+    const out = await this.sqs.send(
+      new DeleteMessageBatchCommand({
+        QueueUrl: mapping.queueUrl,
+        Entries: toDelete.map((r, i) => ({ Id: String(i), ReceiptHandle: r.receiptHandle })),
+      }),
+    );
+    this.counters.deleted += out.Successful?.length ?? 0;
+    if (out.Failed?.length) this.log.warn('could not delete processed messages', { failed: out.Failed });
+  }
+}
+
+function toRecord(message: Message, mapping: EventSourceMapping): SQSRecord {
+  const attributes = message.Attributes ?? {};
+  return {
+    messageId: message.MessageId ?? '',
+    receiptHandle: message.ReceiptHandle ?? '',
+    body: message.Body ?? '',
+    attributes: {
+      ApproximateReceiveCount: attributes.ApproximateReceiveCount ?? '1',
+      SentTimestamp: attributes.SentTimestamp ?? String(Date.now()),
+      SenderId: attributes.SenderId ?? '000000000000',
+      ApproximateFirstReceiveTimestamp: attributes.ApproximateFirstReceiveTimestamp ?? String(Date.now()),
+    },
+    messageAttributes: Object.fromEntries(
+      Object.entries(message.MessageAttributes ?? {}).map(([name, value]) => [
+        name,
+        {
+          dataType: value.DataType ?? 'String',
+          ...(value.StringValue === undefined ? {} : { stringValue: value.StringValue }),
+        },
+      ]),
+    ),
+    md5OfBody: message.MD5OfBody ?? '',
+    eventSource: 'aws:sqs',
+    eventSourceARN: mapping.queueArn,
+    awsRegion: mapping.queueArn.split(':')[3] ?? 'us-east-1',
+  };
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

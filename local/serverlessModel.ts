@@ -1,0 +1,173 @@
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import { LocalStackError } from '../lib/errors.ts';
+
+/**
+ * The part of serverless.yml the embedded stack needs, with the Serverless
+ * variables resolved: the same file describes the deployed and the local
+ * system, so they cannot drift. CloudFormation intrinsics (Ref, Fn::GetAtt,
+ * Fn::Join) are left in place; local/resources.ts resolves them.
+ */
+export interface ServerlessModel {
+  readonly service: string;
+  readonly stage: string;
+  readonly region: string;
+  readonly functions: Readonly<Record<string, FunctionSpec>>;
+  readonly resources: Readonly<Record<string, CfnResource>>;
+  /** provider.environment, intrinsics unresolved. */
+  readonly environment: Readonly<Record<string, unknown>>;
+  /** The run state machine's name (stepFunctions.stateMachines.run.name). */
+  readonly stateMachineName: string;
+}
+
+export interface FunctionSpec {
+  readonly name: string;
+  /** `handlers/stepWorker.handler` → module `handlers/stepWorker`, export `handler`. */
+  readonly module: string;
+  readonly timeoutSeconds: number;
+  readonly memorySize: number;
+  readonly sqsEvents: readonly SqsEventSpec[];
+}
+
+export interface SqsEventSpec {
+  /** The queue as an intrinsic (usually Fn::GetAtt [Queue, Arn]). */
+  readonly arn: unknown;
+  readonly batchSize: number;
+  readonly maximumConcurrency: number;
+  readonly reportBatchItemFailures: boolean;
+}
+
+export interface CfnResource {
+  readonly Type: string;
+  readonly Properties?: Record<string, unknown>;
+}
+
+export interface ModelOptions {
+  readonly stage: string;
+  readonly region: string;
+}
+
+type Doc = Record<string, unknown>;
+
+/** Innermost `${...}`: no `$`, `{` or `}` inside. */
+const VARIABLE = /\$\{([^${}]*)\}/;
+
+export function loadServerlessModel(file: string, options: ModelOptions): ServerlessModel {
+  let doc: Doc;
+  try {
+    doc = parse(readFileSync(file, 'utf8')) as Doc;
+  } catch (error) {
+    throw new LocalStackError(`cannot read ${file}: ${(error as Error).message}`);
+  }
+  const resolver = new VariableResolver(doc, options, file);
+  const resolve = (value: unknown, where: string) => resolver.resolve(value, where);
+
+  const provider = (resolve(doc.provider, 'provider') ?? {}) as Doc;
+  const functionsDoc = (resolve(doc.functions, 'functions') ?? {}) as Record<string, Doc>;
+  const resourcesDoc = resolve((doc.resources as Doc | undefined)?.Resources, 'resources.Resources') ?? {};
+  const machines = ((doc.stepFunctions as Doc | undefined)?.stateMachines ?? {}) as Record<string, Doc>;
+  const runMachine = machines.run;
+  if (!runMachine) throw new LocalStackError(`${file}: stepFunctions.stateMachines.run is missing`);
+
+  const functions: Record<string, FunctionSpec> = {};
+  for (const [name, spec] of Object.entries(functionsDoc)) {
+    const handler = String(spec.handler ?? '');
+    const dot = handler.lastIndexOf('.');
+    if (dot <= 0)
+      throw new LocalStackError(`${file}: functions.${name}.handler '${handler}' is not module.export`);
+    const events = (spec.events ?? []) as Doc[];
+    functions[name] = {
+      name,
+      module: handler.slice(0, dot),
+      timeoutSeconds: Number(spec.timeout ?? provider.timeout ?? 6),
+      memorySize: Number(spec.memorySize ?? provider.memorySize ?? 1024),
+      sqsEvents: events
+        .filter((event) => event.sqs)
+        .map((event) => {
+          const sqs = event.sqs as Doc;
+          return {
+            arn: sqs.arn,
+            batchSize: Number(sqs.batchSize ?? 10),
+            maximumConcurrency: Number(sqs.maximumConcurrency ?? 2),
+            reportBatchItemFailures: sqs.functionResponseType === 'ReportBatchItemFailures',
+          };
+        }),
+    };
+  }
+
+  return {
+    service: String(resolve(doc.service, 'service')),
+    stage: options.stage,
+    region: options.region,
+    functions,
+    resources: resourcesDoc as Record<string, CfnResource>,
+    environment: (provider.environment ?? {}) as Record<string, unknown>,
+    stateMachineName: String(resolve(runMachine.name, 'stepFunctions.stateMachines.run.name')),
+  };
+}
+
+/** Resolves the Serverless variables this project uses: sls:, self:, opt:, aws:region, env:. */
+class VariableResolver {
+  constructor(
+    private readonly doc: Doc,
+    private readonly options: ModelOptions,
+    private readonly file: string,
+  ) {}
+
+  resolve(value: unknown, where: string, depth = 0): unknown {
+    if (depth > 20) throw new LocalStackError(`${this.file}: variables nest too deep at ${where}`);
+    if (typeof value === 'string') return this.resolveString(value, where, depth);
+    if (Array.isArray(value)) return value.map((item, i) => this.resolve(item, `${where}[${i}]`, depth));
+    if (value && typeof value === 'object') {
+      return Object.fromEntries(
+        Object.entries(value).map(([key, item]) => [key, this.resolve(item, `${where}.${key}`, depth)]),
+      );
+    }
+    return value;
+  }
+
+  private resolveString(text: string, where: string, depth: number): unknown {
+    let current = text;
+    for (;;) {
+      const match = VARIABLE.exec(current);
+      if (!match) return current;
+      const value = this.lookup((match[1] as string).trim(), where, depth);
+      // A string that is exactly one variable takes the variable's type (number, object).
+      if (match[0] === current) return value;
+      current = current.replace(match[0], String(value));
+    }
+  }
+
+  private lookup(expression: string, where: string, depth: number): unknown {
+    const comma = expression.indexOf(',');
+    const source = (comma < 0 ? expression : expression.slice(0, comma)).trim();
+    const fallback = comma < 0 ? undefined : unquote(expression.slice(comma + 1).trim());
+    const value = this.source(source, where, depth);
+    if (value !== undefined) return value;
+    if (fallback !== undefined) return fallback;
+    throw new LocalStackError(`${this.file}: cannot resolve \${${expression}} at ${where}`);
+  }
+
+  private source(source: string, where: string, depth: number): unknown {
+    if (source === 'sls:stage' || source === 'opt:stage') return this.options.stage;
+    if (source === 'opt:region' || source === 'aws:region') return this.options.region;
+    if (source.startsWith('opt:')) return undefined;
+    if (source.startsWith('env:')) return process.env[source.slice(4)];
+    if (source.startsWith('self:')) {
+      let node: unknown = this.doc;
+      for (const part of source.slice(5).split('.')) {
+        // A node on the path may itself be a variable (custom.stage: ${self:custom.stages.${sls:stage}}).
+        if (typeof node === 'string') node = this.resolve(node, source, depth + 1);
+        node = node && typeof node === 'object' ? (node as Doc)[part] : undefined;
+      }
+      return node === undefined ? undefined : this.resolve(node, source, depth + 1);
+    }
+    throw new LocalStackError(
+      `${this.file}: the embedded stack does not support \${${source}} (at ${where})`,
+    );
+  }
+}
+
+function unquote(text: string): string {
+  return /^(['"]).*\1$/.test(text) ? text.slice(1, -1) : text;
+}

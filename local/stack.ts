@@ -1,0 +1,334 @@
+import { mkdirSync, readFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import type { SQSRecord } from 'aws-lambda';
+import dynalite from 'dynalite';
+import { buildApp } from 'fauxqs';
+import { createAwsClients } from '../lib/aws.ts';
+import { createDeps, type Deps } from '../lib/deps.ts';
+import { LocalStackError } from '../lib/errors.ts';
+import type { Log } from '../lib/log.ts';
+import type { JobRegistry } from '../lib/registry.ts';
+import type { RunnerHooks } from '../lib/runner.ts';
+import {
+  type EventSourceMapping,
+  type EventSourceStats,
+  SqsEventSource,
+  type SqsHandler,
+} from './eventSource.ts';
+import { provisionResources, type ResourceMap, resolveIntrinsics } from './resources.ts';
+import { SendAudit } from './sendAudit.ts';
+import { type FunctionSpec, loadServerlessModel, type ServerlessModel } from './serverlessModel.ts';
+import { startSfnServer } from './sfnServer.ts';
+import {
+  type ExecutionStatus,
+  LocalStepFunctions,
+  type LocalTaskFunction,
+  type TaskFunction,
+} from './stepFunctions.ts';
+
+export interface LocalStackOptions {
+  /** Project root holding serverless.yml, handlers/ and statemachines/. Defaults to this package. */
+  readonly root?: string;
+  /** Keep DynamoDB data on disk here (queues and objects stay in memory). */
+  readonly dataDir?: string;
+  readonly stage?: string;
+  readonly region?: string;
+  /** The jobs the handlers run; defaults to handlers/registry.ts, as deployed. */
+  readonly registry?: JobRegistry;
+  /** Passed to the step worker's runner (tests use them to inject faults). */
+  readonly hooks?: RunnerHooks;
+  /** How long each Wait state of the run state machine lasts locally (ms). */
+  readonly pollIntervalMs?: number;
+  /** Replaces the queues' VisibilityTimeout from serverless.yml. */
+  readonly visibilityTimeoutSeconds?: number;
+  /** Replaces each event source mapping's MaximumConcurrency. */
+  readonly concurrency?: number;
+  /** Only warnings and errors from the handlers. */
+  readonly quiet?: boolean;
+  readonly faults?: LocalStackFaults;
+}
+
+export interface LocalStackFaults {
+  /** Every step message is sent twice. */
+  readonly duplicateSends?: boolean;
+  /** The worker dies after its handler returned, before SQS deletes the record. */
+  readonly crashAfterHandler?: (record: SQSRecord) => boolean;
+}
+
+export interface ExecutionOutcome {
+  readonly executionArn: string;
+  readonly status: ExecutionStatus;
+  readonly output?: string;
+  readonly error?: string;
+  readonly cause?: string;
+}
+
+export interface LocalStack {
+  /** The environment a process needs to reach this stack (also applied to this process). */
+  readonly env: Readonly<Record<string, string>>;
+  readonly endpoints: Readonly<{ sqs: string; s3: string; dynamodb: string; sfn: string }>;
+  readonly region: string;
+  readonly stateMachineArn: string;
+  /** The deps the in-process handlers use. */
+  readonly deps: Deps;
+  startExecution(input: unknown, name?: string): Promise<{ executionArn: string }>;
+  waitForExecution(executionArn: string): Promise<ExecutionOutcome>;
+  readonly eventSource: { stats(): EventSourceStats; drain(timeoutMs?: number): Promise<boolean> };
+  readonly faults: { sends(runId: string, step: string): number };
+  stop(): Promise<void>;
+}
+
+const ACCOUNT_ID = '000000000000';
+const DEFAULT_POLL_INTERVAL_MS = 250;
+const LOCAL_RETRY_INTERVAL_MS = 200;
+const PACKAGE_ROOT = join(import.meta.dirname, '..');
+
+interface HandlerModule {
+  createHandler(getDeps: () => Deps, hooks?: RunnerHooks): (event: never, context: never) => Promise<unknown>;
+}
+
+/**
+ * The embedded local stack: SQS and S3 (fauxqs), DynamoDB (dynalite), Step
+ * Functions (aws-local-stepfunctions behind the real API), all on 127.0.0.1 and
+ * free ports, with the resources serverless.yml declares and the real handlers
+ * running in-process: the state machine's tasks and an SQS event source for
+ * the step worker.
+ */
+export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
+  const root = options.root ?? PACKAGE_ROOT;
+  const stage = options.stage ?? 'local';
+  const region = options.region ?? 'us-east-1';
+  const model = loadServerlessModel(join(root, 'serverless.yml'), { stage, region });
+  const log: Log = new Logger({ serviceName: 'lambdag-local', logLevel: options.quiet ? 'WARN' : 'INFO' });
+  const stoppers: (() => Promise<void>)[] = [];
+  const savedEnv = { ...process.env };
+  stoppers.push(async () => restoreEnv(savedEnv));
+
+  const stop = async () => {
+    for (const stopper of stoppers.splice(0).reverse()) {
+      await stopper().catch((error: unknown) => log.error('local stack: stop step failed', { error }));
+    }
+  };
+
+  try {
+    const fauxqs = await startFauxqs();
+    stoppers.push(fauxqs.stop);
+    const dynamo = await startDynalite(options.dataDir);
+    stoppers.push(dynamo.stop);
+
+    const endpoints = { sqs: fauxqs.endpoint, s3: fauxqs.endpoint, dynamodb: dynamo.endpoint, sfn: '' };
+    const baseEnv: Record<string, string> = {
+      AWS_REGION: region,
+      AWS_DEFAULT_REGION: region,
+      AWS_ACCESS_KEY_ID: 'test',
+      AWS_SECRET_ACCESS_KEY: 'test',
+      AWS_ENDPOINT_URL_SQS: endpoints.sqs,
+      AWS_ENDPOINT_URL_S3: endpoints.s3,
+      AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb,
+      ...(options.quiet && { POWERTOOLS_LOG_LEVEL: 'WARN' }),
+    };
+    Object.assign(process.env, baseEnv);
+    delete process.env.AWS_SESSION_TOKEN;
+    delete process.env.AWS_PROFILE;
+
+    const admin = {
+      sqs: new SQSClient({ useQueueUrlAsEndpoint: false }),
+      dynamodb: new DynamoDBClient({}),
+      s3: new S3Client({ forcePathStyle: true }),
+    };
+    const resources = await provisionResources(model.resources, admin, {
+      region,
+      accountId: ACCOUNT_ID,
+      visibilityTimeoutSeconds: options.visibilityTimeoutSeconds,
+    });
+    const functionEnv = environmentOf(model, resources);
+    Object.assign(process.env, functionEnv);
+
+    // The handlers' clients, with the send audit (and duplicate sends when asked) on SQS.
+    const audit = new SendAudit({ duplicateSends: options.faults?.duplicateSends });
+    const aws = createAwsClients();
+    audit.install(aws.sqs);
+    const registry = options.registry ?? (await import('../handlers/registry.ts')).registry;
+    const deps = createDeps(registry, {
+      aws,
+      log: new Logger({ serviceName: 'lambdag', logLevel: options.quiet ? 'WARN' : 'INFO' }),
+    });
+
+    const functions = new Map<string, LocalTaskFunction>();
+    for (const spec of Object.values(model.functions)) {
+      const module = (await import(pathToFileURL(join(root, `${spec.module}.ts`)).href)) as HandlerModule;
+      if (typeof module.createHandler !== 'function') {
+        throw new LocalStackError(
+          `${spec.module}.ts must export createHandler(getDeps) for the embedded stack`,
+        );
+      }
+      const handler = module.createHandler(() => deps, options.hooks) as unknown as TaskFunction;
+      functions.set(spec.name, { ...functionInfo(model, spec), handler });
+    }
+
+    const sfn = new LocalStepFunctions(region, ACCOUNT_ID, log);
+    const stateMachineArn = sfn.createStateMachine({
+      name: model.stateMachineName,
+      definition: runDefinition(root, functions),
+      roleArn: `arn:aws:iam::${ACCOUNT_ID}:role/${model.service}-${stage}-run`,
+      functions: new Map([...functions.values()].map((fn) => [fn.functionArn, fn])),
+      waitMs: options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS,
+      retryMs: LOCAL_RETRY_INTERVAL_MS,
+    });
+    stoppers.push(() => sfn.stopAll());
+    const sfnServer = await startSfnServer(sfn, log);
+    stoppers.push(() => closeServer(sfnServer.server));
+    endpoints.sfn = sfnServer.endpoint;
+    process.env.AWS_ENDPOINT_URL_SFN = endpoints.sfn;
+    process.env.LAMBDAG_STATE_MACHINE_ARN = stateMachineArn;
+
+    const eventSource = new SqsEventSource(
+      admin.sqs,
+      eventSourceMappings(model, resources, functions, options.concurrency),
+      log,
+      { crashAfterHandler: options.faults?.crashAfterHandler },
+    );
+    eventSource.start();
+    // Stopped before the executions and servers it depends on.
+    stoppers.push(() => eventSource.stop());
+
+    const env: Record<string, string> = {
+      ...baseEnv,
+      ...functionEnv,
+      AWS_ENDPOINT_URL_SFN: endpoints.sfn,
+      LAMBDAG_STATE_MACHINE_ARN: stateMachineArn,
+    };
+
+    return {
+      env,
+      endpoints,
+      region,
+      stateMachineArn,
+      deps,
+      async startExecution(input, name) {
+        const execution = sfn.startExecution(stateMachineArn, JSON.stringify(input ?? {}), name);
+        return { executionArn: execution.executionArn };
+      },
+      async waitForExecution(executionArn) {
+        const execution = sfn.describeExecution(executionArn);
+        await execution.done;
+        const { status, output, error, cause } = execution;
+        return { executionArn, status, output, error, cause };
+      },
+      eventSource,
+      faults: audit,
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+async function startFauxqs(): Promise<{ endpoint: string; stop: () => Promise<void> }> {
+  // startFauxqs() would bind 0.0.0.0; build the app and listen on loopback only.
+  const app = buildApp({ logger: false });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const { port } = app.server.address() as AddressInfo;
+  return { endpoint: `http://127.0.0.1:${port}`, stop: () => app.close() };
+}
+
+async function startDynalite(
+  dataDir: string | undefined,
+): Promise<{ endpoint: string; stop: () => Promise<void> }> {
+  if (dataDir) mkdirSync(dataDir, { recursive: true });
+  const server = dynalite({
+    createTableMs: 0,
+    deleteTableMs: 0,
+    updateTableMs: 0,
+    ...(dataDir && { path: dataDir }),
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  return { endpoint: `http://127.0.0.1:${port}`, stop: () => closeServer(server) };
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.close((error) => (error ? reject(error) : resolve()));
+    server.closeAllConnections?.();
+  });
+}
+
+/** provider.environment with its Refs resolved; NODE_OPTIONS is for Lambda, not this process. */
+function environmentOf(model: ServerlessModel, resources: ResourceMap): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(model.environment)) {
+    if (name === 'NODE_OPTIONS') continue;
+    env[name] = String(resolveIntrinsics(value, resources, `provider.environment.${name}`));
+  }
+  return env;
+}
+
+function functionInfo(model: ServerlessModel, spec: FunctionSpec) {
+  const functionName = `${model.service}-${model.stage}-${spec.name}`;
+  return {
+    functionName,
+    functionArn: `arn:aws:lambda:${model.region}:${ACCOUNT_ID}:function:${functionName}`,
+    timeoutSeconds: spec.timeoutSeconds,
+    memorySize: spec.memorySize,
+  };
+}
+
+/** statemachines/run.asl.json with `${<Name>FunctionArn}` placeholders turned into the local function ARNs. */
+function runDefinition(root: string, functions: Map<string, LocalTaskFunction>): string {
+  const file = join(root, 'statemachines/run.asl.json');
+  return readFileSync(file, 'utf8').replace(/\$\{(\w+)FunctionArn\}/g, (placeholder, name: string) => {
+    const fn = functions.get(name.charAt(0).toLowerCase() + name.slice(1));
+    if (!fn)
+      throw new LocalStackError(
+        `${file}: ${placeholder} names no function in serverless.yml (${[...functions.keys()].join(', ')})`,
+      );
+    return fn.functionArn;
+  });
+}
+
+function eventSourceMappings(
+  model: ServerlessModel,
+  resources: ResourceMap,
+  functions: Map<string, LocalTaskFunction>,
+  concurrency: number | undefined,
+): EventSourceMapping[] {
+  const mappings: EventSourceMapping[] = [];
+  for (const spec of Object.values(model.functions)) {
+    const fn = functions.get(spec.name) as LocalTaskFunction;
+    spec.sqsEvents.forEach((event, i) => {
+      const where = `functions.${spec.name}.events[${i}].sqs.arn`;
+      const queueArn = String(resolveIntrinsics(event.arn, resources, where));
+      const queue = [...resources.values()].find(
+        (r) => r.type === 'AWS::SQS::Queue' && r.attributes.Arn === queueArn,
+      );
+      if (!queue) throw new LocalStackError(`${where}: ${queueArn} is not a queue serverless.yml declares`);
+      mappings.push({
+        ...fn,
+        queueUrl: queue.ref,
+        queueArn,
+        batchSize: event.batchSize,
+        maximumConcurrency: concurrency ?? event.maximumConcurrency,
+        reportBatchItemFailures: event.reportBatchItemFailures,
+        handler: fn.handler as unknown as SqsHandler,
+      });
+    });
+  }
+  return mappings;
+}
+
+function restoreEnv(saved: NodeJS.ProcessEnv): void {
+  for (const name of Object.keys(process.env)) if (!(name in saved)) delete process.env[name];
+  Object.assign(process.env, saved);
+}

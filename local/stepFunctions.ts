@@ -1,0 +1,356 @@
+import './polyfills.ts';
+import { randomUUID } from 'node:crypto';
+import type { Context } from 'aws-lambda';
+import {
+  ExecutionAbortedError,
+  ExecutionError,
+  StateMachine,
+  type StateMachineDefinition,
+} from 'aws-local-stepfunctions';
+import type { Log } from '../lib/log.ts';
+import { type LambdaFunctionInfo, lambdaContext } from './lambdaContext.ts';
+
+/** An AWS Step Functions API error: `type` is the AWS error code clients match on. */
+export class SfnServiceError extends Error {
+  override readonly name = 'SfnServiceError';
+  constructor(
+    readonly type: string,
+    message: string,
+    readonly statusCode = 400,
+  ) {
+    super(message);
+  }
+}
+
+export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
+
+/** A history event in the shape of GetExecutionHistory. */
+export interface HistoryEvent {
+  readonly id: number;
+  readonly previousEventId: number;
+  readonly timestamp: Date;
+  readonly type: string;
+  readonly [details: string]: unknown;
+}
+
+export interface Execution {
+  readonly executionArn: string;
+  readonly stateMachineArn: string;
+  readonly name: string;
+  readonly input: string;
+  readonly startDate: Date;
+  status: ExecutionStatus;
+  stopDate?: Date;
+  output?: string;
+  error?: string;
+  cause?: string;
+  readonly events: HistoryEvent[];
+  /** Settles when the execution has ended, whatever the outcome. */
+  readonly done: Promise<void>;
+}
+
+export type TaskFunction = (event: unknown, context: Context) => Promise<unknown>;
+
+export interface LocalTaskFunction extends LambdaFunctionInfo {
+  readonly handler: TaskFunction;
+}
+
+export interface StateMachineSpec {
+  readonly name: string;
+  /** ASL with every Task's Resource already a function ARN. */
+  readonly definition: string;
+  readonly roleArn: string;
+  /** Lambda functions by ARN; each Task state runs the one its Resource names, in-process. */
+  readonly functions: ReadonlyMap<string, LocalTaskFunction>;
+  /** Replaces every Wait state's duration (ms): the emulator need not idle for real seconds. */
+  readonly waitMs?: number;
+  /** Replaces every Retry interval (ms). */
+  readonly retryMs?: number;
+}
+
+interface Machine {
+  readonly spec: StateMachineSpec;
+  readonly arn: string;
+  readonly creationDate: Date;
+  readonly engine: StateMachine;
+  readonly taskHandlers: Record<string, (input: unknown) => Promise<unknown>>;
+  readonly waits: Record<string, number>;
+  readonly retries: Record<string, number>;
+}
+
+interface RunningExecution extends Execution {
+  abort?: () => void;
+}
+
+/** Names Step Functions refuses: whitespace, brackets, wildcards, special and control characters. */
+const BAD_NAME = /[\s<>{}[\]?*"#%\\^|~`$&,;:/]/;
+const hasControlCharacter = (name: string) =>
+  [...name].some((c) => c.charCodeAt(0) < 0x20 || (c.charCodeAt(0) >= 0x7f && c.charCodeAt(0) <= 0x9f));
+
+/**
+ * Step Functions for the embedded stack: standard workflows executed by
+ * aws-local-stepfunctions, with the semantics clients rely on (idempotent
+ * StartExecution by name and input, StopExecution, history, Lambda-shaped task
+ * errors). The HTTP API in sfnServer.ts is a thin layer over this.
+ */
+export class LocalStepFunctions {
+  private readonly machines = new Map<string, Machine>();
+  private readonly executions = new Map<string, RunningExecution>();
+
+  constructor(
+    private readonly region: string,
+    private readonly accountId: string,
+    private readonly log: Log,
+  ) {}
+
+  createStateMachine(spec: StateMachineSpec): string {
+    const arn = `arn:aws:states:${this.region}:${this.accountId}:stateMachine:${spec.name}`;
+    const definition = JSON.parse(spec.definition) as StateMachineDefinition;
+    const taskHandlers: Machine['taskHandlers'] = {};
+    const waits: Record<string, number> = {};
+    const retries: Record<string, number> = {};
+    for (const [stateName, state] of Object.entries(definition.States)) {
+      if (state.Type === 'Wait' && spec.waitMs !== undefined) waits[stateName] = spec.waitMs;
+      if ('Retry' in state && state.Retry && spec.retryMs !== undefined) retries[stateName] = spec.retryMs;
+      if (state.Type !== 'Task') continue;
+      const fn = spec.functions.get(state.Resource);
+      if (!fn)
+        throw new SfnServiceError('InvalidDefinition', `state ${stateName}: no function ${state.Resource}`);
+      taskHandlers[stateName] = (input) => invokeLambda(fn, input);
+    }
+    const engine = new StateMachine(definition, { validationOptions: { checkArn: false } });
+    this.machines.set(arn, { spec, arn, creationDate: new Date(), engine, taskHandlers, waits, retries });
+    return arn;
+  }
+
+  startExecution(stateMachineArn: string, input = '{}', name: string = randomUUID()): Execution {
+    const machine = this.machine(stateMachineArn);
+    if (name.length < 1 || name.length > 80 || BAD_NAME.test(name) || hasControlCharacter(name)) {
+      throw new SfnServiceError('InvalidName', `Invalid Name: '${name}'`);
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(input);
+    } catch (error) {
+      throw new SfnServiceError(
+        'InvalidExecutionInput',
+        `Invalid State Machine Execution Input: ${(error as Error).message}`,
+      );
+    }
+    const executionArn = `arn:aws:states:${this.region}:${this.accountId}:execution:${machine.spec.name}:${name}`;
+    const existing = this.executions.get(executionArn);
+    if (existing) {
+      // As on AWS for standard workflows: the same name and input while running is the same start.
+      if (existing.status === 'RUNNING' && existing.input === input) return existing;
+      throw new SfnServiceError('ExecutionAlreadyExists', `Execution Already Exists: '${executionArn}'`);
+    }
+    return this.launch(machine, executionArn, name, input, parsed);
+  }
+
+  describeExecution(executionArn: string): Execution {
+    const execution = this.executions.get(executionArn);
+    if (!execution)
+      throw new SfnServiceError('ExecutionDoesNotExist', `Execution Does Not Exist: '${executionArn}'`);
+    return execution;
+  }
+
+  stopExecution(executionArn: string, error?: string, cause?: string): Date {
+    const execution = this.describeExecution(executionArn) as RunningExecution;
+    if (execution.status === 'RUNNING') {
+      execution.error = error;
+      execution.cause = cause;
+      this.close(execution, 'ABORTED');
+      push(execution, 'ExecutionAborted', {
+        executionAbortedEventDetails: { ...(error && { error }), ...(cause && { cause }) },
+      });
+      execution.abort?.();
+    }
+    return execution.stopDate ?? new Date();
+  }
+
+  listExecutions(stateMachineArn: string, statusFilter?: string): Execution[] {
+    this.machine(stateMachineArn);
+    return [...this.executions.values()]
+      .filter((e) => e.stateMachineArn === stateMachineArn && (!statusFilter || e.status === statusFilter))
+      .sort((a, b) => b.startDate.getTime() - a.startDate.getTime());
+  }
+
+  listStateMachines(): { arn: string; name: string; creationDate: Date }[] {
+    return [...this.machines.values()].map((m) => ({
+      arn: m.arn,
+      name: m.spec.name,
+      creationDate: m.creationDate,
+    }));
+  }
+
+  describeStateMachine(stateMachineArn: string): { arn: string; spec: StateMachineSpec; creationDate: Date } {
+    const machine = this.machine(stateMachineArn);
+    return { arn: machine.arn, spec: machine.spec, creationDate: machine.creationDate };
+  }
+
+  /** Stop every running execution (the stack is shutting down) and wait for them to settle. */
+  async stopAll(): Promise<void> {
+    const running = [...this.executions.values()].filter((e) => e.status === 'RUNNING');
+    for (const execution of running) this.stopExecution(execution.executionArn, 'lambdag.LocalStackStopped');
+    await Promise.all(running.map((e) => e.done));
+  }
+
+  private machine(arn: string): Machine {
+    const machine = this.machines.get(arn);
+    if (!machine)
+      throw new SfnServiceError('StateMachineDoesNotExist', `State Machine Does Not Exist: '${arn}'`);
+    return machine;
+  }
+
+  private launch(
+    machine: Machine,
+    executionArn: string,
+    name: string,
+    input: string,
+    parsed: unknown,
+  ): Execution {
+    const startDate = new Date();
+    const run = machine.engine.run(parsed as never, {
+      overrides: {
+        taskResourceLocalHandlers: machine.taskHandlers as never,
+        waitTimeOverrides: machine.waits,
+        retryIntervalOverrides: machine.retries,
+      },
+      context: {
+        Execution: {
+          Id: executionArn,
+          Name: name,
+          Input: parsed as never,
+          StartTime: startDate.toISOString(),
+          RoleArn: machine.spec.roleArn,
+        },
+        StateMachine: { Id: machine.arn, Name: machine.spec.name },
+      },
+    });
+    const execution: RunningExecution = {
+      executionArn,
+      stateMachineArn: machine.arn,
+      name,
+      input,
+      startDate,
+      status: 'RUNNING',
+      events: [],
+      abort: run.abort,
+      done: Promise.resolve(),
+    };
+    this.executions.set(executionArn, execution);
+    const history = (async () => {
+      for await (const event of run.eventLogs) {
+        const mapped = historyEventOf(event as unknown as LocalEvent, machine.spec.roleArn);
+        if (mapped) push(execution, mapped.type, mapped.details, event.timestamp);
+      }
+    })();
+    const outcome = run.result.then(
+      (output) => {
+        execution.output = JSON.stringify(output);
+        this.close(execution, 'SUCCEEDED');
+      },
+      (error: unknown) => {
+        if (error instanceof ExecutionAbortedError) return;
+        const cause = error instanceof ExecutionError ? (error.cause as Error) : (error as Error);
+        execution.error = cause?.name ?? 'States.Runtime';
+        execution.cause = cause?.message;
+        this.close(execution, cause?.name === 'States.Timeout' ? 'TIMED_OUT' : 'FAILED');
+        this.log.debug('execution failed', { executionArn, error: execution.error, cause: execution.cause });
+      },
+    );
+    (execution as { done: Promise<void> }).done = Promise.all([outcome, history.catch(() => {})]).then(
+      () => {},
+    );
+    return execution;
+  }
+
+  private close(execution: RunningExecution, status: ExecutionStatus): void {
+    if (execution.status !== 'RUNNING') return;
+    execution.status = status;
+    execution.stopDate = new Date();
+    execution.abort = undefined;
+  }
+}
+
+/**
+ * Invoke a function the way the Lambda service does for Step Functions: the event
+ * and the result cross as JSON, and an error comes back as its type and message.
+ */
+async function invokeLambda(fn: LocalTaskFunction, input: unknown): Promise<unknown> {
+  const event = JSON.parse(JSON.stringify(input ?? null));
+  try {
+    const result = await fn.handler(event, lambdaContext(fn, randomUUID()));
+    return result === undefined ? null : JSON.parse(JSON.stringify(result));
+  } catch (error) {
+    const original = error instanceof Error ? error : new Error(String(error));
+    // Step Functions reports a Lambda error as Error = errorType, Cause = the JSON Lambda returned.
+    const reported = new Error(JSON.stringify({ errorType: original.name, errorMessage: original.message }));
+    reported.name = original.name;
+    throw reported;
+  }
+}
+
+interface LocalEvent {
+  type: string;
+  timestamp: number;
+  input?: unknown;
+  output?: unknown;
+  Error?: string;
+  Cause?: unknown;
+  state?: { name: string; type: string; input?: unknown; output?: unknown };
+}
+
+function historyEventOf(
+  event: LocalEvent,
+  roleArn: string,
+): { type: string; details: Record<string, unknown> } | undefined {
+  const json = (value: unknown) => JSON.stringify(value ?? null);
+  const failure = {
+    error: event.Error,
+    cause: typeof event.Cause === 'string' ? event.Cause : json(event.Cause),
+  };
+  switch (event.type) {
+    case 'ExecutionStarted':
+      return {
+        type: 'ExecutionStarted',
+        details: { executionStartedEventDetails: { input: json(event.input), roleArn } },
+      };
+    case 'ExecutionSucceeded':
+      return {
+        type: 'ExecutionSucceeded',
+        details: { executionSucceededEventDetails: { output: json(event.output) } },
+      };
+    case 'ExecutionFailed':
+      return { type: 'ExecutionFailed', details: { executionFailedEventDetails: failure } };
+    case 'ExecutionTimeout':
+      return { type: 'ExecutionTimedOut', details: { executionTimedOutEventDetails: {} } };
+    case 'StateEntered':
+      return {
+        type: `${event.state?.type}StateEntered`,
+        details: { stateEnteredEventDetails: { name: event.state?.name, input: json(event.state?.input) } },
+      };
+    case 'StateExited':
+      return {
+        type: `${event.state?.type}StateExited`,
+        details: { stateExitedEventDetails: { name: event.state?.name, output: json(event.state?.output) } },
+      };
+    case 'StateFailed':
+      return event.state?.type === 'Task'
+        ? { type: 'LambdaFunctionFailed', details: { lambdaFunctionFailedEventDetails: failure } }
+        : undefined;
+    default:
+      // Aborts are recorded by stopExecution; retries and catches have no event of their own on AWS.
+      return undefined;
+  }
+}
+
+function push(
+  execution: RunningExecution,
+  type: string,
+  details: Record<string, unknown>,
+  at = Date.now(),
+): void {
+  const id = execution.events.length + 1;
+  execution.events.push({ id, previousEventId: id - 1, timestamp: new Date(at), type, ...details });
+}

@@ -1,4 +1,10 @@
-import { ExecutionAlreadyExists, type SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import {
+  DescribeExecutionCommand,
+  ExecutionAlreadyExists,
+  type SFNClient,
+  StartExecutionCommand,
+} from '@aws-sdk/client-sfn';
+import { RunNotFoundError, RunStartFailedError } from './errors.ts';
 import { newRunId, runIdForClientToken } from './ids.ts';
 import type { PayloadStore } from './payload.ts';
 import type { JobRegistry } from './registry.ts';
@@ -32,7 +38,12 @@ export interface WaitOptions {
   readonly onProgress?: (run: RunRecord) => void;
   readonly signal?: AbortSignal;
   readonly maxIntervalMs?: number;
+  /** How long a run may take to appear in the run store after its start (default 60 s). */
+  readonly startTimeoutMs?: number;
 }
+
+/** Between checks of the execution while its run has not appeared yet: DescribeExecution is throttled. */
+const START_CHECK_INTERVAL_MS = 2_000;
 
 /**
  * Start and follow runs. A run starts as an execution of the run state machine (the
@@ -103,9 +114,21 @@ export class LambdagClient {
   async waitForRun(runId: string, options: WaitOptions = {}): Promise<RunRecord> {
     let interval = 100;
     let last = '';
+    const startDeadline = Date.now() + (options.startTimeoutMs ?? 60_000);
+    let nextStartCheck = Date.now() + START_CHECK_INTERVAL_MS;
     for (;;) {
       options.signal?.throwIfAborted();
-      const run = await this.deps.store.requireRun(runId);
+      const run = await this.deps.store.getRun(runId);
+      if (!run) {
+        // The execution has started but StartRun has not recorded the run yet, or it failed.
+        if (Date.now() >= nextStartCheck || Date.now() >= startDeadline) {
+          await this.throwIfStartFailed(runId);
+          if (Date.now() >= startDeadline) throw new RunNotFoundError(runId);
+          nextStartCheck = Date.now() + START_CHECK_INTERVAL_MS;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        continue;
+      }
       const seen = `${run.status}:${run.succeeded}:${run.failed}:${run.skipped}`;
       if (seen !== last) {
         options.onProgress?.(run);
@@ -116,6 +139,26 @@ export class LambdagClient {
       }
       if (TERMINAL_RUN_STATUSES.has(run.status)) return run;
       await new Promise((resolve) => setTimeout(resolve, interval));
+    }
+  }
+
+  /** The execution of a run is named after the run: `...:execution:<machine>:<runId>`. */
+  executionArnOf(runId: string): string {
+    return `${this.deps.stateMachineArn.replace(':stateMachine:', ':execution:')}:${runId}`;
+  }
+
+  private async throwIfStartFailed(runId: string): Promise<void> {
+    let described: { status?: string; error?: string; cause?: string };
+    try {
+      described = await this.deps.sfn.send(
+        new DescribeExecutionCommand({ executionArn: this.executionArnOf(runId) }),
+      );
+    } catch (error) {
+      if ((error as Error).name === 'ExecutionDoesNotExist') throw new RunNotFoundError(runId);
+      throw error;
+    }
+    if (described.status && described.status !== 'RUNNING') {
+      throw new RunStartFailedError(runId, described.status, described.error, described.cause);
     }
   }
 

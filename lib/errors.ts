@@ -17,6 +17,7 @@ export const ErrorCode = {
   NON_RETRYABLE: 'NON_RETRYABLE',
   STEP_IN_PROGRESS: 'STEP_IN_PROGRESS',
   LOCAL_STACK: 'LOCAL_STACK',
+  RUN_START_FAILED: 'RUN_START_FAILED',
   STEP_TIMEOUT: 'STEP_TIMEOUT',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -121,6 +122,22 @@ export class NonRetryableError extends LambdagError {
 export class StepInProgressError extends LambdagError {
   override readonly name = 'StepInProgressError' as const;
   readonly code = ErrorCode.STEP_IN_PROGRESS;
+}
+
+/** The run's execution ended before StartRun recorded the run (bad request, unknown job). */
+export class RunStartFailedError extends LambdagError {
+  override readonly name = 'RunStartFailedError' as const;
+  readonly code = ErrorCode.RUN_START_FAILED;
+  constructor(
+    readonly runId: string,
+    readonly executionStatus: string,
+    readonly error: string | undefined,
+    readonly executionCause: string | undefined,
+  ) {
+    super(
+      `run '${runId}' did not start: its execution ${executionStatus.toLowerCase()}${error ? ` with ${error}` : ''}${executionCause ? `: ${executionCause}` : ''}`,
+    );
+  }
 }
 
 export class LocalStackError extends LambdagError {

@@ -39,7 +39,8 @@ export function createHandler(getDeps: () => Deps, hooks: RunnerHooks = {}) {
         throw error;
       }
     };
-    return processPartialResponse(event, recordHandler, processor, { context });
+    // A batch whose every record failed is reported record by record too (same redelivery), not thrown.
+    return processPartialResponse(event, recordHandler, processor, { context, throwOnFullBatchFailure: false });
   });
 }
 

@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { buildPlan, type JobPlan, type StepSpec } from './dag.ts';
 import { InvalidInputError, InvalidJobError } from './errors.ts';
+import { defineSchedules, type Schedule, type ScheduleOptions } from './schedule.ts';
 
 export const Runtime = { LAMBDA: 'lambda', ECS: 'ecs' } as const;
 export type Runtime = (typeof Runtime)[keyof typeof Runtime];
@@ -79,6 +80,8 @@ export interface JobOptions<S extends z.ZodType | undefined> {
   readonly description?: string;
   /** Defaults for every step of the job. */
   readonly defaults?: StepOptions;
+  /** Start runs on a schedule (EventBridge Scheduler when deployed; `lambdag local up` locally). */
+  readonly schedules?: readonly ScheduleOptions[];
 }
 
 type InputOf<S> = S extends z.ZodType ? z.output<S> : unknown;
@@ -86,6 +89,7 @@ type InputOf<S> = S extends z.ZodType ? z.output<S> : unknown;
 export interface JobDefinition<I = unknown> {
   readonly name: string;
   readonly description?: string;
+  readonly schedules: readonly Schedule[];
   /** Parse and validate raw run input; throws InvalidInputError saying where it is wrong. */
   parseInput(raw: unknown): I;
   /** Build and validate the DAG for one input. Deterministic: the worker rebuilds it the same way. */
@@ -133,8 +137,10 @@ export function defineJob(
   if (!build) throw new InvalidJobError(name, 'defineJob needs a build function');
   const schema = options.input;
 
+  const schedules = defineSchedules(name, options.schedules);
   const definition: JobDefinition<unknown> = {
     name,
+    schedules,
     ...(options.description === undefined ? {} : { description: options.description }),
     parseInput(raw) {
       if (!schema) return raw ?? {};

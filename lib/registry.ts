@@ -1,5 +1,6 @@
 import { JobNotFoundError } from './errors.ts';
 import type { JobDefinition } from './job.ts';
+import type { Schedule } from './schedule.ts';
 
 /** The jobs a deployment knows: they are bundled with the handlers. */
 export class JobRegistry {
@@ -20,6 +21,11 @@ export class JobRegistry {
 
   has(name: string): boolean {
     return this.jobs.has(name);
+  }
+
+  /** Every job's schedules, in job order. */
+  schedules(): Schedule[] {
+    return [...this.jobs.values()].flatMap((job) => job.schedules);
   }
 
   names(): string[] {

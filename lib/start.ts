@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { dispatchFirstAttempts } from './advance.ts';
 import type { Deps } from './deps.ts';
 import { InvalidInputError, PayloadTooLargeError, RunConflictError } from './errors.ts';
-import { newRunId, RUN_ID } from './ids.ts';
+import { newRunId, RUN_ID, runIdForClientToken } from './ids.ts';
 import { MIN_WAIT_SECONDS, type PollState } from './runState.ts';
 import { EventType, RunStatus, StepStatus } from './status.ts';
 import { s3Keys } from './store/keys.ts';
@@ -49,7 +49,8 @@ export async function startRun(deps: Deps, raw: unknown, executionArn?: string):
   const plan = job.plan(input);
   deps.dispatcher.checkRouting(plan);
 
-  const runId = request.runId ?? newRunId();
+  // A client token alone (a schedule's tick) names the run too: a tick delivered twice is one run.
+  const runId = request.runId ?? (request.clientToken ? runIdForClientToken(job.name, request.clientToken) : newRunId());
   const now = new Date().toISOString();
   const inline = inputBytes <= INLINE_INPUT_BYTES;
   const inputKey = inline ? undefined : s3Keys.runInput(runId);

@@ -23,6 +23,7 @@ import {
   type SqsHandler,
 } from './eventSource.ts';
 import { provisionResources, type ResourceMap, resolveIntrinsics } from './resources.ts';
+import { LocalScheduler, type SchedulerOptions } from './scheduler.ts';
 import { SendAudit } from './sendAudit.ts';
 import { type FunctionSpec, loadServerlessModel, type ServerlessModel } from './serverlessModel.ts';
 import { startSfnServer } from './sfnServer.ts';
@@ -53,6 +54,8 @@ export interface LocalStackOptions {
   /** Only warnings and errors from the handlers. */
   readonly quiet?: boolean;
   readonly faults?: LocalStackFaults;
+  /** Fire the jobs' schedules (as `lambdag local up` does). Off by default so tests start only their own runs. */
+  readonly schedules?: boolean | Omit<SchedulerOptions, 'stage'>;
 }
 
 export interface LocalStackFaults {
@@ -82,6 +85,8 @@ export interface LocalStack {
   waitForExecution(executionArn: string): Promise<ExecutionOutcome>;
   readonly eventSource: { stats(): EventSourceStats; drain(timeoutMs?: number): Promise<boolean> };
   readonly faults: { sends(runId: string, step: string): number };
+  /** The schedule runner; present when `schedules` was set. */
+  readonly scheduler?: LocalScheduler;
   stop(): Promise<void>;
 }
 
@@ -199,6 +204,18 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     // Stopped before the executions and servers it depends on.
     stoppers.push(() => eventSource.stop());
 
+    let scheduler: LocalScheduler | undefined;
+    if (options.schedules) {
+      scheduler = new LocalScheduler(
+        registry.schedules(),
+        (input) => sfn.startExecution(stateMachineArn, input).executionArn,
+        log,
+        { stage, ...(options.schedules === true ? {} : options.schedules) },
+      );
+      scheduler.start();
+      stoppers.push(async () => scheduler?.stop());
+    }
+
     const env: Record<string, string> = {
       ...baseEnv,
       ...functionEnv,
@@ -224,6 +241,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       },
       eventSource,
       faults: audit,
+      ...(scheduler && { scheduler }),
       stop,
     };
   } catch (error) {

@@ -458,7 +458,12 @@ export class RunStore {
       );
       return { ok: true, item: convert(out.Attributes ?? {}) };
     } catch (error) {
-      return failed(error, convert);
+      const outcome = failed(error, convert);
+      if (outcome.ok || outcome.current) return outcome;
+      // Not every DynamoDB implementation returns the item on a failed condition (dynalite
+      // ignores ReturnValuesOnConditionCheckFailure): read it, so "no item" really means none.
+      const out = await this.ddb.send(new GetCommand({ TableName: this.table, Key: key, ConsistentRead: true }));
+      return out.Item ? { ok: false, current: convert(out.Item) } : { ok: false };
     }
   }
 }

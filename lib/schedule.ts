@@ -63,12 +63,18 @@ export function defineSchedules(job: string, options: readonly ScheduleOptions[]
   return options.map((raw, i) => {
     const checked = ScheduleOptionsSchema.safeParse(raw);
     if (!checked.success) {
-      throw new InvalidJobError(job, `schedules[${i}]: ${checked.error.issues.map((e) => `${e.path.join('.')}: ${e.message}`).join('; ')}`);
+      throw new InvalidJobError(
+        job,
+        `schedules[${i}]: ${checked.error.issues.map((e) => `${e.path.join('.')}: ${e.message}`).join('; ')}`,
+      );
     }
     const schedule = raw;
     const where = `schedule '${schedule.name}'`;
     if (!SCHEDULE_NAME.test(schedule.name)) {
-      throw new InvalidJobError(job, `${where}: names are 1-40 lower-case letters, digits and -, starting with a letter`);
+      throw new InvalidJobError(
+        job,
+        `${where}: names are 1-40 lower-case letters, digits and -, starting with a letter`,
+      );
     }
     if (seen.has(schedule.name)) throw new InvalidJobError(job, `${where} is declared twice`);
     seen.add(schedule.name);
@@ -88,19 +94,25 @@ export function parseScheduleExpression(expression: string): ScheduleExpression 
     if (value < 1) throw new Error(`'${expression}': the rate must be at least 1`);
     // EventBridge is strict: "1 minute", "5 minutes".
     if ((value === 1) !== !unit.endsWith('s')) {
-      throw new Error(`'${expression}': use the singular unit for 1 and the plural otherwise (rate(1 minute), rate(5 minutes))`);
+      throw new Error(
+        `'${expression}': use the singular unit for 1 and the plural otherwise (rate(1 minute), rate(5 minutes))`,
+      );
     }
     const base = unit.replace(/s$/, '') as keyof typeof UNIT_MS;
     return { kind: 'rate', everyMs: value * UNIT_MS[base] };
   }
   const cron = CRON.exec(expression);
   if (cron) return { kind: 'cron', fields: parseCron(expression, (cron[1] as string).trim().split(/\s+/)) };
-  throw new Error(`'${expression}' is not rate(N unit) or cron(min hour day-of-month month day-of-week year)`);
+  throw new Error(
+    `'${expression}' is not rate(N unit) or cron(min hour day-of-month month day-of-week year)`,
+  );
 }
 
 function parseCron(expression: string, parts: string[]): CronFields {
   if (parts.length !== 6) {
-    throw new Error(`'${expression}': cron takes 6 fields (minutes hours day-of-month month day-of-week year), got ${parts.length}`);
+    throw new Error(
+      `'${expression}': cron takes 6 fields (minutes hours day-of-month month day-of-week year), got ${parts.length}`,
+    );
   }
   const [min, hour, dom, month, dow, year] = parts as [string, string, string, string, string, string];
   if ((dom === '?') === (dow === '?')) {
@@ -117,12 +129,21 @@ function parseCron(expression: string, parts: string[]): CronFields {
 }
 
 /** One cron field: `*`, `n`, `a-b`, `a,b`, `*\/s`, `a/s`, `a-b/s`, with names for months and days. */
-function field(expression: string, name: string, text: string, min: number, max: number, names?: string[]): Set<number> {
+function field(
+  expression: string,
+  name: string,
+  text: string,
+  min: number,
+  max: number,
+  names?: string[],
+): Set<number> {
   const value = (token: string): number => {
     const index = names?.indexOf(token.toUpperCase()) ?? -1;
     const n = index >= 0 ? index + 1 : /^\d+$/.test(token) ? Number(token) : Number.NaN;
     if (!Number.isInteger(n) || n < min || n > max) {
-      throw new Error(`'${expression}': ${name} '${token}' is not in ${min}-${max}${/[LW#]/.test(token) ? ' (L, W and # are not supported)' : ''}`);
+      throw new Error(
+        `'${expression}': ${name} '${token}' is not in ${min}-${max}${/[LW#]/.test(token) ? ' (L, W and # are not supported)' : ''}`,
+      );
     }
     return n;
   };
@@ -130,7 +151,8 @@ function field(expression: string, name: string, text: string, min: number, max:
   for (const part of text.split(',')) {
     const [range = '', stepText] = part.split('/');
     const step = stepText === undefined ? 1 : Number(stepText);
-    if (!Number.isInteger(step) || step < 1) throw new Error(`'${expression}': ${name} step '${stepText}' is not a positive integer`);
+    if (!Number.isInteger(step) || step < 1)
+      throw new Error(`'${expression}': ${name} step '${stepText}' is not a positive integer`);
     let from: number;
     let to: number;
     if (range === '*') {
@@ -172,7 +194,9 @@ export function nextTick(expression: ScheduleExpression, afterMs: number, anchor
       t.setUTCHours(0, 0, 0, 0);
       continue;
     }
-    const dayOk = f.daysOfMonth ? f.daysOfMonth.has(t.getUTCDate()) : (f.daysOfWeek as ReadonlySet<number>).has(t.getUTCDay() + 1);
+    const dayOk = f.daysOfMonth
+      ? f.daysOfMonth.has(t.getUTCDate())
+      : (f.daysOfWeek as ReadonlySet<number>).has(t.getUTCDay() + 1);
     if (!dayOk) {
       t.setUTCDate(t.getUTCDate() + 1);
       t.setUTCHours(0, 0, 0, 0);

@@ -50,7 +50,8 @@ export async function startRun(deps: Deps, raw: unknown, executionArn?: string):
   deps.dispatcher.checkRouting(plan);
 
   // A client token alone (a schedule's tick) names the run too: a tick delivered twice is one run.
-  const runId = request.runId ?? (request.clientToken ? runIdForClientToken(job.name, request.clientToken) : newRunId());
+  const runId =
+    request.runId ?? (request.clientToken ? runIdForClientToken(job.name, request.clientToken) : newRunId());
   const now = new Date().toISOString();
   const inline = inputBytes <= INLINE_INPUT_BYTES;
   const inputKey = inline ? undefined : s3Keys.runInput(runId);

@@ -64,7 +64,7 @@ export function loadServerlessModel(file: string, options: ModelOptions): Server
 
   const provider = (resolve(doc.provider, 'provider') ?? {}) as Doc;
   const functionsDoc = (resolve(doc.functions, 'functions') ?? {}) as Record<string, Doc>;
-  const resourcesDoc = resolve((doc.resources as Doc | undefined)?.Resources, 'resources.Resources') ?? {};
+  const resourcesDoc = resolve(mergedResources(doc.resources), 'resources.Resources') ?? {};
   const machines = ((doc.stepFunctions as Doc | undefined)?.stateMachines ?? {}) as Record<string, Doc>;
   const runMachine = machines.run;
   if (!runMachine) throw new LocalStackError(`${file}: stepFunctions.stateMachines.run is missing`);
@@ -166,6 +166,20 @@ class VariableResolver {
       `${this.file}: the embedded stack does not support \${${source}} (at ${where})`,
     );
   }
+}
+
+/**
+ * `resources` may be one map or a list merged in order (as Serverless does). List
+ * items that are `${file(...)}` generators (the schedules) are not provisioned
+ * locally: the embedded stack fires schedules itself.
+ */
+function mergedResources(resources: unknown): Doc {
+  const parts = Array.isArray(resources) ? resources : [resources];
+  const merged: Doc = {};
+  for (const part of parts) {
+    if (part && typeof part === 'object') Object.assign(merged, (part as Doc).Resources);
+  }
+  return merged;
 }
 
 function unquote(text: string): string {

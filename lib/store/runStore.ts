@@ -57,7 +57,7 @@ export class RunStore {
       );
       return { ok: true, item: run };
     } catch (error) {
-      return failed(error, toRun);
+      return this.conditionFailed(error, { pk: runPk(run.runId), sk: RUN_SK }, toRun);
     }
   }
 
@@ -458,13 +458,26 @@ export class RunStore {
       );
       return { ok: true, item: convert(out.Attributes ?? {}) };
     } catch (error) {
-      const outcome = failed(error, convert);
-      if (outcome.ok || outcome.current) return outcome;
-      // Not every DynamoDB implementation returns the item on a failed condition (dynalite
-      // ignores ReturnValuesOnConditionCheckFailure): read it, so "no item" really means none.
-      const out = await this.ddb.send(new GetCommand({ TableName: this.table, Key: key, ConsistentRead: true }));
-      return out.Item ? { ok: false, current: convert(out.Item) } : { ok: false };
+      return this.conditionFailed(error, key, convert);
     }
+  }
+
+  /**
+   * The outcome of a write whose condition failed: the item as it is. Not every
+   * DynamoDB implementation returns it (dynalite ignores ReturnValuesOnConditionCheckFailure),
+   * so it is read when missing: "no current item" then really means there is none.
+   */
+  private async conditionFailed<T>(
+    error: unknown,
+    key: Item,
+    convert: (item: Item) => T,
+  ): Promise<Transition<T>> {
+    const outcome = failed(error, convert);
+    if (outcome.ok || outcome.current) return outcome;
+    const out = await this.ddb.send(
+      new GetCommand({ TableName: this.table, Key: key, ConsistentRead: true }),
+    );
+    return out.Item ? { ok: false, current: convert(out.Item) } : { ok: false };
   }
 }
 

@@ -380,6 +380,12 @@ describe.each(STAGES)('packaging the %s stage offline', (stage) => {
   });
 });
 
+/** The roles not run by a Lambda function, and who may assume them. */
+const TRUSTED_SERVICE: Record<string, string> = {
+  RunStateMachineRole: 'states.amazonaws.com',
+  RunSchedulerRole: 'scheduler.amazonaws.com',
+};
+
 describe.each(STAGES)('IAM in the %s template', (stage) => {
   const template = () => packages[stage].template;
   const ownResources = () => new Set(Object.keys(template().Resources));
@@ -416,9 +422,7 @@ describe.each(STAGES)('IAM in the %s template', (stage) => {
       expect(statements[0], id).toMatchObject({
         Effect: 'Allow',
         Action: 'sts:AssumeRole',
-        Principal: {
-          Service: id === 'RunStateMachineRole' ? 'states.amazonaws.com' : 'lambda.amazonaws.com',
-        },
+        Principal: { Service: TRUSTED_SERVICE[id] ?? 'lambda.amazonaws.com' },
       });
     }
   });
@@ -501,7 +505,7 @@ describe.each(STAGES)('IAM in the %s template', (stage) => {
       ofType(template(), 'AWS::IAM::Role')
         .map(([id]) => id)
         .sort(),
-    ).toEqual([...Object.keys(expected), 'RunStateMachineRole'].sort());
+    ).toEqual([...Object.keys(expected), ...Object.keys(TRUSTED_SERVICE)].sort());
   });
 
   it('lets the state machine invoke its three functions and nothing else', () => {
@@ -543,6 +547,44 @@ describe.each(STAGES)('the state machine in the %s template', (stage) => {
     const invoked = [...JSON.stringify(actual).matchAll(/<(\w+)\.Arn>/g)].map((m) => m[1]);
     expect(invoked.length).toBe(3);
     for (const id of invoked) expect(resource(template, String(id)).Type).toBe('AWS::Lambda::Function');
+  });
+});
+
+describe.each(STAGES)('the job schedules in the %s template', (stage) => {
+  const schedules = () => Object.fromEntries(ofType(packages[stage].template, 'AWS::Scheduler::Schedule'));
+
+  it('has one EventBridge Scheduler schedule per job schedule deployed to the stage', () => {
+    // examples/diamond: `every-minute` only on the local stage, `nightly` (disabled) everywhere.
+    const expected =
+      stage === 'local'
+        ? ['ScheduleDiamondEveryMinute', 'ScheduleDiamondNightly']
+        : ['ScheduleDiamondNightly'];
+    expect(Object.keys(schedules()).sort()).toEqual(expected);
+    expect(schedules().ScheduleDiamondNightly?.Properties).toMatchObject({
+      Name: `lambdag-${stage}-diamond-nightly`,
+      ScheduleExpression: 'cron(0 3 * * ? *)',
+      ScheduleExpressionTimezone: 'UTC',
+      State: 'DISABLED',
+      FlexibleTimeWindow: { Mode: 'OFF' },
+    });
+  });
+
+  it('starts the run state machine with the job, its input and a client token naming the tick', () => {
+    for (const [id, schedule] of Object.entries(schedules())) {
+      const target = schedule.Properties.Target as Record<string, unknown>;
+      expect(render(target.Arn), id).toBe('<RunStateMachine>');
+      expect(render(target.RoleArn), id).toBe('<RunSchedulerRole.Arn>');
+      const input = JSON.parse(String(target.Input)) as { job: string; input: unknown; clientToken: string };
+      expect(input.job, id).toBe('diamond');
+      // A tick delivered twice carries one token, so StartRun makes one run of it.
+      expect(input.clientToken, id).toMatch(/^schedule\/diamond\/[a-z-]+\/<aws\.scheduler\.scheduled-time>$/);
+    }
+  });
+
+  it('lets the scheduler start executions of the run state machine and nothing else', () => {
+    expect(permissionsOf(packages[stage].template, 'RunSchedulerRole')).toEqual({
+      '<RunStateMachine>': ['states:StartExecution'],
+    });
   });
 });
 

@@ -17,8 +17,24 @@ const stageOption = () =>
 const dirOption = () =>
   new Option('--dir <dir>', 'local stack state folder (default .lambdag, or $LAMBDAG_HOME)');
 
-program
-  .command('run')
+/** Where a command reaches lambdag: the embedded stack, or a deployed stage by its stack outputs. */
+function targetOptions(command: Command): Command {
+  return command
+    .addOption(stageOption())
+    .addOption(dirOption())
+    .addOption(
+      new Option(
+        '--endpoint <url>',
+        'one AWS endpoint for every service (LocalStack: http://localhost:4566)',
+      ),
+    )
+    .addOption(new Option('--region <region>', 'AWS region (default: $AWS_REGION)'))
+    .addOption(
+      new Option('--stack-name <name>', 'CloudFormation stack of the stage (default lambdag-<stage>)'),
+    );
+}
+
+targetOptions(program.command('run'))
   .description('start a run of JOB')
   .argument('<job>', 'job name')
   .option('--input <json>', 'run input as JSON')
@@ -26,36 +42,25 @@ program
   .option('--client-token <token>', 'idempotency token: starting twice with one token yields one run')
   .option('--wait', 'wait for the run to end, showing progress; exit code is the outcome')
   .option('--json', 'print a JSON object instead of text')
-  .addOption(stageOption())
-  .addOption(dirOption())
   .action(async (job: string, options) => exit(await runCommand(job, options)));
 
-program
-  .command('status')
+targetOptions(program.command('status'))
   .description('show a run and its steps')
   .argument('<runId>')
   .option('--json', 'print JSON')
-  .addOption(stageOption())
-  .addOption(dirOption())
   .action(async (runId: string, options) => exit(await statusCommand(runId, options)));
 
-program
-  .command('logs')
+targetOptions(program.command('logs'))
   .description("show a run's events")
   .argument('<runId>')
   .option('--follow', 'keep printing events until the run ends')
-  .addOption(stageOption())
-  .addOption(dirOption())
   .action(async (runId: string, options) => exit(await logsCommand(runId, options)));
 
-program
-  .command('runs')
+targetOptions(program.command('runs'))
   .description('list recent runs')
   .option('--job <job>', 'only runs of this job')
   .option('--limit <n>', 'how many', '20')
   .option('--json', 'print JSON')
-  .addOption(stageOption())
-  .addOption(dirOption())
   .action(async (options) => exit(await runsCommand(options)));
 
 const local = program

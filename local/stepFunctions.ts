@@ -157,13 +157,12 @@ export class LocalStepFunctions {
   stopExecution(executionArn: string, error?: string, cause?: string): Date {
     const execution = this.describeExecution(executionArn) as RunningExecution;
     if (execution.status === 'RUNNING') {
-      execution.error = error;
-      execution.cause = cause;
-      this.close(execution, 'ABORTED');
+      const abort = execution.abort;
+      this.close(execution, 'ABORTED', { error, cause });
       push(execution, 'ExecutionAborted', {
         executionAbortedEventDetails: { ...(error && { error }), ...(cause && { cause }) },
       });
-      execution.abort?.();
+      abort?.();
     }
     return execution.stopDate ?? new Date();
   }
@@ -247,16 +246,14 @@ export class LocalStepFunctions {
     })();
     const outcome = run.result.then(
       (output) => {
-        execution.output = JSON.stringify(output);
-        this.close(execution, 'SUCCEEDED');
+        this.close(execution, 'SUCCEEDED', { output: JSON.stringify(output) });
       },
       (error: unknown) => {
         if (error instanceof ExecutionAbortedError) return;
         const cause = error instanceof ExecutionError ? (error.cause as Error) : (error as Error);
-        execution.error = cause?.name ?? 'States.Runtime';
-        execution.cause = cause?.message;
-        this.close(execution, cause?.name === 'States.Timeout' ? 'TIMED_OUT' : 'FAILED');
-        this.log.debug('execution failed', { executionArn, error: execution.error, cause: execution.cause });
+        const failure = { error: cause?.name ?? 'States.Runtime', cause: cause?.message };
+        this.close(execution, cause?.name === 'States.Timeout' ? 'TIMED_OUT' : 'FAILED', failure);
+        this.log.debug('execution failed', { executionArn, ...failure });
       },
     );
     // Not the history: the library's event log is not closed when an execution is aborted.
@@ -265,11 +262,14 @@ export class LocalStepFunctions {
     return execution;
   }
 
-  private close(execution: RunningExecution, status: ExecutionStatus): void {
+  /** The first ending wins: a stopped execution stays ABORTED whatever its tasks do next. */
+  private close(
+    execution: RunningExecution,
+    status: ExecutionStatus,
+    outcome: { output?: string; error?: string; cause?: string } = {},
+  ): void {
     if (execution.status !== 'RUNNING') return;
-    execution.status = status;
-    execution.stopDate = new Date();
-    execution.abort = undefined;
+    Object.assign(execution, outcome, { status, stopDate: new Date(), abort: undefined });
   }
 }
 

@@ -11,7 +11,8 @@ export async function localUpCommand(options: { dir?: string }): Promise<number>
     throw new LocalStackError(
       `a local stack is already running (pid ${live.pid}); stop it with 'lambdag local down'`,
     );
-  const stack = await startLocalStack({ dataDir: dataDir(dir), quiet: true });
+  // A long-lived stack fires the jobs' schedules, as EventBridge Scheduler does when deployed.
+  const stack = await startLocalStack({ dataDir: dataDir(dir), quiet: true, schedules: true });
   writeState(dir, {
     pid: process.pid,
     env: stack.env,
@@ -25,6 +26,9 @@ export async function localUpCommand(options: { dir?: string }): Promise<number>
         .filter(([name]) => name.startsWith('AWS_ENDPOINT_URL_'))
         .map(([name, url]) => `  ${name}=${url}`),
       `  state machine: ${stack.stateMachineArn}`,
+      ...(stack.scheduler?.upcoming() ?? []).map(
+        (s) => `  schedule ${s.job}/${s.schedule}: ${s.expression}, next at ${s.next}`,
+      ),
       dim('Run jobs from another shell: npx lambdag run diamond --input \'{"x":1}\' --wait'),
       dim('Stop with Ctrl-C or: npx lambdag local down'),
       '',

@@ -40,7 +40,10 @@ export function createHandler(getDeps: () => Deps, hooks: RunnerHooks = {}) {
       }
     };
     // A batch whose every record failed is reported record by record too (same redelivery), not thrown.
-    return processPartialResponse(event, recordHandler, processor, { context, throwOnFullBatchFailure: false });
+    return processPartialResponse(event, recordHandler, processor, {
+      context,
+      throwOnFullBatchFailure: false,
+    });
   });
 }
 

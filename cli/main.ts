@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import { LambdagError } from '../lib/errors.ts';
 import { logsCommand, runsCommand, statusCommand } from './commands/inspect.ts';
 import { localDownCommand, localUpCommand } from './commands/local.ts';
+import { dlqListCommand, dlqRedriveCommand, queuesCommand } from './commands/queues.ts';
 import { runCommand } from './commands/run.ts';
 import { red } from './format.ts';
 
@@ -62,6 +63,25 @@ targetOptions(program.command('runs'))
   .option('--limit <n>', 'how many', '20')
   .option('--json', 'print JSON')
   .action(async (options) => exit(await runsCommand(options)));
+
+targetOptions(program.command('queues'))
+  .description('depth, in flight, delayed and dead letters of every step queue')
+  .option('--json', 'print JSON')
+  .action(async (options) => exit(await queuesCommand(options)));
+
+const dlq = program.command('dlq').description("the step queues' dead-letter queues");
+targetOptions(dlq.command('list'))
+  .description('show dead letters (they stay in the DLQ)')
+  .option('--queue <name>', 'step queue', 'default')
+  .option('--max <n>', 'how many', '10')
+  .option('--json', 'print JSON')
+  .action(async (options) => exit(await dlqListCommand(options)));
+targetOptions(dlq.command('redrive'))
+  .description('move dead letters back to their step queue')
+  .option('--queue <name>', 'step queue', 'default')
+  .option('--max <n>', 'at most this many')
+  .option('--json', 'print JSON')
+  .action(async (options) => exit(await dlqRedriveCommand(options)));
 
 const local = program
   .command('local')

@@ -76,3 +76,13 @@ function build(
   });
   return { client, deps, description, ephemeral, close };
 }
+
+/** Open the target, run `use` with it, and close it whatever happens. */
+export async function withTarget<T>(options: TargetOptions, use: (target: Target) => Promise<T>): Promise<T> {
+  const target = await openTarget(options);
+  try {
+    return await use(target);
+  } finally {
+    await target.close();
+  }
+}

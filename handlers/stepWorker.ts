@@ -4,8 +4,9 @@ import { ChangeMessageVisibilityCommand } from '@aws-sdk/client-sqs';
 import middy from '@middy/core';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { Deps } from '../lib/deps.ts';
+import { InvalidMessageError } from '../lib/errors.ts';
 import { createIdempotentAttempt, type IdempotentAttempt } from '../lib/idempotentAttempt.ts';
-import { decodeStepMessage } from '../lib/messages.ts';
+import { decodeStepMessage, type StepMessage } from '../lib/messages.ts';
 import { type RunnerHooks, StepRunner } from '../lib/runner.ts';
 import { deadlineOf, lazyDeps } from './shared.ts';
 
@@ -25,17 +26,28 @@ export function createHandler(getDeps: () => Deps, hooks: RunnerHooks = {}) {
     runAttempt.registerLambdaContext(context);
     const deadline = deadlineOf(context);
     const recordHandler = async (record: SQSRecord) => {
-      const message = await decodeStepMessage(record.body, deps.payloads);
+      let message: StepMessage | undefined;
       try {
+        message = await decodeStepMessage(record.body, deps.payloads);
         return await runAttempt.run(message, deadline === undefined ? {} : { deadline });
       } catch (error) {
-        if (error instanceof IdempotencyAlreadyInProgressError) await retrySoon(deps, record);
-        else
+        if (error instanceof IdempotencyAlreadyInProgressError) {
+          await setVisibility(deps, record, Math.min(60, 2 ** Math.min(receiveCount(record), 6)));
+        } else if (error instanceof InvalidMessageError) {
+          // A poison message never gets better: hurry it through its receives to the DLQ.
+          deps.log.warn('poison step message; on its way to the DLQ', {
+            messageId: record.messageId,
+            receiveCount: receiveCount(record),
+            reason: error.message,
+          });
+          await setVisibility(deps, record, 0);
+        } else {
           deps.log.error('step attempt failed to process', {
-            runId: message.runId,
-            step: message.step,
+            runId: message?.runId,
+            step: message?.step,
             error,
           });
+        }
         throw error;
       }
     };
@@ -47,15 +59,15 @@ export function createHandler(getDeps: () => Deps, hooks: RunnerHooks = {}) {
   });
 }
 
+const receiveCount = (record: SQSRecord) => Number(record.attributes.ApproximateReceiveCount ?? 1);
+
 /**
- * Another delivery of this attempt is running. Bring this one back after a short,
- * growing delay instead of the queue's whole visibility timeout.
+ * Bring a failed record back sooner than the queue's whole visibility timeout: after a
+ * short, growing delay when another delivery of the attempt is running, at once for poison.
  */
-async function retrySoon(deps: Deps, record: SQSRecord): Promise<void> {
+async function setVisibility(deps: Deps, record: SQSRecord, seconds: number): Promise<void> {
   const url = queueUrlOf(deps, record.eventSourceARN);
   if (!url) return;
-  const received = Number(record.attributes.ApproximateReceiveCount ?? 1);
-  const seconds = Math.min(60, 2 ** Math.min(received, 6));
   await deps.aws.sqs.send(
     new ChangeMessageVisibilityCommand({
       QueueUrl: url,

@@ -56,22 +56,31 @@ export function stepsTable(steps: readonly StepRecord[]): string {
       colorStatus(step.status),
       String(step.attempt),
       step.durationMs === undefined ? '' : `${step.durationMs}ms`,
-      step.status === 'FAILED' && step.error
-        ? `${step.error.name}: ${step.error.message}`
-        : step.status === 'SKIPPED'
-          ? (step.skippedBecause ?? '')
-          : '',
+      stepDetail(step),
     ]);
   }
   return table(rows);
 }
 
+function stepDetail(step: StepRecord): string {
+  if (step.status === 'FAILED' && step.error) return `${step.error.name}: ${step.error.message}`;
+  if (step.status === 'SKIPPED') return step.skippedBecause ?? '';
+  if (step.status === 'CANCELED') return step.canceledBecause ?? '';
+  if (step.reusedFrom) return `reused from ${step.reusedFrom}`;
+  return '';
+}
+
 export function runSummary(run: RunRecord): string {
   const lines = [
     `${bold(run.runId)}  job ${run.job}  ${colorStatus(run.status)}`,
-    `  steps: ${run.stepCount} · succeeded ${run.succeeded} · failed ${run.failed} · skipped ${run.skipped}`,
+    `  steps: ${run.stepCount} · succeeded ${run.succeeded}${run.reused ? ` (${run.reused} reused)` : ''} · failed ${run.failed} · skipped ${run.skipped}${run.canceled ? ` · canceled ${run.canceled}` : ''}`,
     `  created ${run.createdAt}${run.finishedAt ? ` · finished ${run.finishedAt}` : ''}`,
   ];
+  if (run.parentRunId) lines.push(`  rerun of ${run.parentRunId}`);
+  if (run.cancelRequestedAt)
+    lines.push(
+      yellow(`  cancel requested ${run.cancelRequestedAt}${run.cancelReason ? `: ${run.cancelReason}` : ''}`),
+    );
   if (run.error)
     lines.push(
       red(`  error: step '${run.error.step ?? '?'}' failed with ${run.error.name}: ${run.error.message}`),

@@ -1,8 +1,10 @@
 import { Command, Option } from 'commander';
 import { LambdagError } from '../lib/errors.ts';
+import { cancelCommand } from './commands/cancel.ts';
 import { logsCommand, runsCommand, statusCommand } from './commands/inspect.ts';
 import { localDownCommand, localUpCommand } from './commands/local.ts';
 import { dlqListCommand, dlqRedriveCommand, queuesCommand } from './commands/queues.ts';
+import { rerunCommand } from './commands/rerun.ts';
 import { runCommand } from './commands/run.ts';
 import { red } from './format.ts';
 
@@ -56,6 +58,23 @@ targetOptions(program.command('logs'))
   .argument('<runId>')
   .option('--follow', 'keep printing events until the run ends')
   .action(async (runId: string, options) => exit(await logsCommand(runId, options)));
+
+targetOptions(program.command('cancel'))
+  .description('cancel a run: steps not yet started never start, running steps are aborted')
+  .argument('<runId>')
+  .option('--reason <text>', 'why (kept on the run and in its events)')
+  .option('--wait', 'wait for the run to end; exit code is the outcome (1 when canceled)')
+  .option('--json', 'print JSON')
+  .action(async (runId: string, options) => exit(await cancelCommand(runId, options)));
+
+targetOptions(program.command('rerun'))
+  .description("start a new run of RUN's job and input that reuses the outputs of its succeeded steps")
+  .argument('<runId>')
+  .option('--from-failure', 'run the steps that did not succeed, and everything downstream of them')
+  .option('--steps <keys>', 'run these steps (comma-separated), and everything downstream of them')
+  .option('--wait', 'wait for the new run to end, showing progress; exit code is the outcome')
+  .option('--json', 'print a JSON object instead of text')
+  .action(async (runId: string, options) => exit(await rerunCommand(runId, options)));
 
 targetOptions(program.command('runs'))
   .description('list recent runs')

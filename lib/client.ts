@@ -4,10 +4,12 @@ import {
   type SFNClient,
   StartExecutionCommand,
 } from '@aws-sdk/client-sfn';
+import { type CancelResult, requestCancel } from './cancel.ts';
 import { RunNotFoundError, RunStartFailedError } from './errors.ts';
 import { newRunId, runIdForClientToken } from './ids.ts';
 import type { PayloadStore } from './payload.ts';
 import type { JobRegistry } from './registry.ts';
+import { checkRerunnable, prepareRerun, type RerunOptions } from './rerun.ts';
 import type { StartRunRequest } from './start.ts';
 import { TERMINAL_RUN_STATUSES } from './status.ts';
 import { s3Keys } from './store/keys.ts';
@@ -108,6 +110,72 @@ export class LambdagClient {
    */
   getRun(runId: string): Promise<RunRecord> {
     return this.deps.store.requireRun(runId);
+  }
+
+  /**
+   * Cancel a run: it becomes CANCELING at once; steps not yet started never start, running
+   * steps see their `signal` aborted, and its execution ends CANCELED (`lambdag.RunCanceled`)
+   * within a poll or two. Cancelling a finished run changes nothing (`requested: false`,
+   * with a message saying so); an unknown run throws RunNotFoundError.
+   *
+   * @example
+   * ```ts
+   * const { requested, message } = await client.cancelRun(runId, { reason: 'wrong input' });
+   * const run = await client.waitForRun(runId); // status CANCELED
+   * ```
+   */
+  cancelRun(runId: string, options: { reason?: string } = {}): Promise<CancelResult> {
+    return requestCancel(this.deps.store, runId, options.reason);
+  }
+
+  /**
+   * Start a new run of a finished run's job and input that reuses the outputs of the steps
+   * that succeeded in it and runs the rest: `fromFailure` runs what did not succeed,
+   * `steps` runs the chosen steps; both run everything downstream too. The new run records
+   * `parentRunId`. Throws RunNotFoundError, RunNotFinishedError (the run has not ended),
+   * UnknownStepError (naming the unknown steps) or NothingToRerunError (`fromFailure` on a
+   * run whose steps all succeeded) before anything starts.
+   *
+   * @example
+   * ```ts
+   * const { runId } = await client.rerun(failedRunId, { fromFailure: true });
+   * const run = await client.waitForRun(runId); // run.parentRunId === failedRunId
+   * ```
+   */
+  async rerun(runId: string, options: RerunOptions): Promise<{ runId: string; executionArn: string }> {
+    let job: string;
+    if (this.deps.registry) {
+      // The full check (plan, step names, what is left to run) before anything starts.
+      const prepared = await prepareRerun(
+        { store: this.deps.store, payloads: this.deps.payloads, registry: this.deps.registry },
+        runId,
+        options,
+      );
+      job = prepared.parent.job;
+    } else {
+      // Without the jobs, check what the run item tells; StartRun checks the rest.
+      const parent = await this.deps.store.requireRun(runId);
+      checkRerunnable(parent, options);
+      job = parent.job;
+    }
+    const newId = newRunId();
+    const body: StartRunRequest = {
+      job,
+      runId: newId,
+      parentRunId: runId,
+      rerun: {
+        ...(options.fromFailure ? { fromFailure: true } : {}),
+        ...(options.steps?.length ? { steps: [...options.steps] } : {}),
+      },
+    };
+    const out = await this.deps.sfn.send(
+      new StartExecutionCommand({
+        stateMachineArn: this.deps.stateMachineArn,
+        name: newId,
+        input: JSON.stringify(body),
+      }),
+    );
+    return { runId: newId, executionArn: out.executionArn ?? '' };
   }
 
   /** Wait until the run ends, polling the run store with a growing interval. */

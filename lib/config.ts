@@ -10,12 +10,16 @@ export interface LambdagConfig {
   readonly queues: Readonly<Record<string, string>>;
   /** Claim-check threshold: a message body larger than this goes to S3. */
   readonly maxMessageBytes: number;
+  /** How often a running step's worker checks whether its run was canceled (seconds). */
+  readonly cancelCheckSeconds: number;
 }
 
 const QUEUE_PREFIX = 'LAMBDAG_QUEUE_URL_';
 export const DEFAULT_QUEUE = 'default';
 /** SQS's historical default maximum message size. */
 export const DEFAULT_MAX_MESSAGE_BYTES = 262_144;
+/** A canceled run's running steps stop within about this long; each check is one small read. */
+export const DEFAULT_CANCEL_CHECK_SECONDS = 5;
 /** SQS's current hard ceiling. */
 const SQS_MAX_MESSAGE_BYTES = 1_048_576;
 
@@ -37,7 +41,21 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): LambdagConfig 
     bucket: required(env, 'LAMBDAG_BUCKET'),
     queues,
     maxMessageBytes: maxMessageBytes(env),
+    cancelCheckSeconds: cancelCheckSeconds(env),
   };
+}
+
+function cancelCheckSeconds(env: NodeJS.ProcessEnv): number {
+  const raw = env.LAMBDAG_CANCEL_CHECK_SECONDS;
+  if (raw === undefined || raw === '') return DEFAULT_CANCEL_CHECK_SECONDS;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 0.1 || value > 900) {
+    throw new ConfigError(
+      'LAMBDAG_CANCEL_CHECK_SECONDS',
+      `must be a number of seconds from 0.1 to 900, got '${raw}'`,
+    );
+  }
+  return value;
 }
 
 function required(env: NodeJS.ProcessEnv, name: string): string {
@@ -67,6 +85,7 @@ export function configToEnv(config: LambdagConfig): Record<string, string> {
     LAMBDAG_IDEMPOTENCY_TABLE: config.idempotencyTable,
     LAMBDAG_BUCKET: config.bucket,
     LAMBDAG_MAX_MESSAGE_BYTES: String(config.maxMessageBytes),
+    LAMBDAG_CANCEL_CHECK_SECONDS: String(config.cancelCheckSeconds),
   };
   for (const [name, url] of Object.entries(config.queues)) env[`${QUEUE_PREFIX}${name.toUpperCase()}`] = url;
   return env;

@@ -18,7 +18,12 @@ export const ErrorCode = {
   STEP_IN_PROGRESS: 'STEP_IN_PROGRESS',
   LOCAL_STACK: 'LOCAL_STACK',
   RUN_START_FAILED: 'RUN_START_FAILED',
+  TRANSIENT_AWS: 'TRANSIENT_AWS',
   STEP_TIMEOUT: 'STEP_TIMEOUT',
+  RUN_CANCELED: 'RUN_CANCELED',
+  RUN_NOT_FINISHED: 'RUN_NOT_FINISHED',
+  UNKNOWN_STEP: 'UNKNOWN_STEP',
+  NOTHING_TO_RERUN: 'NOTHING_TO_RERUN',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -124,6 +129,18 @@ export class StepInProgressError extends LambdagError {
   readonly code = ErrorCode.STEP_IN_PROGRESS;
 }
 
+/**
+ * An AWS call failed in a way that passes (throttling, a 5xx, a dropped connection)
+ * after the SDK's own retries. The run state machine retries tasks that throw it.
+ */
+export class TransientAwsError extends LambdagError {
+  override readonly name = 'TransientAwsError' as const;
+  readonly code = ErrorCode.TRANSIENT_AWS;
+  constructor(readonly original: Error) {
+    super(`${original.name}: ${original.message}`, { cause: original });
+  }
+}
+
 /** The run's execution ended before StartRun recorded the run (bad request, unknown job). */
 export class RunStartFailedError extends LambdagError {
   override readonly name = 'RunStartFailedError' as const;
@@ -194,6 +211,62 @@ export class StepTimeoutError extends LambdagError {
   }
 }
 
+/**
+ * The reason a running step's AbortSignal is aborted when its run is canceled. The
+ * runner records the attempt CANCELED (not failed, not retried) when it sees it.
+ */
+export class RunCanceledError extends LambdagError {
+  override readonly name = 'RunCanceledError' as const;
+  readonly code = ErrorCode.RUN_CANCELED;
+  constructor(
+    readonly runId: string,
+    readonly step?: string,
+  ) {
+    super(`run '${runId}' was canceled${step ? ` while step '${step}' was running` : ''}`);
+  }
+}
+
+/** The run has not finished (STARTING, RUNNING or CANCELING), so it cannot be re-run yet. */
+export class RunNotFinishedError extends LambdagError {
+  override readonly name = 'RunNotFinishedError' as const;
+  readonly code = ErrorCode.RUN_NOT_FINISHED;
+  constructor(
+    readonly runId: string,
+    readonly status: string,
+    action: string,
+  ) {
+    super(`run '${runId}' is ${status}; ${action}`);
+  }
+}
+
+/** Step names that the run's job does not have (e.g. `rerun --steps`). `steps` lists them. */
+export class UnknownStepError extends LambdagError {
+  override readonly name = 'UnknownStepError' as const;
+  readonly code = ErrorCode.UNKNOWN_STEP;
+  constructor(
+    readonly job: string,
+    readonly steps: readonly string[],
+    readonly known: readonly string[],
+  ) {
+    const shown = known.slice(0, 20).join(', ') + (known.length > 20 ? `, … (${known.length} in all)` : '');
+    super(
+      `job '${job}' has no step${steps.length > 1 ? 's' : ''} ${steps.map((s) => `'${s}'`).join(', ')}; its steps: ${shown}`,
+    );
+  }
+}
+
+/** `rerun --from-failure` of a run in which every step succeeded. */
+export class NothingToRerunError extends LambdagError {
+  override readonly name = 'NothingToRerunError' as const;
+  readonly code = ErrorCode.NOTHING_TO_RERUN;
+  constructor(
+    readonly runId: string,
+    message: string,
+  ) {
+    super(`run '${runId}': ${message}`);
+  }
+}
+
 /** Every error name lambdag raises: the values Lambda reports as errorType and ASL can match. */
 export const ERROR_NAMES = [
   'InvalidJobError',
@@ -208,4 +281,9 @@ export const ERROR_NAMES = [
   'StepInProgressError',
   'LocalStackError',
   'StepTimeoutError',
+  'RunCanceledError',
+  'RunNotFinishedError',
+  'UnknownStepError',
+  'NothingToRerunError',
+  'TransientAwsError',
 ] as const;

@@ -24,7 +24,13 @@ export interface RunOutcome {
     readonly succeeded: number;
     readonly failed: number;
     readonly skipped: number;
+    /** Steps that ended CANCELED (canceled runs only). */
+    readonly canceled?: number;
+    /** Steps of a rerun that reused their parent's outputs (included in `succeeded`). */
+    readonly reused?: number;
   };
+  /** The run this one re-ran. */
+  readonly parentRunId?: string;
 }
 
 /** A result up to this size is inlined in the run item and the execution output. */
@@ -39,6 +45,8 @@ interface ManifestStep {
   outputKey?: string;
   error?: SerializedError;
   skippedBecause?: string;
+  canceledBecause?: string;
+  reusedFrom?: string;
   durationMs?: number;
 }
 
@@ -46,7 +54,8 @@ interface ManifestStep {
  * FinalizeRun: fan in. Reads every step once (paged), writes the run's manifest and
  * result to S3 and its final status to DynamoDB. Idempotent: a finished run returns
  * its recorded outcome. If the counters claimed completion but a step is unfinished,
- * it recounts and reports RUNNING so the state machine goes back to polling.
+ * it recounts and reports RUNNING so the state machine goes back to polling. A CANCELING
+ * run ends CANCELED once none of its steps is waiting, queued or running.
  */
 export async function finalizeRun(deps: Deps, raw: unknown): Promise<RunOutcome | PollState> {
   const parsed = PollStateSchema.safeParse(raw);
@@ -59,8 +68,10 @@ export async function finalizeRun(deps: Deps, raw: unknown): Promise<RunOutcome 
   const run = await deps.store.requireRun(state.runId);
   if (TERMINAL_RUN_STATUSES.has(run.status)) return outcomeOf(run);
 
+  const canceling = run.status === RunStatus.CANCELING;
   const steps: ManifestStep[] = [];
-  const counts = { succeeded: 0, failed: 0, skipped: 0 };
+  const counts = { succeeded: 0, failed: 0, skipped: 0, canceled: 0 };
+  let unfinished = 0;
   const failedSteps: string[] = [];
   const skippedSteps: string[] = [];
   const outputKeys = new Map<string, string>();
@@ -73,6 +84,8 @@ export async function finalizeRun(deps: Deps, raw: unknown): Promise<RunOutcome 
       ...(step.outputKey ? { outputKey: step.outputKey } : {}),
       ...(step.error && step.status === StepStatus.FAILED ? { error: step.error } : {}),
       ...(step.skippedBecause ? { skippedBecause: step.skippedBecause } : {}),
+      ...(step.canceledBecause ? { canceledBecause: step.canceledBecause } : {}),
+      ...(step.reusedFrom ? { reusedFrom: step.reusedFrom } : {}),
       ...(step.durationMs === undefined ? {} : { durationMs: step.durationMs }),
     });
     if (step.status === StepStatus.SUCCEEDED) {
@@ -85,19 +98,23 @@ export async function finalizeRun(deps: Deps, raw: unknown): Promise<RunOutcome 
     } else if (step.status === StepStatus.SKIPPED) {
       counts.skipped++;
       skippedSteps.push(step.key);
+    } else if (step.status === StepStatus.CANCELED) {
+      counts.canceled++;
+    } else {
+      unfinished++;
     }
   }
+  const ended = counts.succeeded + counts.failed + counts.skipped + counts.canceled;
+  // Step items a canceled StartRun never wrote can never run.
+  if (canceling) counts.canceled += Math.max(0, run.stepCount - ended - unfinished);
 
-  if (counts.succeeded + counts.failed + counts.skipped < run.stepCount) {
-    await deps.store.setRunCounts(run.runId, counts);
-    return {
-      ...state,
-      status: RunStatus.RUNNING,
-      progress: counts.succeeded + counts.failed + counts.skipped,
-    };
+  if (canceling ? unfinished > 0 : ended < run.stepCount) {
+    // Back to polling: PollRun recounts, or (canceling) sweeps the steps left.
+    if (!canceling) await deps.store.setRunCounts(run.runId, counts);
+    return backToPolling(state, ended);
   }
 
-  const status = counts.failed > 0 ? RunStatus.FAILED : RunStatus.SUCCEEDED;
+  const status = canceling ? RunStatus.CANCELED : counts.failed > 0 ? RunStatus.FAILED : RunStatus.SUCCEEDED;
   const { plan } = await loadPlan(deps, run);
   let result: unknown;
   if (status === RunStatus.SUCCEEDED) {
@@ -125,7 +142,8 @@ export async function finalizeRun(deps: Deps, raw: unknown): Promise<RunOutcome 
     status,
     createdAt: run.createdAt,
     finishedAt,
-    counts: { steps: run.stepCount, ...counts },
+    counts: { steps: run.stepCount, ...counts, ...(run.reused ? { reused: run.reused } : {}) },
+    ...(run.parentRunId ? { parentRunId: run.parentRunId } : {}),
     ...(error ? { error } : {}),
     ...(result === undefined ? {} : { result }),
     steps,
@@ -133,7 +151,10 @@ export async function finalizeRun(deps: Deps, raw: unknown): Promise<RunOutcome 
 
   const inlineResult =
     result !== undefined && Buffer.byteLength(JSON.stringify(result)) <= INLINE_RESULT_BYTES;
-  const moved = await deps.store.setRunStatus(run.runId, [RunStatus.RUNNING, RunStatus.STARTING], status, {
+  const from = canceling ? [RunStatus.CANCELING] : [RunStatus.RUNNING, RunStatus.STARTING];
+  const moved = await deps.store.setRunStatus(run.runId, from, status, {
+    // A canceled run's counters were not kept for its canceled steps: write the recount.
+    ...(canceling ? counts : {}),
     finishedAt,
     resultKey,
     ...(inlineResult ? { result } : {}),
@@ -141,19 +162,33 @@ export async function finalizeRun(deps: Deps, raw: unknown): Promise<RunOutcome 
     ...(failedSteps.length ? { failedSteps: failedSteps.slice(0, LISTED_STEPS) } : {}),
     ...(skippedSteps.length ? { skippedSteps: skippedSteps.slice(0, LISTED_STEPS) } : {}),
   });
+  // A cancel request landed between the read above and this write: poll again, which cancels.
+  if (!moved.ok && moved.current?.status === RunStatus.CANCELING) return backToPolling(state, ended);
   const final = moved.ok ? moved.item : (moved.current ?? run);
   if (moved.ok) {
     await deps.store.appendEvent({
       runId: run.runId,
-      type: status === RunStatus.SUCCEEDED ? EventType.RUN_SUCCESS : EventType.RUN_FAILURE,
+      type:
+        status === RunStatus.SUCCEEDED
+          ? EventType.RUN_SUCCESS
+          : status === RunStatus.CANCELED
+            ? EventType.RUN_CANCELED
+            : EventType.RUN_FAILURE,
       message:
         status === RunStatus.SUCCEEDED
           ? `run succeeded: ${counts.succeeded} step(s)`
-          : `run failed: ${describeFailure(error, counts.failed, counts.skipped)}`,
+          : status === RunStatus.CANCELED
+            ? describeCancel(final)
+            : `run failed: ${describeFailure(error, counts.failed, counts.skipped)}`,
       data: { counts },
     });
   }
   return outcomeOf(final);
+}
+
+/** FinalizeRun's answer when the run is not done: RUNNING sends the state machine back to Wait/PollRun. */
+function backToPolling(state: PollState, progress: number): PollState {
+  return { ...state, status: RunStatus.RUNNING, progress };
 }
 
 export function outcomeOf(run: RunRecord): RunOutcome {
@@ -167,10 +202,24 @@ export function outcomeOf(run: RunRecord): RunOutcome {
     ...(run.status === RunStatus.FAILED
       ? { cause: describeFailure(run.error, run.failed, run.skipped) }
       : {}),
+    ...(run.status === RunStatus.CANCELED ? { cause: describeCancel(run) } : {}),
     ...(run.failedSteps ? { failedSteps: run.failedSteps } : {}),
     ...(run.skippedSteps ? { skippedSteps: run.skippedSteps } : {}),
-    counts: { steps: run.stepCount, succeeded: run.succeeded, failed: run.failed, skipped: run.skipped },
+    counts: {
+      steps: run.stepCount,
+      succeeded: run.succeeded,
+      failed: run.failed,
+      skipped: run.skipped,
+      ...(run.canceled === undefined ? {} : { canceled: run.canceled }),
+      ...(run.reused ? { reused: run.reused } : {}),
+    },
+    ...(run.parentRunId ? { parentRunId: run.parentRunId } : {}),
   };
+}
+
+function describeCancel(run: RunRecord): string {
+  const reason = run.cancelReason ? ` (${run.cancelReason})` : '';
+  return `run canceled${reason}: ${run.canceled ?? 0} step(s) canceled, ${run.succeeded} succeeded, ${run.failed} failed, ${run.skipped} skipped`;
 }
 
 function describeFailure(error: RunError | undefined, failed: number, skipped: number): string {

@@ -7,9 +7,13 @@ export {
   JobNotFoundError,
   LambdagError,
   NonRetryableError,
+  NothingToRerunError,
   PayloadTooLargeError,
+  RunCanceledError,
+  RunNotFinishedError,
   RunNotFoundError,
   StepTimeoutError,
+  UnknownStepError,
 } from './errors.ts';
 export type { JobBuilder, JobDefinition, StepContext, StepOptions, StepRef } from './job.ts';
 export { defineJob, Priority, Runtime } from './job.ts';

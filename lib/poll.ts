@@ -1,3 +1,5 @@
+import { type CancelLimits, pollCanceling } from './cancel.ts';
+import { handOver, handOverDue, maxPollTicksFromEnv } from './continueAsNew.ts';
 import type { Deps } from './deps.ts';
 import { ConfigError, InvalidInputError } from './errors.ts';
 import type { ReconcileLimits } from './reconcile.ts';
@@ -5,9 +7,11 @@ import { reconcileRun } from './reconcile.ts';
 import { nextWaitSeconds, type PollState, PollStateSchema } from './runState.ts';
 import { RunStatus, TERMINAL_RUN_STATUSES } from './status.ts';
 
-export interface PollOptions extends ReconcileLimits {
+export interface PollOptions extends ReconcileLimits, CancelLimits {
   /** Reconcile a run whose counters have not moved for this long. */
   readonly stallSeconds: number;
+  /** Poll ticks per execution before continue-as-new. */
+  readonly maxTicks: number;
 }
 
 /**
@@ -25,6 +29,8 @@ export async function pollRun(deps: Deps, raw: unknown, options: PollOptions): P
   const state = parsed.data;
   let run = await deps.store.requireRun(state.runId);
   if (TERMINAL_RUN_STATUSES.has(run.status)) return { ...state, status: run.status, ticks: state.ticks + 1 };
+  // A canceling run is swept, never reconciled (that would dispatch steps again).
+  if (run.status === RunStatus.CANCELING) return pollCanceling(deps, state, run, options);
 
   const idleSeconds = Math.max(0, (Date.now() - Date.parse(run.updatedAt)) / 1000);
   if (run.reconcile || idleSeconds >= options.stallSeconds) {
@@ -35,14 +41,17 @@ export async function pollRun(deps: Deps, raw: unknown, options: PollOptions): P
   const progress = run.succeeded + run.failed + run.skipped;
   const done = progress >= run.stepCount;
   const status = done ? (run.failed > 0 ? RunStatus.FAILED : RunStatus.SUCCEEDED) : RunStatus.RUNNING;
-  return {
+  const next: PollState = {
     runId: run.runId,
     status,
     waitSeconds: nextWaitSeconds(state.waitSeconds, progress !== state.progress),
     progress,
     idleSeconds: Math.round(idleSeconds),
     ticks: state.ticks + 1,
+    ...(state.generation ? { generation: state.generation } : {}),
   };
+  // Before the execution's history fills up, hand the still-running run to a new execution.
+  return status === RunStatus.RUNNING && handOverDue(next, options.maxTicks) ? handOver(next) : next;
 }
 
 export function pollOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): PollOptions {
@@ -56,7 +65,9 @@ export function pollOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): PollOp
   };
   return {
     stallSeconds: num('LAMBDAG_STALL_SECONDS', 300),
+    maxTicks: maxPollTicksFromEnv(env),
     queuedLostSeconds: num('LAMBDAG_QUEUED_LOST_SECONDS', 900),
     runningLostSeconds: num('LAMBDAG_RUNNING_LOST_SECONDS', 1_000),
+    cancelGraceSeconds: num('LAMBDAG_CANCEL_GRACE_SECONDS', 60),
   };
 }

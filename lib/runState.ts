@@ -15,6 +15,10 @@ export const PollStateSchema = z.object({
   /** Seconds since progress last changed. */
   idleSeconds: z.number().min(0),
   ticks: z.number().int().min(0),
+  /** Which execution of the run this is: 0 first, then one more per continue-as-new. */
+  generation: z.number().int().min(0).optional(),
+  /** Set by PollRun when this execution should hand the run over to a new one. */
+  handOver: z.boolean().optional(),
 });
 export type PollState = z.infer<typeof PollStateSchema>;
 

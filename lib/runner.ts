@@ -6,6 +6,7 @@ import type { RunRef } from './dispatch.ts';
 import {
   InvalidMessageError,
   NonRetryableError,
+  RunCanceledError,
   RunNotFoundError,
   StepTimeoutError,
   serializeError,
@@ -13,7 +14,7 @@ import {
 import type { StepContext } from './job.ts';
 import type { StepMessage } from './messages.ts';
 import { PlanCache } from './plans.ts';
-import { EventType, StepStatus } from './status.ts';
+import { EventType, RunStatus, StepStatus } from './status.ts';
 import { s3Keys } from './store/keys.ts';
 import { forEachLimit } from './store/runStore.ts';
 
@@ -23,8 +24,10 @@ export const AttemptStatus = {
   FAILED: 'FAILED',
   /** This delivery found the attempt already finished by another: nothing ran. */
   ALREADY_DONE: 'ALREADY_DONE',
-  /** The message is for an attempt that is no longer current (superseded, skipped). */
+  /** The message is for an attempt that is no longer current (superseded, skipped, canceled). */
   STALE: 'STALE',
+  /** The run was canceled: the body did not start, or it was aborted. */
+  CANCELED: 'CANCELED',
 } as const;
 export type AttemptStatus = (typeof AttemptStatus)[keyof typeof AttemptStatus];
 
@@ -45,6 +48,8 @@ export interface AttemptLimits {
 export interface RunnerHooks {
   /** Called after the result is recorded, before dependents are released: throw to simulate a crash. */
   afterRecord?(message: StepMessage): void | Promise<void>;
+  /** Called after the body returned and its output is stored, before the result is recorded. */
+  beforeRecord?(message: StepMessage): void | Promise<void>;
 }
 
 const PARALLEL_READS = 16;
@@ -96,18 +101,32 @@ export class StepRunner {
       return { ...base, status: AttemptStatus.STALE };
     }
 
+    // Is the run canceled? The claim above is a write on the step item and cannot see the
+    // run item (a transaction would cost more and the emulators lack it), so this is one
+    // strongly consistent read of the run's status, made alongside the upstream reads so it
+    // adds no latency. Steps queued before a cancel are then never started.
+    const [runStatus, upstream] = await Promise.all([
+      this.deps.store.getRunStatus(runId, true),
+      this.loadUpstream(runId, plan, step),
+    ]);
+    if (runStatus === RunStatus.CANCELING || runStatus === RunStatus.CANCELED) {
+      return this.cancel(message, 'the run was canceled before the step started');
+    }
     await this.deps.store.appendEvent({ runId, type: EventType.STEP_START, step, attempt });
-    const upstream = await this.loadUpstream(runId, plan, step);
     const started = Date.now();
     let output: unknown;
     try {
       output = await this.invoke(plan, message, upstream, limits);
     } catch (error) {
+      if (error instanceof RunCanceledError) {
+        return this.cancel(message, 'the run was canceled while the step was running');
+      }
       return this.fail(run, plan, message, error);
     }
 
     const outputKey = s3Keys.stepOutput(runId, step, attempt);
     await this.deps.payloads.putJson(outputKey, output === undefined ? null : output);
+    await this.hooks.beforeRecord?.(message);
     const recorded = await this.deps.store.recordSuccess(
       runId,
       step,
@@ -187,6 +206,7 @@ export class StepRunner {
       log: (text, fields) =>
         log.info(text, { runId: message.runId, step: message.step, attempt: message.attempt, ...fields }),
     };
+    const canceled = this.watchForCancel(message, controller);
     let timer: NodeJS.Timeout | undefined;
     const timeout =
       timeoutMs === undefined
@@ -200,10 +220,97 @@ export class StepRunner {
           });
     try {
       const body = Promise.resolve().then(() => spec.run(upstream, ctx));
-      return await (timeout ? Promise.race([body, timeout]) : body);
+      // A body that ignores its signal still ends the attempt at once; what it keeps doing
+      // stops with the invocation.
+      return await Promise.race(timeout ? [body, timeout, canceled.promise] : [body, canceled.promise]);
     } finally {
       if (timer) clearTimeout(timer);
+      canceled.stop();
     }
+  }
+
+  /**
+   * While a body runs, check the run's status every `cancelCheckSeconds` and abort the
+   * step's signal (reason: RunCanceledError) once the run is canceling. Lambda steps have
+   * no heartbeat to carry the check, so it polls: one eventually consistent read (half
+   * the cost of a consistent one; a stale answer only delays the abort by one interval)
+   * per interval per running step, nothing for a step shorter than the interval. The ECS
+   * entrypoint runs this same runner, so its tasks get the same watch; a task heartbeat,
+   * when ECS lands, is where StopTask-side handling would plug in.
+   */
+  private watchForCancel(
+    message: StepMessage,
+    controller: AbortController,
+  ): { promise: Promise<never>; stop: () => void } {
+    let reject: (error: Error) => void = () => {};
+    const promise = new Promise<never>((_, r) => {
+      reject = r;
+    });
+    // Only ever rejected when it wins the race; keep an unobserved rejection quiet.
+    promise.catch(() => {});
+    let checking = false;
+    let stopped = false;
+    const interval = setInterval(async () => {
+      if (checking || stopped || controller.signal.aborted) return;
+      checking = true;
+      try {
+        const status = await this.deps.store.getRunStatus(message.runId, false);
+        // A check still in flight when the body ended must not abort a finished attempt.
+        if (!stopped && (status === RunStatus.CANCELING || status === RunStatus.CANCELED)) {
+          const error = new RunCanceledError(message.runId, message.step);
+          controller.abort(error);
+          reject(error);
+        }
+      } catch (error) {
+        // A failed check is retried at the next interval; the step goes on meanwhile.
+        this.deps.log.warn('could not check whether the run was canceled', {
+          runId: message.runId,
+          step: message.step,
+          error,
+        });
+      } finally {
+        checking = false;
+      }
+    }, this.deps.config.cancelCheckSeconds * 1000);
+    interval.unref();
+    return {
+      promise,
+      stop: () => {
+        stopped = true;
+        clearInterval(interval);
+      },
+    };
+  }
+
+  /** The run was canceled: this attempt ends CANCELED (RUNNING attempt n -> CANCELED), never retried. */
+  private async cancel(message: StepMessage, because: string): Promise<AttemptOutcome> {
+    const { runId, step, attempt } = message;
+    const base = { runId, step, attempt };
+    const marked = await this.deps.store.markStepCanceled(
+      runId,
+      step,
+      [StepStatus.RUNNING],
+      because,
+      attempt,
+    );
+    if (!marked.ok) {
+      // PollRun gave up on it first (grace period), or another delivery recorded it.
+      return {
+        ...base,
+        status:
+          marked.current?.status === StepStatus.CANCELED
+            ? AttemptStatus.CANCELED
+            : AttemptStatus.ALREADY_DONE,
+      };
+    }
+    await this.deps.store.appendEvent({
+      runId,
+      type: EventType.STEP_CANCELED,
+      step,
+      attempt,
+      message: because,
+    });
+    return { ...base, status: AttemptStatus.CANCELED };
   }
 
   private async fail(

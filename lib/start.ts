@@ -1,12 +1,14 @@
 import { z } from 'zod';
 import { dispatchFirstAttempts } from './advance.ts';
+import { continueRun, isContinuation } from './continueAsNew.ts';
 import type { Deps } from './deps.ts';
 import { InvalidInputError, PayloadTooLargeError, RunConflictError } from './errors.ts';
 import { newRunId, RUN_ID, runIdForClientToken } from './ids.ts';
+import { initialSteps, type PreparedRerun, prepareRerun, RerunOptionsSchema } from './rerun.ts';
 import { MIN_WAIT_SECONDS, type PollState } from './runState.ts';
-import { EventType, RunStatus, StepStatus } from './status.ts';
+import { EventType, RunStatus } from './status.ts';
 import { s3Keys } from './store/keys.ts';
-import type { RunRecord, StepRecord } from './store/types.ts';
+import type { RunRecord } from './store/types.ts';
 
 /** The run state machine's input: documented JSON anyone can send with StartExecution. */
 export const StartRunRequestSchema = z
@@ -18,9 +20,19 @@ export const StartRunRequestSchema = z
     runId: z.string().regex(RUN_ID, 'run ids are 6-80 characters of letters, digits, _ and -').optional(),
     clientToken: z.string().min(1).max(256).optional(),
     parentRunId: z.string().optional(),
+    /** Re-run `parentRunId`: its job and input, reusing the outputs of its succeeded steps (lib/rerun.ts). */
+    rerun: RerunOptionsSchema.optional(),
   })
-  .refine((r) => r.input === undefined || r.inputKey === undefined, 'give input or inputKey, not both');
+  .refine((r) => r.input === undefined || r.inputKey === undefined, 'give input or inputKey, not both')
+  .refine((r) => !r.rerun || r.parentRunId, { message: 'a rerun needs parentRunId', path: ['parentRunId'] })
+  .refine((r) => !r.rerun || (r.input === undefined && r.inputKey === undefined), {
+    message: "a rerun takes its parent's input; give no input or inputKey",
+    path: ['rerun'],
+  });
 export type StartRunRequest = z.infer<typeof StartRunRequestSchema>;
+
+/** The STEP_REUSED event lists at most this many steps (every reused step item says so itself). */
+const LISTED_REUSED = 100;
 
 /** Inputs up to this size live inline in the run item; larger ones in S3. */
 const INLINE_INPUT_BYTES = 32 * 1024;
@@ -32,6 +44,7 @@ export const MAX_INPUT_BYTES = 10 * 1024 * 1024;
  * guarded by the run's status (STARTING until the roots are dispatched).
  */
 export async function startRun(deps: Deps, raw: unknown, executionArn?: string): Promise<PollState> {
+  if (isContinuation(raw)) return continueRun(deps, raw, executionArn);
   const parsed = StartRunRequestSchema.safeParse(raw);
   if (!parsed.success) {
     throw new InvalidInputError(
@@ -41,12 +54,17 @@ export async function startRun(deps: Deps, raw: unknown, executionArn?: string):
   }
   const request = parsed.data;
   const job = deps.registry.get(request.job);
-  const rawInput = request.inputKey ? await deps.payloads.getJson(request.inputKey) : request.input;
+  const rerun = request.rerun ? await prepareStartRerun(deps, request) : undefined;
+  const rawInput = rerun
+    ? rerun.input
+    : request.inputKey
+      ? await deps.payloads.getJson(request.inputKey)
+      : request.input;
   const inputJson = JSON.stringify(rawInput ?? {});
   const inputBytes = Buffer.byteLength(inputJson);
   if (inputBytes > MAX_INPUT_BYTES) throw new PayloadTooLargeError('run input', inputBytes, MAX_INPUT_BYTES);
   const input = job.parseInput(rawInput);
-  const plan = job.plan(input);
+  const plan = rerun?.plan ?? job.plan(input);
   deps.dispatcher.checkRouting(plan);
 
   // A client token alone (a schedule's tick) names the run too: a tick delivered twice is one run.
@@ -54,15 +72,17 @@ export async function startRun(deps: Deps, raw: unknown, executionArn?: string):
     request.runId ?? (request.clientToken ? runIdForClientToken(job.name, request.clientToken) : newRunId());
   const now = new Date().toISOString();
   const inline = inputBytes <= INLINE_INPUT_BYTES;
-  const inputKey = inline ? undefined : s3Keys.runInput(runId);
-  if (inputKey) await deps.payloads.putText(inputKey, inputJson);
+  // A rerun of a run with a large input points at the parent's (immutable) input object.
+  const inputKey = inline ? undefined : (rerun?.parent.inputKey ?? s3Keys.runInput(runId));
+  if (inputKey && inputKey !== rerun?.parent.inputKey) await deps.payloads.putText(inputKey, inputJson);
+  const reused = rerun?.reuse.reused.size ?? 0;
 
   const run: RunRecord = {
     runId,
     job: job.name,
     status: RunStatus.STARTING,
     stepCount: plan.order.length,
-    succeeded: 0,
+    succeeded: reused,
     failed: 0,
     skipped: 0,
     createdAt: now,
@@ -71,6 +91,7 @@ export async function startRun(deps: Deps, raw: unknown, executionArn?: string):
     ...(executionArn ? { executionArn } : {}),
     ...(request.clientToken ? { clientToken: request.clientToken } : {}),
     ...(request.parentRunId ? { parentRunId: request.parentRunId } : {}),
+    ...(rerun ? { reused } : {}),
   };
   const created = await deps.store.createRun(run);
   let current = created.ok ? created.item : created.current;
@@ -81,31 +102,34 @@ export async function startRun(deps: Deps, raw: unknown, executionArn?: string):
 
   if (current.status === RunStatus.STARTING) {
     // Nothing is dispatched yet, so (re)writing every step item is safe.
-    const roots = new Set(plan.roots);
-    const steps: StepRecord[] = plan.order.map((key) => ({
-      runId,
-      key,
-      status: roots.has(key) ? StepStatus.QUEUED : StepStatus.WAITING,
-      attempt: 1,
-      pending: plan.upstream.get(key)?.length ?? 0,
-      updatedAt: now,
-      ...(roots.has(key) ? { queuedAt: now } : {}),
-    }));
+    const { steps, roots } = initialSteps(runId, plan, now, rerun?.reuse);
     await deps.store.putSteps(steps);
-    await dispatchFirstAttempts(deps, { runId, job: job.name, input }, plan, plan.roots);
+    await dispatchFirstAttempts(deps, { runId, job: job.name, input }, plan, roots);
     const moved = await deps.store.setRunStatus(runId, [RunStatus.STARTING], RunStatus.RUNNING);
     if (moved.ok) {
       current = moved.item;
       await deps.store.appendEvent({
         runId,
         type: EventType.RUN_START,
-        message: `run of '${job.name}' started with ${plan.order.length} step(s)`,
+        message: rerun
+          ? `rerun of '${job.name}' (parent ${rerun.parent.runId}) started: ${plan.order.length - reused} step(s) to run, ${reused} reused`
+          : `run of '${job.name}' started with ${plan.order.length} step(s)`,
         data: {
           steps: plan.order.length,
-          roots: plan.roots.length,
+          roots: roots.length,
+          ...(rerun ? { parentRunId: rerun.parent.runId, reused } : {}),
           ...(executionArn ? { executionArn } : {}),
         },
       });
+      if (rerun && reused > 0) {
+        const keys = [...rerun.reuse.reused.keys()];
+        await deps.store.appendEvent({
+          runId,
+          type: EventType.STEP_REUSED,
+          message: `${reused} step(s) reuse the outputs of run ${rerun.parent.runId}: ${keys.slice(0, 20).join(', ')}${keys.length > 20 ? ', …' : ''}`,
+          data: { parentRunId: rerun.parent.runId, count: reused, steps: keys.slice(0, LISTED_REUSED) },
+        });
+      }
     } else if (moved.current) {
       current = moved.current;
     }
@@ -119,4 +143,16 @@ export async function startRun(deps: Deps, raw: unknown, executionArn?: string):
     idleSeconds: 0,
     ticks: 0,
   };
+}
+
+/** A rerun request: the parent must be a finished run of the same job (lib/rerun.ts says what runs). */
+async function prepareStartRerun(deps: Deps, request: StartRunRequest): Promise<PreparedRerun> {
+  const parentRunId = request.parentRunId as string;
+  const prepared = await prepareRerun(deps, parentRunId, request.rerun ?? {});
+  if (prepared.parent.job !== request.job) {
+    throw new InvalidInputError(
+      `rerun of run '${parentRunId}': it is a run of job '${prepared.parent.job}', not '${request.job}'`,
+    );
+  }
+  return prepared;
 }

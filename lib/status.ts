@@ -24,6 +24,8 @@ export const StepStatus = {
   FAILED: 'FAILED',
   /** Will never run: an upstream step failed or was skipped. */
   SKIPPED: 'SKIPPED',
+  /** Stopped or never started because the run was canceled (`canceledBecause` says why). */
+  CANCELED: 'CANCELED',
 } as const;
 export type StepStatus = (typeof StepStatus)[keyof typeof StepStatus];
 
@@ -37,5 +39,15 @@ export const EventType = {
   STEP_RETRY: 'STEP_RETRY',
   STEP_SKIPPED: 'STEP_SKIPPED',
   RUN_RECONCILED: 'RUN_RECONCILED',
+  /** The run's polling moved to a new execution of the state machine (continue-as-new). */
+  RUN_CONTINUED: 'RUN_CONTINUED',
+  /** `lambdag cancel` / `cancelRun`: the run is CANCELING. */
+  RUN_CANCEL_REQUESTED: 'RUN_CANCEL_REQUESTED',
+  /** FinalizeRun ended a canceled run. */
+  RUN_CANCELED: 'RUN_CANCELED',
+  /** A step was stopped (running) or will never start (waiting, queued) because the run was canceled. */
+  STEP_CANCELED: 'STEP_CANCELED',
+  /** A rerun started with steps that reuse their parent run's outputs. */
+  STEP_REUSED: 'STEP_REUSED',
 } as const;
 export type EventType = (typeof EventType)[keyof typeof EventType];

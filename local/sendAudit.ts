@@ -1,8 +1,13 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
 
 export interface SendAuditOptions {
-  /** Send every SendMessage / SendMessageBatch twice: real duplicate deliveries, as SQS may produce. */
-  readonly duplicateSends?: boolean;
+  /**
+   * Send SendMessage / SendMessageBatch calls twice: real duplicate deliveries, as SQS
+   * may produce. `true` duplicates every call; a number is the chance per call.
+   */
+  readonly duplicateSends?: boolean | number;
+  /** Random source for a duplicate chance (seeded in simulations). */
+  readonly random?: () => number;
 }
 
 /**
@@ -12,6 +17,8 @@ export interface SendAuditOptions {
  */
 export class SendAudit {
   private readonly counts = new Map<string, number>();
+  /** Calls sent a second time. */
+  duplicated = 0;
 
   constructor(private readonly options: SendAuditOptions = {}) {}
 
@@ -32,14 +39,21 @@ export class SendAudit {
         const bodies = bodiesOf(args.input as SendInput);
         const result = await next(args);
         this.count(bodies);
-        if (this.options.duplicateSends) {
+        if (this.shouldDuplicate()) {
           await next(args);
           this.count(bodies);
+          this.duplicated++;
         }
         return result;
       },
       { step: 'initialize', name: 'lambdagSendAudit' },
     );
+  }
+
+  private shouldDuplicate(): boolean {
+    const chance = this.options.duplicateSends;
+    if (typeof chance === 'number') return (this.options.random ?? Math.random)() < chance;
+    return chance === true;
   }
 
   private count(bodies: string[]): void {

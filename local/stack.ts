@@ -59,8 +59,10 @@ export interface LocalStackOptions {
 }
 
 export interface LocalStackFaults {
-  /** Every step message is sent twice. */
-  readonly duplicateSends?: boolean;
+  /** Step messages are sent twice: every one (`true`), or with this chance per send. */
+  readonly duplicateSends?: boolean | number;
+  /** Random source for chances (seeded in simulations). */
+  readonly random?: () => number;
   /** The worker dies after its handler returned, before SQS deletes the record. */
   readonly crashAfterHandler?: (record: SQSRecord) => boolean;
 }
@@ -84,7 +86,7 @@ export interface LocalStack {
   startExecution(input: unknown, name?: string): Promise<{ executionArn: string }>;
   waitForExecution(executionArn: string): Promise<ExecutionOutcome>;
   readonly eventSource: { stats(): EventSourceStats; drain(timeoutMs?: number): Promise<boolean> };
-  readonly faults: { sends(runId: string, step: string): number };
+  readonly faults: { sends(runId: string, step: string): number; readonly duplicated: number };
   /** The schedule runner; present when `schedules` was set. */
   readonly scheduler?: LocalScheduler;
   stop(): Promise<void>;
@@ -157,7 +159,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     Object.assign(process.env, functionEnv);
 
     // The handlers' clients, with the send audit (and duplicate sends when asked) on SQS.
-    const audit = new SendAudit({ duplicateSends: options.faults?.duplicateSends });
+    const audit = new SendAudit({
+      duplicateSends: options.faults?.duplicateSends,
+      random: options.faults?.random,
+    });
     const aws = createAwsClients();
     audit.install(aws.sqs);
     const registry = options.registry ?? (await import('../handlers/registry.ts')).registry;

@@ -82,6 +82,8 @@ interface RunningExecution extends Execution {
   abort?: () => void;
 }
 
+const START_EXECUTION = 'arn:aws:states:::states:startExecution';
+
 /** Names Step Functions refuses: whitespace, brackets, wildcards, special and control characters. */
 const BAD_NAME = /[\s<>{}[\]?*"#%\\^|~`$&,;:/]/;
 const hasControlCharacter = (name: string) =>
@@ -113,6 +115,10 @@ export class LocalStepFunctions {
       if (state.Type === 'Wait' && spec.waitMs !== undefined) waits[stateName] = spec.waitMs;
       if ('Retry' in state && state.Retry && spec.retryMs !== undefined) retries[stateName] = spec.retryMs;
       if (state.Type !== 'Task') continue;
+      if (state.Resource === START_EXECUTION) {
+        taskHandlers[stateName] = async (input) => this.startExecutionTask(input);
+        continue;
+      }
       const fn = spec.functions.get(state.Resource);
       if (!fn)
         throw new SfnServiceError('InvalidDefinition', `state ${stateName}: no function ${state.Resource}`);
@@ -145,6 +151,24 @@ export class LocalStepFunctions {
       throw new SfnServiceError('ExecutionAlreadyExists', `Execution Already Exists: '${executionArn}'`);
     }
     return this.launch(machine, executionArn, name, input, parsed);
+  }
+
+  /**
+   * The `arn:aws:states:::states:startExecution` service integration (request-response):
+   * its parameters and result are the API's, its errors `StepFunctions.<Code>Exception`.
+   */
+  private startExecutionTask(raw: unknown): unknown {
+    const params = raw as { StateMachineArn?: string; Name?: string; Input?: unknown };
+    const input = typeof params.Input === 'string' ? params.Input : JSON.stringify(params.Input ?? {});
+    try {
+      const execution = this.startExecution(String(params.StateMachineArn), input, params.Name);
+      return { ExecutionArn: execution.executionArn, StartDate: execution.startDate.toISOString() };
+    } catch (error) {
+      if (!(error instanceof SfnServiceError)) throw error;
+      const reported = new Error(error.message);
+      reported.name = `StepFunctions.${error.type}Exception`;
+      throw reported;
+    }
   }
 
   describeExecution(executionArn: string): Execution {

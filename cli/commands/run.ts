@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { InvalidInputError } from '../../lib/errors.ts';
 import type { RunRecord, StepRecord } from '../../lib/store/types.ts';
 import { bold, colorStatus, dim, progressLine, runSummary, seconds, stepsTable } from '../format.ts';
-import { openTarget, type TargetOptions } from '../target.ts';
+import { openTarget, type Target, type TargetOptions } from '../target.ts';
 
 export interface RunOptions extends TargetOptions {
   readonly input?: string;
@@ -25,46 +25,61 @@ export async function runCommand(job: string, options: RunOptions): Promise<numb
       input,
       ...(options.clientToken ? { clientToken: options.clientToken } : {}),
     });
-    // A one-shot stack dies with this process, so it always waits.
-    const wait = options.wait || target.ephemeral;
     if (!options.json) {
       const note = alreadyStarted ? ' (already started with this client token)' : '';
       process.stderr.write(`${bold('▶')} run ${bold(runId)} of ${job} on ${target.description}${note}\n`);
     }
-    if (!wait) {
-      if (options.json) print({ runId, job, status: 'RUNNING' });
-      else process.stdout.write(`${runId}\n`);
-      return 0;
-    }
-    const live = !options.json && process.stderr.isTTY;
-    let lastLine = '';
-    const run = await target.client.waitForRun(runId, {
-      onProgress: (current) => {
-        if (options.json) return;
-        const line = progressLine(current, Date.now() - started);
-        if (line === lastLine) return;
-        lastLine = line;
-        process.stderr.write(live ? `\r\u001b[2K${line}` : `${line}\n`);
-      },
-    });
-    if (live) process.stderr.write('\n');
-    const elapsedMs = Date.now() - started;
-    if (options.json) {
-      print(jsonOutcome(run, elapsedMs));
-    } else {
-      process.stdout.write(`${colorStatus(run.status)} in ${seconds(elapsedMs)}\n`);
-      if (run.stepCount <= MAX_LISTED_STEPS) {
-        const steps: StepRecord[] = [];
-        for await (const step of target.deps.store.listSteps(runId)) steps.push(step);
-        process.stdout.write(`${stepsTable(steps)}\n`);
-      }
-      process.stdout.write(`${runSummary(run)}\n`);
-      process.stdout.write(dim(`logs: npx lambdag logs ${runId}\n`));
-    }
-    return run.status === 'SUCCEEDED' ? 0 : 1;
+    return await followRun(target, runId, job, options, started);
   } finally {
     await target.close();
   }
+}
+
+/**
+ * After a run started: print its id (no wait), or wait for it showing progress and print
+ * the outcome. Returns the exit code (0 succeeded or not waited for, 1 failed or canceled).
+ * Shared by `run` and `rerun`.
+ */
+export async function followRun(
+  target: Target,
+  runId: string,
+  job: string,
+  options: { readonly wait?: boolean; readonly json?: boolean },
+  started: number,
+): Promise<number> {
+  // A one-shot stack dies with this process, so it always waits.
+  const wait = options.wait || target.ephemeral;
+  if (!wait) {
+    if (options.json) print({ runId, job, status: 'RUNNING' });
+    else process.stdout.write(`${runId}\n`);
+    return 0;
+  }
+  const live = !options.json && process.stderr.isTTY;
+  let lastLine = '';
+  const run = await target.client.waitForRun(runId, {
+    onProgress: (current) => {
+      if (options.json) return;
+      const line = progressLine(current, Date.now() - started);
+      if (line === lastLine) return;
+      lastLine = line;
+      process.stderr.write(live ? `\r\u001b[2K${line}` : `${line}\n`);
+    },
+  });
+  if (live) process.stderr.write('\n');
+  const elapsedMs = Date.now() - started;
+  if (options.json) {
+    print(jsonOutcome(run, elapsedMs));
+  } else {
+    process.stdout.write(`${colorStatus(run.status)} in ${seconds(elapsedMs)}\n`);
+    if (run.stepCount <= MAX_LISTED_STEPS) {
+      const steps: StepRecord[] = [];
+      for await (const step of target.deps.store.listSteps(runId)) steps.push(step);
+      process.stdout.write(`${stepsTable(steps)}\n`);
+    }
+    process.stdout.write(`${runSummary(run)}\n`);
+    process.stdout.write(dim(`logs: npx lambdag logs ${runId}\n`));
+  }
+  return run.status === 'SUCCEEDED' ? 0 : 1;
 }
 
 function parseInput(options: RunOptions): unknown {
@@ -88,7 +103,15 @@ export function jsonOutcome(run: RunRecord, elapsedMs?: number) {
     ...(run.error ? { error: run.error } : {}),
     ...(run.failedSteps ? { failedSteps: run.failedSteps } : {}),
     ...(run.skippedSteps ? { skippedSteps: run.skippedSteps } : {}),
-    counts: { steps: run.stepCount, succeeded: run.succeeded, failed: run.failed, skipped: run.skipped },
+    counts: {
+      steps: run.stepCount,
+      succeeded: run.succeeded,
+      failed: run.failed,
+      skipped: run.skipped,
+      ...(run.canceled === undefined ? {} : { canceled: run.canceled }),
+      ...(run.reused ? { reused: run.reused } : {}),
+    },
+    ...(run.parentRunId ? { parentRunId: run.parentRunId } : {}),
     createdAt: run.createdAt,
     ...(run.finishedAt ? { finishedAt: run.finishedAt } : {}),
     ...(elapsedMs === undefined ? {} : { elapsedMs }),

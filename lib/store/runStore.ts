@@ -11,7 +11,7 @@ import {
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { RunNotFoundError, type SerializedError } from '../errors.ts';
 import { newRunId } from '../ids.ts';
-import { type RunStatus, StepStatus } from '../status.ts';
+import { RunStatus, StepStatus } from '../status.ts';
 import { BY_JOB_INDEX, EVENT_SK_PREFIX, jobGsiPk, RUN_SK, runPk, STEP_SK_PREFIX, stepSk } from './keys.ts';
 import type { RunError, RunEvent, RunRecord, StepRecord } from './types.ts';
 
@@ -75,6 +75,19 @@ export class RunStore {
   }
 
   /** Precondition: status in `from`. Effect: status = `to` plus `set`. */
+  /** Point the run at the execution now polling it (after a continue-as-new). */
+  async linkExecution(runId: string, executionArn: string): Promise<void> {
+    await this.ddb.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { pk: runPk(runId), sk: RUN_SK },
+        UpdateExpression: 'SET executionArn = :arn',
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeValues: { ':arn': executionArn },
+      }),
+    );
+  }
+
   async setRunStatus(
     runId: string,
     from: readonly RunStatus[],
@@ -82,7 +95,17 @@ export class RunStore {
     set: Partial<
       Pick<
         RunRecord,
-        'finishedAt' | 'result' | 'resultKey' | 'error' | 'failedSteps' | 'skippedSteps' | 'executionArn'
+        | 'finishedAt'
+        | 'result'
+        | 'resultKey'
+        | 'error'
+        | 'failedSteps'
+        | 'skippedSteps'
+        | 'executionArn'
+        | 'succeeded'
+        | 'failed'
+        | 'skipped'
+        | 'canceled'
       >
     > = {},
   ): Promise<Transition<RunRecord>> {
@@ -107,6 +130,52 @@ export class RunStore {
       values,
       toRun,
     );
+  }
+
+  /**
+   * Precondition: STARTING or RUNNING. Effect: CANCELING with the request time (and reason).
+   * Outcome: the CANCELING run, or the run as it is (finished, or already canceling), or
+   * none when there is no such run.
+   */
+  requestCancel(runId: string, reason?: string): Promise<Transition<RunRecord>> {
+    const now = this.iso();
+    const values: Record<string, unknown> = {
+      ':canceling': RunStatus.CANCELING,
+      ':starting': RunStatus.STARTING,
+      ':running': RunStatus.RUNNING,
+      ':now': now,
+    };
+    let set = '#status = :canceling, cancelRequestedAt = :now, updatedAt = :now';
+    if (reason) {
+      values[':reason'] = reason;
+      set += ', cancelReason = :reason';
+    }
+    return this.update(
+      { pk: runPk(runId), sk: RUN_SK },
+      `SET ${set}`,
+      '#status IN (:starting, :running)',
+      { '#status': 'status' },
+      values,
+      toRun,
+    );
+  }
+
+  /**
+   * Only the run's status (a projection: the response stays small; the read is still
+   * billed on the item's size). `consistent: false` halves the cost where a read a moment
+   * stale is fine.
+   */
+  async getRunStatus(runId: string, consistent: boolean): Promise<RunStatus | undefined> {
+    const out = await this.ddb.send(
+      new GetCommand({
+        TableName: this.table,
+        Key: { pk: runPk(runId), sk: RUN_SK },
+        ProjectionExpression: '#status',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ConsistentRead: consistent,
+      }),
+    );
+    return out.Item ? (out.Item.status as RunStatus) : undefined;
   }
 
   /** Effect: counters += deltas; the first error stays (if_not_exists). Unconditional, atomic. */
@@ -388,6 +457,40 @@ export class RunStore {
       '#status = :waiting',
       { '#status': 'status' },
       { ':skipped': StepStatus.SKIPPED, ':waiting': StepStatus.WAITING, ':because': because, ':now': now },
+      toStep,
+    );
+  }
+
+  /**
+   * Precondition: status in `from` (and attempt = n when given). Effect: CANCELED with the
+   * cause. A worker's late result for the attempt then fails its own precondition.
+   */
+  markStepCanceled(
+    runId: string,
+    key: string,
+    from: readonly StepStatus[],
+    because: string,
+    attempt?: number,
+  ): Promise<Transition<StepRecord>> {
+    const values: Record<string, unknown> = {
+      ':canceled': StepStatus.CANCELED,
+      ':because': because,
+      ':now': this.iso(),
+    };
+    from.forEach((status, i) => {
+      values[`:from${i}`] = status;
+    });
+    let condition = `#status IN (${from.map((_, i) => `:from${i}`).join(', ')})`;
+    if (attempt !== undefined) {
+      values[':attempt'] = attempt;
+      condition = `attempt = :attempt AND ${condition}`;
+    }
+    return this.update(
+      { pk: runPk(runId), sk: stepSk(key) },
+      'SET #status = :canceled, canceledBecause = :because, finishedAt = :now, updatedAt = :now',
+      condition,
+      { '#status': 'status' },
+      values,
       toStep,
     );
   }

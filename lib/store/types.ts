@@ -34,6 +34,13 @@ export interface RunRecord {
   readonly skippedSteps?: readonly string[];
   /** Set when a worker recovered from a crash: the next poll recounts from the steps. */
   readonly reconcile?: boolean;
+  /** When `cancelRun` moved the run to CANCELING (the grace period counts from here). */
+  readonly cancelRequestedAt?: string;
+  readonly cancelReason?: string;
+  /** Steps that ended CANCELED (set when a canceled run is finalized). */
+  readonly canceled?: number;
+  /** Steps of a rerun that reuse their parent run's outputs (counted in `succeeded` too). */
+  readonly reused?: number;
 }
 
 export interface StepRecord {
@@ -47,6 +54,9 @@ export interface StepRecord {
   readonly outputKey?: string;
   readonly error?: SerializedError;
   readonly skippedBecause?: string;
+  readonly canceledBecause?: string;
+  /** Set on a rerun's step that did not run: `outputKey` is the output of this earlier run. */
+  readonly reusedFrom?: string;
   readonly queuedAt?: string;
   readonly startedAt?: string;
   readonly finishedAt?: string;

@@ -151,6 +151,19 @@ interface Statement {
 }
 
 /** Every statement of every identity policy: inline role policies, IAM policies, managed policies. */
+/**
+ * The run state machine's role may start executions of the machine itself (continue-as-new).
+ * A Ref would be a circular dependency, so serverless.yml builds that ARN from the
+ * machine's name; read it back as the machine.
+ */
+function ownStateMachineByName(resource: string): string {
+  return /^arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:stateMachine:lambdag-(local|dev|prod)-run$/.test(
+    resource,
+  )
+    ? '<RunStateMachine>'
+    : resource;
+}
+
 function iamStatements(template: Template): Statement[] {
   const statements: Statement[] = [];
   const collect = (where: string, document: unknown) => {
@@ -160,7 +173,9 @@ function iamStatements(template: Template): Statement[] {
         where,
         Effect: raw.Effect,
         actions: list(raw.Action ?? raw.NotAction).map(String),
-        resources: list(raw.Resource ?? raw.NotResource).map(render),
+        resources: list(raw.Resource ?? raw.NotResource)
+          .map(render)
+          .map(ownStateMachineByName),
         raw,
       });
     }
@@ -508,7 +523,7 @@ describe.each(STAGES)('IAM in the %s template', (stage) => {
     ).toEqual([...Object.keys(expected), ...Object.keys(TRUSTED_SERVICE)].sort());
   });
 
-  it('lets the state machine invoke its three functions and nothing else', () => {
+  it('lets the state machine invoke its three functions, continue as a new execution of itself, and nothing else', () => {
     expect(render(resource(template(), 'RunStateMachine').Properties.RoleArn)).toBe(
       '<RunStateMachineRole.Arn>',
     );
@@ -516,6 +531,7 @@ describe.each(STAGES)('IAM in the %s template', (stage) => {
       '<StartRunLambdaFunction.Arn>': ['lambda:InvokeFunction'],
       '<PollRunLambdaFunction.Arn>': ['lambda:InvokeFunction'],
       '<FinalizeRunLambdaFunction.Arn>': ['lambda:InvokeFunction'],
+      '<RunStateMachine>': ['states:StartExecution'],
     });
   });
 });

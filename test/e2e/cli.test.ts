@@ -97,7 +97,11 @@ describe('lambdag queues', () => {
   it('shows each step queue with its dead-letter queue', async () => {
     const { code, stdout } = await lambdag('queues', '--json');
     expect(code).toBe(0);
-    const queues = JSON.parse(stdout) as { name: string; maxReceiveCount: number; dlq?: { visible: number } }[];
+    const queues = JSON.parse(stdout) as {
+      name: string;
+      maxReceiveCount: number;
+      dlq?: { visible: number };
+    }[];
     expect(queues.map((q) => q.name).sort()).toEqual(['default', 'high']);
     for (const queue of queues) expect(queue).toMatchObject({ maxReceiveCount: 5, dlq: { visible: 0 } });
   });

@@ -23,13 +23,21 @@ async function until(check: () => Promise<boolean>, what: string, timeoutMs = 60
 const POISON = [
   'this is not JSON',
   JSON.stringify({ hello: 'world' }),
-  JSON.stringify({ v: 1, runId: '01NOSUCHRUN000000000000000', job: 'diamond', step: 'a', attempt: 1, input: { x: 1 } }),
+  JSON.stringify({
+    v: 1,
+    runId: '01NOSUCHRUN000000000000000',
+    job: 'diamond',
+    step: 'a',
+    attempt: 1,
+    input: { x: 1 },
+  }),
 ];
 
 describe('poison messages', () => {
   it('go to the DLQ after maxReceiveCount, are listed there, and nothing else is disturbed', async () => {
     const queue = handle.deps.config.queues.default as string;
-    for (const body of POISON) await handle.deps.aws.sqs.send(new SendMessageCommand({ QueueUrl: queue, MessageBody: body }));
+    for (const body of POISON)
+      await handle.deps.aws.sqs.send(new SendMessageCommand({ QueueUrl: queue, MessageBody: body }));
 
     // A good run on the same queue meanwhile.
     const run = await runToEnd(handle, 'diamond', { x: 1 });
@@ -58,6 +66,8 @@ describe('poison messages', () => {
   });
 
   it('names an unknown queue', async () => {
-    await expect(inspector().redrive('nope')).rejects.toThrow("unknown step queue 'nope'; known: default, high");
+    await expect(inspector().redrive('nope')).rejects.toThrow(
+      "unknown step queue 'nope'; known: default, high",
+    );
   });
 });

@@ -1,0 +1,292 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import type { SQSRecord } from 'aws-lambda';
+import { LambdagClient } from '../../lib/client.ts';
+import { createDeps } from '../../lib/deps.ts';
+import type { StepMessage } from '../../lib/messages.ts';
+import { JobRegistry } from '../../lib/registry.ts';
+import { StepStatus, TERMINAL_RUN_STATUSES } from '../../lib/status.ts';
+import type { RunRecord } from '../../lib/store/types.ts';
+import { startLocalStack } from '../stack.ts';
+import { bodyRuns, expectedOutputs, type RandomDagInput, randomDag, rng } from './randomDag.ts';
+import { ThrottlingInjector } from './throttling.ts';
+
+/** Chances per occasion; 0 turns a fault off. */
+export interface FaultRates {
+  /** A step message is sent twice. */
+  readonly duplicateSends: number;
+  /** The worker dies after storing a step's output, before recording the result. */
+  readonly crashBeforeRecord: number;
+  /** The worker dies after recording the result, before releasing dependents. */
+  readonly crashAfterRecord: number;
+  /** The worker dies after its handler returned, before SQS deletes the message. */
+  readonly crashBeforeDelete: number;
+  /** An AWS call of the worker or the state machine's functions fails as throttled. */
+  readonly throttling: number;
+  /** A step attempt throws (the step retries). */
+  readonly stepErrors: number;
+  /** A step takes longer than the queue's visibility timeout. */
+  readonly slowSteps: number;
+}
+
+export const NO_FAULTS: FaultRates = {
+  duplicateSends: 0,
+  crashBeforeRecord: 0,
+  crashAfterRecord: 0,
+  crashBeforeDelete: 0,
+  throttling: 0,
+  stepErrors: 0,
+  slowSteps: 0,
+};
+
+export const ALL_FAULTS: FaultRates = {
+  duplicateSends: 0.2,
+  crashBeforeRecord: 0.05,
+  crashAfterRecord: 0.05,
+  crashBeforeDelete: 0.1,
+  throttling: 0.01,
+  stepErrors: 0.1,
+  slowSteps: 0.02,
+};
+
+export interface SimulationOptions {
+  readonly runs: number;
+  readonly minSteps: number;
+  readonly maxSteps: number;
+  readonly seed: number;
+  readonly faults: FaultRates;
+  /** Runs in flight at once. */
+  readonly parallelRuns?: number;
+  /** Give up on runs still going after this long. */
+  readonly timeoutMs?: number;
+  /** The step queues' visibility timeout; slow steps take longer than this. */
+  readonly visibilityTimeoutSeconds?: number;
+  /** Worker concurrency per queue. */
+  readonly concurrency?: number;
+  readonly onProgress?: (done: number, total: number) => void;
+}
+
+/** What the audit found. `ok` is true only when nothing was lost, stuck, wrong or run twice after success. */
+export interface SimulationReport {
+  readonly ok: boolean;
+  readonly seed: number;
+  readonly runs: number;
+  readonly steps: number;
+  readonly durationMs: number;
+  readonly runStatuses: Record<string, number>;
+  /** Runs not ended when the harness gave up. */
+  readonly stuckRuns: string[];
+  /** Steps of ended runs that are not SUCCEEDED (every injected failure is transient). */
+  readonly lostSteps: { runId: string; step: string; status: string }[];
+  /** Body executions that began after the step's success was recorded: must be none. */
+  readonly executionsAfterSuccess: { runId: string; step: string; attempt: number }[];
+  /** Steps recorded as succeeded more than once: must be none. */
+  readonly doubleRecords: { runId: string; step: string; records: number }[];
+  /** Runs whose result differs from what their DAG computes. */
+  readonly wrongResults: { runId: string; expected: unknown; got: unknown }[];
+  readonly faultsInjected: {
+    duplicateSends: number;
+    crashBeforeRecord: number;
+    crashAfterRecord: number;
+    crashBeforeDelete: number;
+    throttling: Record<string, number>;
+    stepErrors: number;
+    slowSteps: number;
+  };
+  /** Body executions, re-executions of an attempt (a crash before recording), and retries (attempts > 1). */
+  readonly executions: { bodies: number; reExecutedAttempts: number; retries: number };
+  /** Deliveries the worker absorbed without running anything again (duplicates, redeliveries). */
+  readonly redeliveries: { received: number; reportedFailures: number };
+}
+
+class SimulatedCrash extends Error {
+  override readonly name = 'SimulatedCrash';
+}
+
+/**
+ * Runs many random DAGs at once on a fresh embedded stack while injecting faults,
+ * then audits every step of every run against the exactly-once contract: each
+ * step that succeeded was recorded once, no body ran after its step's success was
+ * recorded, nothing is lost or stuck, and each run's result is what its DAG computes.
+ */
+export async function runSimulation(options: SimulationOptions): Promise<SimulationReport> {
+  const random = rng(options.seed);
+  const chance = (p: number) => p > 0 && random() < p;
+  const { faults } = options;
+  const recordedAt = new Map<string, number>();
+  const records = new Map<string, number>();
+  const injected = { crashBeforeRecord: 0, crashAfterRecord: 0, crashBeforeDelete: 0 };
+  const keyOf = (m: Pick<StepMessage, 'runId' | 'step'>) => `${m.runId}/${m.step}`;
+
+  bodyRuns.length = 0;
+  const registry = new JobRegistry([randomDag]);
+  const stack = await startLocalStack({
+    registry,
+    quiet: true,
+    visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? 2,
+    ...(options.concurrency ? { concurrency: options.concurrency } : {}),
+    faults: {
+      duplicateSends: faults.duplicateSends,
+      random,
+      crashAfterHandler: (_record: SQSRecord) => {
+        const crash = chance(faults.crashBeforeDelete);
+        if (crash) injected.crashBeforeDelete++;
+        return crash;
+      },
+    },
+    hooks: {
+      beforeRecord(message) {
+        if (chance(faults.crashBeforeRecord)) {
+          injected.crashBeforeRecord++;
+          throw new SimulatedCrash(`worker died before recording ${keyOf(message)}`);
+        }
+      },
+      afterRecord(message) {
+        const key = keyOf(message);
+        if (!recordedAt.has(key)) recordedAt.set(key, Date.now());
+        records.set(key, (records.get(key) ?? 0) + 1);
+        if (chance(faults.crashAfterRecord)) {
+          injected.crashAfterRecord++;
+          throw new SimulatedCrash(`worker died after recording ${key}`);
+        }
+      },
+    },
+  });
+  const throttling = new ThrottlingInjector(faults.throttling, random);
+  if (faults.throttling > 0) throttling.install(stack.deps.aws);
+
+  const started = Date.now();
+  try {
+    const deps = createDeps(registry, {
+      log: new Logger({ serviceName: 'lambdag-simulate', logLevel: 'ERROR' }),
+    });
+    const client = new LambdagClient({
+      sfn: deps.aws.sfn,
+      store: deps.store,
+      payloads: deps.payloads,
+      stateMachineArn: stack.stateMachineArn,
+      registry,
+    });
+    const inputs: RandomDagInput[] = Array.from({ length: options.runs }, (_, i) => ({
+      seed: options.seed * 1_000 + i,
+      steps: options.minSteps + Math.floor(random() * (options.maxSteps - options.minSteps + 1)),
+      maxFanIn: 3,
+      failRate: faults.stepErrors,
+      slowRate: faults.slowSteps,
+      slowMs: ((options.visibilityTimeoutSeconds ?? 2) + 1) * 1000,
+      retries: 4,
+    }));
+
+    const deadline = started + (options.timeoutMs ?? 10 * 60_000);
+    const finished: RunRecord[] = [];
+    const stuckRuns: string[] = [];
+    let done = 0;
+    const queue = [...inputs];
+    const runOne = async () => {
+      for (let input = queue.shift(); input; input = queue.shift()) {
+        const { runId } = await client.startRun({ job: randomDag.name, input });
+        const controller = new AbortController();
+        const timer = setTimeout(() => controller.abort(), Math.max(0, deadline - Date.now()));
+        try {
+          finished.push(await client.waitForRun(runId, { signal: controller.signal, maxIntervalMs: 500 }));
+        } catch (error) {
+          if (!controller.signal.aborted) throw error;
+          stuckRuns.push(runId);
+        } finally {
+          clearTimeout(timer);
+        }
+        options.onProgress?.(++done, inputs.length);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, options.parallelRuns ?? 10) }, runOne));
+    const durationMs = Date.now() - started;
+    throttling.disable();
+
+    // ---- the audit ----
+    const lostSteps: SimulationReport['lostSteps'] = [];
+    const wrongResults: SimulationReport['wrongResults'] = [];
+    const runStatuses: Record<string, number> = {};
+    let steps = 0;
+    for (const run of finished) {
+      runStatuses[run.status] = (runStatuses[run.status] ?? 0) + 1;
+      const input = randomDag.parseInput(run.input) as RandomDagInput;
+      const expected = expectedOutputs(input);
+      steps += expected.size;
+      for await (const step of deps.store.listSteps(run.runId)) {
+        if (step.status !== StepStatus.SUCCEEDED)
+          lostSteps.push({ runId: run.runId, step: step.key, status: step.status });
+      }
+      const plan = randomDag.plan(input);
+      const want =
+        plan.sinks.length === 1
+          ? expected.get(plan.sinks[0] as string)
+          : Object.fromEntries(plan.sinks.map((k) => [k, expected.get(k)]));
+      if (JSON.stringify(run.result) !== JSON.stringify(want)) {
+        wrongResults.push({ runId: run.runId, expected: want, got: run.result });
+      }
+    }
+    for (const runId of stuckRuns) {
+      const run = await deps.store.getRun(runId);
+      if (run && TERMINAL_RUN_STATUSES.has(run.status)) continue;
+      runStatuses.STUCK = (runStatuses.STUCK ?? 0) + 1;
+    }
+
+    const executionsAfterSuccess = bodyRuns
+      .filter((b) => {
+        const at = recordedAt.get(`${b.runId}/${b.step}`);
+        return at !== undefined && b.startedAt > at;
+      })
+      .map(({ runId, step, attempt }) => ({ runId, step, attempt }));
+    const doubleRecords = [...records]
+      .filter(([, n]) => n > 1)
+      .map(([key, n]) => {
+        const [runId = '', step = ''] = key.split('/');
+        return { runId, step, records: n };
+      });
+    const attempts = new Map<string, number>();
+    for (const b of bodyRuns)
+      attempts.set(
+        `${b.runId}/${b.step}/${b.attempt}`,
+        (attempts.get(`${b.runId}/${b.step}/${b.attempt}`) ?? 0) + 1,
+      );
+    const stats = stack.eventSource.stats();
+
+    const report: SimulationReport = {
+      ok: false,
+      seed: options.seed,
+      runs: inputs.length,
+      steps,
+      durationMs,
+      runStatuses,
+      stuckRuns: stuckRuns.filter((id) => !finished.some((r) => r.runId === id)),
+      lostSteps,
+      executionsAfterSuccess,
+      doubleRecords,
+      wrongResults,
+      faultsInjected: {
+        duplicateSends: stack.faults.duplicated,
+        ...injected,
+        throttling: { ...throttling.counts },
+        stepErrors: bodyRuns.filter((b) => !b.finished).length,
+        slowSteps: bodyRuns.filter((b) => b.slow).length,
+      },
+      executions: {
+        bodies: bodyRuns.length,
+        reExecutedAttempts: [...attempts.values()].filter((n) => n > 1).length,
+        retries: bodyRuns.filter((b) => b.attempt > 1).length,
+      },
+      redeliveries: { received: stats.received, reportedFailures: stats.reportedFailures },
+    };
+    return {
+      ...report,
+      ok:
+        report.stuckRuns.length === 0 &&
+        lostSteps.length === 0 &&
+        executionsAfterSuccess.length === 0 &&
+        doubleRecords.length === 0 &&
+        wrongResults.length === 0 &&
+        (runStatuses.SUCCEEDED ?? 0) === inputs.length,
+    };
+  } finally {
+    await stack.stop();
+  }
+}

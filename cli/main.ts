@@ -6,6 +6,7 @@ import { localDownCommand, localUpCommand } from './commands/local.ts';
 import { dlqListCommand, dlqRedriveCommand, queuesCommand } from './commands/queues.ts';
 import { rerunCommand } from './commands/rerun.ts';
 import { runCommand } from './commands/run.ts';
+import { simulateCommand } from './commands/simulate.ts';
 import { red } from './format.ts';
 
 /** Exit codes: 0 run succeeded / command done, 1 run failed or canceled, 2 bad input, 3 anything else. */
@@ -101,6 +102,27 @@ targetOptions(dlq.command('redrive'))
   .option('--max <n>', 'at most this many')
   .option('--json', 'print JSON')
   .action(async (options) => exit(await dlqRedriveCommand(options)));
+
+program
+  .command('simulate')
+  .description(
+    'run random DAGs on a fresh local stack while injecting faults, then audit exactly-once (exit 0 when clean)',
+  )
+  .option('--runs <n>', 'how many runs', '20')
+  .option('--min-steps <n>', 'fewest steps per run', '10')
+  .option('--max-steps <n>', 'most steps per run', '50')
+  .option('--seed <n>', 'seed of the DAGs and the faults (printed, to replay a failure)')
+  .option(
+    '--faults <spec>',
+    'all, none, or kind=rate,... (duplicateSends, crashBeforeRecord, crashAfterRecord, crashBeforeDelete, throttling, stepErrors, slowSteps)',
+    'all',
+  )
+  .option('--parallel <n>', 'runs in flight at once', '10')
+  .option('--concurrency <n>', 'worker concurrency per step queue')
+  .option('--visibility <seconds>', "the step queues' visibility timeout (slow steps outlast it)", '2')
+  .option('--timeout <seconds>', 'give up on runs still going after this long (they count as stuck)', '600')
+  .option('--json', 'print the report as JSON')
+  .action(async (options) => exit(await simulateCommand(options)));
 
 const local = program
   .command('local')

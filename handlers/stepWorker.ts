@@ -1,13 +1,15 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { IdempotencyAlreadyInProgressError } from '@aws-lambda-powertools/idempotency';
-import { ChangeMessageVisibilityCommand } from '@aws-sdk/client-sqs';
+import { ChangeMessageVisibilityCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import middy from '@middy/core';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
+import { CircuitBreaker } from '../lib/circuitBreaker.ts';
 import type { Deps } from '../lib/deps.ts';
-import { InvalidMessageError } from '../lib/errors.ts';
+import { CircuitOpenError, InvalidMessageError } from '../lib/errors.ts';
 import { createIdempotentAttempt, type IdempotentAttempt } from '../lib/idempotentAttempt.ts';
 import { decodeStepMessage, type StepMessage } from '../lib/messages.ts';
 import { type RunnerHooks, StepRunner } from '../lib/runner.ts';
+import { isTransientAwsError, withTransientRetries } from '../lib/transient.ts';
 import { deadlineOf, lazyDeps } from './shared.ts';
 
 /**
@@ -16,8 +18,11 @@ import { deadlineOf, lazyDeps } from './shared.ts';
  * progress elsewhere, an infrastructure error, a poison message) is reported as a
  * batch item failure and redelivered by SQS, and after maxReceiveCount lands in the DLQ.
  */
-export function createHandler(getDeps: () => Deps, hooks: RunnerHooks = {}) {
-  const processor = new BatchProcessor(EventType.SQS);
+export function createHandler(
+  getDeps: () => Deps,
+  hooks: RunnerHooks = {},
+  breaker: CircuitBreaker = new CircuitBreaker(),
+) {
   let attempt: IdempotentAttempt | undefined;
   return middy(async (event: SQSEvent, context: Context) => {
     const deps = getDeps();
@@ -26,13 +31,46 @@ export function createHandler(getDeps: () => Deps, hooks: RunnerHooks = {}) {
     runAttempt.registerLambdaContext(context);
     const deadline = deadlineOf(context);
     const recordHandler = async (record: SQSRecord) => {
+      const blockedMs = breaker.blockedForMs();
+      if (blockedMs !== undefined) {
+        // Hand the record back unstarted until the circuit lets attempts through again.
+        if (receiveCount(record) >= deps.config.maxReceiveCount - 1 && (await requeue(deps, record))) {
+          return { requeued: true };
+        }
+        await setVisibility(deps, record, Math.ceil(blockedMs / 1000));
+        throw new CircuitOpenError(blockedMs);
+      }
       let message: StepMessage | undefined;
       try {
         message = await decodeStepMessage(record.body, deps.payloads);
-        return await runAttempt.run(message, deadline === undefined ? {} : { deadline });
+        const decoded = message;
+        const outcome = await withTransientRetries(
+          () => runAttempt.run(decoded, deadline === undefined ? {} : { deadline }),
+          {
+            ...IN_PLACE_RETRIES,
+            giveUp: () => breaker.isOpen,
+            onRetry: (error, tryNumber, delayMs) => {
+              breaker.transientFailure();
+              deps.log.warn('transient AWS error; trying the attempt again in place', {
+                runId: decoded.runId,
+                step: decoded.step,
+                attempt: decoded.attempt,
+                tryNumber,
+                delayMs,
+                error,
+              });
+            },
+          },
+        );
+        breaker.success();
+        return outcome;
       } catch (error) {
         if (error instanceof IdempotencyAlreadyInProgressError) {
-          await setVisibility(deps, record, Math.min(60, 2 ** Math.min(receiveCount(record), 6)));
+          await setVisibility(
+            deps,
+            record,
+            inProgressRetrySeconds(error, context.getRemainingTimeInMillis()),
+          );
         } else if (error instanceof InvalidMessageError) {
           // A poison message never gets better: hurry it through its receives to the DLQ.
           deps.log.warn('poison step message; on its way to the DLQ', {
@@ -41,6 +79,20 @@ export function createHandler(getDeps: () => Deps, hooks: RunnerHooks = {}) {
             reason: error.message,
           });
           await setVisibility(deps, record, 0);
+        } else if (isTransientAwsError(error)) {
+          breaker.transientFailure();
+          deps.log.warn('step attempt hit a transient AWS error; it will be delivered again', {
+            runId: message?.runId,
+            step: message?.step,
+            receiveCount: receiveCount(record),
+            error,
+          });
+          // A healthy step must not reach the DLQ because AWS was throttling: on its last
+          // receive it goes back to its queue as a new message (a duplicate at worst).
+          if (receiveCount(record) >= deps.config.maxReceiveCount - 1 && (await requeue(deps, record))) {
+            return { requeued: true };
+          }
+          await setVisibility(deps, record, transientRetrySeconds(record));
         } else {
           deps.log.error('step attempt failed to process', {
             runId: message?.runId,
@@ -52,29 +104,93 @@ export function createHandler(getDeps: () => Deps, hooks: RunnerHooks = {}) {
       }
     };
     // A batch whose every record failed is reported record by record too (same redelivery), not thrown.
-    return processPartialResponse(event, recordHandler, processor, {
+    // One processor per invocation: it keeps the batch's successes and failures, and the
+    // embedded stack runs concurrent invocations in one process (Lambda never does), where
+    // a shared processor reports one batch's failures in another's response.
+    return processPartialResponse(event, recordHandler, new BatchProcessor(EventType.SQS), {
       context,
       throwOnFullBatchFailure: false,
     });
   });
 }
 
+/** Transient AWS errors inside one delivery: this many tries, 100 ms to 2 s apart (full jitter). */
+const IN_PLACE_RETRIES = { tries: 3, baseMs: 100, maxMs: 2_000 } as const;
+
 const receiveCount = (record: SQSRecord) => Number(record.attributes.ApproximateReceiveCount ?? 1);
 
+/** SQS caps a message's visibility timeout at 12 hours. */
+const MAX_VISIBILITY_SECONDS = 43_200;
+
 /**
- * Bring a failed record back sooner than the queue's whole visibility timeout: after a
- * short, growing delay when another delivery of the attempt is running, at once for poison.
+ * When to look again at an attempt another delivery holds. Its in-progress record
+ * expires with that delivery's invocation, so coming back just after that expiry
+ * costs one receive per holder, where a short fixed backoff would spend the
+ * message's receives while a crashed holder's record outlives them, and send a
+ * healthy step to the DLQ. When the record does not say (DynamoDB returns it with the
+ * failed condition; some emulators do not), the holder's deadline is at most one
+ * invocation away: this invocation's own remaining time bounds it.
+ */
+export function inProgressRetrySeconds(
+  error: IdempotencyAlreadyInProgressError,
+  remainingMs: number,
+  now = Date.now(),
+): number {
+  const expiry = error.existingRecord?.inProgressExpiryTimestamp;
+  const waitMs = expiry === undefined ? remainingMs : expiry - now;
+  return Math.min(MAX_VISIBILITY_SECONDS, Math.max(1, Math.ceil(waitMs / 1000) + 1));
+}
+
+/**
+ * When a failed record comes back, instead of the queue's whole visibility timeout:
+ * when its holder's in-progress record expires, at once for poison, after a jittered
+ * backoff for a transient error, after the cool-down while the circuit is open.
  */
 async function setVisibility(deps: Deps, record: SQSRecord, seconds: number): Promise<void> {
   const url = queueUrlOf(deps, record.eventSourceARN);
   if (!url) return;
-  await deps.aws.sqs.send(
-    new ChangeMessageVisibilityCommand({
-      QueueUrl: url,
-      ReceiptHandle: record.receiptHandle,
-      VisibilityTimeout: seconds,
-    }),
-  );
+  try {
+    await deps.aws.sqs.send(
+      new ChangeMessageVisibilityCommand({
+        QueueUrl: url,
+        ReceiptHandle: record.receiptHandle,
+        VisibilityTimeout: seconds,
+      }),
+    );
+  } catch (error) {
+    // The record still fails; it comes back after the queue's own visibility timeout.
+    deps.log.warn('could not change the visibility of a failed record', {
+      messageId: record.messageId,
+      error,
+    });
+  }
+}
+
+/** Redeliveries after a transient error spread out: full jitter up to 2^receives seconds (at most 5 minutes). */
+function transientRetrySeconds(record: SQSRecord): number {
+  return Math.max(1, Math.round(Math.random() * Math.min(300, 2 ** receiveCount(record))));
+}
+
+/** Send the record's body again as a new message, delayed; true when it was sent. */
+async function requeue(deps: Deps, record: SQSRecord): Promise<boolean> {
+  const url = queueUrlOf(deps, record.eventSourceARN);
+  if (!url) return false;
+  try {
+    await deps.aws.sqs.send(
+      new SendMessageCommand({
+        QueueUrl: url,
+        MessageBody: record.body,
+        DelaySeconds: Math.min(900, transientRetrySeconds(record)),
+      }),
+    );
+    return true;
+  } catch (error) {
+    deps.log.warn('could not requeue the step message; it stays on its receives', {
+      messageId: record.messageId,
+      error,
+    });
+    return false;
+  }
 }
 
 function queueUrlOf(deps: Deps, arn: string): string | undefined {

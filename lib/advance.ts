@@ -1,29 +1,43 @@
 import { descendantsOf, type JobPlan } from './dag.ts';
 import type { Deps } from './deps.ts';
 import type { DispatchItem, RunRef } from './dispatch.ts';
-import { EventType } from './status.ts';
+import { EventType, StepStatus } from './status.ts';
 import { forEachLimit } from './store/runStore.ts';
 
 const PARALLEL_WRITES = 16;
 
 /**
- * After a step succeeded (and only by the writer that recorded it): count it, then
- * release its dependents. A dependent with one upstream is queued directly; one with
- * several has its pending counter decremented, and the writer that takes it to zero
- * queues it. The WAITING -> QUEUED write has exactly one winner, so each dependent
- * is dispatched once.
+ * After a step succeeded: release its dependents. A dependent with one upstream is
+ * queued directly; one with several has its pending counter decremented (once per
+ * upstream, however often this runs), and a writer that sees it at zero queues it.
+ * The WAITING -> QUEUED write has exactly one winner, so each dependent is dispatched
+ * once; `retry` (a redelivery after a crash) also re-sends a dependent left QUEUED.
  */
 export async function releaseDependents(
   deps: Deps,
   run: RunRef,
   plan: JobPlan,
   stepKey: string,
+  options: { readonly retry?: boolean } = {},
 ): Promise<string[]> {
   const ready: string[] = [];
   await forEachLimit(plan.dependents.get(stepKey) ?? [], PARALLEL_WRITES, async (dependent) => {
-    const upstreamCount = plan.upstream.get(dependent)?.length ?? 0;
-    if (upstreamCount > 1 && (await deps.store.resolveDependency(run.runId, dependent)) > 0) return;
-    if ((await deps.store.markQueued(run.runId, dependent)).ok) ready.push(dependent);
+    const upstream = plan.upstream.get(dependent) ?? [];
+    if (upstream.length > 1) {
+      const left = await deps.store.resolveDependency(run.runId, dependent, upstream.indexOf(stepKey));
+      if (left > 0) return;
+    }
+    const queued = await deps.store.markQueued(run.runId, dependent);
+    // Still QUEUED at attempt 1 when this release is a retry after a crash: that crash may
+    // have come between marking it and sending its message, so send again. A second
+    // message for a live attempt is a duplicate delivery, absorbed by the claim and the
+    // idempotency key.
+    const resend =
+      options.retry &&
+      !queued.ok &&
+      queued.current?.status === StepStatus.QUEUED &&
+      queued.current.attempt === 1;
+    if (queued.ok || resend) ready.push(dependent);
   });
   await dispatchFirstAttempts(deps, run, plan, ready);
   return ready;

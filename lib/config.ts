@@ -12,6 +12,8 @@ export interface LambdagConfig {
   readonly maxMessageBytes: number;
   /** How often a running step's worker checks whether its run was canceled (seconds). */
   readonly cancelCheckSeconds: number;
+  /** The step queues' maxReceiveCount (their redrive policy): receives before the DLQ. */
+  readonly maxReceiveCount: number;
 }
 
 const QUEUE_PREFIX = 'LAMBDAG_QUEUE_URL_';
@@ -20,6 +22,7 @@ export const DEFAULT_QUEUE = 'default';
 export const DEFAULT_MAX_MESSAGE_BYTES = 262_144;
 /** A canceled run's running steps stop within about this long; each check is one small read. */
 export const DEFAULT_CANCEL_CHECK_SECONDS = 5;
+export const DEFAULT_MAX_RECEIVE_COUNT = 5;
 /** SQS's current hard ceiling. */
 const SQS_MAX_MESSAGE_BYTES = 1_048_576;
 
@@ -42,6 +45,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): LambdagConfig 
     queues,
     maxMessageBytes: maxMessageBytes(env),
     cancelCheckSeconds: cancelCheckSeconds(env),
+    maxReceiveCount: maxReceiveCount(env),
   };
 }
 
@@ -54,6 +58,16 @@ function cancelCheckSeconds(env: NodeJS.ProcessEnv): number {
       'LAMBDAG_CANCEL_CHECK_SECONDS',
       `must be a number of seconds from 0.1 to 900, got '${raw}'`,
     );
+  }
+  return value;
+}
+
+function maxReceiveCount(env: NodeJS.ProcessEnv): number {
+  const raw = env.LAMBDAG_MAX_RECEIVE_COUNT;
+  if (raw === undefined || raw === '') return DEFAULT_MAX_RECEIVE_COUNT;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1 || value > 1000) {
+    throw new ConfigError('LAMBDAG_MAX_RECEIVE_COUNT', `must be an integer from 1 to 1000, got '${raw}'`);
   }
   return value;
 }
@@ -86,6 +100,7 @@ export function configToEnv(config: LambdagConfig): Record<string, string> {
     LAMBDAG_BUCKET: config.bucket,
     LAMBDAG_MAX_MESSAGE_BYTES: String(config.maxMessageBytes),
     LAMBDAG_CANCEL_CHECK_SECONDS: String(config.cancelCheckSeconds),
+    LAMBDAG_MAX_RECEIVE_COUNT: String(config.maxReceiveCount),
   };
   for (const [name, url] of Object.entries(config.queues)) env[`${QUEUE_PREFIX}${name.toUpperCase()}`] = url;
   return env;

@@ -19,6 +19,7 @@ export const ErrorCode = {
   LOCAL_STACK: 'LOCAL_STACK',
   RUN_START_FAILED: 'RUN_START_FAILED',
   TRANSIENT_AWS: 'TRANSIENT_AWS',
+  CIRCUIT_OPEN: 'CIRCUIT_OPEN',
   STEP_TIMEOUT: 'STEP_TIMEOUT',
   RUN_CANCELED: 'RUN_CANCELED',
   RUN_NOT_FINISHED: 'RUN_NOT_FINISHED',
@@ -138,6 +139,15 @@ export class TransientAwsError extends LambdagError {
   readonly code = ErrorCode.TRANSIENT_AWS;
   constructor(readonly original: Error) {
     super(`${original.name}: ${original.message}`, { cause: original });
+  }
+}
+
+/** The worker's circuit breaker is open: the record was handed back without being started. */
+export class CircuitOpenError extends LambdagError {
+  override readonly name = 'CircuitOpenError' as const;
+  readonly code = ErrorCode.CIRCUIT_OPEN;
+  constructor(readonly retryInMs: number) {
+    super(`AWS dependencies keep failing; not starting step attempts for ${Math.ceil(retryInMs / 1000)}s`);
   }
 }
 

@@ -93,6 +93,17 @@ export class StepRunner {
           ...(current.outputKey ? { outputKey: current.outputKey } : {}),
         };
       }
+      if (current.status === StepStatus.FAILED && current.attempt === attempt) {
+        // A delivery after a crash between recording the failure and skipping downstream.
+        await skipDownstream(this.deps, runId, plan, step);
+        await this.deps.store.requestReconcile(runId);
+        return { ...base, status: AttemptStatus.ALREADY_DONE };
+      }
+      if (current.status === StepStatus.QUEUED && current.attempt === attempt + 1) {
+        // This attempt failed and scheduled the next one, but may have died before sending it.
+        await this.resendRetry(run, plan, message);
+        return { ...base, status: AttemptStatus.RETRYING };
+      }
       this.deps.log.info('stale step message ignored', {
         ...base,
         current: current.status,
@@ -329,7 +340,7 @@ export class StepRunner {
     if (retryable) {
       const scheduled = await this.deps.store.scheduleRetry(runId, step, attempt, serialized);
       if (!scheduled.ok) return { ...base, status: AttemptStatus.ALREADY_DONE };
-      const delaySeconds = retryDelaySeconds(attempt, options.backoff);
+      const delaySeconds = this.retryDelay(plan, message);
       await this.deps.store.appendEvent({
         runId,
         type: EventType.STEP_RETRY,
@@ -366,27 +377,24 @@ export class StepRunner {
     return { ...base, status: AttemptStatus.FAILED };
   }
 
+  private retryDelay(plan: JobPlan, message: StepMessage): number {
+    return retryDelaySeconds(message.attempt, plan.steps.get(message.step)?.options.backoff);
+  }
+
+  /** Send the next attempt again (a duplicate if the first send got through, which the claim absorbs). */
+  private async resendRetry(run: RunRef, plan: JobPlan, message: StepMessage): Promise<void> {
+    await this.deps.dispatcher.dispatch(run, plan, [
+      { step: message.step, attempt: message.attempt + 1, delaySeconds: this.retryDelay(plan, message) },
+    ]);
+  }
+
   /**
-   * The attempt was recorded SUCCEEDED but its continuation may not have finished.
-   * Queue any dependent whose upstream have all succeeded (the conditional write keeps
-   * it to one dispatch) and ask pollRun to recount the run's counters.
+   * The attempt was recorded SUCCEEDED but its continuation may not have finished:
+   * release its dependents again (idempotent) and ask pollRun to recount the run's
+   * counters, which the crash may have left behind.
    */
   private async recover(run: RunRef, plan: JobPlan, step: string): Promise<void> {
-    const dependents = plan.dependents.get(step) ?? [];
-    const ready: string[] = [];
-    await forEachLimit(dependents, PARALLEL_READS, async (dependent) => {
-      const ups = await this.deps.store.getSteps(run.runId, plan.upstream.get(dependent) ?? []);
-      const allSucceeded = [...ups.values()].every((s) => s.status === StepStatus.SUCCEEDED);
-      if (allSucceeded && ups.size === (plan.upstream.get(dependent)?.length ?? 0)) {
-        if ((await this.deps.store.markQueued(run.runId, dependent)).ok) ready.push(dependent);
-      }
-    });
-    if (ready.length)
-      await this.deps.dispatcher.dispatch(
-        run,
-        plan,
-        ready.map((s) => ({ step: s, attempt: 1 })),
-      );
+    await releaseDependents(this.deps, run, plan, step, { retry: true });
     await this.deps.store.requestReconcile(run.runId);
   }
 }

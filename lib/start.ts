@@ -101,9 +101,18 @@ export async function startRun(deps: Deps, raw: unknown, executionArn?: string):
   }
 
   if (current.status === RunStatus.STARTING) {
-    // Nothing is dispatched yet, so (re)writing every step item is safe.
     const { steps, roots } = initialSteps(runId, plan, now, rerun?.reuse);
-    await deps.store.putSteps(steps);
+    if (!current.stepsWritten) {
+      // Nothing is dispatched yet, so (re)writing every step item is safe.
+      await deps.store.putSteps(steps);
+      const marked = await deps.store.setRunStatus(runId, [RunStatus.STARTING], RunStatus.STARTING, {
+        stepsWritten: true,
+      });
+      if (marked.ok) current = marked.item;
+    }
+    // A retried StartRun (its first try died after dispatching) sends the roots again and
+    // leaves the steps as they are, some maybe done by now: a root's second message is a
+    // duplicate delivery, which the claim and the idempotency key absorb.
     await dispatchFirstAttempts(deps, { runId, job: job.name, input }, plan, roots);
     const moved = await deps.store.setRunStatus(runId, [RunStatus.STARTING], RunStatus.RUNNING);
     if (moved.ok) {

@@ -29,6 +29,13 @@ export const StepStatus = {
 } as const;
 export type StepStatus = (typeof StepStatus)[keyof typeof StepStatus];
 
+export const TERMINAL_STEP_STATUSES: ReadonlySet<StepStatus> = new Set([
+  StepStatus.SUCCEEDED,
+  StepStatus.FAILED,
+  StepStatus.SKIPPED,
+  StepStatus.CANCELED,
+]);
+
 export const EventType = {
   RUN_START: 'RUN_START',
   RUN_SUCCESS: 'RUN_SUCCESS',

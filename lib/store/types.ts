@@ -32,6 +32,8 @@ export interface RunRecord {
   readonly error?: RunError;
   readonly failedSteps?: readonly string[];
   readonly skippedSteps?: readonly string[];
+  /** StartRun wrote the step items: from here a retried StartRun must not overwrite them. */
+  readonly stepsWritten?: boolean;
   /** Set when a worker recovered from a crash: the next poll recounts from the steps. */
   readonly reconcile?: boolean;
   /** When `cancelRun` moved the run to CANCELING (the grace period counts from here). */

@@ -1,11 +1,13 @@
 import { Logger } from '@aws-lambda-powertools/logger';
+import { DescribeExecutionCommand, GetExecutionHistoryCommand } from '@aws-sdk/client-sfn';
 import type { SQSRecord } from 'aws-lambda';
 import { LambdagClient } from '../../lib/client.ts';
-import { createDeps } from '../../lib/deps.ts';
+import { createDeps, type Deps } from '../../lib/deps.ts';
 import type { StepMessage } from '../../lib/messages.ts';
+import { QueueInspector } from '../../lib/queues.ts';
 import { JobRegistry } from '../../lib/registry.ts';
-import { StepStatus, TERMINAL_RUN_STATUSES } from '../../lib/status.ts';
-import type { RunRecord } from '../../lib/store/types.ts';
+import { StepStatus, TERMINAL_RUN_STATUSES, TERMINAL_STEP_STATUSES } from '../../lib/status.ts';
+import type { RunEvent, RunRecord } from '../../lib/store/types.ts';
 import { startLocalStack } from '../stack.ts';
 import { bodyRuns, expectedOutputs, type RandomDagInput, randomDag, rng } from './randomDag.ts';
 import { ThrottlingInjector } from './throttling.ts';
@@ -72,11 +74,17 @@ export interface SimulationReport {
   readonly runs: number;
   readonly steps: number;
   readonly durationMs: number;
+  /** Run latency (created to finished) of the runs that ended, in ms. */
+  readonly runLatencyMs: { p50: number; p90: number; max: number };
+  /** The slowest run's events, to see where its time went. */
+  readonly slowestRun?: { runId: string; latencyMs: number; events: string[] };
   readonly runStatuses: Record<string, number>;
-  /** Runs not ended when the harness gave up. */
-  readonly stuckRuns: string[];
+  /** Runs not ended when the harness gave up, with what they were waiting on. */
+  readonly stuckRuns: StuckRun[];
   /** Steps of ended runs that are not SUCCEEDED (every injected failure is transient). */
   readonly lostSteps: { runId: string; step: string; status: string }[];
+  /** Messages in the step queues' DLQs at the end (a step message there waits on a manual redrive). */
+  readonly deadLetters: { queue: string; count: number; sample: string[] }[];
   /** Body executions that began after the step's success was recorded: must be none. */
   readonly executionsAfterSuccess: { runId: string; step: string; attempt: number }[];
   /** Steps recorded as succeeded more than once: must be none. */
@@ -96,6 +104,17 @@ export interface SimulationReport {
   readonly executions: { bodies: number; reExecutedAttempts: number; retries: number };
   /** Deliveries the worker absorbed without running anything again (duplicates, redeliveries). */
   readonly redeliveries: { received: number; reportedFailures: number };
+}
+
+/** Where a stuck run stands: its record, its unfinished steps, its latest execution. */
+export interface StuckRun {
+  readonly runId: string;
+  readonly status: string;
+  readonly counts: { succeeded: number; failed: number; skipped: number; steps: number };
+  readonly unfinishedSteps: { step: string; status: string; attempt: number; pending: number }[];
+  readonly execution?: { status: string; error?: string; cause?: string; lastSteps: string[] };
+  /** The run's last events, newest last. */
+  readonly lastEvents: string[];
 }
 
 class SimulatedCrash extends Error {
@@ -224,10 +243,34 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
         wrongResults.push({ runId: run.runId, expected: want, got: run.result });
       }
     }
+    const deadLetters: SimulationReport['deadLetters'] = [];
+    const inspector = new QueueInspector(deps.aws.sqs, deps.config.queues);
+    for (const queue of await inspector.stats()) {
+      if (!queue.dlq?.visible) continue;
+      const letters = await inspector.peekDeadLetters(queue.name, 10);
+      deadLetters.push({
+        queue: queue.name,
+        count: queue.dlq.visible,
+        sample: letters.map((l) => l.describe),
+      });
+    }
+    const slowest = finished
+      .filter((r) => r.finishedAt)
+      .map((r) => ({
+        runId: r.runId,
+        latencyMs: Date.parse(r.finishedAt as string) - Date.parse(r.createdAt),
+      }))
+      .sort((a, b) => b.latencyMs - a.latencyMs)[0];
+    const slowestRun = slowest && {
+      ...slowest,
+      events: eventLines(await deps.store.listEvents(slowest.runId)),
+    };
+    const stuck: StuckRun[] = [];
     for (const runId of stuckRuns) {
-      const run = await deps.store.getRun(runId);
-      if (run && TERMINAL_RUN_STATUSES.has(run.status)) continue;
+      const diagnosis = await diagnoseStuckRun(deps, runId);
+      if (diagnosis === undefined) continue;
       runStatuses.STUCK = (runStatuses.STUCK ?? 0) + 1;
+      stuck.push(diagnosis);
     }
 
     const executionsAfterSuccess = bodyRuns
@@ -256,9 +299,12 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       runs: inputs.length,
       steps,
       durationMs,
+      runLatencyMs: latencies(finished),
+      ...(slowestRun ? { slowestRun } : {}),
       runStatuses,
-      stuckRuns: stuckRuns.filter((id) => !finished.some((r) => r.runId === id)),
+      stuckRuns: stuck,
       lostSteps,
+      deadLetters,
       executionsAfterSuccess,
       doubleRecords,
       wrongResults,
@@ -281,6 +327,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       ok:
         report.stuckRuns.length === 0 &&
         lostSteps.length === 0 &&
+        deadLetters.length === 0 &&
         executionsAfterSuccess.length === 0 &&
         doubleRecords.length === 0 &&
         wrongResults.length === 0 &&
@@ -289,4 +336,77 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   } finally {
     await stack.stop();
   }
+}
+
+/** Undefined when the run did end after all (just past the deadline). */
+async function diagnoseStuckRun(deps: Deps, runId: string): Promise<StuckRun | undefined> {
+  const run = await deps.store.getRun(runId);
+  if (run && TERMINAL_RUN_STATUSES.has(run.status)) return undefined;
+  const unfinishedSteps: StuckRun['unfinishedSteps'] = [];
+  for await (const step of deps.store.listSteps(runId)) {
+    if (!TERMINAL_STEP_STATUSES.has(step.status))
+      unfinishedSteps.push({
+        step: step.key,
+        status: step.status,
+        attempt: step.attempt,
+        pending: step.pending,
+      });
+  }
+  let execution: StuckRun['execution'];
+  if (run?.executionArn) {
+    const described = await deps.aws.sfn.send(
+      new DescribeExecutionCommand({ executionArn: run.executionArn }),
+    );
+    const history = await deps.aws.sfn.send(
+      new GetExecutionHistoryCommand({ executionArn: run.executionArn, reverseOrder: true, maxResults: 6 }),
+    );
+    execution = {
+      status: described.status ?? 'UNKNOWN',
+      lastSteps: (history.events ?? []).map((e) => {
+        const detail =
+          e.stateEnteredEventDetails?.name ??
+          e.taskFailedEventDetails?.error ??
+          e.executionFailedEventDetails?.error ??
+          e.lambdaFunctionFailedEventDetails?.error ??
+          '';
+        return `${e.timestamp?.toISOString() ?? ''} ${e.type ?? ''} ${detail}`.trim();
+      }),
+      ...(described.error ? { error: described.error } : {}),
+      ...(described.cause ? { cause: described.cause } : {}),
+    };
+  }
+  const { events } = await deps.store.listEvents(runId);
+  const lastEvents = events
+    .slice(-8)
+    .map(
+      (e) => `${e.at} ${e.type}${e.step ? ` ${e.step}#${e.attempt}` : ''}${e.message ? ` ${e.message}` : ''}`,
+    );
+  return {
+    runId,
+    lastEvents,
+    status: run?.status ?? 'NO RUN RECORD',
+    counts: {
+      succeeded: run?.succeeded ?? 0,
+      failed: run?.failed ?? 0,
+      skipped: run?.skipped ?? 0,
+      steps: run?.stepCount ?? 0,
+    },
+    unfinishedSteps,
+    ...(execution ? { execution } : {}),
+  };
+}
+
+function latencies(runs: readonly RunRecord[]): SimulationReport['runLatencyMs'] {
+  const ms = runs
+    .filter((r) => r.finishedAt)
+    .map((r) => Date.parse(r.finishedAt as string) - Date.parse(r.createdAt))
+    .sort((a, b) => a - b);
+  const at = (q: number) => ms[Math.min(ms.length - 1, Math.floor(q * ms.length))] ?? 0;
+  return { p50: at(0.5), p90: at(0.9), max: ms.at(-1) ?? 0 };
+}
+
+function eventLines({ events }: { events: readonly RunEvent[] }): string[] {
+  return events.map(
+    (e) => `${e.at} ${e.type}${e.step ? ` ${e.step}#${e.attempt}` : ''}${e.message ? ` ${e.message}` : ''}`,
+  );
 }

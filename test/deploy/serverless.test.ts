@@ -25,6 +25,7 @@ const PER_STAGE = {
     visibilityTimeout: 30,
     workerTimeout: 30,
     env: {
+      LAMBDAG_MAX_RECEIVE_COUNT: '5',
       LAMBDAG_STALL_SECONDS: '20',
       LAMBDAG_QUEUED_LOST_SECONDS: '30',
       LAMBDAG_RUNNING_LOST_SECONDS: '45',
@@ -35,6 +36,7 @@ const PER_STAGE = {
     visibilityTimeout: 5400,
     workerTimeout: 900,
     env: {
+      LAMBDAG_MAX_RECEIVE_COUNT: '5',
       LAMBDAG_STALL_SECONDS: '300',
       LAMBDAG_QUEUED_LOST_SECONDS: '900',
       LAMBDAG_RUNNING_LOST_SECONDS: '1000',

@@ -122,6 +122,7 @@ program
   .option('--visibility <seconds>', "the step queues' visibility timeout (slow steps outlast it)", '2')
   .option('--timeout <seconds>', 'give up on runs still going after this long (they count as stuck)', '600')
   .option('--json', 'print the report as JSON')
+  .option('--verbose', "show the workers' warnings and errors as the faults happen")
   .action(async (options) => exit(await simulateCommand(options)));
 
 const local = program

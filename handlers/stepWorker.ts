@@ -7,7 +7,7 @@ import { CircuitBreaker } from '../lib/circuitBreaker.ts';
 import type { Deps } from '../lib/deps.ts';
 import { CircuitOpenError, InvalidMessageError } from '../lib/errors.ts';
 import { createIdempotentAttempt, type IdempotentAttempt } from '../lib/idempotentAttempt.ts';
-import { decodeStepMessage, type StepMessage } from '../lib/messages.ts';
+import { decodeStepMessage, deferralSeconds, MAX_DELAY_SECONDS, type StepMessage } from '../lib/messages.ts';
 import { type RunnerHooks, StepRunner } from '../lib/runner.ts';
 import { isTransientAwsError, withTransientRetries } from '../lib/transient.ts';
 import { deadlineOf, lazyDeps } from './shared.ts';
@@ -43,6 +43,12 @@ export function createHandler(
       let message: StepMessage | undefined;
       try {
         message = await decodeStepMessage(record.body, deps.payloads);
+        const deferFor = deferralSeconds(message);
+        if (deferFor !== undefined) {
+          // A retry delayed past SQS's 15-minute cap: back to the queue until its time.
+          await sendBack(deps, record, deferFor);
+          return { deferredSeconds: deferFor };
+        }
         const decoded = message;
         const outcome = await withTransientRetries(
           () => runAttempt.run(decoded, deadline === undefined ? {} : { deadline }),
@@ -171,18 +177,23 @@ function transientRetrySeconds(record: SQSRecord): number {
   return Math.max(1, Math.round(Math.random() * Math.min(300, 2 ** receiveCount(record))));
 }
 
+/** Send the record's body to its queue again as a new message, delayed. */
+async function sendBack(deps: Deps, record: SQSRecord, delaySeconds: number): Promise<void> {
+  const url = queueUrlOf(deps, record.eventSourceARN);
+  if (!url) throw new Error(`no configured step queue for ${record.eventSourceARN}`);
+  await deps.aws.sqs.send(
+    new SendMessageCommand({
+      QueueUrl: url,
+      MessageBody: record.body,
+      DelaySeconds: Math.min(MAX_DELAY_SECONDS, delaySeconds),
+    }),
+  );
+}
+
 /** Send the record's body again as a new message, delayed; true when it was sent. */
 async function requeue(deps: Deps, record: SQSRecord): Promise<boolean> {
-  const url = queueUrlOf(deps, record.eventSourceARN);
-  if (!url) return false;
   try {
-    await deps.aws.sqs.send(
-      new SendMessageCommand({
-        QueueUrl: url,
-        MessageBody: record.body,
-        DelaySeconds: Math.min(900, transientRetrySeconds(record)),
-      }),
-    );
+    await sendBack(deps, record, transientRetrySeconds(record));
     return true;
   } catch (error) {
     deps.log.warn('could not requeue the step message; it stays on its receives', {

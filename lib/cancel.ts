@@ -3,7 +3,7 @@ import { RunNotFoundError } from './errors.ts';
 import type { PollState } from './runState.ts';
 import { EventType, RunStatus, StepStatus } from './status.ts';
 import { forEachLimit, type RunStore } from './store/runStore.ts';
-import type { RunRecord, StepRecord } from './store/types.ts';
+import type { RunError, RunRecord, StepRecord } from './store/types.ts';
 
 /**
  * Cancellation, in three places:
@@ -33,6 +33,24 @@ export interface CancelResult {
   /** The run's status after the call. */
   readonly status: RunStatus;
   readonly message: string;
+}
+
+/**
+ * lambdag stops a run itself (its timeout passed, a fail-fast step failed): the run winds
+ * down like a canceled one — steps not started never start, running ones are aborted —
+ * and ends FAILED with `error`. False when the run was not running (nothing changed).
+ */
+export async function abortRun(deps: Deps, runId: string, error: RunError): Promise<boolean> {
+  const moved = await deps.store.requestCancel(runId, error.message, error);
+  if (!moved.ok) return false;
+  await deps.store.appendEvent({
+    runId,
+    type: EventType.RUN_CANCEL_REQUESTED,
+    message: `stopping the run: ${error.message}`,
+    data: { reason: error.message, error },
+  });
+  deps.log.warn('run stopped by lambdag', { runId, error });
+  return true;
 }
 
 /**

@@ -7,7 +7,7 @@ import { DEFAULT_QUEUE, type LambdagConfig } from './config.ts';
 import type { JobPlan } from './dag.ts';
 import { InvalidJobError } from './errors.ts';
 import { Priority } from './job.ts';
-import { encodeStepMessage } from './messages.ts';
+import { encodeStepMessage, MAX_DELAY_SECONDS } from './messages.ts';
 import type { PayloadStore } from './payload.ts';
 
 export interface DispatchItem {
@@ -23,8 +23,6 @@ export interface RunRef {
 }
 
 const BATCH_ENTRIES = 10;
-/** SQS DelaySeconds ceiling. */
-export const MAX_DELAY_SECONDS = 900;
 
 /** Sends step attempts to their step queues, batched, with the claim check for large bodies. */
 export class Dispatcher {
@@ -59,8 +57,18 @@ export class Dispatcher {
     const byQueue = new Map<string, SendMessageBatchRequestEntry[]>();
     for (const [index, item] of items.entries()) {
       const url = this.config.queues[this.queueName(plan, item.step)] as string;
+      const delay = Math.max(0, item.delaySeconds ?? 0);
       const body = await encodeStepMessage(
-        { v: 1, runId: run.runId, job: run.job, step: item.step, attempt: item.attempt, input: run.input },
+        {
+          v: 1,
+          runId: run.runId,
+          job: run.job,
+          step: item.step,
+          attempt: item.attempt,
+          input: run.input,
+          // Past SQS's cap, the worker sends the message back until its time comes.
+          ...(delay > MAX_DELAY_SECONDS ? { notBefore: Date.now() + delay * 1000 } : {}),
+        },
         this.payloads,
         this.config.maxMessageBytes,
       );

@@ -20,6 +20,9 @@ export const ErrorCode = {
   RUN_START_FAILED: 'RUN_START_FAILED',
   TRANSIENT_AWS: 'TRANSIENT_AWS',
   CIRCUIT_OPEN: 'CIRCUIT_OPEN',
+  WORKER_LOST: 'WORKER_LOST',
+  RUN_TIMEOUT: 'RUN_TIMEOUT',
+  FAIL_FAST: 'FAIL_FAST',
   STEP_TIMEOUT: 'STEP_TIMEOUT',
   RUN_CANCELED: 'RUN_CANCELED',
   RUN_NOT_FINISHED: 'RUN_NOT_FINISHED',
@@ -139,6 +142,22 @@ export class TransientAwsError extends LambdagError {
   readonly code = ErrorCode.TRANSIENT_AWS;
   constructor(readonly original: Error) {
     super(`${original.name}: ${original.message}`, { cause: original });
+  }
+}
+
+/**
+ * Workers kept dying while running one step attempt (killed by the Lambda timeout, out of
+ * memory): the attempt fails with this instead of being redelivered forever, and the
+ * step's retry budget decides what follows.
+ */
+export class WorkerLostError extends LambdagError {
+  override readonly name = 'WorkerLostError' as const;
+  readonly code = ErrorCode.WORKER_LOST;
+  constructor(step: string, attempt: number, lost: number) {
+    super(
+      `step '${step}' attempt ${attempt}: the worker died ${lost} times while running it ` +
+        '(killed by the Lambda timeout or out of memory?); give it more memory or time, or run it on ECS',
+    );
   }
 }
 

@@ -114,7 +114,14 @@ export async function finalizeRun(deps: Deps, raw: unknown): Promise<RunOutcome 
     return backToPolling(state, ended);
   }
 
-  const status = canceling ? RunStatus.CANCELED : counts.failed > 0 ? RunStatus.FAILED : RunStatus.SUCCEEDED;
+  // A run lambdag stopped itself (timeout, fail-fast) winds down like a canceled one but fails.
+  const status = canceling
+    ? run.abortError
+      ? RunStatus.FAILED
+      : RunStatus.CANCELED
+    : counts.failed > 0
+      ? RunStatus.FAILED
+      : RunStatus.SUCCEEDED;
   const { plan } = await loadPlan(deps, run);
   let result: unknown;
   if (status === RunStatus.SUCCEEDED) {
@@ -126,6 +133,7 @@ export async function finalizeRun(deps: Deps, raw: unknown): Promise<RunOutcome 
     result = plan.sinks.length === 1 ? sinkOutputs[0]?.[1] : Object.fromEntries(sinkOutputs);
   }
   const error: RunError | undefined =
+    run.abortError ??
     run.error ??
     (firstFailure
       ? {

@@ -35,6 +35,11 @@ export interface StepOptions {
   /** How many times a failed attempt is retried. Default: the job's, else 0. */
   readonly retries?: number;
   readonly backoff?: BackoffOptions;
+  /**
+   * Which errors are worth a retry (default: all but NonRetryableError, StepTimeoutError
+   * counts as retryable). Return false to fail the step at once.
+   */
+  readonly retryable?: (error: unknown) => boolean;
   /** Per-attempt time limit. Default: bounded by the worker's own limit. */
   readonly timeoutSeconds?: number;
   /** Where the step runs. `ecs` is for steps beyond Lambda's 15 minutes, memory or disk. */
@@ -82,6 +87,10 @@ export interface JobOptions<S extends z.ZodType | undefined> {
   readonly defaults?: StepOptions;
   /** Start runs on a schedule (EventBridge Scheduler when deployed; `lambdag local up` locally). */
   readonly schedules?: readonly ScheduleOptions[];
+  /** A run still going after this long is stopped and FAILED with RUN_TIMEOUT (checked by each poll). */
+  readonly timeoutSeconds?: number;
+  /** When a step fails for good, stop the rest of the run (default: independent branches keep running). */
+  readonly failFast?: boolean;
 }
 
 type InputOf<S> = S extends z.ZodType ? z.output<S> : unknown;
@@ -89,6 +98,8 @@ type InputOf<S> = S extends z.ZodType ? z.output<S> : unknown;
 export interface JobDefinition<I = unknown> {
   readonly name: string;
   readonly description?: string;
+  readonly timeoutSeconds?: number;
+  readonly failFast: boolean;
   readonly schedules: readonly Schedule[];
   /** Parse and validate raw run input; throws InvalidInputError saying where it is wrong. */
   parseInput(raw: unknown): I;
@@ -138,9 +149,18 @@ export function defineJob(
   const schema = options.input;
 
   const schedules = defineSchedules(name, options.schedules);
+  const { timeoutSeconds, failFast = false } = options;
+  if (timeoutSeconds !== undefined && !(Number.isFinite(timeoutSeconds) && timeoutSeconds > 0)) {
+    throw new InvalidJobError(
+      name,
+      `timeoutSeconds must be a positive number of seconds, got ${timeoutSeconds}`,
+    );
+  }
   const definition: JobDefinition<unknown> = {
     name,
     schedules,
+    failFast,
+    ...(timeoutSeconds === undefined ? {} : { timeoutSeconds }),
     ...(options.description === undefined ? {} : { description: options.description }),
     parseInput(raw) {
       if (!schema) return raw ?? {};

@@ -11,6 +11,11 @@ export const StepMessageSchema = z.object({
   attempt: z.number().int().min(1),
   /** The run's input, so the worker can rebuild the job's DAG without a read. */
   input: z.unknown(),
+  /**
+   * Not to run before this time (epoch ms): set when a retry's delay is longer than
+   * SQS's 15-minute DelaySeconds cap; the worker sends the message back until then.
+   */
+  notBefore: z.number().int().optional(),
 });
 export type StepMessage = z.infer<typeof StepMessageSchema>;
 
@@ -48,4 +53,14 @@ export async function decodeStepMessage(body: string, payloads: PayloadStore): P
     );
   }
   return parsed.data;
+}
+
+/** SQS's DelaySeconds ceiling. */
+export const MAX_DELAY_SECONDS = 900;
+
+/** Seconds to send the message back for, when it arrived before its `notBefore`; else undefined. */
+export function deferralSeconds(message: StepMessage, now = Date.now()): number | undefined {
+  if (message.notBefore === undefined) return undefined;
+  const left = Math.ceil((message.notBefore - now) / 1000);
+  return left > 0 ? Math.min(MAX_DELAY_SECONDS, left) : undefined;
 }

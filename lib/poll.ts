@@ -1,7 +1,7 @@
-import { type CancelLimits, pollCanceling } from './cancel.ts';
+import { abortRun, type CancelLimits, pollCanceling } from './cancel.ts';
 import { handOver, handOverDue, maxPollTicksFromEnv } from './continueAsNew.ts';
 import type { Deps } from './deps.ts';
-import { ConfigError, InvalidInputError } from './errors.ts';
+import { ConfigError, ErrorCode, InvalidInputError } from './errors.ts';
 import type { ReconcileLimits } from './reconcile.ts';
 import { reconcileRun } from './reconcile.ts';
 import { nextWaitSeconds, type PollState, PollStateSchema } from './runState.ts';
@@ -29,6 +29,19 @@ export async function pollRun(deps: Deps, raw: unknown, options: PollOptions): P
   const state = parsed.data;
   let run = await deps.store.requireRun(state.runId);
   if (TERMINAL_RUN_STATUSES.has(run.status)) return { ...state, status: run.status, ticks: state.ticks + 1 };
+  const { timeoutSeconds } = deps.registry.get(run.job);
+  if (
+    run.status !== RunStatus.CANCELING &&
+    timeoutSeconds !== undefined &&
+    Date.now() - Date.parse(run.createdAt) > timeoutSeconds * 1000
+  ) {
+    await abortRun(deps, run.runId, {
+      name: 'RunTimeoutError',
+      code: ErrorCode.RUN_TIMEOUT,
+      message: `the run timed out: still going after its timeoutSeconds (${timeoutSeconds}s)`,
+    });
+    run = await deps.store.requireRun(state.runId);
+  }
   // A canceling run is swept, never reconciled (that would dispatch steps again).
   if (run.status === RunStatus.CANCELING) return pollCanceling(deps, state, run, options);
 

@@ -1,15 +1,18 @@
 import { releaseDependents, skipDownstream } from './advance.ts';
 import { retryDelaySeconds } from './backoff.ts';
+import { abortRun } from './cancel.ts';
 import type { JobPlan } from './dag.ts';
 import type { Deps } from './deps.ts';
 import type { RunRef } from './dispatch.ts';
 import {
+  ErrorCode,
   InvalidMessageError,
   NonRetryableError,
   RunCanceledError,
   RunNotFoundError,
   StepTimeoutError,
   serializeError,
+  WorkerLostError,
 } from './errors.ts';
 import type { StepContext } from './job.ts';
 import type { StepMessage } from './messages.ts';
@@ -53,6 +56,9 @@ export interface RunnerHooks {
 }
 
 const PARALLEL_READS = 16;
+
+/** Workers lost on one attempt before it fails (instead of dying on every redelivery). */
+export const MAX_LOST_WORKERS = 3;
 
 /**
  * Runs one step attempt: claim it, run the step's function on its upstream outputs,
@@ -110,6 +116,21 @@ export class StepRunner {
         currentAttempt: current.attempt,
       });
       return { ...base, status: AttemptStatus.STALE };
+    }
+
+    const lostWorkers = (claim.item.claims ?? 1) - 1;
+    if (lostWorkers > 0) {
+      await this.deps.store.appendEvent({
+        runId,
+        type: EventType.STEP_WORKER_LOST,
+        step,
+        attempt,
+        message: `a worker died running attempt ${attempt} (${lostWorkers} so far); claimed again`,
+        data: { lostWorkers },
+      });
+      if (lostWorkers >= MAX_LOST_WORKERS) {
+        return this.fail(run, plan, message, new WorkerLostError(step, attempt, lostWorkers));
+      }
     }
 
     // Is the run canceled? The claim above is a write on the step item and cannot see the
@@ -335,7 +356,10 @@ export class StepRunner {
     const serialized = serializeError(error);
     const options = plan.steps.get(step)?.options ?? {};
     const retries = options.retries ?? 0;
-    const retryable = !(error instanceof NonRetryableError) && attempt <= retries;
+    const retryable =
+      !(error instanceof NonRetryableError) &&
+      attempt <= retries &&
+      this.isRetryable(options.retryable, error);
 
     if (retryable) {
       const scheduled = await this.deps.store.scheduleRetry(runId, step, attempt, serialized);
@@ -374,7 +398,26 @@ export class StepRunner {
       data: { error: serialized, retriesUsed: attempt - 1 },
     });
     await skipDownstream(this.deps, runId, plan, step);
+    if (this.deps.registry.get(message.job).failFast) {
+      await abortRun(this.deps, runId, {
+        step,
+        name: serialized.name,
+        code: ErrorCode.FAIL_FAST,
+        message: `step '${step}' failed and the job is fail-fast: ${serialized.message}`,
+      });
+    }
     return { ...base, status: AttemptStatus.FAILED };
+  }
+
+  /** The step's own `retryable` predicate; one that throws means "do not retry", and is logged. */
+  private isRetryable(predicate: ((error: unknown) => boolean) | undefined, error: unknown): boolean {
+    if (!predicate) return true;
+    try {
+      return predicate(error);
+    } catch (predicateError) {
+      this.deps.log.error("the step's retryable() threw; not retrying", { error: predicateError });
+      return false;
+    }
   }
 
   private retryDelay(plan: JobPlan, message: StepMessage): number {

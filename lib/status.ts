@@ -54,6 +54,8 @@ export const EventType = {
   RUN_CANCELED: 'RUN_CANCELED',
   /** A step was stopped (running) or will never start (waiting, queued) because the run was canceled. */
   STEP_CANCELED: 'STEP_CANCELED',
+  /** A worker died holding a step attempt (Lambda timeout, out of memory, a crash); another claimed it. */
+  STEP_WORKER_LOST: 'STEP_WORKER_LOST',
   /** A rerun started with steps that reuse their parent run's outputs. */
   STEP_REUSED: 'STEP_REUSED',
 } as const;

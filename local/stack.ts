@@ -53,6 +53,8 @@ export interface LocalStackOptions {
   readonly concurrency?: number;
   /** Only warnings and errors from the handlers. */
   readonly quiet?: boolean;
+  /** The handlers' and the stack's log level; overrides `quiet` (the fault harness uses SILENT). */
+  readonly logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'CRITICAL' | 'SILENT';
   readonly faults?: LocalStackFaults;
   /** Fire the jobs' schedules (as `lambdag local up` does). Off by default so tests start only their own runs. */
   readonly schedules?: boolean | Omit<SchedulerOptions, 'stage'>;
@@ -113,7 +115,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const stage = options.stage ?? 'local';
   const region = options.region ?? 'us-east-1';
   const model = loadServerlessModel(join(root, 'serverless.yml'), { stage, region });
-  const log: Log = new Logger({ serviceName: 'lambdag-local', logLevel: options.quiet ? 'WARN' : 'INFO' });
+  const logLevel = options.logLevel ?? (options.quiet ? 'WARN' : 'INFO');
+  const log: Log = new Logger({ serviceName: 'lambdag-local', logLevel });
   const stoppers: (() => Promise<void>)[] = [];
   const savedEnv = { ...process.env };
   stoppers.push(async () => restoreEnv(savedEnv));
@@ -139,7 +142,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       AWS_ENDPOINT_URL_SQS: endpoints.sqs,
       AWS_ENDPOINT_URL_S3: endpoints.s3,
       AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb,
-      ...(options.quiet && { POWERTOOLS_LOG_LEVEL: 'WARN' }),
+      ...(logLevel !== 'INFO' && { POWERTOOLS_LOG_LEVEL: logLevel }),
     };
     Object.assign(process.env, baseEnv);
     delete process.env.AWS_SESSION_TOKEN;
@@ -168,7 +171,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const registry = options.registry ?? (await import('../handlers/registry.ts')).registry;
     const deps = createDeps(registry, {
       aws,
-      log: new Logger({ serviceName: 'lambdag', logLevel: options.quiet ? 'WARN' : 'INFO' }),
+      log: new Logger({ serviceName: 'lambdag', logLevel }),
     });
 
     const functions = new Map<string, LocalTaskFunction>();

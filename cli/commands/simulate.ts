@@ -20,6 +20,7 @@ export interface SimulateOptions {
   readonly visibility?: string;
   readonly timeout?: string;
   readonly json?: boolean;
+  readonly verbose?: boolean;
 }
 
 /**
@@ -42,6 +43,7 @@ export async function simulateCommand(options: SimulateOptions): Promise<number>
     ...(options.concurrency ? { concurrency: integer('--concurrency', options.concurrency, 1) } : {}),
     visibilityTimeoutSeconds: integer('--visibility', options.visibility ?? '2', 1),
     timeoutMs: integer('--timeout', options.timeout ?? '600', 1) * 1000,
+    ...(options.verbose ? { logLevel: 'WARN' as const } : {}),
     onProgress: (done, total) => {
       if (!options.json)
         process.stderr.write(`${live ? '\r\u001b[2K' : ''}runs ended ${done}/${total}${live ? '' : '\n'}`);

@@ -138,7 +138,7 @@ export class RunStore {
    * Outcome: the CANCELING run, or the run as it is (finished, or already canceling), or
    * none when there is no such run.
    */
-  requestCancel(runId: string, reason?: string): Promise<Transition<RunRecord>> {
+  requestCancel(runId: string, reason?: string, abortError?: RunError): Promise<Transition<RunRecord>> {
     const now = this.iso();
     const values: Record<string, unknown> = {
       ':canceling': RunStatus.CANCELING,
@@ -150,6 +150,10 @@ export class RunStore {
     if (reason) {
       values[':reason'] = reason;
       set += ', cancelReason = :reason';
+    }
+    if (abortError) {
+      values[':abortError'] = abortError;
+      set += ', abortError = :abortError';
     }
     return this.update(
       { pk: runPk(runId), sk: RUN_SK },
@@ -330,15 +334,24 @@ export class RunStore {
     } while (start);
   }
 
-  /** Precondition: attempt = n and QUEUED (or RUNNING: a redelivery after a crash). Effect: RUNNING. */
+  /**
+   * Precondition: attempt = n and QUEUED (or RUNNING: a redelivery after the worker holding
+   * it died). Effect: RUNNING, claims += 1 (so claims > 1 counts the workers lost on it).
+   */
   claimStep(runId: string, key: string, attempt: number): Promise<Transition<StepRecord>> {
     const now = this.iso();
     return this.update(
       { pk: runPk(runId), sk: stepSk(key) },
-      'SET #status = :running, startedAt = :now, updatedAt = :now',
+      'SET #status = :running, startedAt = :now, updatedAt = :now ADD claims :one',
       'attempt = :attempt AND #status IN (:queued, :running)',
       { '#status': 'status' },
-      { ':running': StepStatus.RUNNING, ':queued': StepStatus.QUEUED, ':attempt': attempt, ':now': now },
+      {
+        ':running': StepStatus.RUNNING,
+        ':queued': StepStatus.QUEUED,
+        ':attempt': attempt,
+        ':now': now,
+        ':one': 1,
+      },
       toStep,
     );
   }
@@ -403,7 +416,7 @@ export class RunStore {
     const now = this.iso();
     return this.update(
       { pk: runPk(runId), sk: stepSk(key) },
-      'SET #status = :queued, attempt = :next, #error = :error, queuedAt = :now, updatedAt = :now',
+      'SET #status = :queued, attempt = :next, #error = :error, queuedAt = :now, updatedAt = :now, claims = :zero',
       'attempt = :attempt AND #status = :running',
       { '#status': 'status', '#error': 'error' },
       {
@@ -413,6 +426,7 @@ export class RunStore {
         ':next': attempt + 1,
         ':error': error,
         ':now': now,
+        ':zero': 0,
       },
       toStep,
     );

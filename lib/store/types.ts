@@ -36,6 +36,11 @@ export interface RunRecord {
   readonly stepsWritten?: boolean;
   /** Set when a worker recovered from a crash: the next poll recounts from the steps. */
   readonly reconcile?: boolean;
+  /**
+   * Set when lambdag itself stopped the run (its timeout, a fail-fast failure): the run
+   * is wound down like a canceled one but ends FAILED with this error.
+   */
+  readonly abortError?: RunError;
   /** When `cancelRun` moved the run to CANCELING (the grace period counts from here). */
   readonly cancelRequestedAt?: string;
   readonly cancelReason?: string;
@@ -51,6 +56,8 @@ export interface StepRecord {
   readonly status: StepStatus;
   /** Current attempt number, from 1. */
   readonly attempt: number;
+  /** Deliveries that claimed the current attempt: more than one means a worker died holding it. */
+  readonly claims?: number;
   /** Upstream steps that have not yet succeeded (atomic counter). */
   readonly pending: number;
   readonly outputKey?: string;

@@ -65,6 +65,8 @@ export interface SimulationOptions {
   /** Worker concurrency per queue. */
   readonly concurrency?: number;
   readonly onProgress?: (done: number, total: number) => void;
+  /** The handlers' log level; SILENT by default, as every fault is expected and the report says what happened. */
+  readonly logLevel?: 'WARN' | 'ERROR' | 'SILENT';
 }
 
 /** What the audit found. `ok` is true only when nothing was lost, stuck, wrong or run twice after success. */
@@ -140,7 +142,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   const registry = new JobRegistry([randomDag]);
   const stack = await startLocalStack({
     registry,
-    quiet: true,
+    logLevel: options.logLevel ?? 'SILENT',
     visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? 2,
     ...(options.concurrency ? { concurrency: options.concurrency } : {}),
     faults: {

@@ -34,8 +34,11 @@ export function createHandler(
       const blockedMs = breaker.blockedForMs();
       if (blockedMs !== undefined) {
         // Hand the record back unstarted until the circuit lets attempts through again.
-        if (receiveCount(record) >= deps.config.maxReceiveCount - 1 && (await requeue(deps, record))) {
-          return { requeued: true };
+        if (
+          receiveCount(record) >= deps.config.maxReceiveCount - 1 &&
+          (await requeue(deps, record, Math.ceil(blockedMs / 1000)))
+        ) {
+          return { requeued: requeuesOf(record) + 1 };
         }
         await setVisibility(deps, record, Math.ceil(blockedMs / 1000));
         throw new CircuitOpenError(blockedMs);
@@ -46,7 +49,7 @@ export function createHandler(
         const deferFor = deferralSeconds(message);
         if (deferFor !== undefined) {
           // A retry delayed past SQS's 15-minute cap: back to the queue until its time.
-          await sendBack(deps, record, deferFor);
+          await sendBack(deps, record, deferFor, requeuesOf(record));
           return { deferredSeconds: deferFor };
         }
         const decoded = message;
@@ -71,13 +74,7 @@ export function createHandler(
         breaker.success();
         return outcome;
       } catch (error) {
-        if (error instanceof IdempotencyAlreadyInProgressError) {
-          await setVisibility(
-            deps,
-            record,
-            inProgressRetrySeconds(error, context.getRemainingTimeInMillis()),
-          );
-        } else if (error instanceof InvalidMessageError) {
+        if (error instanceof InvalidMessageError) {
           // A poison message never gets better: hurry it through its receives to the DLQ.
           deps.log.warn('poison step message; on its way to the DLQ', {
             messageId: record.messageId,
@@ -85,27 +82,39 @@ export function createHandler(
             reason: error.message,
           });
           await setVisibility(deps, record, 0);
+          throw error;
+        }
+        let retryInSeconds: number;
+        if (error instanceof IdempotencyAlreadyInProgressError) {
+          retryInSeconds = inProgressRetrySeconds(error, context.getRemainingTimeInMillis());
         } else if (isTransientAwsError(error)) {
           breaker.transientFailure();
+          retryInSeconds = transientRetrySeconds(record);
           deps.log.warn('step attempt hit a transient AWS error; it will be delivered again', {
             runId: message?.runId,
             step: message?.step,
             receiveCount: receiveCount(record),
             error,
           });
-          // A healthy step must not reach the DLQ because AWS was throttling: on its last
-          // receive it goes back to its queue as a new message (a duplicate at worst).
-          if (receiveCount(record) >= deps.config.maxReceiveCount - 1 && (await requeue(deps, record))) {
-            return { requeued: true };
-          }
-          await setVisibility(deps, record, transientRetrySeconds(record));
         } else {
+          retryInSeconds = transientRetrySeconds(record);
           deps.log.error('step attempt failed to process', {
             runId: message?.runId,
             step: message?.step,
             error,
           });
         }
+        // A healthy step must not reach the DLQ because AWS throttled or workers crashed
+        // around it: on its last receive it goes back to its queue as a new message (a
+        // duplicate at worst), a bounded number of times, after which the DLQ has it.
+        if (
+          receiveCount(record) >= deps.config.maxReceiveCount - 1 &&
+          requeuesOf(record) < MAX_REQUEUES &&
+          (await requeue(deps, record, retryInSeconds))
+        ) {
+          return { requeued: requeuesOf(record) + 1 };
+        }
+        await setVisibility(deps, record, retryInSeconds);
         throw error;
       }
     };
@@ -177,8 +186,21 @@ function transientRetrySeconds(record: SQSRecord): number {
   return Math.max(1, Math.round(Math.random() * Math.min(300, 2 ** receiveCount(record))));
 }
 
-/** Send the record's body to its queue again as a new message, delayed. */
-async function sendBack(deps: Deps, record: SQSRecord, delaySeconds: number): Promise<void> {
+/** How often a message went back to its queue on its last receive (a message attribute). */
+const REQUEUES_ATTRIBUTE = 'LambdagRequeues';
+/** Requeues on the last receive before a failing message is left to the DLQ. */
+const MAX_REQUEUES = 3;
+
+const requeuesOf = (record: SQSRecord) =>
+  Number(record.messageAttributes?.[REQUEUES_ATTRIBUTE]?.stringValue ?? 0) || 0;
+
+/** Send the record's body to its queue again as a new message, delayed, with its requeue count. */
+async function sendBack(
+  deps: Deps,
+  record: SQSRecord,
+  delaySeconds: number,
+  requeues: number,
+): Promise<void> {
   const url = queueUrlOf(deps, record.eventSourceARN);
   if (!url) throw new Error(`no configured step queue for ${record.eventSourceARN}`);
   await deps.aws.sqs.send(
@@ -186,14 +208,21 @@ async function sendBack(deps: Deps, record: SQSRecord, delaySeconds: number): Pr
       QueueUrl: url,
       MessageBody: record.body,
       DelaySeconds: Math.min(MAX_DELAY_SECONDS, delaySeconds),
+      ...(requeues > 0
+        ? {
+            MessageAttributes: {
+              [REQUEUES_ATTRIBUTE]: { DataType: 'Number', StringValue: String(requeues) },
+            },
+          }
+        : {}),
     }),
   );
 }
 
 /** Send the record's body again as a new message, delayed; true when it was sent. */
-async function requeue(deps: Deps, record: SQSRecord): Promise<boolean> {
+async function requeue(deps: Deps, record: SQSRecord, delaySeconds: number): Promise<boolean> {
   try {
-    await sendBack(deps, record, transientRetrySeconds(record));
+    await sendBack(deps, record, delaySeconds, requeuesOf(record) + 1);
     return true;
   } catch (error) {
     deps.log.warn('could not requeue the step message; it stays on its receives', {

@@ -120,12 +120,16 @@ function describeReport(r: SimulationReport): string {
     table([
       ['stuck runs', check(r.stuckRuns.length)],
       ['lost steps', check(r.lostSteps.length)],
-      ['dead letters', check(r.deadLetters.reduce((n, q) => n + q.count, 0))],
+      ['live dead letters', check(r.deadLetters.reduce((n, q) => n + q.live.length, 0))],
+      [
+        'stale dead letters (copies of finished attempts)',
+        String(r.deadLetters.reduce((n, q) => n + q.stale, 0)),
+      ],
       ['executions after success', check(r.executionsAfterSuccess.length)],
       ['results recorded twice', check(r.doubleRecords.length)],
       ['wrong results', check(r.wrongResults.length)],
     ]),
-    ...r.deadLetters.flatMap((q) => q.sample.map((what) => `dead letter in ${q.queue}: ${what}`)),
+    ...r.deadLetters.flatMap((q) => q.live.map((what) => `live dead letter in ${q.queue}: ${what}`)),
     ...r.stuckRuns.map(
       (s) =>
         `stuck ${s.runId}: ${s.status} ${s.counts.succeeded}/${s.counts.steps} succeeded; ` +

@@ -1,9 +1,12 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { DescribeExecutionCommand, GetExecutionHistoryCommand } from '@aws-sdk/client-sfn';
+import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
 import { LambdagClient } from '../../lib/client.ts';
 import { createDeps, type Deps } from '../../lib/deps.ts';
+import { InvalidMessageError } from '../../lib/errors.ts';
 import type { StepMessage } from '../../lib/messages.ts';
+import { decodeStepMessage } from '../../lib/messages.ts';
 import { QueueInspector } from '../../lib/queues.ts';
 import { JobRegistry } from '../../lib/registry.ts';
 import { StepStatus, TERMINAL_RUN_STATUSES, TERMINAL_STEP_STATUSES } from '../../lib/status.ts';
@@ -85,8 +88,12 @@ export interface SimulationReport {
   readonly stuckRuns: StuckRun[];
   /** Steps of ended runs that are not SUCCEEDED (every injected failure is transient). */
   readonly lostSteps: { runId: string; step: string; status: string }[];
-  /** Messages in the step queues' DLQs at the end (a step message there waits on a manual redrive). */
-  readonly deadLetters: { queue: string; count: number; sample: string[] }[];
+  /**
+   * Messages in the step queues' DLQs at the end. `live` ones are for an attempt that
+   * never finished (the step waits on them or on reconciliation): the audit fails on
+   * those. `stale` ones are extra copies of an attempt that did finish.
+   */
+  readonly deadLetters: { queue: string; live: string[]; stale: number }[];
   /** Body executions that began after the step's success was recorded: must be none. */
   readonly executionsAfterSuccess: { runId: string; step: string; attempt: number }[];
   /** Steps recorded as succeeded more than once: must be none. */
@@ -245,17 +252,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
         wrongResults.push({ runId: run.runId, expected: want, got: run.result });
       }
     }
-    const deadLetters: SimulationReport['deadLetters'] = [];
-    const inspector = new QueueInspector(deps.aws.sqs, deps.config.queues);
-    for (const queue of await inspector.stats()) {
-      if (!queue.dlq?.visible) continue;
-      const letters = await inspector.peekDeadLetters(queue.name, 10);
-      deadLetters.push({
-        queue: queue.name,
-        count: queue.dlq.visible,
-        sample: letters.map((l) => l.describe),
-      });
-    }
+    const deadLetters = await auditDeadLetters(deps);
     const slowest = finished
       .filter((r) => r.finishedAt)
       .map((r) => ({
@@ -329,7 +326,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       ok:
         report.stuckRuns.length === 0 &&
         lostSteps.length === 0 &&
-        deadLetters.length === 0 &&
+        deadLetters.every((q) => q.live.length === 0) &&
         executionsAfterSuccess.length === 0 &&
         doubleRecords.length === 0 &&
         wrongResults.length === 0 &&
@@ -411,4 +408,46 @@ function eventLines({ events }: { events: readonly RunEvent[] }): string[] {
   return events.map(
     (e) => `${e.at} ${e.type}${e.step ? ` ${e.step}#${e.attempt}` : ''}${e.message ? ` ${e.message}` : ''}`,
   );
+}
+
+/** Drain every DLQ (the stack is about to stop) and sort its messages into live and stale. */
+async function auditDeadLetters(deps: Deps): Promise<SimulationReport['deadLetters']> {
+  const found: SimulationReport['deadLetters'] = [];
+  const inspector = new QueueInspector(deps.aws.sqs, deps.config.queues);
+  for (const queue of await inspector.stats()) {
+    if (!queue.dlq?.visible) continue;
+    const live: string[] = [];
+    let stale = 0;
+    for (;;) {
+      const { Messages = [] } = await deps.aws.sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: queue.dlq.url,
+          MaxNumberOfMessages: 10,
+          VisibilityTimeout: 300,
+        }),
+      );
+      if (Messages.length === 0) break;
+      for (const letter of Messages) {
+        let message: StepMessage;
+        try {
+          message = await decodeStepMessage(letter.Body ?? '', deps.payloads);
+        } catch (error) {
+          // The harness sends no poison: one in a DLQ is a finding.
+          if (!(error instanceof InvalidMessageError)) throw error;
+          live.push(`poison: ${error.message}`);
+          continue;
+        }
+        const step = await deps.store.getStep(message.runId, message.step);
+        const finished =
+          !step ||
+          step.attempt > message.attempt ||
+          (step.attempt === message.attempt && TERMINAL_STEP_STATUSES.has(step.status));
+        if (finished) stale++;
+        else
+          live.push(`run ${message.runId} step ${message.step} attempt ${message.attempt} (${step.status})`);
+      }
+    }
+    found.push({ queue: queue.name, live, stale });
+  }
+  return found;
 }

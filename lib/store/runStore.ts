@@ -74,7 +74,6 @@ export class RunStore {
     return run;
   }
 
-  /** Precondition: status in `from`. Effect: status = `to` plus `set`. */
   /** Point the run at the execution now polling it (after a continue-as-new). */
   async linkExecution(runId: string, executionArn: string): Promise<void> {
     await this.ddb.send(
@@ -88,6 +87,7 @@ export class RunStore {
     );
   }
 
+  /** Precondition: status in `from`. Effect: status = `to` plus `set`. */
   async setRunStatus(
     runId: string,
     from: readonly RunStatus[],

@@ -106,3 +106,38 @@ describe('lambdag queues', () => {
     for (const queue of queues) expect(queue).toMatchObject({ maxReceiveCount: 5, dlq: { visible: 0 } });
   });
 });
+
+describe('lambdag simulate', () => {
+  it('runs random DAGs under the chosen faults and prints the audit as JSON, exit 0 when clean', async () => {
+    const { code, stdout } = await lambdag(
+      'simulate',
+      '--runs',
+      '3',
+      '--min-steps',
+      '5',
+      '--max-steps',
+      '12',
+      '--seed',
+      '42',
+      '--faults',
+      'duplicateSends=0.5,stepErrors=0.2',
+      '--json',
+    );
+    expect(code).toBe(0);
+    const report = JSON.parse(stdout) as {
+      ok: boolean;
+      runs: number;
+      runStatuses: Record<string, number>;
+      faultsInjected: { duplicateSends: number; crashBeforeRecord: number };
+    };
+    expect(report).toMatchObject({ ok: true, runs: 3, runStatuses: { SUCCEEDED: 3 } });
+    expect(report.faultsInjected.duplicateSends).toBeGreaterThan(0);
+    expect(report.faultsInjected.crashBeforeRecord).toBe(0);
+  });
+
+  it('exits 2 naming an unknown fault and the known ones', async () => {
+    const { code, stderr } = await lambdag('simulate', '--faults', 'gremlins=0.5');
+    expect(code).toBe(2);
+    expect(stderr).toContain("--faults: unknown fault 'gremlins'; known: duplicateSends, crashBeforeRecord");
+  });
+});

@@ -5,12 +5,12 @@ import {
   StartExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import { type CancelResult, requestCancel } from './cancel.ts';
-import { RunNotFoundError, RunStartFailedError } from './errors.ts';
+import { PayloadTooLargeError, RunNotFoundError, RunStartFailedError } from './errors.ts';
 import { newRunId, runIdForClientToken } from './ids.ts';
 import type { PayloadStore } from './payload.ts';
 import type { JobRegistry } from './registry.ts';
 import { checkRerunnable, prepareRerun, type RerunOptions } from './rerun.ts';
-import type { StartRunRequest } from './start.ts';
+import { MAX_INPUT_BYTES, type StartRunRequest } from './start.ts';
 import { TERMINAL_RUN_STATUSES } from './status.ts';
 import { s3Keys } from './store/keys.ts';
 import type { RunStore } from './store/runStore.ts';
@@ -70,6 +70,10 @@ export class LambdagClient {
     clientToken?: string;
     parentRunId?: string;
   }): Promise<StartedRun> {
+    const inputBytes = Buffer.byteLength(JSON.stringify(request.input ?? {}));
+    // Refused here too (StartRun checks it), before anything is uploaded or started.
+    if (inputBytes > MAX_INPUT_BYTES)
+      throw new PayloadTooLargeError('run input', inputBytes, MAX_INPUT_BYTES);
     if (this.deps.registry) {
       const job = this.deps.registry.get(request.job);
       job.plan(job.parseInput(request.input));

@@ -140,6 +140,7 @@ export async function finalizeRun(deps: Deps, raw: unknown): Promise<RunOutcome 
           step: firstFailure.key,
           name: firstFailure.error?.name ?? 'Error',
           message: firstFailure.error?.message ?? '',
+          ...(firstFailure.error?.code ? { code: firstFailure.error.code } : {}),
         }
       : undefined);
   const finishedAt = new Date().toISOString();

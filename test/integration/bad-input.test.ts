@@ -1,6 +1,11 @@
 import { DescribeExecutionCommand, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { describe, expect, it } from 'vitest';
-import { InvalidInputError, JobNotFoundError, RunNotFoundError } from '../../lib/errors.ts';
+import {
+  InvalidInputError,
+  JobNotFoundError,
+  PayloadTooLargeError,
+  RunNotFoundError,
+} from '../../lib/errors.ts';
 import { useStack } from '../support/stack.ts';
 
 const handle = useStack();
@@ -46,6 +51,17 @@ describe('bad input', () => {
     const execution = await handle.stack.waitForExecution(executionArn ?? '');
     expect(execution.error).toBe('InvalidInputError');
     expect(execution.cause).toContain('job');
+  });
+
+  it('refuses an input over 10 MiB before uploading or starting anything', async () => {
+    const before = await handle.client.listRuns('big-input', 100);
+    const blob = 'x'.repeat(10 * 1024 * 1024 + 1);
+    const error = await handle.client
+      .startRun({ job: 'big-input', input: { blob } })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PayloadTooLargeError);
+    expect((error as Error).message).toMatch(/run input is \d+ bytes; the limit is 10485760/);
+    expect(await handle.client.listRuns('big-input', 100)).toHaveLength(before.length);
   });
 
   it('says a run is not found', async () => {

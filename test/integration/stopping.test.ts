@@ -9,6 +9,20 @@ process.env.LAMBDAG_CANCEL_CHECK_SECONDS = '0.5';
 const handle = useStack();
 const runs = (runId: string, step: string) => bodyRuns.get(`${runId}/${step}`) ?? 0;
 
+describe('a step past its timeoutSeconds', () => {
+  it('is aborted, retried as a new attempt, and fails with STEP_TIMEOUT when retries run out', async () => {
+    const run = await runToEnd(handle, 'stuck-step');
+    expect(run.status).toBe('FAILED');
+    expect(run.error).toMatchObject({ step: 'hold', name: 'StepTimeoutError', code: 'STEP_TIMEOUT' });
+    const steps = await stepsOf(handle, run.runId);
+    expect(steps.get('hold')).toMatchObject({ status: StepStatus.FAILED, attempt: 2 });
+    expect(runs(run.runId, 'hold')).toBe(2);
+    const events = await eventsOf(handle, run.runId);
+    expect(events.filter((e) => e.type === 'STEP_RETRY').map((e) => e.attempt)).toEqual([1]);
+    expect(events.find((e) => e.type === 'STEP_FAILURE')?.message).toMatch(/StepTimeoutError: .*1 ?s/);
+  });
+});
+
 describe('a run past its timeoutSeconds', () => {
   it('is stopped by the poll, its running step aborted, and ends FAILED with RUN_TIMEOUT', async () => {
     const run = await runToEnd(handle, 'overdue');

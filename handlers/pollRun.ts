@@ -2,13 +2,13 @@ import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import type { Deps } from '../lib/deps.ts';
 import { pollOptionsFromEnv, pollRun } from '../lib/poll.ts';
-import { lazyDeps, transientAwsErrors } from './shared.ts';
+import { lazyDeps, logRequestMetrics, transientAwsErrors } from './shared.ts';
 
 /** Task `PollRun` of the run state machine. */
 export function createHandler(getDeps: () => Deps) {
-  return middy(async (event: unknown, _context: Context) =>
-    pollRun(getDeps(), event, pollOptionsFromEnv()),
-  ).use(transientAwsErrors());
+  return middy(async (event: unknown, _context: Context) => pollRun(getDeps(), event, pollOptionsFromEnv()))
+    .use(transientAwsErrors())
+    .use(logRequestMetrics());
 }
 
 export const handler = createHandler(lazyDeps());

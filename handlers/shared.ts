@@ -1,7 +1,9 @@
+import { Logger } from '@aws-lambda-powertools/logger';
 import type { MiddlewareObj } from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { createDeps, type Deps } from '../lib/deps.ts';
 import { TransientAwsError } from '../lib/errors.ts';
+import { RequestMetrics } from '../lib/requestMetrics.ts';
 import { isTransientAwsError } from '../lib/transient.ts';
 import { registry } from './registry.ts';
 
@@ -12,10 +14,31 @@ import { registry } from './registry.ts';
 export function lazyDeps(): () => Deps {
   let deps: Deps | undefined;
   return () => {
-    deps ??= createDeps(registry);
+    if (!deps) {
+      deps = createDeps(registry);
+      if (process.env.LAMBDAG_REQUEST_METRICS === '1') requestMetrics.install(deps.aws);
+    }
     return deps;
   };
 }
+
+/**
+ * With `LAMBDAG_REQUEST_METRICS=1`, the AWS requests each invocation made, by operation,
+ * are logged at its end (`aws requests` lines: sum them in CloudWatch Logs Insights).
+ */
+export const requestMetrics = new RequestMetrics();
+
+export function logRequestMetrics(): MiddlewareObj {
+  const flush = async (request: { context: Context }) => {
+    if (requestMetrics.total() === 0) return;
+    const counts = requestMetrics.snapshot();
+    requestMetrics.reset();
+    logger.info('aws requests', { functionName: request.context.functionName, requests: counts });
+  };
+  return { after: flush, onError: flush };
+}
+
+const logger = new Logger({ serviceName: 'lambdag' });
 
 /** Epoch ms by which work in this invocation must end, leaving a margin to record the outcome. */
 export function deadlineOf(context: Context | undefined, marginMs = 5_000): number | undefined {

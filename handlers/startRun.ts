@@ -2,7 +2,7 @@ import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import type { Deps } from '../lib/deps.ts';
 import { startRun } from '../lib/start.ts';
-import { lazyDeps, transientAwsErrors } from './shared.ts';
+import { lazyDeps, logRequestMetrics, transientAwsErrors } from './shared.ts';
 
 interface StartRunEvent {
   readonly request: unknown;
@@ -13,7 +13,9 @@ interface StartRunEvent {
 export function createHandler(getDeps: () => Deps) {
   return middy(async (event: StartRunEvent, _context: Context) =>
     startRun(getDeps(), event.request, event.executionArn),
-  ).use(transientAwsErrors());
+  )
+    .use(transientAwsErrors())
+    .use(logRequestMetrics());
 }
 
 export const handler = createHandler(lazyDeps());

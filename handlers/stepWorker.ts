@@ -10,7 +10,7 @@ import { createIdempotentAttempt, type IdempotentAttempt } from '../lib/idempote
 import { decodeStepMessage, deferralSeconds, MAX_DELAY_SECONDS, type StepMessage } from '../lib/messages.ts';
 import { type RunnerHooks, StepRunner } from '../lib/runner.ts';
 import { isTransientAwsError, withTransientRetries } from '../lib/transient.ts';
-import { deadlineOf, lazyDeps } from './shared.ts';
+import { deadlineOf, lazyDeps, logRequestMetrics } from './shared.ts';
 
 /**
  * The step worker: an SQS event source with ReportBatchItemFailures. Each record is
@@ -126,7 +126,7 @@ export function createHandler(
       context,
       throwOnFullBatchFailure: false,
     });
-  });
+  }).use(logRequestMetrics());
 }
 
 /** Transient AWS errors inside one delivery: this many tries, 100 ms to 2 s apart (full jitter). */

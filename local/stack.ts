@@ -15,6 +15,7 @@ import { createDeps, type Deps } from '../lib/deps.ts';
 import { LocalStackError } from '../lib/errors.ts';
 import type { Log } from '../lib/log.ts';
 import type { JobRegistry } from '../lib/registry.ts';
+import type { RequestMetrics } from '../lib/requestMetrics.ts';
 import type { RunnerHooks } from '../lib/runner.ts';
 import {
   type EventSourceMapping,
@@ -56,6 +57,8 @@ export interface LocalStackOptions {
   /** The handlers' and the stack's log level; overrides `quiet` (the fault harness uses SILENT). */
   readonly logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'CRITICAL' | 'SILENT';
   readonly faults?: LocalStackFaults;
+  /** Count the handlers' AWS requests, scoped by function name (the event source's own receives and deletes are not counted). */
+  readonly requestMetrics?: RequestMetrics;
   /** Fire the jobs' schedules (as `lambdag local up` does). Off by default so tests start only their own runs. */
   readonly schedules?: boolean | Omit<SchedulerOptions, 'stage'>;
 }
@@ -168,6 +171,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     });
     const aws = createAwsClients();
     audit.install(aws.sqs);
+    options.requestMetrics?.install(aws);
     const registry = options.registry ?? (await import('../handlers/registry.ts')).registry;
     const deps = createDeps(registry, {
       aws,
@@ -182,7 +186,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
           `${spec.module}.ts must export createHandler(getDeps) for the embedded stack`,
         );
       }
-      const handler = module.createHandler(() => deps, options.hooks) as unknown as TaskFunction;
+      const created = module.createHandler(() => deps, options.hooks) as unknown as TaskFunction;
+      const metrics = options.requestMetrics;
+      const handler: TaskFunction = metrics
+        ? (event, context) => metrics.withScope(spec.name, () => created(event, context))
+        : created;
       functions.set(spec.name, { ...functionInfo(model, spec), handler });
     }
 

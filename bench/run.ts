@@ -1,0 +1,208 @@
+/**
+ * `npm run bench [-- --quick] [-- --cases serial,fanout,diamonds,big-output]`
+ *
+ * Runs lambdag's benchmarks on one embedded local stack and writes
+ * bench/results/<case>.json and bench/results/summary.md. Every case is measured next to
+ * the floor (bench/floor.ts) in the same process, so figures are reported as ratios to
+ * what the emulators themselves allow. Timings belong here, never in tests.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { GetExecutionHistoryCommand } from '@aws-sdk/client-sfn';
+import { diamond, fanout } from '../examples/index.ts';
+import { LambdagClient } from '../lib/client.ts';
+import { createDeps, type Deps } from '../lib/deps.ts';
+import { JobRegistry } from '../lib/registry.ts';
+import { RequestMetrics } from '../lib/requestMetrics.ts';
+import type { RunRecord } from '../lib/store/types.ts';
+import { startLocalStack } from '../local/stack.ts';
+import { costPerMillionSteps, PRICES, perStep } from './costModel.ts';
+import { Floor } from './floor.ts';
+import { bigOutput, chain } from './jobs.ts';
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    cases: { type: 'string', default: 'serial,fanout,diamonds,big-output' },
+  },
+});
+const quick = values.quick ?? false;
+const cases = new Set((values.cases ?? '').split(',').filter(Boolean));
+const RESULTS = join(import.meta.dirname, 'results');
+
+/** The local stage's event source: batches of 10, 8 concurrent invocations (serverless.yml). */
+const BATCH_SIZE = 10;
+const CONCURRENCY = 8;
+
+const metrics = new RequestMetrics();
+const registry = new JobRegistry([chain, fanout, diamond, bigOutput]);
+const stack = await startLocalStack({ registry, logLevel: 'ERROR', requestMetrics: metrics });
+const deps: Deps = createDeps(registry, { log: new Logger({ serviceName: 'bench', logLevel: 'ERROR' }) });
+const client = new LambdagClient({
+  sfn: deps.aws.sfn,
+  store: deps.store,
+  payloads: deps.payloads,
+  stateMachineArn: stack.stateMachineArn,
+  registry,
+});
+const floor = await Floor.create(deps);
+
+/** Peak RSS of this process (stack and workers included) while `fn` runs. */
+async function withPeakRss<T>(fn: () => Promise<T>): Promise<{ value: T; peakRssMb: number }> {
+  let peak = process.memoryUsage().rss;
+  const timer = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage().rss);
+  }, 50);
+  try {
+    const value = await fn();
+    peak = Math.max(peak, process.memoryUsage().rss);
+    return { value, peakRssMb: Math.round(peak / 1024 / 1024) };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+async function runJob(job: string, input: unknown): Promise<{ run: RunRecord; wallMs: number }> {
+  const started = performance.now();
+  const { runId } = await client.startRun({ job, input });
+  const run = await client.waitForRun(runId, { maxIntervalMs: 100 });
+  if (run.status !== 'SUCCEEDED') throw new Error(`${job} run ${runId} ended ${run.status}`);
+  return { run, wallMs: performance.now() - started };
+}
+
+/** State transitions of the run's execution(s): what Step Functions standard bills. */
+async function transitionsOf(run: RunRecord): Promise<number> {
+  if (!run.executionArn) return 0;
+  let transitions = 0;
+  let nextToken: string | undefined;
+  do {
+    const page = await deps.aws.sfn.send(
+      new GetExecutionHistoryCommand({ executionArn: run.executionArn, nextToken, maxResults: 1000 }),
+    );
+    transitions += (page.events ?? []).filter((e) => e.type?.endsWith('StateEntered')).length;
+    nextToken = page.nextToken;
+  } while (nextToken);
+  return transitions;
+}
+
+const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
+const results: Record<string, unknown> = {};
+const summary: string[] = [];
+
+function save(name: string, result: Record<string, unknown>): void {
+  results[name] = result;
+  mkdirSync(RESULTS, { recursive: true });
+  writeFileSync(
+    join(RESULTS, `${name}.json`),
+    `${JSON.stringify({ case: name, at: new Date().toISOString(), quick, ...result }, null, 2)}\n`,
+  );
+}
+
+try {
+  if (cases.has('serial')) {
+    const n = quick ? 20 : 100;
+    const floorResult = await floor.serial(n);
+    metrics.reset();
+    const { value, peakRssMb } = await withPeakRss(() => runJob('bench-chain', { n }));
+    const msPerStep = value.run.finishedAt
+      ? (Date.parse(value.run.finishedAt) - Date.parse(value.run.createdAt)) / n
+      : value.wallMs / n;
+    const requests = metrics.snapshot();
+    const workerPerStep = perStep(requests, 'stepWorker', n);
+    const workerTotal = round(metrics.total('stepWorker') / n, 2);
+    save('serial', {
+      steps: n,
+      wallMs: round(value.wallMs),
+      msPerStep: round(msPerStep, 2),
+      floorMsPerStep: round(floorResult.msPerStep, 2),
+      ratioToFloor: round(msPerStep / floorResult.msPerStep, 2),
+      peakRssMb,
+      transitions: await transitionsOf(value.run),
+      requestsPerStep: { total: workerTotal, byOperation: workerPerStep },
+      requestsPerRun: requests,
+      costPerMillionSteps: costPerMillionSteps(workerPerStep),
+      prices: PRICES,
+    });
+    summary.push(
+      `| serial chain | ${n} steps | ${round(msPerStep, 1)} ms/step | floor ${round(floorResult.msPerStep, 1)} ms/step | **${round(msPerStep / floorResult.msPerStep, 2)}x** | ${peakRssMb} MB |`,
+    );
+  }
+
+  if (cases.has('fanout')) {
+    const sizes = quick ? [10, 100] : [10, 100, 1_000, 10_000];
+    for (const n of sizes) {
+      const floorResult = await floor.fanout(n, CONCURRENCY, BATCH_SIZE);
+      metrics.reset();
+      const { value, peakRssMb } = await withPeakRss(() => runJob('fanout', { n }));
+      const steps = n + 2;
+      const stepsPerSecond = steps / (value.wallMs / 1000);
+      save(`fanout-${n}`, {
+        n,
+        steps,
+        wallMs: round(value.wallMs),
+        stepsPerSecond: round(stepsPerSecond),
+        floorStepsPerSecond: round(floorResult.stepsPerSecond),
+        ratioToFloor: round(stepsPerSecond / floorResult.stepsPerSecond, 2),
+        peakRssMb,
+        transitions: await transitionsOf(value.run),
+        requestsPerStep: round(metrics.total('stepWorker') / steps, 2),
+        result: value.run.result,
+      });
+      summary.push(
+        `| fan-out/fan-in | N = ${n} | ${round(value.wallMs / 1000, 2)} s, ${round(stepsPerSecond)} steps/s | floor ${round(floorResult.stepsPerSecond)} steps/s | **${round(stepsPerSecond / floorResult.stepsPerSecond, 2)}x** | ${peakRssMb} MB |`,
+      );
+    }
+  }
+
+  if (cases.has('diamonds')) {
+    const runs = quick ? 20 : 200;
+    const { value, peakRssMb } = await withPeakRss(async () => {
+      const started = performance.now();
+      const ended = await Promise.all(Array.from({ length: runs }, (_, i) => runJob('diamond', { x: i })));
+      return { ended, wallMs: performance.now() - started };
+    });
+    const latencies = value.ended
+      .map(({ run }) => Date.parse(run.finishedAt as string) - Date.parse(run.createdAt))
+      .sort((a, b) => a - b);
+    const at = (q: number) =>
+      latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
+    save('diamonds', {
+      runs,
+      wallMs: round(value.wallMs),
+      runsPerSecond: round(runs / (value.wallMs / 1000), 2),
+      p50Ms: at(0.5),
+      p99Ms: at(0.99),
+      peakRssMb,
+    });
+    summary.push(
+      `| concurrent diamonds | ${runs} runs | ${round(runs / (value.wallMs / 1000), 2)} runs/s, p50 ${at(0.5)} ms, p99 ${at(0.99)} ms | | | ${peakRssMb} MB |`,
+    );
+  }
+
+  if (cases.has('big-output')) {
+    const bytes = 1024 * 1024;
+    const { value, peakRssMb } = await withPeakRss(() => runJob('bench-big-output', { bytes }));
+    if (value.run.result !== bytes) throw new Error(`big-output measured ${String(value.run.result)} bytes`);
+    save('big-output', { bytes, wallMs: round(value.wallMs), peakRssMb });
+    summary.push(`| 1 MB output downstream | 2 steps | ${round(value.wallMs)} ms | | | ${peakRssMb} MB |`);
+  }
+
+  const markdown = [
+    `# lambdag benchmarks (${new Date().toISOString()}${quick ? ', quick' : ''})`,
+    '',
+    'Embedded local stack, one process; the floor is the same emulators driven with no lambdag code (bench/floor.ts).',
+    '',
+    '| case | size | lambdag | floor | ratio | peak RSS |',
+    '| ---- | ---- | ------- | ----- | ----- | -------- |',
+    ...summary,
+    '',
+  ].join('\n');
+  mkdirSync(RESULTS, { recursive: true });
+  writeFileSync(join(RESULTS, 'summary.md'), markdown);
+  process.stdout.write(`${markdown}\n`);
+} finally {
+  await floor.dispose();
+  await stack.stop();
+}

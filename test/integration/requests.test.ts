@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest';
+import { RequestMetrics } from '../../lib/requestMetrics.ts';
+import { runToEnd, useStack } from '../support/stack.ts';
+
+const metrics = new RequestMetrics();
+const handle = useStack({ requestMetrics: metrics });
+
+describe('AWS requests per step (counted by the SDK middleware)', () => {
+  it('are what the fast path needs for a 20-step chain, by operation', async () => {
+    metrics.reset();
+    const run = await runToEnd(handle, 'serial');
+    expect(run.status).toBe('SUCCEEDED');
+    const worker = metrics.snapshot().stepWorker ?? {};
+    // Per step: the idempotency record (put, then update to COMPLETED), the claim, the
+    // run-status read, the STEP_START and STEP_SUCCESS events, the output, the result, the
+    // run counter; per step with an upstream: its record and output; per dependent: its
+    // release and message. No retries or duplicates locally, so the counts are exact.
+    expect(worker).toEqual({
+      'DynamoDB.BatchGetItem': 19,
+      'DynamoDB.GetItem': 20,
+      'DynamoDB.PutItem': 60,
+      'DynamoDB.UpdateItem': 99,
+      'S3.GetObject': 19,
+      'S3.PutObject': 20,
+      'SQS.SendMessageBatch': 19,
+    });
+    expect(metrics.total('stepWorker') / 20).toBeCloseTo(12.8, 5);
+    // The state machine's functions: one StartRun, one FinalizeRun, and PollRun reads only the run item.
+    const snapshot = metrics.snapshot();
+    expect(Object.keys(snapshot.pollRun ?? {})).toEqual(['DynamoDB.GetItem']);
+    expect(snapshot.startRun?.['SQS.SendMessageBatch']).toBe(1);
+  });
+
+  it('names operations by service, and scopes requests made outside a function as other', () => {
+    const local = new RequestMetrics();
+    local.count('S3.PutObject');
+    local.withScope('mine', () => local.count('SQS.SendMessage'));
+    expect(local.snapshot()).toEqual({ mine: { 'SQS.SendMessage': 1 }, other: { 'S3.PutObject': 1 } });
+    expect(local.total()).toBe(2);
+  });
+});

@@ -40,7 +40,7 @@ export interface CostPerMillionSteps {
   readonly assumptions: string[];
 }
 
-const DDB_WRITES = new Set(['PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem', 'TransactWriteItems']);
+const DDB_WRITES = new Set(['PutItem', 'UpdateItem', 'DeleteItem', 'TransactWriteItems']);
 const DDB_READS = new Set(['GetItem', 'BatchGetItem', 'Query', 'Scan']);
 
 /**
@@ -63,6 +63,8 @@ export function costPerMillionSteps(
   for (const [name, count] of Object.entries(requestsPerStep)) {
     const [service, operation = ''] = name.split('.');
     if (service === 'SQS') sqs += count;
+    // The worker's BatchWriteItem writes two event items (STEP_START with the outcome).
+    else if (service === 'DynamoDB' && operation === 'BatchWriteItem') ddbWrites += 2 * count;
     else if (service === 'DynamoDB' && DDB_WRITES.has(operation)) ddbWrites += count;
     else if (service === 'DynamoDB' && DDB_READS.has(operation)) ddbReads += count;
     else if (service === 'S3' && operation === 'PutObject') s3Puts += count;
@@ -92,7 +94,7 @@ export function costPerMillionSteps(
     temporalCloudEquivalent: round(2 * PRICES.temporalCloudPerMillionActions),
     assumptions: [
       `Lambda ${lambda.memoryMb} MB, ${lambda.msPerStep} ms billed per step, ${lambda.stepsPerInvocation} step(s) per invocation`,
-      'one DynamoDB unit per request (small items), one SQS chunk per request, event source receive + delete = 2 SQS requests per step',
+      'one DynamoDB unit per request (small items; a BatchWriteItem of the worker writes 2 items), one SQS chunk per request, event source receive + delete = 2 SQS requests per step',
       'Step Functions: 2 transitions per step as a Task state; Temporal Cloud: 2 actions per activity',
       `list prices ${PRICES.date}, us-east-1, no free tier`,
     ],

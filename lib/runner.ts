@@ -19,7 +19,8 @@ import type { StepMessage } from './messages.ts';
 import { PlanCache } from './plans.ts';
 import { EventType, RunStatus, StepStatus } from './status.ts';
 import { s3Keys } from './store/keys.ts';
-import { forEachLimit } from './store/runStore.ts';
+import { forEachLimit, type PreparedEvent } from './store/runStore.ts';
+import type { RunEvent } from './store/types.ts';
 
 export const AttemptStatus = {
   SUCCEEDED: 'SUCCEEDED',
@@ -57,6 +58,9 @@ export interface RunnerHooks {
 
 const PARALLEL_READS = 16;
 
+/** A step still running after this long has its STEP_START written on its own. */
+export const START_EVENT_DELAY_MS = 1_000;
+
 /** Workers lost on one attempt before it fails (instead of dying on every redelivery). */
 export const MAX_LOST_WORKERS = 3;
 
@@ -67,6 +71,10 @@ export const MAX_LOST_WORKERS = 3;
  */
 export class StepRunner {
   private readonly plans: PlanCache;
+  /** STEP_START events not yet written, by attempt (see deferStartEvent). */
+  private readonly pendingStarts = new Map<string, { event: PreparedEvent; timer: NodeJS.Timeout }>();
+  /** Run-status reads in flight, by run (see runStatusSince). */
+  private readonly statusReads = new Map<string, Promise<RunStatus | undefined>>();
 
   constructor(
     private readonly deps: Deps,
@@ -135,16 +143,16 @@ export class StepRunner {
 
     // Is the run canceled? The claim above is a write on the step item and cannot see the
     // run item (a transaction would cost more and the emulators lack it), so this is one
-    // strongly consistent read of the run's status, made alongside the upstream reads so it
-    // adds no latency. Steps queued before a cancel are then never started.
+    // strongly consistent read of the run's status (shared by a batch's attempts of one run),
+    // made alongside the upstream reads so it adds no latency.
     const [runStatus, upstream] = await Promise.all([
-      this.deps.store.getRunStatus(runId, true),
+      this.runStatus(runId),
       this.loadUpstream(runId, plan, step),
     ]);
     if (runStatus === RunStatus.CANCELING || runStatus === RunStatus.CANCELED) {
       return this.cancel(message, 'the run was canceled before the step started');
     }
-    await this.deps.store.appendEvent({ runId, type: EventType.STEP_START, step, attempt });
+    this.deferStartEvent(message);
     const started = Date.now();
     let output: unknown;
     try {
@@ -170,7 +178,7 @@ export class StepRunner {
     await this.hooks.afterRecord?.(message);
 
     await this.deps.store.addRunCounts(runId, { succeeded: 1 });
-    await this.deps.store.appendEvent({
+    await this.appendAttemptEvent(message, {
       runId,
       type: EventType.STEP_SUCCESS,
       step,
@@ -179,6 +187,53 @@ export class StepRunner {
     });
     await releaseDependents(this.deps, run, plan, step);
     return { ...base, status: AttemptStatus.SUCCEEDED, outputKey };
+  }
+
+  /**
+   * STEP_START is written with the attempt's next event in one request (a short step's
+   * START and SUCCESS cost one write, not two), or on its own once the body has run for
+   * START_EVENT_DELAY_MS, so a long step shows as started while it runs. Its time and
+   * order are those of the start either way.
+   */
+  private deferStartEvent(message: StepMessage): void {
+    const { runId, step, attempt } = message;
+    const key = `${runId}/${step}/${attempt}`;
+    const event = this.deps.store.prepareEvent({ runId, type: EventType.STEP_START, step, attempt });
+    const timer = setTimeout(() => {
+      if (!this.pendingStarts.delete(key)) return;
+      this.deps.store.putEvents([event]).catch((error: unknown) => {
+        this.deps.log.warn('could not write a STEP_START event', { runId, step, attempt, error });
+      });
+    }, START_EVENT_DELAY_MS);
+    timer.unref();
+    this.pendingStarts.set(key, { event, timer });
+  }
+
+  /** Append an event of this attempt, with its STEP_START if that is still waiting. */
+  private async appendAttemptEvent(message: StepMessage, event: Omit<RunEvent, 'at'>): Promise<void> {
+    const key = `${message.runId}/${message.step}/${message.attempt}`;
+    const pending = this.pendingStarts.get(key);
+    if (pending) {
+      clearTimeout(pending.timer);
+      this.pendingStarts.delete(key);
+    }
+    const prepared = this.deps.store.prepareEvent(event);
+    await this.deps.store.putEvents(pending ? [pending.event, prepared] : [prepared]);
+  }
+
+  /**
+   * The run's status, one strongly consistent read shared by the attempts of a run that ask
+   * while it is in flight (a fan-out's batch). The check is a race with a cancel either way
+   * (a cancel right after the read lets the body start, and the watch aborts it); what
+   * guarantees that queued steps never start is PollRun marking them CANCELED, which fails
+   * their claim.
+   */
+  private runStatus(runId: string): Promise<RunStatus | undefined> {
+    const inFlight = this.statusReads.get(runId);
+    if (inFlight) return inFlight;
+    const read = this.deps.store.getRunStatus(runId, true).finally(() => this.statusReads.delete(runId));
+    this.statusReads.set(runId, read);
+    return read;
   }
 
   private planFor(message: StepMessage): JobPlan {
@@ -335,7 +390,7 @@ export class StepRunner {
             : AttemptStatus.ALREADY_DONE,
       };
     }
-    await this.deps.store.appendEvent({
+    await this.appendAttemptEvent(message, {
       runId,
       type: EventType.STEP_CANCELED,
       step,
@@ -365,7 +420,7 @@ export class StepRunner {
       const scheduled = await this.deps.store.scheduleRetry(runId, step, attempt, serialized);
       if (!scheduled.ok) return { ...base, status: AttemptStatus.ALREADY_DONE };
       const delaySeconds = this.retryDelay(plan, message);
-      await this.deps.store.appendEvent({
+      await this.appendAttemptEvent(message, {
         runId,
         type: EventType.STEP_RETRY,
         step,
@@ -389,7 +444,7 @@ export class StepRunner {
         ...(serialized.code ? { code: serialized.code } : {}),
       },
     );
-    await this.deps.store.appendEvent({
+    await this.appendAttemptEvent(message, {
       runId,
       type: EventType.STEP_FAILURE,
       step,

@@ -519,12 +519,28 @@ export class RunStore {
   // ---- events -----------------------------------------------------------
 
   async appendEvent(event: Omit<RunEvent, 'at'>): Promise<void> {
-    await this.ddb.send(
-      new PutCommand({
-        TableName: this.table,
-        Item: { ...event, at: this.iso(), pk: runPk(event.runId), sk: `${EVENT_SK_PREFIX}${newRunId()}` },
-      }),
-    );
+    await this.putEvents([this.prepareEvent(event)]);
+  }
+
+  /** An event item stamped now (time and order), to be written later with putEvents. */
+  prepareEvent(event: Omit<RunEvent, 'at'>): PreparedEvent {
+    return { ...event, at: this.iso(), pk: runPk(event.runId), sk: `${EVENT_SK_PREFIX}${newRunId()}` };
+  }
+
+  /** Write prepared events: one request for one, BatchWriteItem (25 a request) for more. */
+  async putEvents(events: readonly PreparedEvent[]): Promise<void> {
+    if (events.length === 1) {
+      await this.ddb.send(new PutCommand({ TableName: this.table, Item: events[0] }));
+      return;
+    }
+    for (let i = 0; i < events.length; i += BATCH_WRITE) {
+      let requests = events.slice(i, i + BATCH_WRITE).map((Item) => ({ PutRequest: { Item } }));
+      for (let round = 0; requests.length > 0; round++) {
+        if (round > 0) await backoff(round);
+        const out = await this.ddb.send(new BatchWriteCommand({ RequestItems: { [this.table]: requests } }));
+        requests = (out.UnprocessedItems?.[this.table] ?? []) as typeof requests;
+      }
+    }
   }
 
   /** Events of a run in order; `after` is an event cursor from a previous call. */
@@ -625,6 +641,9 @@ function strip(item: Item): Item {
   const { pk: _pk, sk: _sk, gsi1pk: _g1, gsi1sk: _g2, ...rest } = item;
   return rest;
 }
+/** An event item ready to write: its time and sort key fixed when it happened. */
+export type PreparedEvent = RunEvent & { readonly pk: string; readonly sk: string };
+
 const toRun = (item: Item) => strip(item) as unknown as RunRecord;
 /** `resolvedBy` is bookkeeping of resolveDependency, not part of a step's record. */
 const toStep = (item: Item) => {

@@ -3,8 +3,9 @@ import { InvalidInputError, type SerializedError } from './errors.ts';
 import { loadPlan } from './runInput.ts';
 import { type PollState, PollStateSchema } from './runState.ts';
 import { EventType, RunStatus, StepStatus, TERMINAL_RUN_STATUSES } from './status.ts';
+import { readStepOutput } from './stepOutput.ts';
 import { s3Keys } from './store/keys.ts';
-import type { RunError, RunRecord } from './store/types.ts';
+import type { RunError, RunRecord, StepRecord } from './store/types.ts';
 
 /** What the run state machine ends with: small, documented JSON. */
 export interface RunOutcome {
@@ -43,6 +44,8 @@ interface ManifestStep {
   status: string;
   attempt: number;
   outputKey?: string;
+  /** The output itself, when it was small enough to be kept inline. */
+  output?: unknown;
   error?: SerializedError;
   skippedBecause?: string;
   canceledBecause?: string;
@@ -74,7 +77,10 @@ export async function finalizeRun(deps: Deps, raw: unknown): Promise<RunOutcome 
   let unfinished = 0;
   const failedSteps: string[] = [];
   const skippedSteps: string[] = [];
-  const outputKeys = new Map<string, string>();
+  const { plan } = await loadPlan(deps, run);
+  const sinks = new Set(plan.sinks);
+  // Only the sinks' outputs are read (the result); the others stay where they are.
+  const sinkSteps = new Map<string, StepRecord>();
   let firstFailure: { key: string; error?: SerializedError } | undefined;
   for await (const step of deps.store.listSteps(run.runId)) {
     steps.push({
@@ -82,6 +88,7 @@ export async function finalizeRun(deps: Deps, raw: unknown): Promise<RunOutcome 
       status: step.status,
       attempt: step.attempt,
       ...(step.outputKey ? { outputKey: step.outputKey } : {}),
+      ...(step.status === StepStatus.SUCCEEDED && 'output' in step ? { output: step.output } : {}),
       ...(step.error && step.status === StepStatus.FAILED ? { error: step.error } : {}),
       ...(step.skippedBecause ? { skippedBecause: step.skippedBecause } : {}),
       ...(step.canceledBecause ? { canceledBecause: step.canceledBecause } : {}),
@@ -90,7 +97,7 @@ export async function finalizeRun(deps: Deps, raw: unknown): Promise<RunOutcome 
     });
     if (step.status === StepStatus.SUCCEEDED) {
       counts.succeeded++;
-      if (step.outputKey) outputKeys.set(step.key, step.outputKey);
+      if (sinks.has(step.key)) sinkSteps.set(step.key, step);
     } else if (step.status === StepStatus.FAILED) {
       counts.failed++;
       failedSteps.push(step.key);
@@ -122,12 +129,11 @@ export async function finalizeRun(deps: Deps, raw: unknown): Promise<RunOutcome 
     : counts.failed > 0
       ? RunStatus.FAILED
       : RunStatus.SUCCEEDED;
-  const { plan } = await loadPlan(deps, run);
   let result: unknown;
   if (status === RunStatus.SUCCEEDED) {
     const sinkOutputs = await Promise.all(
       plan.sinks.map(
-        async (key) => [key, await deps.payloads.getJson(outputKeys.get(key) as string)] as const,
+        async (key) => [key, await readStepOutput(deps.payloads, sinkSteps.get(key) as StepRecord)] as const,
       ),
     );
     result = plan.sinks.length === 1 ? sinkOutputs[0]?.[1] : Object.fromEntries(sinkOutputs);

@@ -4,6 +4,7 @@ import { InvalidInputError, NothingToRerunError, RunNotFinishedError, UnknownSte
 import type { PayloadStore } from './payload.ts';
 import type { JobRegistry } from './registry.ts';
 import { RunStatus, StepStatus, TERMINAL_RUN_STATUSES } from './status.ts';
+import { hasOutput } from './stepOutput.ts';
 import type { RunStore } from './store/runStore.ts';
 import type { RunRecord, StepRecord } from './store/types.ts';
 
@@ -109,7 +110,7 @@ export function planRerun(
   checkStepNames(plan, options);
   const reusable = (key: string) => {
     const step = parentSteps.get(key);
-    return step?.status === StepStatus.SUCCEEDED && step.outputKey !== undefined;
+    return step?.status === StepStatus.SUCCEEDED && hasOutput(step);
   };
   const seeds = new Set(options.steps ?? []);
   for (const key of plan.order) if (!reusable(key)) seeds.add(key);
@@ -156,6 +157,9 @@ export function initialSteps(
         attempt: parentStep.attempt,
         pending: 0,
         ...(parentStep.outputKey ? { outputKey: parentStep.outputKey } : {}),
+        ...(parentStep.outputKey === undefined && 'output' in parentStep
+          ? { output: parentStep.output }
+          : {}),
         // The run that produced the output (a parent may itself have reused it).
         reusedFrom: parentStep.reusedFrom ?? reuse?.parentRunId,
         finishedAt: now,

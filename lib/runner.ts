@@ -18,7 +18,7 @@ import type { StepContext } from './job.ts';
 import type { StepMessage } from './messages.ts';
 import { PlanCache } from './plans.ts';
 import { EventType, RunStatus, StepStatus } from './status.ts';
-import { s3Keys } from './store/keys.ts';
+import { hasOutput, readStepOutput, storeStepOutput } from './stepOutput.ts';
 import { forEachLimit, type PreparedEvent } from './store/runStore.ts';
 import type { RunEvent } from './store/types.ts';
 
@@ -164,17 +164,12 @@ export class StepRunner {
       return this.fail(run, plan, message, error);
     }
 
-    const outputKey = s3Keys.stepOutput(runId, step, attempt);
-    await this.deps.payloads.putJson(outputKey, output === undefined ? null : output);
+    const result = await storeStepOutput(this.deps.payloads, { runId, step, attempt }, output);
+    const outputKey = 'outputKey' in result ? result.outputKey : undefined;
+    const withKey = outputKey ? { outputKey } : {};
     await this.hooks.beforeRecord?.(message);
-    const recorded = await this.deps.store.recordSuccess(
-      runId,
-      step,
-      attempt,
-      outputKey,
-      Date.now() - started,
-    );
-    if (!recorded.ok) return { ...base, status: AttemptStatus.ALREADY_DONE, outputKey };
+    const recorded = await this.deps.store.recordSuccess(runId, step, attempt, result, Date.now() - started);
+    if (!recorded.ok) return { ...base, status: AttemptStatus.ALREADY_DONE, ...withKey };
     await this.hooks.afterRecord?.(message);
 
     await this.deps.store.addRunCounts(runId, { succeeded: 1 });
@@ -186,7 +181,7 @@ export class StepRunner {
       data: { durationMs: Date.now() - started },
     });
     await releaseDependents(this.deps, run, plan, step);
-    return { ...base, status: AttemptStatus.SUCCEEDED, outputKey };
+    return { ...base, status: AttemptStatus.SUCCEEDED, ...withKey };
   }
 
   /**
@@ -259,10 +254,10 @@ export class StepRunner {
     const records = await this.deps.store.getSteps(runId, plan.upstream.get(step) ?? []);
     const outputs = new Map<string, unknown>();
     await forEachLimit([...records.values()], PARALLEL_READS, async (record) => {
-      if (record.status !== StepStatus.SUCCEEDED || !record.outputKey) {
+      if (record.status !== StepStatus.SUCCEEDED || !hasOutput(record)) {
         throw new Error(`upstream step '${record.key}' of '${step}' is ${record.status}, not SUCCEEDED`);
       }
-      outputs.set(record.key, await this.deps.payloads.getJson(record.outputKey));
+      outputs.set(record.key, await readStepOutput(this.deps.payloads, record));
     });
     const upstream: Record<string, unknown> = {};
     for (const [alias, key] of aliases) {

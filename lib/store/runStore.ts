@@ -356,25 +356,29 @@ export class RunStore {
     );
   }
 
-  /** Precondition: RUNNING attempt n. Effect: SUCCEEDED with its output pointer. */
+  /**
+   * Precondition: RUNNING attempt n. Effect: SUCCEEDED with its output: inline when small
+   * (`{ output }`), else a pointer to S3 (`{ outputKey }`).
+   */
   recordSuccess(
     runId: string,
     key: string,
     attempt: number,
-    outputKey: string,
+    result: StepResult,
     durationMs: number,
   ): Promise<Transition<StepRecord>> {
     const now = this.iso();
+    const inline = 'output' in result;
     return this.update(
       { pk: runPk(runId), sk: stepSk(key) },
-      'SET #status = :succeeded, outputKey = :outputKey, finishedAt = :now, updatedAt = :now, durationMs = :d REMOVE #error',
+      `SET #status = :succeeded, ${inline ? '#output = :output' : 'outputKey = :outputKey'}, finishedAt = :now, updatedAt = :now, durationMs = :d REMOVE #error`,
       'attempt = :attempt AND #status = :running',
-      { '#status': 'status', '#error': 'error' },
+      { '#status': 'status', '#error': 'error', ...(inline ? { '#output': 'output' } : {}) },
       {
         ':succeeded': StepStatus.SUCCEEDED,
         ':running': StepStatus.RUNNING,
         ':attempt': attempt,
-        ':outputKey': outputKey,
+        ...(inline ? { ':output': result.output ?? null } : { ':outputKey': result.outputKey }),
         ':now': now,
         ':d': durationMs,
       },
@@ -641,6 +645,9 @@ function strip(item: Item): Item {
   const { pk: _pk, sk: _sk, gsi1pk: _g1, gsi1sk: _g2, ...rest } = item;
   return rest;
 }
+/** Where a succeeded step's output is: inline in its item, or in S3. */
+export type StepResult = { readonly output: unknown } | { readonly outputKey: string };
+
 /** An event item ready to write: its time and sort key fixed when it happened. */
 export type PreparedEvent = RunEvent & { readonly pk: string; readonly sk: string };
 

@@ -60,7 +60,10 @@ export interface StepRecord {
   readonly claims?: number;
   /** Upstream steps that have not yet succeeded (atomic counter). */
   readonly pending: number;
+  /** The output in S3, when it is larger than INLINE_OUTPUT_BYTES. */
   readonly outputKey?: string;
+  /** The output itself, when small (SUCCEEDED steps without an `outputKey`). */
+  readonly output?: unknown;
   readonly error?: SerializedError;
   readonly skippedBecause?: string;
   readonly canceledBecause?: string;

@@ -221,7 +221,13 @@ describe('PollRun and FinalizeRun, for a run that is canceling', () => {
     expect(outcome.cause).toContain('run canceled');
     expect((await handle.client.getRun(run.runId)).status).toBe(RunStatus.CANCELED);
     // A late result from the lost worker is refused by its precondition.
-    const late = await handle.deps.store.recordSuccess(run.runId, 'hold', 1, 'runs/x/output.json', 1);
+    const late = await handle.deps.store.recordSuccess(
+      run.runId,
+      'hold',
+      1,
+      { outputKey: 'runs/x/output.json' },
+      1,
+    );
     expect(late.ok).toBe(false);
   });
 });

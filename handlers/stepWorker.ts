@@ -52,6 +52,17 @@ export function createHandler(
           await sendBack(deps, record, deferFor, requeuesOf(record));
           return { deferredSeconds: deferFor };
         }
+        if (message.ecs) {
+          // A long step: it runs in an ECS task (ecs/main.ts), through the same runner.
+          const taskArn = await deps.launcher.launch(message);
+          deps.log.info('step handed to an ECS task', {
+            runId: message.runId,
+            step: message.step,
+            attempt: message.attempt,
+            taskArn,
+          });
+          return { taskArn };
+        }
         const decoded = message;
         const outcome = await withTransientRetries(
           () => runAttempt.run(decoded, deadline === undefined ? {} : { deadline }),

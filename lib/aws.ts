@@ -1,4 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { ECSClient } from '@aws-sdk/client-ecs';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SQSClient } from '@aws-sdk/client-sqs';
@@ -7,7 +8,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 /**
  * The SDK v3 clients lambdag uses. Built in one place with no endpoint option,
  * so the SDK itself reads `AWS_ENDPOINT_URL_SQS`, `..._S3`, `..._DYNAMODB`,
- * `..._SFN` and the region from the environment: the same code runs on AWS,
+ * `..._SFN`, `..._ECS` and the region from the environment: the same code runs on AWS,
  * LocalStack and the embedded stack. lib/ receives these; it never builds them.
  */
 export interface AwsClients {
@@ -16,6 +17,7 @@ export interface AwsClients {
   readonly dynamodb: DynamoDBClient;
   readonly ddb: DynamoDBDocumentClient;
   readonly sfn: SFNClient;
+  readonly ecs: ECSClient;
 }
 
 export function createAwsClients(): AwsClients {
@@ -33,5 +35,6 @@ export function createAwsClients(): AwsClients {
       marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
     }),
     sfn: new SFNClient({}),
+    ecs: new ECSClient({}),
   };
 }

@@ -14,6 +14,18 @@ export interface LambdagConfig {
   readonly cancelCheckSeconds: number;
   /** The step queues' maxReceiveCount (their redrive policy): receives before the DLQ. */
   readonly maxReceiveCount: number;
+  /** Where `runtime: 'ecs'` steps run; absent when the deployment has no ECS. */
+  readonly ecs?: EcsConfig;
+}
+
+export interface EcsConfig {
+  readonly cluster: string;
+  readonly taskDefinition: string;
+  /** The container of the task definition that runs ecs/main.ts. */
+  readonly container: string;
+  readonly launchType: 'FARGATE' | 'EC2';
+  readonly subnets: readonly string[];
+  readonly securityGroups: readonly string[];
 }
 
 const QUEUE_PREFIX = 'LAMBDAG_QUEUE_URL_';
@@ -46,6 +58,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): LambdagConfig 
     maxMessageBytes: maxMessageBytes(env),
     cancelCheckSeconds: cancelCheckSeconds(env),
     maxReceiveCount: maxReceiveCount(env),
+    ...ecsConfig(env),
   };
 }
 
@@ -60,6 +73,34 @@ function cancelCheckSeconds(env: NodeJS.ProcessEnv): number {
     );
   }
   return value;
+}
+
+/** `LAMBDAG_ECS_CLUSTER` and `LAMBDAG_ECS_TASK_DEFINITION` turn ECS on; the rest have defaults. */
+function ecsConfig(env: NodeJS.ProcessEnv): { ecs?: EcsConfig } {
+  const cluster = env.LAMBDAG_ECS_CLUSTER;
+  const taskDefinition = env.LAMBDAG_ECS_TASK_DEFINITION;
+  if (!cluster && !taskDefinition) return {};
+  if (!cluster || !taskDefinition) {
+    throw new ConfigError(
+      cluster ? 'LAMBDAG_ECS_TASK_DEFINITION' : 'LAMBDAG_ECS_CLUSTER',
+      'is not set; ECS needs both LAMBDAG_ECS_CLUSTER and LAMBDAG_ECS_TASK_DEFINITION',
+    );
+  }
+  const list = (value: string | undefined) => (value ?? '').split(',').filter(Boolean);
+  const launchType = env.LAMBDAG_ECS_LAUNCH_TYPE ?? 'FARGATE';
+  if (launchType !== 'FARGATE' && launchType !== 'EC2') {
+    throw new ConfigError('LAMBDAG_ECS_LAUNCH_TYPE', `must be FARGATE or EC2, got '${launchType}'`);
+  }
+  return {
+    ecs: {
+      cluster,
+      taskDefinition,
+      container: env.LAMBDAG_ECS_CONTAINER ?? 'step',
+      launchType,
+      subnets: list(env.LAMBDAG_ECS_SUBNETS),
+      securityGroups: list(env.LAMBDAG_ECS_SECURITY_GROUPS),
+    },
+  };
 }
 
 function maxReceiveCount(env: NodeJS.ProcessEnv): number {
@@ -103,5 +144,13 @@ export function configToEnv(config: LambdagConfig): Record<string, string> {
     LAMBDAG_MAX_RECEIVE_COUNT: String(config.maxReceiveCount),
   };
   for (const [name, url] of Object.entries(config.queues)) env[`${QUEUE_PREFIX}${name.toUpperCase()}`] = url;
+  if (config.ecs) {
+    env.LAMBDAG_ECS_CLUSTER = config.ecs.cluster;
+    env.LAMBDAG_ECS_TASK_DEFINITION = config.ecs.taskDefinition;
+    env.LAMBDAG_ECS_CONTAINER = config.ecs.container;
+    env.LAMBDAG_ECS_LAUNCH_TYPE = config.ecs.launchType;
+    env.LAMBDAG_ECS_SUBNETS = config.ecs.subnets.join(',');
+    env.LAMBDAG_ECS_SECURITY_GROUPS = config.ecs.securityGroups.join(',');
+  }
   return env;
 }

@@ -2,6 +2,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { type AwsClients, createAwsClients } from './aws.ts';
 import { type LambdagConfig, readConfig } from './config.ts';
 import { Dispatcher } from './dispatch.ts';
+import { EcsLauncher } from './ecsLauncher.ts';
 import type { Log } from './log.ts';
 import { PayloadStore } from './payload.ts';
 import type { JobRegistry } from './registry.ts';
@@ -15,6 +16,7 @@ export interface Deps {
   readonly store: RunStore;
   readonly payloads: PayloadStore;
   readonly dispatcher: Dispatcher;
+  readonly launcher: EcsLauncher;
   readonly log: Log;
 }
 
@@ -25,6 +27,7 @@ export function createDeps(registry: JobRegistry, overrides: Partial<Deps> = {})
   const store = overrides.store ?? new RunStore(aws.ddb, config.runsTable);
   const payloads = overrides.payloads ?? new PayloadStore(aws.s3, config.bucket);
   const dispatcher = overrides.dispatcher ?? new Dispatcher(aws.sqs, config, payloads);
+  const launcher = overrides.launcher ?? new EcsLauncher(aws.ecs, config, payloads);
   const log = overrides.log ?? new Logger({ serviceName: 'lambdag' });
-  return { config, aws, registry, store, payloads, dispatcher, log };
+  return { config, aws, registry, store, payloads, dispatcher, launcher, log };
 }

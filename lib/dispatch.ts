@@ -6,7 +6,7 @@ import {
 import { DEFAULT_QUEUE, type LambdagConfig } from './config.ts';
 import type { JobPlan } from './dag.ts';
 import { InvalidJobError } from './errors.ts';
-import { Priority } from './job.ts';
+import { Priority, Runtime } from './job.ts';
 import { encodeStepMessage, MAX_DELAY_SECONDS } from './messages.ts';
 import type { PayloadStore } from './payload.ts';
 
@@ -42,6 +42,13 @@ export class Dispatcher {
   /** Fail before anything is written if a step routes to a queue this deployment lacks. */
   checkRouting(plan: JobPlan): void {
     for (const key of plan.order) {
+      if (plan.steps.get(key)?.options.runtime === Runtime.ECS && !this.config.ecs) {
+        throw new InvalidJobError(
+          plan.job,
+          `step '${key}' has runtime 'ecs', but this deployment has no ECS (LAMBDAG_ECS_CLUSTER is not set)`,
+          [key],
+        );
+      }
       const name = this.queueName(plan, key);
       if (!this.config.queues[name]) {
         throw new InvalidJobError(
@@ -68,6 +75,7 @@ export class Dispatcher {
           input: run.input,
           // Past SQS's cap, the worker sends the message back until its time comes.
           ...(delay > MAX_DELAY_SECONDS ? { notBefore: Date.now() + delay * 1000 } : {}),
+          ...ecsOf(plan, item.step),
         },
         this.payloads,
         this.config.maxMessageBytes,
@@ -121,4 +129,16 @@ export class Dispatcher {
       pending = pending.filter((e) => ids.has(e.Id));
     }
   }
+}
+
+/** The `ecs` part of a step message: present for `runtime: 'ecs'` steps. */
+function ecsOf(plan: JobPlan, step: string): { ecs?: { cpu?: number; memoryMb?: number } } {
+  const options = plan.steps.get(step)?.options;
+  if (options?.runtime !== Runtime.ECS) return {};
+  return {
+    ecs: {
+      ...(options.cpu ? { cpu: options.cpu } : {}),
+      ...(options.memoryMb ? { memoryMb: options.memoryMb } : {}),
+    },
+  };
 }

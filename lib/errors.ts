@@ -23,6 +23,7 @@ export const ErrorCode = {
   WORKER_LOST: 'WORKER_LOST',
   RUN_TIMEOUT: 'RUN_TIMEOUT',
   FAIL_FAST: 'FAIL_FAST',
+  TASK_STOPPED: 'TASK_STOPPED',
   STEP_TIMEOUT: 'STEP_TIMEOUT',
   RUN_CANCELED: 'RUN_CANCELED',
   RUN_NOT_FINISHED: 'RUN_NOT_FINISHED',
@@ -158,6 +159,15 @@ export class WorkerLostError extends LambdagError {
       `step '${step}' attempt ${attempt}: the worker died ${lost} times while running it ` +
         '(killed by the Lambda timeout or out of memory?); give it more memory or time, or run it on ECS',
     );
+  }
+}
+
+/** The ECS task running a step was asked to stop (SIGTERM): the attempt fails and is retried. */
+export class TaskStoppedError extends LambdagError {
+  override readonly name = 'TaskStoppedError' as const;
+  readonly code = ErrorCode.TASK_STOPPED;
+  constructor(step: string, signal: string) {
+    super(`the ECS task running step '${step}' got ${signal} and stopped the step`);
   }
 }
 

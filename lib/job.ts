@@ -44,6 +44,10 @@ export interface StepOptions {
   readonly timeoutSeconds?: number;
   /** Where the step runs. `ecs` is for steps beyond Lambda's 15 minutes, memory or disk. */
   readonly runtime?: Runtime;
+  /** ECS task CPU units (1024 = 1 vCPU) for a `runtime: 'ecs'` step; default the task definition's. */
+  readonly cpu?: number;
+  /** ECS task memory (MiB) for a `runtime: 'ecs'` step; default the task definition's. */
+  readonly memoryMb?: number;
   /** Named step queue (a `LAMBDAG_QUEUE_URL_<NAME>` queue). Default from priority. */
   readonly queue?: string;
   /** `high` routes to the `high` queue unless `queue` is given. */

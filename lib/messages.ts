@@ -16,6 +16,8 @@ export const StepMessageSchema = z.object({
    * SQS's 15-minute DelaySeconds cap; the worker sends the message back until then.
    */
   notBefore: z.number().int().optional(),
+  /** Set for `runtime: 'ecs'` steps: the worker starts an ECS task (with these sizes) instead of running it. */
+  ecs: z.object({ cpu: z.number().int().optional(), memoryMb: z.number().int().optional() }).optional(),
 });
 export type StepMessage = z.infer<typeof StepMessageSchema>;
 

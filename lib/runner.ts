@@ -46,6 +46,11 @@ export interface AttemptOutcome {
 export interface AttemptLimits {
   /** Epoch ms by which the attempt must have ended (the worker's own deadline, minus a margin). */
   readonly deadline?: number;
+  /**
+   * Aborted when the worker itself must stop (an ECS task's SIGTERM): the step's signal is
+   * aborted with the same reason and the attempt fails with it (and is retried).
+   */
+  readonly signal?: AbortSignal;
 }
 
 /** Fault-injection points for tests and `lambdag simulate`; never set in production. */
@@ -289,6 +294,7 @@ export class StepRunner {
         log.info(text, { runId: message.runId, step: message.step, attempt: message.attempt, ...fields }),
     };
     const canceled = this.watchForCancel(message, controller);
+    const stopped = limits.signal ? abortedBy(limits.signal, controller) : undefined;
     let timer: NodeJS.Timeout | undefined;
     const timeout =
       timeoutMs === undefined
@@ -304,10 +310,14 @@ export class StepRunner {
       const body = Promise.resolve().then(() => spec.run(upstream, ctx));
       // A body that ignores its signal still ends the attempt at once; what it keeps doing
       // stops with the invocation.
-      return await Promise.race(timeout ? [body, timeout, canceled.promise] : [body, canceled.promise]);
+      const racers: Promise<unknown>[] = [body, canceled.promise];
+      if (timeout) racers.push(timeout);
+      if (stopped) racers.push(stopped.promise);
+      return await Promise.race(racers);
     } finally {
       if (timer) clearTimeout(timer);
       canceled.stop();
+      stopped?.stop();
     }
   }
 
@@ -490,6 +500,24 @@ export class StepRunner {
     await releaseDependents(this.deps, run, plan, step, { retry: true });
     await this.deps.store.requestReconcile(run.runId);
   }
+}
+
+/** A promise rejected (and `controller` aborted) with `signal`'s reason when it aborts. */
+function abortedBy(
+  signal: AbortSignal,
+  controller: AbortController,
+): { promise: Promise<never>; stop: () => void } {
+  let onAbort = () => {};
+  const promise = new Promise<never>((_, reject) => {
+    onAbort = () => {
+      controller.abort(signal.reason);
+      reject(signal.reason);
+    };
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+  });
+  promise.catch(() => {});
+  return { promise, stop: () => signal.removeEventListener('abort', onAbort) };
 }
 
 /** The tighter of the step's own limit and the worker's deadline; undefined when neither applies. */

@@ -1,6 +1,6 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
 import type { Log } from '../lib/log.ts';
+import { startJsonApiServer } from './jsonApiServer.ts';
 import { type Execution, type LocalStepFunctions, SfnServiceError } from './stepFunctions.ts';
 
 type Body = Record<string, unknown>;
@@ -8,7 +8,6 @@ type Operation = (sfn: LocalStepFunctions, body: Body) => unknown;
 
 /** Step Functions speaks AWS JSON 1.0: POST /, `X-Amz-Target: AWSStepFunctions.<Operation>`, dates as epoch seconds. */
 const TARGET_PREFIX = 'AWSStepFunctions.';
-const MAX_BODY_BYTES = 1024 * 1024;
 
 const epoch = (date: Date | undefined) => (date ? date.getTime() / 1000 : undefined);
 
@@ -112,74 +111,17 @@ const OPERATIONS: Record<string, Operation> = {
 export const SUPPORTED_OPERATIONS = Object.keys(OPERATIONS);
 
 /** Serve the Step Functions API on 127.0.0.1 and a free port. Returns the server and its endpoint. */
-export async function startSfnServer(
+export function startSfnServer(
   sfn: LocalStepFunctions,
   log: Log,
 ): Promise<{ server: Server; endpoint: string }> {
-  const server = createServer((request, response) => {
-    handle(sfn, request, response).catch((error: unknown) => {
-      log.error('step functions endpoint failed', { error });
-      if (!response.headersSent) send(response, 500, { __type: 'InternalFailure', message: String(error) });
-    });
+  return startJsonApiServer({
+    name: 'step functions',
+    targetPrefix: TARGET_PREFIX,
+    contentType: 'application/x-amz-json-1.0',
+    operations: Object.fromEntries(
+      Object.entries(OPERATIONS).map(([name, operation]) => [name, (body: Body) => operation(sfn, body)]),
+    ),
+    log,
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  return { server, endpoint: `http://127.0.0.1:${port}` };
-}
-
-async function handle(
-  sfn: LocalStepFunctions,
-  request: IncomingMessage,
-  response: ServerResponse,
-): Promise<void> {
-  const target = String(request.headers['x-amz-target'] ?? '');
-  const operation = target.startsWith(TARGET_PREFIX)
-    ? OPERATIONS[target.slice(TARGET_PREFIX.length)]
-    : undefined;
-  if (request.method !== 'POST' || !operation) {
-    request.resume();
-    send(response, 400, {
-      __type: 'UnknownOperationException',
-      message: `${target || 'request without X-Amz-Target'} is not supported by the embedded stack; supported: ${SUPPORTED_OPERATIONS.join(', ')}`,
-    });
-    return;
-  }
-  let body: Body;
-  try {
-    const raw = await readBody(request);
-    body = raw ? (JSON.parse(raw) as Body) : {};
-  } catch (error) {
-    send(response, 400, { __type: 'SerializationException', message: (error as Error).message });
-    return;
-  }
-  try {
-    send(response, 200, operation(sfn, body) ?? {});
-  } catch (error) {
-    if (!(error instanceof SfnServiceError)) throw error;
-    send(response, error.statusCode, { __type: error.type, message: error.message });
-  }
-}
-
-async function readBody(request: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw new Error(`request body exceeds ${MAX_BODY_BYTES} bytes`);
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-function send(response: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  response.writeHead(status, {
-    'content-type': 'application/x-amz-json-1.0',
-    'content-length': Buffer.byteLength(text),
-    'x-amzn-requestid': crypto.randomUUID(),
-  });
-  response.end(text);
 }

@@ -17,6 +17,7 @@ import type { Log } from '../lib/log.ts';
 import type { JobRegistry } from '../lib/registry.ts';
 import type { RequestMetrics } from '../lib/requestMetrics.ts';
 import type { RunnerHooks } from '../lib/runner.ts';
+import { LocalEcs } from './ecs.ts';
 import {
   type EventSourceMapping,
   type EventSourceStats,
@@ -57,6 +58,10 @@ export interface LocalStackOptions {
   /** The handlers' and the stack's log level; overrides `quiet` (the fault harness uses SILENT). */
   readonly logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'CRITICAL' | 'SILENT';
   readonly faults?: LocalStackFaults;
+  /** Seconds between SIGTERM and SIGKILL when a local ECS task is stopped (default 10). */
+  readonly ecsStopTimeoutSeconds?: number;
+  /** How often local ECS tasks beat (default 2 s). */
+  readonly ecsHeartbeatSeconds?: number;
   /** Count the handlers' AWS requests, scoped by function name (the event source's own receives and deletes are not counted). */
   readonly requestMetrics?: RequestMetrics;
   /** Fire the jobs' schedules (as `lambdag local up` does). Off by default so tests start only their own runs. */
@@ -91,6 +96,8 @@ export interface LocalStack {
   startExecution(input: unknown, name?: string): Promise<{ executionArn: string }>;
   waitForExecution(executionArn: string): Promise<ExecutionOutcome>;
   readonly eventSource: { stats(): EventSourceStats; drain(timeoutMs?: number): Promise<boolean> };
+  /** The local ECS: `runtime: 'ecs'` steps run as its child-process tasks. */
+  readonly ecs: LocalEcs;
   readonly faults: { sends(runId: string, step: string): number; readonly duplicated: number };
   /** The schedule runner; present when `schedules` was set. */
   readonly scheduler?: LocalScheduler;
@@ -164,6 +171,26 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const functionEnv = environmentOf(model, resources);
     Object.assign(process.env, functionEnv);
 
+    // ECS: `runtime: 'ecs'` steps run as child processes of ecs/main.ts behind a local ECS API.
+    const ecs = new LocalEcs({
+      region,
+      accountId: ACCOUNT_ID,
+      root,
+      stopTimeoutSeconds: options.ecsStopTimeoutSeconds ?? 10,
+      verbose: logLevel === 'INFO' || logLevel === 'DEBUG',
+      log,
+    });
+    const ecsServer = await ecs.serve();
+    stoppers.push(() => closeServer(ecsServer.server));
+    stoppers.push(() => ecs.stopAll());
+    const ecsEnv: Record<string, string> = {
+      AWS_ENDPOINT_URL_ECS: ecsServer.endpoint,
+      LAMBDAG_ECS_CLUSTER: `${model.service}-${stage}`,
+      LAMBDAG_ECS_TASK_DEFINITION: `${model.service}-${stage}-step`,
+      LAMBDAG_ECS_HEARTBEAT_SECONDS: String(options.ecsHeartbeatSeconds ?? 2),
+    };
+    Object.assign(process.env, ecsEnv);
+
     // The handlers' clients, with the send audit (and duplicate sends when asked) on SQS.
     const audit = new SendAudit({
       duplicateSends: options.faults?.duplicateSends,
@@ -235,6 +262,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const env: Record<string, string> = {
       ...baseEnv,
       ...functionEnv,
+      ...ecsEnv,
       AWS_ENDPOINT_URL_SFN: endpoints.sfn,
       LAMBDAG_STATE_MACHINE_ARN: stateMachineArn,
     };
@@ -256,6 +284,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         return { executionArn, status, output, error, cause };
       },
       eventSource,
+      ecs,
       faults: audit,
       ...(scheduler && { scheduler }),
       stop,

@@ -8,18 +8,12 @@ import {
   type StateMachineDefinition,
 } from 'aws-local-stepfunctions';
 import type { Log } from '../lib/log.ts';
+import { ApiServiceError } from './jsonApiServer.ts';
 import { type LambdaFunctionInfo, lambdaContext } from './lambdaContext.ts';
 
 /** An AWS Step Functions API error: `type` is the AWS error code clients match on. */
-export class SfnServiceError extends Error {
+export class SfnServiceError extends ApiServiceError {
   override readonly name = 'SfnServiceError';
-  constructor(
-    readonly type: string,
-    message: string,
-    readonly statusCode = 400,
-  ) {
-    super(message);
-  }
 }
 
 export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';

@@ -386,6 +386,23 @@ export class RunStore {
     );
   }
 
+  /**
+   * A long step's heartbeat. Precondition: RUNNING attempt n. Effect: heartbeatAt and
+   * updatedAt = now, so reconciliation (which re-sends a RUNNING step idle for
+   * LAMBDAG_RUNNING_LOST_SECONDS) sees the task alive; a dead task's step goes stale.
+   */
+  heartbeat(runId: string, key: string, attempt: number): Promise<Transition<StepRecord>> {
+    const now = this.iso();
+    return this.update(
+      { pk: runPk(runId), sk: stepSk(key) },
+      'SET heartbeatAt = :now, updatedAt = :now',
+      'attempt = :attempt AND #status = :running',
+      { '#status': 'status' },
+      { ':running': StepStatus.RUNNING, ':attempt': attempt, ':now': now },
+      toStep,
+    );
+  }
+
   /** Precondition: RUNNING attempt n. Effect: FAILED for good, with the error. */
   recordFailure(
     runId: string,

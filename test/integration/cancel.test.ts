@@ -8,23 +8,12 @@ import type { PollState } from '../../lib/runState.ts';
 import { EventType, RunStatus, StepStatus } from '../../lib/status.ts';
 import type { RunRecord, StepRecord } from '../../lib/store/types.ts';
 import { abortsSeen, bodyRuns } from '../fixtures/jobs.ts';
-import { eventsOf, runToEnd, stepsOf, useStack } from '../support/stack.ts';
+import { eventsOf, runToEnd, stepsOf, until, useStack } from '../support/stack.ts';
 
 // Workers check for a cancel twice a second here (5 s by default), so the tests stay short.
 process.env.LAMBDAG_CANCEL_CHECK_SECONDS = '0.5';
 
 const handle = useStack();
-
-/** Poll `check` until it returns a value (not undefined), or fail after `timeoutMs`. */
-async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 const runs = (runId: string, step: string) => bodyRuns.get(`${runId}/${step}`) ?? 0;
 

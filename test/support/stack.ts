@@ -55,3 +55,18 @@ export function statusCounts(steps: Map<string, StepRecord>): Record<string, num
 }
 
 export { StepStatus };
+
+/** Poll `check` until it returns a value (not undefined), or fail after `timeoutMs`. */
+export async function until<T>(
+  what: string,
+  check: () => Promise<T | undefined>,
+  timeoutMs = 30_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}

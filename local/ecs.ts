@@ -1,0 +1,174 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import type { Server } from 'node:http';
+import { constants } from 'node:os';
+import { join } from 'node:path';
+import type { Log } from '../lib/log.ts';
+import { ApiServiceError, startJsonApiServer } from './jsonApiServer.ts';
+
+/** An ECS API error as the SDK expects it. */
+export class EcsServiceError extends ApiServiceError {
+  override readonly name = 'EcsServiceError';
+}
+
+interface LocalTask {
+  readonly taskArn: string;
+  readonly clusterArn: string;
+  readonly taskDefinitionArn: string;
+  readonly startedBy?: string;
+  readonly createdAt: Date;
+  readonly child: ChildProcess;
+  readonly exited: Promise<void>;
+  lastStatus: 'RUNNING' | 'STOPPED';
+  exitCode?: number;
+  stoppedReason?: string;
+  stoppedAt?: Date;
+}
+
+export interface LocalEcsOptions {
+  readonly region: string;
+  readonly accountId: string;
+  /** The project root: tasks run `<root>/ecs/main.ts`. */
+  readonly root: string;
+  /** Seconds between SIGTERM and SIGKILL on StopTask (ECS's stopTimeout, 30 s by default). */
+  readonly stopTimeoutSeconds: number;
+  /** Show the tasks' output (else it is discarded). */
+  readonly verbose: boolean;
+  readonly log: Log;
+}
+
+/**
+ * ECS for the embedded stack: RunTask starts the lambdag entrypoint (ecs/main.ts) as a
+ * child process with the stack's environment plus the task's container overrides;
+ * DescribeTasks and ListTasks report it; StopTask sends SIGTERM, then SIGKILL after the stop timeout.
+ * The dispatch code is the one that runs on AWS: it only sees the ECS API.
+ */
+export class LocalEcs {
+  private readonly tasks = new Map<string, LocalTask>();
+
+  constructor(private readonly options: LocalEcsOptions) {}
+
+  runTask(body: Record<string, unknown>): unknown {
+    const cluster = String(body.cluster ?? 'default');
+    const taskDefinition = String(body.taskDefinition ?? '');
+    if (!taskDefinition) throw new EcsServiceError('InvalidParameterException', 'taskDefinition is required');
+    const overrides = (body.overrides ?? {}) as {
+      containerOverrides?: { environment?: { name: string; value: string }[] }[];
+    };
+    const environment: Record<string, string> = {};
+    for (const container of overrides.containerOverrides ?? []) {
+      for (const { name, value } of container.environment ?? []) environment[name] = value;
+    }
+    const { region, accountId } = this.options;
+    const id = randomUUID().replaceAll('-', '');
+    const taskArn = `arn:aws:ecs:${region}:${accountId}:task/${cluster}/${id}`;
+    const child = spawn(process.execPath, ['--import', 'tsx', join(this.options.root, 'ecs/main.ts')], {
+      env: { ...process.env, ...environment, ECS_TASK_ARN: taskArn },
+      stdio: this.options.verbose ? 'inherit' : 'ignore',
+    });
+    const exited = new Promise<void>((resolve) => {
+      child.once('exit', (code, signal) => {
+        task.lastStatus = 'STOPPED';
+        task.exitCode = code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0);
+        task.stoppedAt = new Date();
+        task.stoppedReason ??= signal ? `Task killed by ${signal}` : 'Essential container in task exited';
+        resolve();
+      });
+      child.once('error', (error) => {
+        this.options.log.error('could not start a local ECS task', { taskArn, error });
+      });
+    });
+    const task: LocalTask = {
+      taskArn,
+      clusterArn: `arn:aws:ecs:${region}:${accountId}:cluster/${cluster}`,
+      taskDefinitionArn: taskDefinition.startsWith('arn:')
+        ? taskDefinition
+        : `arn:aws:ecs:${region}:${accountId}:task-definition/${taskDefinition}`,
+      ...(typeof body.startedBy === 'string' ? { startedBy: body.startedBy } : {}),
+      createdAt: new Date(),
+      child,
+      exited,
+      lastStatus: 'RUNNING',
+    };
+    this.tasks.set(taskArn, task);
+    return { tasks: [describe(task)], failures: [] };
+  }
+
+  describeTasks(body: Record<string, unknown>): unknown {
+    const arns = (body.tasks ?? []) as string[];
+    const found = arns.map((arn) => this.tasks.get(arn));
+    return {
+      tasks: found.filter((t): t is LocalTask => t !== undefined).map(describe),
+      failures: arns.filter((_, i) => !found[i]).map((arn) => ({ arn, reason: 'MISSING' })),
+    };
+  }
+
+  listTasks(body: Record<string, unknown>): unknown {
+    const status = body.desiredStatus === 'STOPPED' ? 'STOPPED' : 'RUNNING';
+    const cluster = typeof body.cluster === 'string' ? `/${body.cluster}/` : undefined;
+    return {
+      taskArns: [...this.tasks.values()]
+        .filter((t) => t.lastStatus === status && (!cluster || t.taskArn.includes(cluster)))
+        .filter((t) => body.startedBy === undefined || t.startedBy === body.startedBy)
+        .map((t) => t.taskArn),
+    };
+  }
+
+  stopTask(body: Record<string, unknown>): unknown {
+    const task = this.tasks.get(String(body.task ?? ''));
+    if (!task) throw new EcsServiceError('InvalidParameterException', `The referenced task was not found.`);
+    if (task.lastStatus === 'RUNNING') {
+      task.stoppedReason = typeof body.reason === 'string' ? body.reason : 'Task stopped by user';
+      task.child.kill('SIGTERM');
+      const kill = setTimeout(() => task.child.kill('SIGKILL'), this.options.stopTimeoutSeconds * 1000);
+      kill.unref();
+      void task.exited.then(() => clearTimeout(kill));
+    }
+    return { task: describe(task) };
+  }
+
+  /** Kill every task still running (the stack is stopping) and wait for them to exit. */
+  async stopAll(): Promise<void> {
+    const running = [...this.tasks.values()].filter((t) => t.lastStatus === 'RUNNING');
+    for (const task of running) task.child.kill('SIGKILL');
+    await Promise.all(running.map((t) => t.exited));
+  }
+
+  /** Serve RunTask, DescribeTasks, ListTasks and StopTask on 127.0.0.1 (AWS JSON 1.1, as the SDK speaks it). */
+  serve(): Promise<{ server: Server; endpoint: string }> {
+    return startJsonApiServer({
+      name: 'ecs',
+      targetPrefix: 'AmazonEC2ContainerServiceV20141113.',
+      contentType: 'application/x-amz-json-1.1',
+      operations: {
+        RunTask: (body) => this.runTask(body),
+        DescribeTasks: (body) => this.describeTasks(body),
+        ListTasks: (body) => this.listTasks(body),
+        StopTask: (body) => this.stopTask(body),
+      },
+      log: this.options.log,
+    });
+  }
+}
+
+function describe(task: LocalTask): Record<string, unknown> {
+  const seconds = (date: Date | undefined) => (date ? date.getTime() / 1000 : undefined);
+  return {
+    taskArn: task.taskArn,
+    clusterArn: task.clusterArn,
+    taskDefinitionArn: task.taskDefinitionArn,
+    lastStatus: task.lastStatus,
+    desiredStatus: task.lastStatus === 'RUNNING' ? 'RUNNING' : 'STOPPED',
+    createdAt: seconds(task.createdAt),
+    startedAt: seconds(task.createdAt),
+    ...(task.startedBy ? { startedBy: task.startedBy } : {}),
+    ...(task.stoppedAt ? { stoppedAt: seconds(task.stoppedAt), stoppedReason: task.stoppedReason } : {}),
+    containers: [
+      {
+        name: 'step',
+        lastStatus: task.lastStatus,
+        ...(task.exitCode === undefined ? {} : { exitCode: task.exitCode }),
+      },
+    ],
+  };
+}

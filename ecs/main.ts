@@ -1,13 +1,16 @@
 /**
  * The lambdag container's entrypoint: runs the one step attempt in LAMBDAG_STEP_MESSAGE
  * (set by RunTask's container overrides) and exits: 0 when the attempt ended (succeeded,
- * failed, retry scheduled), 1 when it could not be processed (the step then goes stale and
- * reconciliation sends it again).
+ * failed, retry scheduled), 1 when it could not be processed (PollRun then finds the task
+ * stopped without a result and sends the attempt again), 2 when it has nothing to run.
  */
+import { pathToFileURL } from 'node:url';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { registry } from '../handlers/registry.ts';
+import { registry as bundled } from '../handlers/registry.ts';
 import { createDeps } from '../lib/deps.ts';
-import { STEP_MESSAGE_ENV } from '../lib/ecsLauncher.ts';
+import { STEP_MESSAGE_ENV } from '../lib/ecsTasks.ts';
+import type { JobRegistry } from '../lib/registry.ts';
+import { taskArnOf } from './metadata.ts';
 import { runStepTask } from './task.ts';
 
 const log = new Logger({ serviceName: 'lambdag-ecs' });
@@ -24,13 +27,27 @@ process.once('SIGTERM', () => {
 });
 
 try {
-  const outcome = await runStepTask(createDeps(registry, { log }), body, {
+  const taskArn = await taskArnOf(process.env);
+  const outcome = await runStepTask(createDeps(await loadRegistry(), { log }), body, {
     heartbeatMs: Number(process.env.LAMBDAG_ECS_HEARTBEAT_SECONDS ?? 30) * 1000,
     stop: stop.signal,
+    ...(taskArn ? { taskArn } : {}),
   });
-  log.info('step attempt ended', { ...outcome });
+  log.info('step attempt ended', { ...outcome, taskArn });
   process.exit(0);
 } catch (error) {
   log.error('step attempt could not be processed', { error });
   process.exit(1);
+}
+
+/**
+ * The jobs: the bundled registry, or the module LAMBDAG_REGISTRY_MODULE names (exporting
+ * `registry`): how the embedded stack's tasks run the jobs its in-process handlers run.
+ */
+async function loadRegistry(): Promise<JobRegistry> {
+  const path = process.env.LAMBDAG_REGISTRY_MODULE;
+  if (!path) return bundled;
+  const module = (await import(pathToFileURL(path).href)) as { registry?: JobRegistry };
+  if (!module.registry) throw new Error(`LAMBDAG_REGISTRY_MODULE ${path} exports no 'registry'`);
+  return module.registry;
 }

@@ -10,6 +10,8 @@ export interface TaskOptions {
   readonly heartbeatMs: number;
   /** Raised by SIGTERM (StopTask): the step's signal is aborted and the attempt fails, to be retried. */
   readonly stop: AbortSignal;
+  /** This task's ARN: the claim records it, so PollRun can tell the task that holds the attempt. */
+  readonly taskArn?: string;
   readonly hooks?: RunnerHooks;
 }
 
@@ -48,9 +50,17 @@ export async function runStepTask(deps: Deps, body: string, options: TaskOptions
     return await attempt.run(message, {
       signal: stop.signal,
       ...(timeoutSeconds ? { deadline: started + timeoutSeconds * 1000 } : {}),
+      ...(options.taskArn ? { taskArn: options.taskArn } : {}),
     });
   } finally {
     clearInterval(heartbeat);
     options.stop.removeEventListener('abort', onStop);
+    if (options.taskArn) {
+      // Settled: PollRun need not look at this task again (it would find it stopped and settle it too).
+      const entry = { step: message.step, attempt: message.attempt, taskArn: options.taskArn };
+      await deps.store.untrackTasks(message.runId, [entry]).catch((error: unknown) => {
+        deps.log.warn('could not settle the task on its run', { runId: message.runId, error });
+      });
+    }
   }
 }

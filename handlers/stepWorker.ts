@@ -9,6 +9,7 @@ import { CircuitOpenError, InvalidMessageError } from '../lib/errors.ts';
 import { createIdempotentAttempt, type IdempotentAttempt } from '../lib/idempotentAttempt.ts';
 import { decodeStepMessage, deferralSeconds, MAX_DELAY_SECONDS, type StepMessage } from '../lib/messages.ts';
 import { type RunnerHooks, StepRunner } from '../lib/runner.ts';
+import { StepStatus } from '../lib/status.ts';
 import { isTransientAwsError, withTransientRetries } from '../lib/transient.ts';
 import { deadlineOf, lazyDeps, logRequestMetrics } from './shared.ts';
 
@@ -54,14 +55,7 @@ export function createHandler(
         }
         if (message.ecs) {
           // A long step: it runs in an ECS task (ecs/main.ts), through the same runner.
-          const taskArn = await deps.launcher.launch(message);
-          deps.log.info('step handed to an ECS task', {
-            runId: message.runId,
-            step: message.step,
-            attempt: message.attempt,
-            taskArn,
-          });
-          return { taskArn };
+          return await handToEcs(deps, message);
         }
         const decoded = message;
         const outcome = await withTransientRetries(
@@ -138,6 +132,29 @@ export function createHandler(
       throwOnFullBatchFailure: false,
     });
   }).use(logRequestMetrics());
+}
+
+/**
+ * Start an ECS task for the attempt and record it on the run, where PollRun supervises it.
+ * Only a QUEUED attempt gets a task: a duplicate delivery of one that a task already claimed
+ * makes sure that task is supervised (the first delivery may have died before recording it),
+ * and any other (stale) delivery is dropped.
+ */
+async function handToEcs(deps: Deps, message: StepMessage) {
+  const { runId, step, attempt } = message;
+  const current = await deps.store.getStep(runId, step);
+  if (current?.attempt === attempt && current.status === StepStatus.RUNNING && current.taskArn) {
+    await deps.store.trackTask(runId, { step, attempt, taskArn: current.taskArn });
+    return { taskArn: current.taskArn, duplicate: true };
+  }
+  if (current?.attempt !== attempt || current.status !== StepStatus.QUEUED) {
+    deps.log.info('stale ECS step message ignored', { runId, step, attempt, current: current?.status });
+    return { stale: true };
+  }
+  const taskArn = await deps.ecsTasks.launch(message);
+  await deps.store.trackTask(runId, { step, attempt, taskArn });
+  deps.log.info('step handed to an ECS task', { runId, step, attempt, taskArn });
+  return { taskArn };
 }
 
 /** Transient AWS errors inside one delivery: this many tries, 100 ms to 2 s apart (full jitter). */

@@ -4,6 +4,7 @@ import type { PollState } from './runState.ts';
 import { EventType, RunStatus, StepStatus } from './status.ts';
 import { forEachLimit, type RunStore } from './store/runStore.ts';
 import type { RunError, RunRecord, StepRecord } from './store/types.ts';
+import { stopRunTasks } from './taskSupervisor.ts';
 
 /**
  * Cancellation, in three places:
@@ -107,6 +108,9 @@ export async function pollCanceling(
   run: RunRecord,
   limits: CancelLimits,
 ): Promise<PollState> {
+  // ECS tasks get StopTask: their runners record the attempt CANCELED on the SIGTERM.
+  const stopped = await stopRunTasks(deps, run, 'the run was canceled');
+  if (stopped > 0) deps.log.info('ECS tasks of a canceling run stopped', { runId: run.runId, stopped });
   const sweep = await sweepCanceledRun(deps, run, limits);
   // Never a hand-over while canceling: the grace period bounds the ticks.
   const { handOver: _handOver, ...rest } = state;
@@ -180,9 +184,8 @@ export async function sweepCanceledRun(
     else finished++;
   });
   await forEachLimit(running, PARALLEL_WRITES, async (step) => {
-    // Extension point for ECS steps: a RUNNING step with runtime 'ecs' gets StopTask here
-    // (by the task ARN its heartbeat records) once ECS dispatch exists. Lambda steps need
-    // nothing from here: their runner aborts them (lib/runner.ts, watchForCancel).
+    // Lambda steps' runners abort them (lib/runner.ts, watchForCancel); ECS tasks were
+    // stopped above (pollCanceling), and their runners record the attempt CANCELED.
     if (!pastGrace) {
       stillRunning++;
       return;

@@ -1,5 +1,5 @@
 import { InvalidJobError } from './errors.ts';
-import type { StepFn, StepOptions } from './job.ts';
+import { OnLambdaTimeout, Runtime, type StepFn, type StepOptions } from './job.ts';
 
 export interface StepSpec {
   readonly key: string;
@@ -41,6 +41,7 @@ export function buildPlan(job: string, specs: readonly StepSpec[]): JobPlan {
         [spec.key],
       );
     }
+    checkOptions(job, spec);
     if (steps.has(spec.key))
       throw new InvalidJobError(job, `step key '${spec.key}' is defined twice`, [spec.key]);
     steps.set(spec.key, spec);
@@ -66,6 +67,27 @@ export function buildPlan(job: string, specs: readonly StepSpec[]): JobPlan {
   const roots = order.filter((key) => (upstream.get(key) ?? []).length === 0);
   const sinks = order.filter((key) => (dependents.get(key) ?? []).length === 0);
   return { job, steps, order, dependents, upstream, roots, sinks };
+}
+
+/** Options a step definition can get wrong in plain JavaScript (or through `as`). */
+function checkOptions(job: string, spec: StepSpec): void {
+  // Read here, not at import: job.ts imports this module (a cycle).
+  const RUNTIMES: readonly unknown[] = Object.values(Runtime);
+  const ON_LAMBDA_TIMEOUT: readonly unknown[] = Object.values(OnLambdaTimeout);
+  const { runtime, onLambdaTimeout, cpu, memoryMb, timeoutSeconds } = spec.options;
+  const bad = (what: string) => {
+    throw new InvalidJobError(job, `step '${spec.key}': ${what}`, [spec.key]);
+  };
+  if (runtime !== undefined && !RUNTIMES.includes(runtime))
+    bad(`runtime must be one of ${RUNTIMES.join(', ')}, got '${String(runtime)}'`);
+  if (onLambdaTimeout !== undefined && !ON_LAMBDA_TIMEOUT.includes(onLambdaTimeout))
+    bad(`onLambdaTimeout must be one of ${ON_LAMBDA_TIMEOUT.join(', ')}, got '${String(onLambdaTimeout)}'`);
+  for (const [name, value] of Object.entries({ cpu, memoryMb })) {
+    if (value !== undefined && !(Number.isInteger(value) && value > 0))
+      bad(`${name} must be a positive whole number, got ${value}`);
+  }
+  if (timeoutSeconds !== undefined && !(Number.isFinite(timeoutSeconds) && timeoutSeconds > 0))
+    bad(`timeoutSeconds must be a positive number of seconds, got ${timeoutSeconds}`);
 }
 
 /** Kahn's algorithm; on a cycle, find and name it by its path. */

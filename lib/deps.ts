@@ -2,7 +2,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { type AwsClients, createAwsClients } from './aws.ts';
 import { type LambdagConfig, readConfig } from './config.ts';
 import { Dispatcher } from './dispatch.ts';
-import { EcsLauncher } from './ecsLauncher.ts';
+import { EcsTasks } from './ecsTasks.ts';
 import type { Log } from './log.ts';
 import { PayloadStore } from './payload.ts';
 import type { JobRegistry } from './registry.ts';
@@ -16,7 +16,7 @@ export interface Deps {
   readonly store: RunStore;
   readonly payloads: PayloadStore;
   readonly dispatcher: Dispatcher;
-  readonly launcher: EcsLauncher;
+  readonly ecsTasks: EcsTasks;
   readonly log: Log;
 }
 
@@ -27,7 +27,7 @@ export function createDeps(registry: JobRegistry, overrides: Partial<Deps> = {})
   const store = overrides.store ?? new RunStore(aws.ddb, config.runsTable);
   const payloads = overrides.payloads ?? new PayloadStore(aws.s3, config.bucket);
   const dispatcher = overrides.dispatcher ?? new Dispatcher(aws.sqs, config, payloads);
-  const launcher = overrides.launcher ?? new EcsLauncher(aws.ecs, config, payloads);
+  const ecsTasks = overrides.ecsTasks ?? new EcsTasks(aws.ecs, config, payloads);
   const log = overrides.log ?? new Logger({ serviceName: 'lambdag' });
-  return { config, aws, registry, store, payloads, dispatcher, launcher, log };
+  return { config, aws, registry, store, payloads, dispatcher, ecsTasks, log };
 }

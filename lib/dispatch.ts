@@ -7,13 +7,15 @@ import { DEFAULT_QUEUE, type LambdagConfig } from './config.ts';
 import type { JobPlan } from './dag.ts';
 import { InvalidJobError } from './errors.ts';
 import { Priority, Runtime } from './job.ts';
-import { encodeStepMessage, MAX_DELAY_SECONDS } from './messages.ts';
+import { encodeStepMessage, MAX_DELAY_SECONDS, type StepMessage } from './messages.ts';
 import type { PayloadStore } from './payload.ts';
 
 export interface DispatchItem {
   readonly step: string;
   readonly attempt: number;
   readonly delaySeconds?: number;
+  /** The step was promoted to ECS at this attempt (StepRecord.promotedAt): it runs on ECS. */
+  readonly promotedAt?: number;
 }
 
 export interface RunRef {
@@ -75,7 +77,7 @@ export class Dispatcher {
           input: run.input,
           // Past SQS's cap, the worker sends the message back until its time comes.
           ...(delay > MAX_DELAY_SECONDS ? { notBefore: Date.now() + delay * 1000 } : {}),
-          ...ecsOf(plan, item.step),
+          ...ecsOf(plan, item),
         },
         this.payloads,
         this.config.maxMessageBytes,
@@ -131,14 +133,15 @@ export class Dispatcher {
   }
 }
 
-/** The `ecs` part of a step message: present for `runtime: 'ecs'` steps. */
-function ecsOf(plan: JobPlan, step: string): { ecs?: { cpu?: number; memoryMb?: number } } {
-  const options = plan.steps.get(step)?.options;
-  if (options?.runtime !== Runtime.ECS) return {};
+/** The `ecs` part of a step message: present for `runtime: 'ecs'` steps and promoted ones. */
+function ecsOf(plan: JobPlan, item: DispatchItem): Pick<StepMessage, 'ecs'> {
+  const options = plan.steps.get(item.step)?.options;
+  if (options?.runtime !== Runtime.ECS && item.promotedAt === undefined) return {};
   return {
     ecs: {
-      ...(options.cpu ? { cpu: options.cpu } : {}),
-      ...(options.memoryMb ? { memoryMb: options.memoryMb } : {}),
+      ...(options?.cpu ? { cpu: options.cpu } : {}),
+      ...(options?.memoryMb ? { memoryMb: options.memoryMb } : {}),
+      ...(item.promotedAt === undefined ? {} : { promotedAt: item.promotedAt }),
     },
   };
 }

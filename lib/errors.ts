@@ -24,6 +24,9 @@ export const ErrorCode = {
   RUN_TIMEOUT: 'RUN_TIMEOUT',
   FAIL_FAST: 'FAIL_FAST',
   TASK_STOPPED: 'TASK_STOPPED',
+  TASK_LOST: 'TASK_LOST',
+  LAMBDA_TIMEOUT: 'LAMBDA_TIMEOUT',
+  ECS_LAUNCH_FAILED: 'ECS_LAUNCH_FAILED',
   STEP_TIMEOUT: 'STEP_TIMEOUT',
   RUN_CANCELED: 'RUN_CANCELED',
   RUN_NOT_FINISHED: 'RUN_NOT_FINISHED',
@@ -171,6 +174,34 @@ export class TaskStoppedError extends LambdagError {
   }
 }
 
+/**
+ * The ECS task running a step is gone without a result (it stopped, was killed, never
+ * started, or stopped beating): found by PollRun, retried within the step's `retries`.
+ */
+export class TaskLostError extends LambdagError {
+  override readonly name = 'TaskLostError' as const;
+  readonly code = ErrorCode.TASK_LOST;
+  constructor(
+    readonly step: string,
+    readonly taskArn: string,
+    readonly reason: string,
+  ) {
+    super(`the ECS task running step '${step}' was lost: ${reason} (${taskArn})`);
+  }
+}
+
+/** ECS did not start a task for a step (RunTask returned failures): the delivery is retried. */
+export class EcsLaunchError extends LambdagError {
+  override readonly name = 'EcsLaunchError' as const;
+  readonly code = ErrorCode.ECS_LAUNCH_FAILED;
+  constructor(
+    readonly step: string,
+    readonly reasons: string,
+  ) {
+    super(`ECS did not start a task for step '${step}': ${reasons}`);
+  }
+}
+
 /** The worker's circuit breaker is open: the record was handed back without being started. */
 export class CircuitOpenError extends LambdagError {
   override readonly name = 'CircuitOpenError' as const;
@@ -251,6 +282,21 @@ export class StepTimeoutError extends LambdagError {
 }
 
 /**
+ * A Lambda step ran out of its invocation's time (not its own `timeoutSeconds`): with
+ * `onLambdaTimeout: 'ecs'` the next attempt runs on ECS, else it is retried like a timeout.
+ */
+export class LambdaTimeoutError extends LambdagError {
+  override readonly name = 'LambdaTimeoutError' as const;
+  readonly code = ErrorCode.LAMBDA_TIMEOUT;
+  constructor(
+    readonly step: string,
+    readonly seconds: number,
+  ) {
+    super(`step '${step}' ran out of the Lambda invocation's time after ${seconds}s`);
+  }
+}
+
+/**
  * The reason a running step's AbortSignal is aborted when its run is canceled. The
  * runner records the attempt CANCELED (not failed, not retried) when it sees it.
  */
@@ -320,6 +366,10 @@ export const ERROR_NAMES = [
   'StepInProgressError',
   'LocalStackError',
   'StepTimeoutError',
+  'LambdaTimeoutError',
+  'TaskStoppedError',
+  'TaskLostError',
+  'EcsLaunchError',
   'RunCanceledError',
   'RunNotFinishedError',
   'UnknownStepError',

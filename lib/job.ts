@@ -22,7 +22,17 @@ export interface StepContext<I> {
   readonly signal: AbortSignal;
   /** Structured log line tied to this run and step. */
   readonly log: (message: string, fields?: Record<string, unknown>) => void;
+  /**
+   * Report progress: a STEP_PROGRESS event in the run's log (`lambdag logs`, and shown by
+   * `lambdag run --wait`). At most one event a second is written; the latest report
+   * within a second is written when that second is over. Never throws.
+   */
+  readonly progress: (message: string, data?: Record<string, unknown>) => void;
 }
+
+/** What a Lambda step does when it runs out of the invocation's time. */
+export const OnLambdaTimeout = { FAIL: 'fail', ECS: 'ecs' } as const;
+export type OnLambdaTimeout = (typeof OnLambdaTimeout)[keyof typeof OnLambdaTimeout];
 
 export interface BackoffOptions {
   /** First retry delay before jitter. Default 1. */
@@ -44,6 +54,13 @@ export interface StepOptions {
   readonly timeoutSeconds?: number;
   /** Where the step runs. `ecs` is for steps beyond Lambda's 15 minutes, memory or disk. */
   readonly runtime?: Runtime;
+  /**
+   * A Lambda step that runs out of the invocation's time (or whose worker dies, as one
+   * killed by the timeout or out of memory does): `fail` (default) treats it as a timeout,
+   * retried within `retries`; `ecs` runs its next attempt on ECS instead, and every later
+   * one, without spending a retry. The promotion is a STEP_PROMOTED event.
+   */
+  readonly onLambdaTimeout?: OnLambdaTimeout;
   /** ECS task CPU units (1024 = 1 vCPU) for a `runtime: 'ecs'` step; default the task definition's. */
   readonly cpu?: number;
   /** ECS task memory (MiB) for a `runtime: 'ecs'` step; default the task definition's. */

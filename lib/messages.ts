@@ -16,8 +16,18 @@ export const StepMessageSchema = z.object({
    * SQS's 15-minute DelaySeconds cap; the worker sends the message back until then.
    */
   notBefore: z.number().int().optional(),
-  /** Set for `runtime: 'ecs'` steps: the worker starts an ECS task (with these sizes) instead of running it. */
-  ecs: z.object({ cpu: z.number().int().optional(), memoryMb: z.number().int().optional() }).optional(),
+  /**
+   * Set for steps that run on ECS (`runtime: 'ecs'`, or promoted after a Lambda timeout):
+   * the worker starts an ECS task (with these sizes) instead of running it.
+   */
+  ecs: z
+    .object({
+      cpu: z.number().int().optional(),
+      memoryMb: z.number().int().optional(),
+      /** The step was promoted to ECS from this attempt on (which does not count as a retry). */
+      promotedAt: z.number().int().optional(),
+    })
+    .optional(),
 });
 export type StepMessage = z.infer<typeof StepMessageSchema>;
 

@@ -6,8 +6,9 @@ import type { ReconcileLimits } from './reconcile.ts';
 import { reconcileRun } from './reconcile.ts';
 import { nextWaitSeconds, type PollState, PollStateSchema } from './runState.ts';
 import { RunStatus, TERMINAL_RUN_STATUSES } from './status.ts';
+import { superviseTasks, type TaskSupervisionLimits } from './taskSupervisor.ts';
 
-export interface PollOptions extends ReconcileLimits, CancelLimits {
+export interface PollOptions extends ReconcileLimits, CancelLimits, TaskSupervisionLimits {
   /** Reconcile a run whose counters have not moved for this long. */
   readonly stallSeconds: number;
   /** Poll ticks per execution before continue-as-new. */
@@ -50,6 +51,11 @@ export async function pollRun(deps: Deps, raw: unknown, options: PollOptions): P
     await reconcileRun(deps, run, options);
     run = await deps.store.requireRun(state.runId);
   }
+  // Only runs with ECS tasks in flight pay for this: a DescribeTasks and a read of their steps.
+  if (run.tasks?.length) {
+    const supervised = await superviseTasks(deps, run, options);
+    if (supervised.lost || supervised.timedOut) run = await deps.store.requireRun(state.runId);
+  }
 
   const progress = run.succeeded + run.failed + run.skipped;
   const done = progress >= run.stepCount;
@@ -82,5 +88,8 @@ export function pollOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): PollOp
     queuedLostSeconds: num('LAMBDAG_QUEUED_LOST_SECONDS', 900),
     runningLostSeconds: num('LAMBDAG_RUNNING_LOST_SECONDS', 1_000),
     cancelGraceSeconds: num('LAMBDAG_CANCEL_GRACE_SECONDS', 60),
+    // Four of the tasks' 30 s heartbeats.
+    ecsStaleSeconds: num('LAMBDAG_ECS_STALE_SECONDS', 120),
+    ecsStartTimeoutSeconds: num('LAMBDAG_ECS_START_TIMEOUT_SECONDS', 600),
   };
 }

@@ -1,47 +1,36 @@
 import { releaseDependents, skipDownstream } from './advance.ts';
+import {
+  type AttemptOutcome,
+  AttemptStatus,
+  canPromote,
+  failAttempt,
+  nextAttempt,
+  promoteToEcs,
+  retriesUsed,
+} from './attemptOutcome.ts';
 import { retryDelaySeconds } from './backoff.ts';
-import { abortRun } from './cancel.ts';
 import type { JobPlan } from './dag.ts';
 import type { Deps } from './deps.ts';
 import type { RunRef } from './dispatch.ts';
 import {
-  ErrorCode,
   InvalidMessageError,
-  NonRetryableError,
+  LambdaTimeoutError,
   RunCanceledError,
   RunNotFoundError,
   StepTimeoutError,
-  serializeError,
+  TaskStoppedError,
   WorkerLostError,
 } from './errors.ts';
 import type { StepContext } from './job.ts';
 import type { StepMessage } from './messages.ts';
 import { PlanCache } from './plans.ts';
+import { ProgressReporter } from './progress.ts';
 import { EventType, RunStatus, StepStatus } from './status.ts';
 import { hasOutput, readStepOutput, storeStepOutput } from './stepOutput.ts';
 import { forEachLimit, type PreparedEvent } from './store/runStore.ts';
 import type { RunEvent } from './store/types.ts';
 
-export const AttemptStatus = {
-  SUCCEEDED: 'SUCCEEDED',
-  RETRYING: 'RETRYING',
-  FAILED: 'FAILED',
-  /** This delivery found the attempt already finished by another: nothing ran. */
-  ALREADY_DONE: 'ALREADY_DONE',
-  /** The message is for an attempt that is no longer current (superseded, skipped, canceled). */
-  STALE: 'STALE',
-  /** The run was canceled: the body did not start, or it was aborted. */
-  CANCELED: 'CANCELED',
-} as const;
-export type AttemptStatus = (typeof AttemptStatus)[keyof typeof AttemptStatus];
-
-export interface AttemptOutcome {
-  readonly status: AttemptStatus;
-  readonly runId: string;
-  readonly step: string;
-  readonly attempt: number;
-  readonly outputKey?: string;
-}
+export { type AttemptOutcome, AttemptStatus } from './attemptOutcome.ts';
 
 export interface AttemptLimits {
   /** Epoch ms by which the attempt must have ended (the worker's own deadline, minus a margin). */
@@ -51,6 +40,8 @@ export interface AttemptLimits {
    * aborted with the same reason and the attempt fails with it (and is retried).
    */
   readonly signal?: AbortSignal;
+  /** Set when the worker is an ECS task: the claim records it, and PollRun supervises it. */
+  readonly taskArn?: string;
 }
 
 /** Fault-injection points for tests and `lambdag simulate`; never set in production. */
@@ -94,7 +85,7 @@ export class StepRunner {
     const plan = this.planFor(message);
     const run: RunRef = { runId, job: message.job, input: message.input };
 
-    const claim = await this.deps.store.claimStep(runId, step, attempt);
+    const claim = await this.deps.store.claimStep(runId, step, attempt, limits.taskArn);
     if (!claim.ok) {
       const current = claim.current;
       if (!current) {
@@ -120,7 +111,7 @@ export class StepRunner {
       }
       if (current.status === StepStatus.QUEUED && current.attempt === attempt + 1) {
         // This attempt failed and scheduled the next one, but may have died before sending it.
-        await this.resendRetry(run, plan, message);
+        await this.resendRetry(run, plan, message, current.promotedAt);
         return { ...base, status: AttemptStatus.RETRYING };
       }
       this.deps.log.info('stale step message ignored', {
@@ -141,9 +132,12 @@ export class StepRunner {
         message: `a worker died running attempt ${attempt} (${lostWorkers} so far); claimed again`,
         data: { lostWorkers },
       });
-      if (lostWorkers >= MAX_LOST_WORKERS) {
-        return this.fail(run, plan, message, new WorkerLostError(step, attempt, lostWorkers));
-      }
+      const lost = new WorkerLostError(step, attempt, lostWorkers);
+      // A Lambda worker dies holding an attempt when the invocation times out with the
+      // body blocking the event loop, or runs out of memory: both are what ECS is for.
+      if (canPromote(this.deps, plan, message))
+        return promoteToEcs(this.deps, this.ending(run, plan, message), lost);
+      if (lostWorkers >= MAX_LOST_WORKERS) return this.fail(run, plan, message, lost);
     }
 
     // Is the run canceled? The claim above is a write on the step item and cannot see the
@@ -165,6 +159,13 @@ export class StepRunner {
     } catch (error) {
       if (error instanceof RunCanceledError) {
         return this.cancel(message, 'the run was canceled while the step was running');
+      }
+      if (error instanceof TaskStoppedError && (await this.isCanceling(runId))) {
+        // PollRun stopped the task because the run is canceling: not a failure to retry.
+        return this.cancel(message, 'the run was canceled while the step was running');
+      }
+      if (error instanceof LambdaTimeoutError && canPromote(this.deps, plan, message)) {
+        return promoteToEcs(this.deps, this.ending(run, plan, message), error);
       }
       return this.fail(run, plan, message, error);
     }
@@ -236,6 +237,11 @@ export class StepRunner {
     return read;
   }
 
+  private async isCanceling(runId: string): Promise<boolean> {
+    const status = await this.deps.store.getRunStatus(runId, true);
+    return status === RunStatus.CANCELING || status === RunStatus.CANCELED;
+  }
+
   private planFor(message: StepMessage): JobPlan {
     let plan: JobPlan;
     try {
@@ -282,7 +288,23 @@ export class StepRunner {
     if (!spec) throw new InvalidMessageError(`job '${message.job}' has no step '${message.step}'`);
     const controller = new AbortController();
     const timeoutMs = attemptTimeoutMs(spec.options.timeoutSeconds, limits.deadline);
+    // The worker's deadline, not the step's own limit, is the tighter one: Lambda's time runs out.
+    const byDeadline =
+      timeoutMs !== undefined &&
+      limits.deadline !== undefined &&
+      (spec.options.timeoutSeconds === undefined || timeoutMs < spec.options.timeoutSeconds * 1000);
     const log = this.deps.log;
+    const where = { runId: message.runId, step: message.step, attempt: message.attempt };
+    const progress = new ProgressReporter(
+      (text, data) =>
+        this.deps.store.appendEvent({
+          ...where,
+          type: EventType.STEP_PROGRESS,
+          message: text,
+          ...(data ? { data } : {}),
+        }),
+      (error) => log.warn('could not write a STEP_PROGRESS event', { ...where, error }),
+    );
     const ctx: StepContext<unknown> = {
       input: this.deps.registry.get(message.job).parseInput(message.input),
       runId: message.runId,
@@ -290,8 +312,8 @@ export class StepRunner {
       stepKey: message.step,
       attempt: message.attempt,
       signal: controller.signal,
-      log: (text, fields) =>
-        log.info(text, { runId: message.runId, step: message.step, attempt: message.attempt, ...fields }),
+      log: (text, fields) => log.info(text, { ...where, ...fields }),
+      progress: (text, data) => progress.report(text, data),
     };
     const canceled = this.watchForCancel(message, controller);
     const stopped = limits.signal ? abortedBy(limits.signal, controller) : undefined;
@@ -301,7 +323,10 @@ export class StepRunner {
         ? undefined
         : new Promise<never>((_, reject) => {
             timer = setTimeout(() => {
-              const error = new StepTimeoutError(message.step, Math.round(timeoutMs / 1000));
+              const seconds = Math.round(timeoutMs / 1000);
+              const error = byDeadline
+                ? new LambdaTimeoutError(message.step, seconds)
+                : new StepTimeoutError(message.step, seconds);
               controller.abort(error);
               reject(error);
             }, timeoutMs);
@@ -318,6 +343,8 @@ export class StepRunner {
       if (timer) clearTimeout(timer);
       canceled.stop();
       stopped?.stop();
+      // The last report is written before the outcome, so the log reads in order.
+      await progress.close();
     }
   }
 
@@ -405,89 +432,36 @@ export class StepRunner {
     return { ...base, status: AttemptStatus.CANCELED };
   }
 
-  private async fail(
+  private fail(run: RunRef, plan: JobPlan, message: StepMessage, error: unknown): Promise<AttemptOutcome> {
+    return failAttempt(this.deps, this.ending(run, plan, message), error);
+  }
+
+  private ending(run: RunRef, plan: JobPlan, message: StepMessage) {
+    return {
+      run,
+      plan,
+      message,
+      appendEvent: (event: Omit<RunEvent, 'at'>) => this.appendAttemptEvent(message, event),
+    };
+  }
+
+  /**
+   * Send the next attempt again (a duplicate if the first send got through, which the claim
+   * absorbs); `promotedAt` is the step's, as the next attempt may be the promoted one.
+   */
+  private async resendRetry(
     run: RunRef,
     plan: JobPlan,
     message: StepMessage,
-    error: unknown,
-  ): Promise<AttemptOutcome> {
-    const { runId, step, attempt } = message;
-    const base = { runId, step, attempt };
-    const serialized = serializeError(error);
-    const options = plan.steps.get(step)?.options ?? {};
-    const retries = options.retries ?? 0;
-    const retryable =
-      !(error instanceof NonRetryableError) &&
-      attempt <= retries &&
-      this.isRetryable(options.retryable, error);
-
-    if (retryable) {
-      const scheduled = await this.deps.store.scheduleRetry(runId, step, attempt, serialized);
-      if (!scheduled.ok) return { ...base, status: AttemptStatus.ALREADY_DONE };
-      const delaySeconds = this.retryDelay(plan, message);
-      await this.appendAttemptEvent(message, {
-        runId,
-        type: EventType.STEP_RETRY,
-        step,
-        attempt,
-        message: `${serialized.name}: ${serialized.message}`,
-        data: { nextAttempt: attempt + 1, delaySeconds, error: serialized },
-      });
-      await this.deps.dispatcher.dispatch(run, plan, [{ step, attempt: attempt + 1, delaySeconds }]);
-      return { ...base, status: AttemptStatus.RETRYING };
-    }
-
-    const recorded = await this.deps.store.recordFailure(runId, step, attempt, serialized);
-    if (!recorded.ok) return { ...base, status: AttemptStatus.ALREADY_DONE };
-    await this.deps.store.addRunCounts(
-      runId,
-      { failed: 1 },
-      {
-        step,
-        name: serialized.name,
-        message: serialized.message,
-        ...(serialized.code ? { code: serialized.code } : {}),
-      },
+    promotedAt: number | undefined,
+  ): Promise<void> {
+    const backoff = plan.steps.get(message.step)?.options.backoff;
+    const next = nextAttempt(
+      message,
+      promotedAt === message.attempt + 1 ? 0 : retryDelaySeconds(retriesUsed(message) + 1, backoff),
     );
-    await this.appendAttemptEvent(message, {
-      runId,
-      type: EventType.STEP_FAILURE,
-      step,
-      attempt,
-      message: `${serialized.name}: ${serialized.message}`,
-      data: { error: serialized, retriesUsed: attempt - 1 },
-    });
-    await skipDownstream(this.deps, runId, plan, step);
-    if (this.deps.registry.get(message.job).failFast) {
-      await abortRun(this.deps, runId, {
-        step,
-        name: serialized.name,
-        code: ErrorCode.FAIL_FAST,
-        message: `step '${step}' failed and the job is fail-fast: ${serialized.message}`,
-      });
-    }
-    return { ...base, status: AttemptStatus.FAILED };
-  }
-
-  /** The step's own `retryable` predicate; one that throws means "do not retry", and is logged. */
-  private isRetryable(predicate: ((error: unknown) => boolean) | undefined, error: unknown): boolean {
-    if (!predicate) return true;
-    try {
-      return predicate(error);
-    } catch (predicateError) {
-      this.deps.log.error("the step's retryable() threw; not retrying", { error: predicateError });
-      return false;
-    }
-  }
-
-  private retryDelay(plan: JobPlan, message: StepMessage): number {
-    return retryDelaySeconds(message.attempt, plan.steps.get(message.step)?.options.backoff);
-  }
-
-  /** Send the next attempt again (a duplicate if the first send got through, which the claim absorbs). */
-  private async resendRetry(run: RunRef, plan: JobPlan, message: StepMessage): Promise<void> {
     await this.deps.dispatcher.dispatch(run, plan, [
-      { step: message.step, attempt: message.attempt + 1, delaySeconds: this.retryDelay(plan, message) },
+      { ...next, ...(promotedAt === undefined ? {} : { promotedAt }) },
     ]);
   }
 

@@ -56,6 +56,12 @@ export const EventType = {
   STEP_CANCELED: 'STEP_CANCELED',
   /** A worker died holding a step attempt (Lambda timeout, out of memory, a crash); another claimed it. */
   STEP_WORKER_LOST: 'STEP_WORKER_LOST',
+  /** A step's own progress report (`ctx.progress`), at most one a second per attempt. */
+  STEP_PROGRESS: 'STEP_PROGRESS',
+  /** A Lambda step ran out of Lambda's time (or its worker died) and moves to ECS. */
+  STEP_PROMOTED: 'STEP_PROMOTED',
+  /** PollRun found a step's ECS task gone, stuck or past its timeout (a retry or failure follows). */
+  STEP_TASK_LOST: 'STEP_TASK_LOST',
   /** A rerun started with steps that reuse their parent run's outputs. */
   STEP_REUSED: 'STEP_REUSED',
 } as const;

@@ -127,6 +127,22 @@ export class LocalEcs {
     return { task: describe(task) };
   }
 
+  /** Kill a task's process with `signal`, as a crash or the OOM killer would (tests, simulations). */
+  kill(taskArn: string, signal: NodeJS.Signals = 'SIGKILL'): void {
+    const task = this.tasks.get(taskArn);
+    if (!task) throw new EcsServiceError('InvalidParameterException', 'The referenced task was not found.');
+    task.child.kill(signal);
+  }
+
+  /** The tasks started so far, newest last. */
+  list(): readonly { taskArn: string; lastStatus: string; startedBy?: string }[] {
+    return [...this.tasks.values()].map(({ taskArn, lastStatus, startedBy }) => ({
+      taskArn,
+      lastStatus,
+      ...(startedBy ? { startedBy } : {}),
+    }));
+  }
+
   /** Kill every task still running (the stack is stopping) and wait for them to exit. */
   async stopAll(): Promise<void> {
     const running = [...this.tasks.values()].filter((t) => t.lastStatus === 'RUNNING');

@@ -62,6 +62,15 @@ export interface LocalStackOptions {
   readonly ecsStopTimeoutSeconds?: number;
   /** How often local ECS tasks beat (default 2 s). */
   readonly ecsHeartbeatSeconds?: number;
+  /** PollRun's LAMBDAG_ECS_STALE_SECONDS: a task this long without a heartbeat is stuck (default 8 s). */
+  readonly ecsStaleSeconds?: number;
+  /**
+   * The module whose `registry` export the local ECS tasks run (their own processes cannot
+   * share `registry`); default handlers/registry.ts, as deployed.
+   */
+  readonly registryModule?: string;
+  /** Replaces the stepWorker function's timeout from serverless.yml (seconds). */
+  readonly stepWorkerTimeoutSeconds?: number;
   /** Count the handlers' AWS requests, scoped by function name (the event source's own receives and deletes are not counted). */
   readonly requestMetrics?: RequestMetrics;
   /** Fire the jobs' schedules (as `lambdag local up` does). Off by default so tests start only their own runs. */
@@ -188,6 +197,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       LAMBDAG_ECS_CLUSTER: `${model.service}-${stage}`,
       LAMBDAG_ECS_TASK_DEFINITION: `${model.service}-${stage}-step`,
       LAMBDAG_ECS_HEARTBEAT_SECONDS: String(options.ecsHeartbeatSeconds ?? 2),
+      LAMBDAG_ECS_STALE_SECONDS: String(options.ecsStaleSeconds ?? 8),
+      ...(options.registryModule ? { LAMBDAG_REGISTRY_MODULE: options.registryModule } : {}),
     };
     Object.assign(process.env, ecsEnv);
 
@@ -218,7 +229,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       const handler: TaskFunction = metrics
         ? (event, context) => metrics.withScope(spec.name, () => created(event, context))
         : created;
-      functions.set(spec.name, { ...functionInfo(model, spec), handler });
+      const timeout = spec.name === 'stepWorker' ? options.stepWorkerTimeoutSeconds : undefined;
+      functions.set(spec.name, {
+        ...functionInfo(model, spec),
+        ...(timeout ? { timeoutSeconds: timeout } : {}),
+        handler,
+      });
     }
 
     const sfn = new LocalStepFunctions(region, ACCOUNT_ID, log);

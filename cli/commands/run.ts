@@ -1,7 +1,17 @@
 import { readFileSync } from 'node:fs';
 import { InvalidInputError } from '../../lib/errors.ts';
-import type { RunRecord, StepRecord } from '../../lib/store/types.ts';
-import { bold, colorStatus, dim, progressLine, runSummary, seconds, stepsTable } from '../format.ts';
+import { EventType } from '../../lib/status.ts';
+import type { RunEvent, RunRecord, StepRecord } from '../../lib/store/types.ts';
+import {
+  bold,
+  colorStatus,
+  dim,
+  eventLine,
+  progressLine,
+  runSummary,
+  seconds,
+  stepsTable,
+} from '../format.ts';
 import { openTarget, type Target, type TargetOptions } from '../target.ts';
 
 export interface RunOptions extends TargetOptions {
@@ -56,15 +66,26 @@ export async function followRun(
   }
   const live = !options.json && process.stderr.isTTY;
   let lastLine = '';
-  const run = await target.client.waitForRun(runId, {
-    onProgress: (current) => {
-      if (options.json) return;
-      const line = progressLine(current, Date.now() - started);
-      if (line === lastLine) return;
-      lastLine = line;
-      process.stderr.write(live ? `\r\u001b[2K${line}` : `${line}\n`);
-    },
-  });
+  // Steps' own progress, retries, promotions and lost tasks, printed above the progress line.
+  const watch = options.json
+    ? undefined
+    : watchEvents(target, runId, (event) => {
+        process.stderr.write(`${live ? '\r\u001b[2K' : ''}  ${eventLine(event)}\n${live ? lastLine : ''}`);
+      });
+  let run: RunRecord;
+  try {
+    run = await target.client.waitForRun(runId, {
+      onProgress: (current) => {
+        if (options.json) return;
+        const line = progressLine(current, Date.now() - started);
+        if (line === lastLine) return;
+        lastLine = line;
+        process.stderr.write(live ? `\r\u001b[2K${line}` : `${line}\n`);
+      },
+    });
+  } finally {
+    await watch?.stop();
+  }
   if (live) process.stderr.write('\n');
   const elapsedMs = Date.now() - started;
   if (options.json) {
@@ -80,6 +101,46 @@ export async function followRun(
     process.stdout.write(dim(`logs: npx lambdag logs ${runId}\n`));
   }
   return run.status === 'SUCCEEDED' ? 0 : 1;
+}
+
+/** Events worth showing while a run is waited for. */
+const SHOWN_WHILE_WAITING: ReadonlySet<string> = new Set([
+  EventType.STEP_PROGRESS,
+  EventType.STEP_RETRY,
+  EventType.STEP_PROMOTED,
+  EventType.STEP_TASK_LOST,
+  EventType.STEP_FAILURE,
+]);
+
+/** Follow the run's events (one query a second) and hand the notable ones to `show`. */
+function watchEvents(target: Target, runId: string, show: (event: RunEvent) => void) {
+  let cursor: string | undefined;
+  let stopped = false;
+  let warned = false;
+  // A failed read only delays what is shown (the next one catches up); said once.
+  const onError = (error: unknown) => {
+    if (warned) return;
+    warned = true;
+    process.stderr.write(dim(`  (could not read the run's events: ${(error as Error).message})\n`));
+  };
+  const poll = async () => {
+    const page = await target.client.listEvents(runId, cursor);
+    cursor = page.cursor ?? cursor;
+    for (const event of page.events) if (SHOWN_WHILE_WAITING.has(event.type)) show(event);
+  };
+  const loop = (async () => {
+    while (!stopped) {
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      await poll().catch(onError);
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      await loop;
+      await poll().catch(onError);
+    },
+  };
 }
 
 function parseInput(options: RunOptions): unknown {

@@ -4,7 +4,7 @@ import { defineJob, Runtime } from '../../lib/job.ts';
 /**
  * prepare (Lambda) -> crunch (ECS) -> report (Lambda). `crunch` stands for a step past
  * Lambda's limits: it runs in an ECS task, works through `chunks` chunks of `chunkMs`
- * each, logs its progress, and stops cleanly if its signal is aborted (StopTask, cancel).
+ * each, reports its progress (STEP_PROGRESS events, shown by `lambdag run long --wait`), and stops cleanly if its signal is aborted (StopTask, cancel).
  */
 export const long = defineJob(
   'long',
@@ -26,7 +26,11 @@ export const long = defineJob(
           ctx.signal.throwIfAborted();
           await new Promise((resolve) => setTimeout(resolve, ctx.input.chunkMs));
           total += chunk;
-          ctx.log('crunch progress', { chunk, of: prepare.chunks, pid: process.pid });
+          ctx.progress(`chunk ${chunk} of ${prepare.chunks}`, {
+            chunk,
+            of: prepare.chunks,
+            pid: process.pid,
+          });
         }
         return { total, pid: process.pid };
       },

@@ -216,6 +216,35 @@ export class RunStore {
     );
   }
 
+  /**
+   * An ECS task was launched for a step attempt. Effect: its entry added to the run's
+   * `tasks` set (idempotent), which PollRun supervises. Unconditional but for the run existing.
+   */
+  async trackTask(runId: string, entry: TaskEntry): Promise<void> {
+    await this.ddb.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { pk: runPk(runId), sk: RUN_SK },
+        UpdateExpression: 'ADD tasks :entry',
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeValues: { ':entry': new Set([encodeTaskEntry(entry)]) },
+      }),
+    );
+  }
+
+  /** Effect: these entries leave the run's `tasks` set (idempotent: absent ones are ignored). */
+  async untrackTasks(runId: string, entries: readonly TaskEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    await this.ddb.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { pk: runPk(runId), sk: RUN_SK },
+        UpdateExpression: 'DELETE tasks :entries',
+        ExpressionAttributeValues: { ':entries': new Set(entries.map(encodeTaskEntry)) },
+      }),
+    );
+  }
+
   /** Effect: reconcile = true, so the next poll recounts the run from its steps. */
   async requestReconcile(runId: string): Promise<void> {
     await this.ddb.send(
@@ -338,11 +367,16 @@ export class RunStore {
    * Precondition: attempt = n and QUEUED (or RUNNING: a redelivery after the worker holding
    * it died). Effect: RUNNING, claims += 1 (so claims > 1 counts the workers lost on it).
    */
-  claimStep(runId: string, key: string, attempt: number): Promise<Transition<StepRecord>> {
+  claimStep(runId: string, key: string, attempt: number, taskArn?: string): Promise<Transition<StepRecord>> {
     const now = this.iso();
+    const claim = 'SET #status = :running, startedAt = :now, updatedAt = :now';
+    // An ECS task records itself (PollRun watches it); a Lambda claim clears an older task's ARN.
+    const expression = taskArn
+      ? `${claim}, taskArn = :task, heartbeatAt = :now ADD claims :one`
+      : `${claim} ADD claims :one REMOVE taskArn, heartbeatAt`;
     return this.update(
       { pk: runPk(runId), sk: stepSk(key) },
-      'SET #status = :running, startedAt = :now, updatedAt = :now ADD claims :one',
+      expression,
       'attempt = :attempt AND #status IN (:queued, :running)',
       { '#status': 'status' },
       {
@@ -351,6 +385,7 @@ export class RunStore {
         ':attempt': attempt,
         ':now': now,
         ':one': 1,
+        ...(taskArn ? { ':task': taskArn } : {}),
       },
       toStep,
     );
@@ -427,17 +462,22 @@ export class RunStore {
     );
   }
 
-  /** Precondition: RUNNING attempt n. Effect: QUEUED as attempt n+1, with the last error kept. */
+  /**
+   * Precondition: RUNNING attempt n. Effect: QUEUED as attempt n+1, with the last error
+   * kept; with `promote`, the step runs on ECS from attempt n+1 on (`promotedAt`).
+   */
   scheduleRetry(
     runId: string,
     key: string,
     attempt: number,
     error: SerializedError,
+    options: { promote?: boolean } = {},
   ): Promise<Transition<StepRecord>> {
     const now = this.iso();
+    const promote = options.promote ? ', promotedAt = :next' : '';
     return this.update(
       { pk: runPk(runId), sk: stepSk(key) },
-      'SET #status = :queued, attempt = :next, #error = :error, queuedAt = :now, updatedAt = :now, claims = :zero',
+      `SET #status = :queued, attempt = :next, #error = :error, queuedAt = :now, updatedAt = :now, claims = :zero${promote}`,
       'attempt = :attempt AND #status = :running',
       { '#status': 'status', '#error': 'error' },
       {
@@ -573,19 +613,21 @@ export class RunStore {
       const out = await this.ddb.send(
         new QueryCommand({
           TableName: this.table,
+          // After a cursor: the events past it only, not the step items that sort after them.
           KeyConditionExpression: after
-            ? 'pk = :pk AND sk > :after'
+            ? 'pk = :pk AND sk BETWEEN :after AND :end'
             : 'pk = :pk AND begins_with(sk, :prefix)',
-          FilterExpression: after ? 'begins_with(sk, :prefix)' : undefined,
           ExpressionAttributeValues: {
             ':pk': runPk(runId),
-            ':prefix': EVENT_SK_PREFIX,
-            ...(after ? { ':after': after } : {}),
+            ...(after
+              ? { ':after': after, ':end': `${EVENT_SK_PREFIX}\uffff` }
+              : { ':prefix': EVENT_SK_PREFIX }),
           },
           ExclusiveStartKey: start,
         }),
       );
       for (const item of out.Items ?? []) {
+        if (item.sk === after) continue; // BETWEEN includes the cursor itself
         events.push(toEvent(item));
         cursor = String(item.sk);
       }
@@ -668,7 +710,27 @@ export type StepResult = { readonly output: unknown } | { readonly outputKey: st
 /** An event item ready to write: its time and sort key fixed when it happened. */
 export type PreparedEvent = RunEvent & { readonly pk: string; readonly sk: string };
 
-const toRun = (item: Item) => strip(item) as unknown as RunRecord;
+const toRun = (item: Item) => {
+  const { tasks, ...run } = strip(item);
+  // A string set comes back as a Set: the record holds a plain array.
+  return (tasks instanceof Set ? { ...run, tasks: [...tasks] } : run) as unknown as RunRecord;
+};
+
+/** One ECS task launched for one step attempt, as PollRun supervises it. */
+export interface TaskEntry {
+  readonly step: string;
+  readonly attempt: number;
+  readonly taskArn: string;
+}
+
+// Step keys have no spaces (lib/dag.ts), task ARNs have none either.
+export const encodeTaskEntry = (e: TaskEntry) => `${e.step} ${e.attempt} ${e.taskArn}`;
+
+export function decodeTaskEntry(text: string): TaskEntry | undefined {
+  const [step, attempt, taskArn, ...rest] = text.split(' ');
+  if (!step || !taskArn || rest.length > 0 || !Number.isInteger(Number(attempt))) return undefined;
+  return { step, attempt: Number(attempt), taskArn };
+}
 /** `resolvedBy` is bookkeeping of resolveDependency, not part of a step's record. */
 const toStep = (item: Item) => {
   const { resolvedBy: _resolvedBy, ...step } = strip(item);

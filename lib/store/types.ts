@@ -46,6 +46,11 @@ export interface RunRecord {
   readonly cancelReason?: string;
   /** Steps that ended CANCELED (set when a canceled run is finalized). */
   readonly canceled?: number;
+  /**
+   * ECS tasks launched for this run's steps and not yet settled, as `step attempt taskArn`
+   * entries (a string set): what PollRun supervises without reading every step.
+   */
+  readonly tasks?: readonly string[];
   /** Steps of a rerun that reuse their parent run's outputs (counted in `succeeded` too). */
   readonly reused?: number;
 }
@@ -69,6 +74,15 @@ export interface StepRecord {
   readonly canceledBecause?: string;
   /** Set on a rerun's step that did not run: `outputKey` is the output of this earlier run. */
   readonly reusedFrom?: string;
+  /** The ECS task that claimed the current attempt (absent for Lambda attempts). */
+  readonly taskArn?: string;
+  /** The last heartbeat of that task. */
+  readonly heartbeatAt?: string;
+  /**
+   * The first attempt that runs on ECS because Lambda's time ran out (`onLambdaTimeout:
+   * 'ecs'`): from this attempt on the step runs on ECS, and that attempt is not a retry.
+   */
+  readonly promotedAt?: number;
   readonly queuedAt?: string;
   readonly startedAt?: string;
   readonly finishedAt?: string;

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { afterAll, beforeAll } from 'vitest';
 import { LambdagClient } from '../../lib/client.ts';
@@ -13,11 +14,19 @@ export interface StackHandle {
   client: LambdagClient;
 }
 
+/** The module the local ECS tasks load the test jobs from (they run in processes of their own). */
+const TEST_REGISTRY_MODULE = join(import.meta.dirname, '../fixtures/registry.ts');
+
 /** One embedded stack per test file: started before its tests, stopped after. */
 export function useStack(options: Partial<LocalStackOptions> = {}): StackHandle {
   const handle = {} as StackHandle;
   beforeAll(async () => {
-    handle.stack = await startLocalStack({ registry: testRegistry, quiet: true, ...options });
+    handle.stack = await startLocalStack({
+      registry: testRegistry,
+      registryModule: TEST_REGISTRY_MODULE,
+      quiet: true,
+      ...options,
+    });
     handle.deps = createDeps(testRegistry, { log: new Logger({ serviceName: 'test', logLevel: 'WARN' }) });
     handle.client = new LambdagClient({
       sfn: handle.deps.aws.sfn,

@@ -1,5 +1,8 @@
+import { releaseDependents, skipDownstream } from './advance.ts';
 import { failAttempt } from './attemptOutcome.ts';
+import type { JobPlan } from './dag.ts';
 import type { Deps } from './deps.ts';
+import type { RunRef } from './dispatch.ts';
 import type { TaskState } from './ecsTasks.ts';
 import { StepTimeoutError, TaskLostError } from './errors.ts';
 import type { StepMessage } from './messages.ts';
@@ -77,12 +80,15 @@ export async function superviseTasks(
       (step.status === StepStatus.QUEUED || step.status === StepStatus.RUNNING);
 
     if (!current) {
-      settled.push(entry);
       // A task that recorded its attempt's outcome is finishing (releasing dependents): left
-      // alone. One whose attempt was superseded or canceled has nothing left to do.
+      // alone until it is gone. One whose attempt was superseded or canceled is stopped.
       if (!step || step.attempt > entry.attempt || step.status === StepStatus.CANCELED) {
         await stop(entry.taskArn, `lambdag: attempt ${entry.attempt} of step '${entry.step}' is over`);
-      }
+      } else if (!gone(task)) continue;
+      settled.push(entry);
+      // Gone without settling its entry (a clean exit settles it): it may have died between
+      // its outcome and what follows it. Finish that, as a redelivery would (idempotent).
+      if (step && gone(task)) await finishAfterOutcome(deps, runRef, plan, step, entry);
       continue;
     }
 
@@ -159,6 +165,35 @@ export async function superviseTasks(
   if (report.lost || report.timedOut || report.relaunched)
     deps.log.warn('ECS tasks supervised', { runId: run.runId, ...out });
   return out;
+}
+
+/**
+ * What a task that died right after its attempt's outcome left undone: the dependents of a
+ * success (released again, once each), the downstream of a failure (skipped), the message of
+ * a retry it scheduled (sent again; a duplicate's second task finds the attempt taken).
+ */
+async function finishAfterOutcome(
+  deps: Deps,
+  run: RunRef,
+  plan: JobPlan,
+  step: StepRecord,
+  entry: TaskEntry,
+): Promise<void> {
+  if (step.attempt === entry.attempt && step.status === StepStatus.SUCCEEDED) {
+    await releaseDependents(deps, run, plan, step.key, { retry: true });
+    await deps.store.requestReconcile(run.runId);
+  } else if (step.attempt === entry.attempt && step.status === StepStatus.FAILED) {
+    await skipDownstream(deps, run.runId, plan, step.key);
+    await deps.store.requestReconcile(run.runId);
+  } else if (step.attempt === entry.attempt + 1 && step.status === StepStatus.QUEUED) {
+    await deps.dispatcher.dispatch(run, plan, [
+      {
+        step: step.key,
+        attempt: step.attempt,
+        ...(step.promotedAt === undefined ? {} : { promotedAt: step.promotedAt }),
+      },
+    ]);
+  }
 }
 
 /**

@@ -3,8 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { EventType } from '../../lib/status.ts';
 import { eventsOf, runToEnd, StepStatus, stepsOf, until, useStack } from '../support/stack.ts';
 
-// Tasks beat every second, are stuck after 4 s without a beat, and get SIGKILL 2 s after SIGTERM.
-const handle = useStack({ ecsHeartbeatSeconds: 1, ecsStaleSeconds: 4, ecsStopTimeoutSeconds: 2 });
+// Tasks beat every second, are stuck after 4 s without a beat, and get SIGKILL 5 s after SIGTERM.
+const handle = useStack({ ecsHeartbeatSeconds: 1, ecsStaleSeconds: 4, ecsStopTimeoutSeconds: 5 });
 
 /** The ARN of the local ECS task running `step` of the run, once the step is RUNNING in it. */
 async function runningTask(runId: string, step: string): Promise<string> {

@@ -66,6 +66,21 @@ describe('defineJob with an invalid DAG', () => {
     }
   });
 
+  it('names the step and the option for a bad runtime, onLambdaTimeout, size or timeout', () => {
+    const cases: [Record<string, unknown>, string][] = [
+      [{ runtime: 'fargate' }, "step 'x': runtime must be one of lambda, ecs, got 'fargate'"],
+      [{ onLambdaTimeout: 'retry' }, "step 'x': onLambdaTimeout must be one of fail, ecs, got 'retry'"],
+      [{ runtime: 'ecs', cpu: 0.5 }, "step 'x': cpu must be a positive whole number, got 0.5"],
+      [{ runtime: 'ecs', memoryMb: -1 }, "step 'x': memoryMb must be a positive whole number, got -1"],
+      [{ timeoutSeconds: 0 }, "step 'x': timeoutSeconds must be a positive number of seconds, got 0"],
+    ];
+    for (const [options, message] of cases) {
+      const error = invalid(() => defineJob('bad-options', (job) => void job.step('x', options, () => 1)));
+      expect(error.message).toContain(message);
+      expect(error.steps).toEqual(['x']);
+    }
+  });
+
   it('rejects an empty job', () => {
     const error = invalid(() => defineJob('empty', () => {}));
     expect(error.message).toBe("job 'empty': has no steps; define at least one with job.step()");

@@ -67,6 +67,10 @@ function stepDetail(step: StepRecord): string {
   if (step.status === 'SKIPPED') return step.skippedBecause ?? '';
   if (step.status === 'CANCELED') return step.canceledBecause ?? '';
   if (step.reusedFrom) return `reused from ${step.reusedFrom}`;
+  if (step.taskArn) {
+    const promoted = step.promotedAt ? `promoted at attempt ${step.promotedAt}, ` : '';
+    return `${promoted}ECS task ${step.taskArn.split('/').at(-1)}`;
+  }
   return '';
 }
 

@@ -46,7 +46,7 @@ describe('a DAG mixing Lambda and ECS steps', () => {
 
 describe('an ECS task that stops or dies mid-step', () => {
   it('retries the step when its task is stopped (SIGTERM aborts the step), then succeeds', async () => {
-    const { runId } = await handle.client.startRun({ job: 'long', input: { chunks: 40, chunkMs: 250 } });
+    const { runId } = await handle.client.startRun({ job: 'long', input: { chunks: 20, chunkMs: 250 } });
     const cluster = handle.deps.config.ecs?.cluster;
     const taskArn = await runningTask(runId, 'crunch');
     const { taskArns = [] } = await handle.deps.aws.ecs.send(new ListTasksCommand({ cluster }));

@@ -64,7 +64,16 @@ export function loadServerlessModel(file: string, options: ModelOptions): Server
 
   const provider = (resolve(doc.provider, 'provider') ?? {}) as Doc;
   const functionsDoc = (resolve(doc.functions, 'functions') ?? {}) as Record<string, Doc>;
-  const resourcesDoc = resolve(mergedResources(doc.resources), 'resources.Resources') ?? {};
+  const conditions = new Conditions(
+    (resolve(mergedResources(doc.resources, 'Conditions'), 'resources.Conditions') ?? {}) as Doc,
+    file,
+  );
+  const resourcesDoc = conditions.apply(
+    resolve(mergedResources(doc.resources), 'resources.Resources') ?? {},
+  ) as Record<string, CfnResource & { Condition?: string }>;
+  for (const [id, resource] of Object.entries(resourcesDoc)) {
+    if (resource.Condition !== undefined && !conditions.holds(resource.Condition)) delete resourcesDoc[id];
+  }
   const machines = ((doc.stepFunctions as Doc | undefined)?.stateMachines ?? {}) as Record<string, Doc>;
   const runMachine = machines.run;
   if (!runMachine) throw new LocalStackError(`${file}: stepFunctions.stateMachines.run is missing`);
@@ -101,7 +110,7 @@ export function loadServerlessModel(file: string, options: ModelOptions): Server
     region: options.region,
     functions,
     resources: resourcesDoc as Record<string, CfnResource>,
-    environment: (provider.environment ?? {}) as Record<string, unknown>,
+    environment: conditions.apply(provider.environment ?? {}) as Record<string, unknown>,
     stateMachineName: String(resolve(runMachine.name, 'stepFunctions.stateMachines.run.name')),
   };
 }
@@ -173,13 +182,64 @@ class VariableResolver {
  * items that are `${file(...)}` generators (the schedules) are not provisioned
  * locally: the embedded stack fires schedules itself.
  */
-function mergedResources(resources: unknown): Doc {
+function mergedResources(resources: unknown, section: 'Resources' | 'Conditions' = 'Resources'): Doc {
   const parts = Array.isArray(resources) ? resources : [resources];
   const merged: Doc = {};
   for (const part of parts) {
-    if (part && typeof part === 'object') Object.assign(merged, (part as Doc).Resources);
+    if (part && typeof part === 'object') Object.assign(merged, (part as Doc)[section]);
   }
   return merged;
+}
+
+const NO_VALUE = Symbol('AWS::NoValue');
+
+/**
+ * The template's Conditions, evaluated as CloudFormation would for this stage: a resource
+ * whose Condition is false is not created, Fn::If takes its branch, and AWS::NoValue drops
+ * the key. Conditions compare literals only (what the Serverless variables resolve to).
+ */
+class Conditions {
+  constructor(
+    private readonly definitions: Doc,
+    private readonly file: string,
+  ) {}
+
+  holds(name: string, seen: readonly string[] = []): boolean {
+    if (seen.includes(name)) throw new LocalStackError(`${this.file}: condition ${name} refers to itself`);
+    const definition = this.definitions[name];
+    if (definition === undefined) throw new LocalStackError(`${this.file}: no condition ${name}`);
+    return this.evaluate(definition, [...seen, name]);
+  }
+
+  apply(value: unknown): unknown {
+    if (Array.isArray(value))
+      return value.map((item) => this.apply(item)).filter((item) => item !== NO_VALUE);
+    if (!value || typeof value !== 'object') return value;
+    const object = value as Doc;
+    if (object.Ref === 'AWS::NoValue') return NO_VALUE;
+    const branch = object['Fn::If'];
+    if (Array.isArray(branch) && Object.keys(object).length === 1) {
+      return this.apply(this.holds(String(branch[0])) ? branch[1] : branch[2]);
+    }
+    const entries = Object.entries(object).map(([key, item]) => [key, this.apply(item)] as const);
+    return Object.fromEntries(entries.filter(([, item]) => item !== NO_VALUE));
+  }
+
+  private evaluate(expression: unknown, seen: readonly string[]): boolean {
+    const object = (expression && typeof expression === 'object' ? expression : {}) as Doc;
+    const args = (key: string) => (Array.isArray(object[key]) ? (object[key] as unknown[]) : []);
+    if (typeof object.Condition === 'string') return this.holds(object.Condition, seen);
+    if ('Fn::Not' in object) return !this.evaluate(args('Fn::Not')[0], seen);
+    if ('Fn::And' in object) return args('Fn::And').every((item) => this.evaluate(item, seen));
+    if ('Fn::Or' in object) return args('Fn::Or').some((item) => this.evaluate(item, seen));
+    const [left, right] = args('Fn::Equals');
+    if ('Fn::Equals' in object && [left, right].every((side) => side === null || typeof side !== 'object')) {
+      return String(left) === String(right);
+    }
+    throw new LocalStackError(
+      `${this.file}: the embedded stack cannot evaluate the condition ${JSON.stringify(expression)}`,
+    );
+  }
 }
 
 function unquote(text: string): string {

@@ -5,6 +5,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readConfig } from '../../lib/config.ts';
 
 /**
  * The deployed system as Serverless packages it: `sls package --stage local|dev`
@@ -24,6 +25,9 @@ const PER_STAGE = {
     maxConcurrency: 8,
     visibilityTimeout: 30,
     workerTimeout: 30,
+    logRetentionDays: 7,
+    // LocalStack's community edition has no ECS: off on the local stage.
+    ecs: { enabled: false, image: 'localhost.localstack.cloud:4510/lambdag:latest' },
     env: {
       LAMBDAG_MAX_RECEIVE_COUNT: '5',
       LAMBDAG_STALL_SECONDS: '20',
@@ -35,6 +39,12 @@ const PER_STAGE = {
     maxConcurrency: 50,
     visibilityTimeout: 5400,
     workerTimeout: 900,
+    logRetentionDays: 14,
+    // On, but without subnets until they are filled in: deployed without ECS.
+    ecs: {
+      enabled: false,
+      image: '<AWS::AccountId>.dkr.ecr.<AWS::Region>.<AWS::URLSuffix>/lambdag:latest',
+    },
     env: {
       LAMBDAG_MAX_RECEIVE_COUNT: '5',
       LAMBDAG_STALL_SECONDS: '300',
@@ -106,10 +116,13 @@ interface CfnResource {
   Type: string;
   Properties: Obj;
   DeletionPolicy?: string;
+  Condition?: string;
+  DependsOn?: string | string[];
 }
 interface Template {
+  Conditions?: Record<string, unknown>;
   Resources: Record<string, CfnResource>;
-  Outputs: Record<string, { Value: unknown }>;
+  Outputs: Record<string, { Value: unknown; Condition?: string }>;
 }
 interface Packaged {
   dir: string;
@@ -130,8 +143,55 @@ function render(value: unknown): string {
     if (Array.isArray(getAtt)) return `<${getAtt.join('.')}>`;
     const join = value['Fn::Join'];
     if (Array.isArray(join)) return list(join[1]).map(render).join(String(join[0]));
+    // Fn::Select [i, Fn::Split [separator, text]]: how serverless.yml turns a number into text.
+    const select = value['Fn::Select'];
+    const split = Array.isArray(select) && isObj(select[1]) ? select[1]['Fn::Split'] : undefined;
+    if (Array.isArray(select) && Array.isArray(split) && typeof split[1] === 'string') {
+      return split[1].split(String(split[0]))[Number(select[0])] ?? '';
+    }
   }
   return JSON.stringify(value);
+}
+
+/** A template condition evaluated as CloudFormation would (they compare literals here). */
+function conditionHolds(template: Template, name: string): boolean {
+  const evaluate = (expression: unknown): boolean => {
+    if (!isObj(expression)) throw new Error(`condition ${name}: ${JSON.stringify(expression)}`);
+    const args = (key: string) => list(expression[key]);
+    if (typeof expression.Condition === 'string') return conditionHolds(template, expression.Condition);
+    if ('Fn::Not' in expression) return !evaluate(args('Fn::Not')[0]);
+    if ('Fn::And' in expression) return args('Fn::And').every(evaluate);
+    if ('Fn::Or' in expression) return args('Fn::Or').some(evaluate);
+    const [left, right] = args('Fn::Equals');
+    if (typeof left === 'string' && typeof right === 'string') return left === right;
+    throw new Error(`condition ${name}: cannot evaluate ${JSON.stringify(expression)}`);
+  };
+  const definition = template.Conditions?.[name];
+  if (definition === undefined) throw new Error(`no condition ${name}`);
+  return evaluate(definition);
+}
+
+const NO_VALUE = Symbol('AWS::NoValue');
+
+/** `value` as CloudFormation deploys it: Fn::If takes its branch, AWS::NoValue drops the key. */
+function withConditions(
+  template: Template,
+  value: unknown,
+  holds = (name: string) => conditionHolds(template, name),
+): unknown {
+  if (Array.isArray(value)) {
+    return value.map((item) => withConditions(template, item, holds)).filter((item) => item !== NO_VALUE);
+  }
+  if (!isObj(value)) return value;
+  if (value.Ref === 'AWS::NoValue') return NO_VALUE;
+  const branch = value['Fn::If'];
+  if (Array.isArray(branch))
+    return withConditions(template, holds(String(branch[0])) ? branch[1] : branch[2], holds);
+  return Object.fromEntries(
+    Object.entries(value)
+      .map(([key, item]) => [key, withConditions(template, item, holds)] as const)
+      .filter(([, item]) => item !== NO_VALUE),
+  );
 }
 
 function ofType(template: Template, type: string): [string, CfnResource][] {
@@ -146,49 +206,69 @@ function resource(template: Template, id: string): CfnResource {
 
 interface Statement {
   where: string;
+  /** The roles the statement's policy is part of, or attached to. */
+  roles: string[];
   Effect: unknown;
   actions: string[];
   resources: string[];
   raw: Obj;
 }
 
-/** Every statement of every identity policy: inline role policies, IAM policies, managed policies. */
 /**
- * The run state machine's role may start executions of the machine itself (continue-as-new).
- * A Ref would be a circular dependency, so serverless.yml builds that ARN from the
- * machine's name; read it back as the machine.
+ * Resources that are ours but are not a Ref or GetAtt, read back as what they are: the run
+ * state machine's own ARN (continue-as-new; a Ref would be a circular dependency, so
+ * serverless.yml builds it from the machine's name), any revision of the step task
+ * definition's family (RunTask), the tasks of the step cluster (DescribeTasks, StopTask).
  */
-function ownStateMachineByName(resource: string): string {
-  return /^arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:stateMachine:lambdag-(local|dev|prod)-run$/.test(
-    resource,
-  )
-    ? '<RunStateMachine>'
-    : resource;
+function ownByName(template: Template, resource: string): string {
+  const arn = /^arn:<AWS::Partition>:(states|ecs):<AWS::Region>:<AWS::AccountId>:(.+)$/.exec(resource);
+  if (!arn) return resource;
+  const [, service, rest] = arn;
+  const property = (id: string, name: string) => template.Resources[id]?.Properties[name];
+  if (
+    service === 'states' &&
+    rest === `stateMachine:${String(property('RunStateMachine', 'StateMachineName'))}`
+  ) {
+    return '<RunStateMachine>';
+  }
+  if (service === 'ecs' && rest === `task-definition/${String(property('StepTaskDefinition', 'Family'))}:*`) {
+    return '<StepTaskDefinition>:*';
+  }
+  if (service === 'ecs' && rest === 'task/<EcsCluster>/*') return '<EcsCluster>/task/*';
+  return resource;
 }
 
+/** The one resource that is not the stack's: the ECR repository the step image is pulled from. */
+const IMAGE_REPOSITORY = 'arn:<AWS::Partition>:ecr:<AWS::Region>:<AWS::AccountId>:repository/lambdag';
+
+/** Every statement of every identity policy: inline role policies, IAM policies, managed policies. */
 function iamStatements(template: Template): Statement[] {
   const statements: Statement[] = [];
-  const collect = (where: string, document: unknown) => {
+  const collect = (where: string, roles: string[], document: unknown) => {
     for (const raw of list(isObj(document) ? document.Statement : undefined)) {
       if (!isObj(raw)) throw new Error(`${where}: a statement that is not an object`);
       statements.push({
         where,
+        roles,
         Effect: raw.Effect,
         actions: list(raw.Action ?? raw.NotAction).map(String),
         resources: list(raw.Resource ?? raw.NotResource)
           .map(render)
-          .map(ownStateMachineByName),
+          .map((res) => ownByName(template, res)),
         raw,
       });
     }
   };
   for (const [id, role] of ofType(template, 'AWS::IAM::Role')) {
     for (const policy of list(role.Properties.Policies)) {
-      if (isObj(policy)) collect(`${id}/${String(policy.PolicyName)}`, policy.PolicyDocument);
+      if (isObj(policy)) collect(`${id}/${String(policy.PolicyName)}`, [id], policy.PolicyDocument);
     }
   }
   for (const type of ['AWS::IAM::Policy', 'AWS::IAM::ManagedPolicy']) {
-    for (const [id, policy] of ofType(template, type)) collect(id, policy.Properties.PolicyDocument);
+    for (const [id, policy] of ofType(template, type)) {
+      const roles = list(policy.Properties.Roles).map((role) => render(role).replace(/^<(\w+)>$/, '$1'));
+      collect(id, roles, policy.Properties.PolicyDocument);
+    }
   }
   return statements;
 }
@@ -197,7 +277,7 @@ function iamStatements(template: Template): Statement[] {
 function permissionsOf(template: Template, roleId: string): Record<string, string[]> {
   const byResource: Record<string, Set<string>> = {};
   for (const statement of iamStatements(template)) {
-    if (!statement.where.startsWith(`${roleId}/`) || statement.Effect !== 'Allow') continue;
+    if (!statement.roles.includes(roleId) || statement.Effect !== 'Allow') continue;
     for (const res of statement.resources) {
       byResource[res] ??= new Set();
       for (const action of statement.actions) byResource[res].add(action);
@@ -231,6 +311,41 @@ beforeAll(async () => {
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 const logicalId = (fn: string) => `${fn[0]!.toUpperCase()}${fn.slice(1)}`;
+
+/** A function's environment as deployed when `holds` says which conditions hold, rendered. */
+function functionEnvironment(
+  template: Template,
+  fn: string,
+  holds: (condition: string) => boolean,
+): Record<string, string> {
+  const environment = resource(template, `${logicalId(fn)}LambdaFunction`).Properties.Environment;
+  const variables = withConditions(template, isObj(environment) ? environment.Variables : {}, holds);
+  return Object.fromEntries(
+    Object.entries(isObj(variables) ? variables : {}).map(([k, v]) => [k, render(v)]),
+  );
+}
+
+/** The functions' ECS variables where ECS is deployed (the stages' subnets are not filled in). */
+const ECS_ENV = {
+  LAMBDAG_ECS_CLUSTER: '<EcsCluster>',
+  LAMBDAG_ECS_TASK_DEFINITION: '<StepTaskDefinition>',
+  LAMBDAG_ECS_CONTAINER: 'step',
+  LAMBDAG_ECS_LAUNCH_TYPE: 'FARGATE',
+  LAMBDAG_ECS_SUBNETS: '',
+  LAMBDAG_ECS_SECURITY_GROUPS: '',
+  LAMBDAG_ECS_ASSIGN_PUBLIC_IP: 'DISABLED',
+};
+
+/** What exists only where ECS is deployed (Condition EcsEnabled). */
+const ECS_RESOURCES = [
+  'EcsCluster',
+  'StepTaskDefinition',
+  'StepTaskLogGroup',
+  'StepTaskRole',
+  'StepTaskExecutionRole',
+  'StepWorkerEcsPolicy',
+  'PollRunEcsPolicy',
+];
 
 describe.each(STAGES)('packaging the %s stage offline', (stage) => {
   const template = () => packages[stage].template;
@@ -339,9 +454,8 @@ describe.each(STAGES)('packaging the %s stage offline', (stage) => {
 
   it('sets the resource names and the per-stage settings in every function environment', () => {
     for (const fn of FUNCTIONS) {
-      const environment = resource(template(), `${logicalId(fn)}LambdaFunction`).Properties.Environment;
-      const variables = isObj(environment) && isObj(environment.Variables) ? environment.Variables : {};
-      expect(Object.fromEntries(Object.entries(variables).map(([k, v]) => [k, render(v)]))).toEqual({
+      const variables = functionEnvironment(template(), fn, (name) => conditionHolds(template(), name));
+      expect(variables).toEqual({
         NODE_OPTIONS: '--enable-source-maps',
         POWERTOOLS_SERVICE_NAME: 'lambdag',
         LAMBDAG_STAGE: stage,
@@ -352,6 +466,23 @@ describe.each(STAGES)('packaging the %s stage offline', (stage) => {
         LAMBDAG_QUEUE_URL_HIGH: '<StepsHighQueue>',
         LAMBDAG_MAX_MESSAGE_BYTES: '262144',
         ...expected.env,
+        ...(expected.ecs.enabled ? ECS_ENV : {}),
+      });
+    }
+  });
+
+  it('gives every function the ECS settings where ECS is deployed, in the form lib/config.ts reads', () => {
+    for (const fn of FUNCTIONS) {
+      const variables = functionEnvironment(template(), fn, (name) => name === 'EcsEnabled');
+      expect(variables, fn).toMatchObject(ECS_ENV);
+      const config = readConfig(variables);
+      expect(config.ecs, fn).toMatchObject({
+        cluster: '<EcsCluster>',
+        taskDefinition: '<StepTaskDefinition>',
+        container: 'step',
+        launchType: 'FARGATE',
+        subnets: [],
+        securityGroups: [],
       });
     }
   });
@@ -401,7 +532,12 @@ describe.each(STAGES)('packaging the %s stage offline', (stage) => {
 const TRUSTED_SERVICE: Record<string, string> = {
   RunStateMachineRole: 'states.amazonaws.com',
   RunSchedulerRole: 'scheduler.amazonaws.com',
+  StepTaskRole: 'ecs-tasks.amazonaws.com',
+  StepTaskExecutionRole: 'ecs-tasks.amazonaws.com',
 };
+
+/** Wildcards in resources that stay within ours: objects of our bucket, revisions of our task definition, tasks of our cluster. */
+const OWN_WILDCARDS = new Set(['<ArtifactsBucket.Arn>/*', '<StepTaskDefinition>:*', '<EcsCluster>/task/*']);
 
 describe.each(STAGES)('IAM in the %s template', (stage) => {
   const template = () => packages[stage].template;
@@ -417,10 +553,19 @@ describe.each(STAGES)('IAM in the %s template', (stage) => {
       for (const action of s.actions) if (action.includes('*')) problems.push(`${s.where}: action ${action}`);
       if (s.resources.length === 0) problems.push(`${s.where}: no resource`);
       for (const res of s.resources) {
-        // The one wildcard allowed: the objects of our bucket, `<bucket ARN>/*`.
-        if (res.replace(/^(<ArtifactsBucket\.Arn>)\/\*$/, '$1').includes('*')) {
-          problems.push(`${s.where}: resource ${res}`);
+        // ECR's login is not resource-scoped: allowed alone in its statement, nowhere else.
+        const login = s.actions.length === 1 && s.actions[0] === 'ecr:GetAuthorizationToken';
+        if (
+          res === '*' &&
+          login &&
+          s.resources.length === 1 &&
+          s.where === 'StepTaskExecutionRole/stepTaskExecution'
+        ) {
+          continue;
         }
+        // The image's repository is the stage's (custom.stages.<stage>.ecs.repository), in this account.
+        if (res === IMAGE_REPOSITORY && s.where === 'StepTaskExecutionRole/stepTaskExecution') continue;
+        if (res.includes('*') && !OWN_WILDCARDS.has(res)) problems.push(`${s.where}: resource ${res}`);
         const referenced = /^<([A-Za-z0-9]+)[.>]/.exec(res)?.[1];
         if (!referenced || !ownResources().has(referenced)) {
           problems.push(`${s.where}: resource ${res} is not one of this stack's`);
@@ -464,6 +609,8 @@ describe.each(STAGES)('IAM in the %s template', (stage) => {
       },
       PollRunRole: {
         '<PollRunLogGroup.Arn>': logs,
+        // PollRunEcsPolicy: watch and stop step tasks.
+        '<EcsCluster>/task/*': ['ecs:DescribeTasks', 'ecs:StopTask'],
         '<RunsTable.Arn>': [
           'dynamodb:BatchGetItem',
           'dynamodb:GetItem',
@@ -482,6 +629,10 @@ describe.each(STAGES)('IAM in the %s template', (stage) => {
       },
       StepWorkerRole: {
         '<StepWorkerLogGroup.Arn>': logs,
+        // StepWorkerEcsPolicy: start step tasks, handing ECS their two roles.
+        '<StepTaskDefinition>:*': ['ecs:RunTask'],
+        '<StepTaskRole.Arn>': ['iam:PassRole'],
+        '<StepTaskExecutionRole.Arn>': ['iam:PassRole'],
         '<RunsTable.Arn>': [
           'dynamodb:BatchGetItem',
           'dynamodb:GetItem',
@@ -525,6 +676,54 @@ describe.each(STAGES)('IAM in the %s template', (stage) => {
     ).toEqual([...Object.keys(expected), ...Object.keys(TRUSTED_SERVICE)].sort());
   });
 
+  it('scopes the ECS permissions to the step cluster and passes the task roles to ECS only', () => {
+    const conditions = Object.fromEntries(
+      iamStatements(template())
+        .filter((s) => s.actions.some((action) => /^(ecs|iam):/.test(action)))
+        .map((s) => [`${s.where} ${s.actions.join(',')}`, s.raw.Condition]),
+    );
+    const inCluster = { ArnEquals: { 'ecs:cluster': { 'Fn::GetAtt': ['EcsCluster', 'Arn'] } } };
+    // Nothing else, in no other role, has an ECS or IAM action.
+    expect(conditions).toEqual({
+      'StepWorkerEcsPolicy ecs:RunTask': inCluster,
+      'StepWorkerEcsPolicy iam:PassRole': {
+        StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' },
+      },
+      'PollRunEcsPolicy ecs:DescribeTasks,ecs:StopTask': inCluster,
+    });
+    for (const id of ['StepWorkerEcsPolicy', 'PollRunEcsPolicy']) {
+      expect(resource(template(), id).Condition, id).toBe('EcsEnabled');
+    }
+  });
+
+  it("gives the step task the stepWorker's data permissions, sending step messages but not consuming them", () => {
+    const worker = permissionsOf(template(), 'StepWorkerRole');
+    const data = Object.fromEntries(
+      Object.entries(worker)
+        .filter(([res]) => !/LogGroup|StepTask|EcsCluster/.test(res))
+        .map(([res, actions]) => [
+          res,
+          actions.filter((a) => !a.startsWith('sqs:') || a === 'sqs:SendMessage'),
+        ]),
+    );
+    expect(Object.keys(data).sort()).toEqual([
+      '<ArtifactsBucket.Arn>/*',
+      '<IdempotencyTable.Arn>',
+      '<RunsTable.Arn>',
+      '<StepsHighQueue.Arn>',
+      '<StepsQueue.Arn>',
+    ]);
+    expect(permissionsOf(template(), 'StepTaskRole')).toEqual(data);
+  });
+
+  it('lets ECS pull the step image and write the task log group, and nothing else', () => {
+    expect(permissionsOf(template(), 'StepTaskExecutionRole')).toEqual({
+      '*': ['ecr:GetAuthorizationToken'],
+      [IMAGE_REPOSITORY]: ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer'],
+      '<StepTaskLogGroup.Arn>': ['logs:CreateLogStream', 'logs:PutLogEvents'],
+    });
+  });
+
   it('lets the state machine invoke its three functions, continue as a new execution of itself, and nothing else', () => {
     expect(render(resource(template(), 'RunStateMachine').Properties.RoleArn)).toBe(
       '<RunStateMachineRole.Arn>',
@@ -535,6 +734,159 @@ describe.each(STAGES)('IAM in the %s template', (stage) => {
       '<FinalizeRunLambdaFunction.Arn>': ['lambda:InvokeFunction'],
       '<RunStateMachine>': ['states:StartExecution'],
     });
+  });
+});
+
+/**
+ * Where a resource or output refers (Ref, GetAtt, DependsOn) to a resource that exists only
+ * under a condition, outside that condition or an Fn::If on it: CloudFormation rejects
+ * such a template, and nothing short of a deploy would tell.
+ */
+function referencesOutsideTheirCondition(template: Template): string[] {
+  const conditionOf = new Map(
+    Object.entries(template.Resources).flatMap(([id, r]) =>
+      r.Condition ? [[id, r.Condition] as const] : [],
+    ),
+  );
+  const problems: string[] = [];
+  const check = (where: string, target: string, active: ReadonlySet<string>) => {
+    const needs = conditionOf.get(target);
+    if (needs && !active.has(needs))
+      problems.push(`${where} refers to ${target}, which exists only if ${needs}`);
+  };
+  const walk = (where: string, value: unknown, active: ReadonlySet<string>) => {
+    if (Array.isArray(value)) {
+      for (const [i, item] of value.entries()) walk(`${where}[${i}]`, item, active);
+      return;
+    }
+    if (!isObj(value)) return;
+    const branch = value['Fn::If'];
+    if (Array.isArray(branch)) {
+      walk(where, branch[1], new Set([...active, String(branch[0])]));
+      walk(where, branch[2], active);
+      return;
+    }
+    if (typeof value.Ref === 'string') check(where, value.Ref, active);
+    const getAtt = value['Fn::GetAtt'];
+    if (Array.isArray(getAtt)) check(where, String(getAtt[0]), active);
+    for (const [key, item] of Object.entries(value)) walk(`${where}.${key}`, item, active);
+  };
+  for (const [id, r] of Object.entries(template.Resources)) {
+    const active = new Set(r.Condition ? [r.Condition] : []);
+    for (const target of list(r.DependsOn)) check(`${id}.DependsOn`, String(target), active);
+    walk(id, r.Properties, active);
+  }
+  for (const [id, output] of Object.entries(template.Outputs)) {
+    walk(`Outputs.${id}`, output.Value, new Set(output.Condition ? [output.Condition] : []));
+  }
+  return problems;
+}
+
+describe.each(STAGES)('ECS in the %s template', (stage) => {
+  const template = () => packages[stage].template;
+  const expected = PER_STAGE[stage];
+  const container = () => {
+    const containers = list(resource(template(), 'StepTaskDefinition').Properties.ContainerDefinitions);
+    expect(containers.length).toBe(1);
+    return containers[0] as Obj;
+  };
+
+  it('is deployed only where the stage enables it and gives it subnets (Condition EcsEnabled)', () => {
+    const t = template();
+    expect(conditionHolds(t, 'EcsEnabled')).toBe(expected.ecs.enabled);
+    expect(t.Conditions?.EcsEnabled).toEqual({
+      'Fn::And': [
+        { 'Fn::Equals': [`enabled=${stage !== 'local'}`, 'enabled=true'] },
+        { 'Fn::Not': [{ 'Fn::Equals': ['subnets=', 'subnets='] }] },
+      ],
+    });
+    const conditioned = Object.entries(t.Resources).filter(([, r]) => r.Condition !== undefined);
+    expect(Object.fromEntries(conditioned.map(([id, r]) => [id, r.Condition]))).toEqual(
+      Object.fromEntries(ECS_RESOURCES.map((id) => [id, 'EcsEnabled'])),
+    );
+    for (const [id, output] of Object.entries(t.Outputs)) {
+      const ecs = ['EcsClusterName', 'StepTaskDefinitionArn', 'StepTaskLogGroupName'].includes(id);
+      expect(output.Condition, id).toBe(ecs ? 'EcsEnabled' : undefined);
+    }
+    // Where it is off, the functions have no LAMBDAG_ECS_* at all (startRun refuses ECS jobs).
+    for (const fn of FUNCTIONS) {
+      const off = functionEnvironment(t, fn, () => false);
+      expect(
+        Object.keys(off).filter((name) => name.startsWith('LAMBDAG_ECS_')),
+        fn,
+      ).toEqual([]);
+    }
+  });
+
+  it('refers to the ECS resources only where they exist', () => {
+    expect(referencesOutsideTheirCondition(template())).toEqual([]);
+  });
+
+  it('names the cluster and the task family as the embedded stack does', () => {
+    expect(resource(template(), 'EcsCluster').Properties).toEqual({ ClusterName: `lambdag-${stage}` });
+    expect(resource(template(), 'StepTaskDefinition').Properties.Family).toBe(`lambdag-${stage}-step`);
+  });
+
+  it('runs one essential container named step, on Fargate in awsvpc mode, as the task role', () => {
+    const definition = resource(template(), 'StepTaskDefinition').Properties;
+    expect(definition).toMatchObject({
+      RequiresCompatibilities: ['FARGATE'],
+      NetworkMode: 'awsvpc',
+      Cpu: '1024',
+      Memory: '2048',
+      RuntimePlatform: { OperatingSystemFamily: 'LINUX', CpuArchitecture: 'ARM64' },
+    });
+    expect(render(definition.TaskRoleArn)).toBe('<StepTaskRole.Arn>');
+    expect(render(definition.ExecutionRoleArn)).toBe('<StepTaskExecutionRole.Arn>');
+    // `step` is LAMBDAG_ECS_CONTAINER's default, the container RunTask's overrides name.
+    expect(container()).toMatchObject({ Name: 'step', Essential: true, StopTimeout: 120 });
+    expect(render(container().Image)).toBe(expected.ecs.image);
+  });
+
+  it("sends the container's output to a log group of its own, kept for the stage's log retention", () => {
+    expect(container().LogConfiguration).toEqual({
+      LogDriver: 'awslogs',
+      Options: {
+        'awslogs-group': { Ref: 'StepTaskLogGroup' },
+        'awslogs-region': { Ref: 'AWS::Region' },
+        'awslogs-stream-prefix': 'step',
+      },
+    });
+    expect(resource(template(), 'StepTaskLogGroup').Properties).toEqual({
+      LogGroupName: `/ecs/lambdag-${stage}-step`,
+      RetentionInDays: expected.logRetentionDays,
+    });
+  });
+
+  it("gives the container, as text, what the step runner reads of the functions' environment", () => {
+    const environment = list(container().Environment).map(
+      (entry) => entry as { Name: string; Value: unknown },
+    );
+    for (const { Name, Value } of environment) {
+      expect(['string', 'object'], `${Name} is text or an intrinsic that makes text`).toContain(typeof Value);
+    }
+    const variables = Object.fromEntries(environment.map(({ Name, Value }) => [Name, render(Value)]));
+    const worker = functionEnvironment(template(), 'stepWorker', () => true);
+    const pollOnly = ['LAMBDAG_STALL_SECONDS', 'LAMBDAG_QUEUED_LOST_SECONDS', 'LAMBDAG_RUNNING_LOST_SECONDS'];
+    const shared = Object.entries(worker).filter(
+      ([name]) => name !== 'NODE_OPTIONS' && !name.startsWith('LAMBDAG_ECS_') && !pollOnly.includes(name),
+    );
+    expect(variables).toEqual({ AWS_REGION: '<AWS::Region>', ...Object.fromEntries(shared) });
+    const config = readConfig(variables);
+    expect(config.ecs, 'a task starts no tasks').toBeUndefined();
+    expect(config.maxMessageBytes).toBe(262144);
+  });
+
+  it('lets only ECS tasks of this account assume the task role', () => {
+    const trust = resource(template(), 'StepTaskRole').Properties.AssumeRolePolicyDocument;
+    expect(list(isObj(trust) ? trust.Statement : undefined)).toEqual([
+      {
+        Effect: 'Allow',
+        Principal: { Service: 'ecs-tasks.amazonaws.com' },
+        Action: 'sts:AssumeRole',
+        Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+      },
+    ]);
   });
 });
 

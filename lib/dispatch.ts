@@ -6,7 +6,7 @@ import {
 import { DEFAULT_QUEUE, type LambdagConfig } from './config.ts';
 import type { JobPlan } from './dag.ts';
 import { InvalidJobError } from './errors.ts';
-import { Priority, Runtime } from './job.ts';
+import { OnLambdaTimeout, Priority, Runtime } from './job.ts';
 import { encodeStepMessage, MAX_DELAY_SECONDS, type StepMessage } from './messages.ts';
 import type { PayloadStore } from './payload.ts';
 
@@ -44,10 +44,17 @@ export class Dispatcher {
   /** Fail before anything is written if a step routes to a queue this deployment lacks. */
   checkRouting(plan: JobPlan): void {
     for (const key of plan.order) {
-      if (plan.steps.get(key)?.options.runtime === Runtime.ECS && !this.config.ecs) {
+      const options = plan.steps.get(key)?.options;
+      const wantsEcs =
+        options?.runtime === Runtime.ECS
+          ? "runtime 'ecs'"
+          : options?.onLambdaTimeout === OnLambdaTimeout.ECS
+            ? "onLambdaTimeout 'ecs'"
+            : undefined;
+      if (wantsEcs && !this.config.ecs) {
         throw new InvalidJobError(
           plan.job,
-          `step '${key}' has runtime 'ecs', but this deployment has no ECS (LAMBDAG_ECS_CLUSTER is not set)`,
+          `step '${key}' has ${wantsEcs}, but this deployment has no ECS (LAMBDAG_ECS_CLUSTER is not set)`,
           [key],
         );
       }

@@ -26,6 +26,8 @@ export interface EcsConfig {
   readonly launchType: 'FARGATE' | 'EC2';
   readonly subnets: readonly string[];
   readonly securityGroups: readonly string[];
+  /** Public subnets without a NAT gateway need ENABLED to reach ECR and the AWS APIs. */
+  readonly assignPublicIp: 'ENABLED' | 'DISABLED';
 }
 
 const QUEUE_PREFIX = 'LAMBDAG_QUEUE_URL_';
@@ -91,6 +93,10 @@ function ecsConfig(env: NodeJS.ProcessEnv): { ecs?: EcsConfig } {
   if (launchType !== 'FARGATE' && launchType !== 'EC2') {
     throw new ConfigError('LAMBDAG_ECS_LAUNCH_TYPE', `must be FARGATE or EC2, got '${launchType}'`);
   }
+  const assignPublicIp = env.LAMBDAG_ECS_ASSIGN_PUBLIC_IP || 'DISABLED';
+  if (assignPublicIp !== 'ENABLED' && assignPublicIp !== 'DISABLED') {
+    throw new ConfigError('LAMBDAG_ECS_ASSIGN_PUBLIC_IP', `must be ENABLED or DISABLED, got '${assignPublicIp}'`);
+  }
   return {
     ecs: {
       cluster,
@@ -99,6 +105,7 @@ function ecsConfig(env: NodeJS.ProcessEnv): { ecs?: EcsConfig } {
       launchType,
       subnets: list(env.LAMBDAG_ECS_SUBNETS),
       securityGroups: list(env.LAMBDAG_ECS_SECURITY_GROUPS),
+      assignPublicIp,
     },
   };
 }
@@ -151,6 +158,7 @@ export function configToEnv(config: LambdagConfig): Record<string, string> {
     env.LAMBDAG_ECS_LAUNCH_TYPE = config.ecs.launchType;
     env.LAMBDAG_ECS_SUBNETS = config.ecs.subnets.join(',');
     env.LAMBDAG_ECS_SECURITY_GROUPS = config.ecs.securityGroups.join(',');
+    env.LAMBDAG_ECS_ASSIGN_PUBLIC_IP = config.ecs.assignPublicIp;
   }
   return env;
 }

@@ -61,7 +61,7 @@ export class EcsTasks {
                 awsvpcConfiguration: {
                   subnets: [...ecs.subnets],
                   securityGroups: [...ecs.securityGroups],
-                  assignPublicIp: 'DISABLED',
+                  assignPublicIp: ecs.assignPublicIp,
                 },
               },
             }

@@ -22,7 +22,8 @@ import { startLocalStack } from '../local/stack.ts';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '10' } } });
 const runs = Number(values.runs);
-if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a whole number >= 1, got '${values.runs}'`);
+if (!Number.isInteger(runs) || runs < 1)
+  throw new Error(`--runs must be a whole number >= 1, got '${values.runs}'`);
 const RESULTS = join(import.meta.dirname, 'results');
 
 const registry = new JobRegistry([long]);
@@ -70,7 +71,9 @@ try {
   };
   mkdirSync(RESULTS, { recursive: true });
   writeFileSync(join(RESULTS, 'ecs-start.json'), `${JSON.stringify(result, null, 2)}\n`);
-  process.stdout.write(`${JSON.stringify({ ecs: result.ecs, lambda: result.lambda, ratio: result.ecsOverLambdaP50 })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ ecs: result.ecs, lambda: result.lambda, ratio: result.ecsOverLambdaP50 })}\n`,
+  );
 } finally {
   await stack.stop();
 }

@@ -95,7 +95,10 @@ function ecsConfig(env: NodeJS.ProcessEnv): { ecs?: EcsConfig } {
   }
   const assignPublicIp = env.LAMBDAG_ECS_ASSIGN_PUBLIC_IP || 'DISABLED';
   if (assignPublicIp !== 'ENABLED' && assignPublicIp !== 'DISABLED') {
-    throw new ConfigError('LAMBDAG_ECS_ASSIGN_PUBLIC_IP', `must be ENABLED or DISABLED, got '${assignPublicIp}'`);
+    throw new ConfigError(
+      'LAMBDAG_ECS_ASSIGN_PUBLIC_IP',
+      `must be ENABLED or DISABLED, got '${assignPublicIp}'`,
+    );
   }
   return {
     ecs: {

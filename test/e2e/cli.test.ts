@@ -40,6 +40,24 @@ describe('npm run demo', () => {
   });
 });
 
+describe('lambdag run long --wait', () => {
+  it("shows the ECS step's progress while it runs and exits 0 when the run succeeds", async () => {
+    const { code, stdout, stderr } = await lambdag(
+      'run',
+      'long',
+      '--input',
+      '{"chunks":3,"chunkMs":600}',
+      '--wait',
+    );
+    expect(code).toBe(0);
+    expect(stderr).toMatch(/STEP_PROGRESS crunch#1 {2}chunk 1 of 3/);
+    expect(stderr).toMatch(/STEP_PROGRESS crunch#1 {2}chunk 3 of 3/);
+    expect(stdout).toContain('SUCCEEDED');
+    // The steps table says where crunch ran.
+    expect(stdout).toMatch(/crunch\s+SUCCEEDED\s+1\s+\d+ms\s+ECS task \w+/);
+  });
+});
+
 describe('lambdag run --wait --json', () => {
   it('prints the outcome of a 1,000-step fan-out as JSON and exits 0', async () => {
     const { code, stdout } = await lambdag('run', 'fanout', '--input', '{"n":1000}', '--wait', '--json');

@@ -3,6 +3,7 @@ import { IdempotencyAlreadyInProgressError } from '@aws-lambda-powertools/idempo
 import { ChangeMessageVisibilityCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import middy from '@middy/core';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
+import { AttemptBatch } from '../lib/attemptBatch.ts';
 import { CircuitBreaker } from '../lib/circuitBreaker.ts';
 import type { Deps } from '../lib/deps.ts';
 import { CircuitOpenError, InvalidMessageError } from '../lib/errors.ts';
@@ -31,6 +32,8 @@ export function createHandler(
     const runAttempt = attempt;
     runAttempt.registerLambdaContext(context);
     const deadline = deadlineOf(context);
+    // This invocation's successes write their counters and events together, at the end.
+    const batch = new AttemptBatch(deps.store, deps.log);
     const recordHandler = async (record: SQSRecord) => {
       const blockedMs = breaker.blockedForMs();
       if (blockedMs !== undefined) {
@@ -59,7 +62,7 @@ export function createHandler(
         }
         const decoded = message;
         const outcome = await withTransientRetries(
-          () => runAttempt.run(decoded, deadline === undefined ? {} : { deadline }),
+          () => runAttempt.run(decoded, deadline === undefined ? { batch } : { deadline, batch }),
           {
             ...IN_PLACE_RETRIES,
             giveUp: () => breaker.isOpen,
@@ -127,10 +130,14 @@ export function createHandler(
     // One processor per invocation: it keeps the batch's successes and failures, and the
     // embedded stack runs concurrent invocations in one process (Lambda never does), where
     // a shared processor reports one batch's failures in another's response.
-    return processPartialResponse(event, recordHandler, new BatchProcessor(EventType.SQS), {
-      context,
-      throwOnFullBatchFailure: false,
-    });
+    try {
+      return await processPartialResponse(event, recordHandler, new BatchProcessor(EventType.SQS), {
+        context,
+        throwOnFullBatchFailure: false,
+      });
+    } finally {
+      await batch.flush();
+    }
   }).use(logRequestMetrics());
 }
 

@@ -2,7 +2,7 @@ import { descendantsOf, type JobPlan } from './dag.ts';
 import type { Deps } from './deps.ts';
 import type { DispatchItem, RunRef } from './dispatch.ts';
 import { EventType, StepStatus } from './status.ts';
-import { forEachLimit } from './store/runStore.ts';
+import { forEachLimit, type StepResult } from './store/runStore.ts';
 
 const PARALLEL_WRITES = 16;
 
@@ -18,9 +18,15 @@ export async function releaseDependents(
   run: RunRef,
   plan: JobPlan,
   stepKey: string,
-  options: { readonly retry?: boolean } = {},
+  options: {
+    readonly retry?: boolean;
+    /** The released step's output when it is inline: sent along to single-upstream dependents. */
+    readonly output?: StepResult;
+  } = {},
 ): Promise<string[]> {
   const ready: string[] = [];
+  const carried =
+    options.output && 'output' in options.output ? { [stepKey]: options.output.output } : undefined;
   await forEachLimit(plan.dependents.get(stepKey) ?? [], PARALLEL_WRITES, async (dependent) => {
     const upstream = plan.upstream.get(dependent) ?? [];
     if (upstream.length > 1) {
@@ -39,7 +45,13 @@ export async function releaseDependents(
       queued.current.attempt === 1;
     if (queued.ok || resend) ready.push(dependent);
   });
-  await dispatchFirstAttempts(deps, run, plan, ready);
+  const items: DispatchItem[] = ready.map((step) => ({
+    step,
+    attempt: 1,
+    // Its only upstream is this step, whose output is final once recorded: no read needed.
+    ...(carried && (plan.upstream.get(step) ?? []).length === 1 ? { upstream: carried } : {}),
+  }));
+  if (items.length > 0) await deps.dispatcher.dispatch(run, plan, items);
   return ready;
 }
 

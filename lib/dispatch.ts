@@ -16,6 +16,8 @@ export interface DispatchItem {
   readonly delaySeconds?: number;
   /** The step was promoted to ECS at this attempt (StepRecord.promotedAt): it runs on ECS. */
   readonly promotedAt?: number;
+  /** Upstream outputs the message carries (StepMessage.upstream). */
+  readonly upstream?: Readonly<Record<string, unknown>>;
 }
 
 export interface RunRef {
@@ -85,6 +87,7 @@ export class Dispatcher {
           // Past SQS's cap, the worker sends the message back until its time comes.
           ...(delay > MAX_DELAY_SECONDS ? { notBefore: Date.now() + delay * 1000 } : {}),
           ...ecsOf(plan, item),
+          ...(item.upstream ? { upstream: { ...item.upstream } } : {}),
         },
         this.payloads,
         this.config.maxMessageBytes,

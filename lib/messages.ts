@@ -17,6 +17,12 @@ export const StepMessageSchema = z.object({
    */
   notBefore: z.number().int().optional(),
   /**
+   * Outputs of this step's upstream steps, by step key, carried by the step that released
+   * it (a recorded output is final; small inline outputs only): the worker need not read
+   * them. Absent (re-sends, retries, fan-in), the worker reads the upstream records.
+   */
+  upstream: z.record(z.string(), z.unknown()).optional(),
+  /**
    * Set for steps that run on ECS (`runtime: 'ecs'`, or promoted after a Lambda timeout):
    * the worker starts an ECS task (with these sizes) instead of running it.
    */

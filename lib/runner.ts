@@ -1,4 +1,5 @@
 import { releaseDependents, skipDownstream } from './advance.ts';
+import type { AttemptBatch } from './attemptBatch.ts';
 import {
   type AttemptOutcome,
   AttemptStatus,
@@ -42,6 +43,8 @@ export interface AttemptLimits {
   readonly signal?: AbortSignal;
   /** Set when the worker is an ECS task: the claim records it, and PollRun supervises it. */
   readonly taskArn?: string;
+  /** The invocation's batch: a success's counter and events are written with the batch's. */
+  readonly batch?: AttemptBatch;
 }
 
 /** Fault-injection points for tests and `lambdag simulate`; never set in production. */
@@ -146,7 +149,7 @@ export class StepRunner {
     // made alongside the upstream reads so it adds no latency.
     const [runStatus, upstream] = await Promise.all([
       this.runStatus(runId),
-      this.loadUpstream(runId, plan, step),
+      this.loadUpstream(runId, plan, step, message.upstream),
     ]);
     if (runStatus === RunStatus.CANCELING || runStatus === RunStatus.CANCELED) {
       return this.cancel(message, 'the run was canceled before the step started');
@@ -178,15 +181,20 @@ export class StepRunner {
     if (!recorded.ok) return { ...base, status: AttemptStatus.ALREADY_DONE, ...withKey };
     await this.hooks.afterRecord?.(message);
 
-    await this.deps.store.addRunCounts(runId, { succeeded: 1 });
-    await this.appendAttemptEvent(message, {
+    const success = {
       runId,
       type: EventType.STEP_SUCCESS,
       step,
       attempt,
       data: { durationMs: Date.now() - started },
-    });
-    await releaseDependents(this.deps, run, plan, step);
+    };
+    if (limits.batch) {
+      limits.batch.success(runId, this.takeAttemptEvents(message, success));
+    } else {
+      await this.deps.store.addRunCounts(runId, { succeeded: 1 });
+      await this.appendAttemptEvent(message, success);
+    }
+    await releaseDependents(this.deps, run, plan, step, { output: result });
     return { ...base, status: AttemptStatus.SUCCEEDED, ...withKey };
   }
 
@@ -212,6 +220,11 @@ export class StepRunner {
 
   /** Append an event of this attempt, with its STEP_START if that is still waiting. */
   private async appendAttemptEvent(message: StepMessage, event: Omit<RunEvent, 'at'>): Promise<void> {
+    await this.deps.store.putEvents(this.takeAttemptEvents(message, event));
+  }
+
+  /** The event, prepared, after the attempt's STEP_START if that was not written yet. */
+  private takeAttemptEvents(message: StepMessage, event: Omit<RunEvent, 'at'>): PreparedEvent[] {
     const key = `${message.runId}/${message.step}/${message.attempt}`;
     const pending = this.pendingStarts.get(key);
     if (pending) {
@@ -219,7 +232,7 @@ export class StepRunner {
       this.pendingStarts.delete(key);
     }
     const prepared = this.deps.store.prepareEvent(event);
-    await this.deps.store.putEvents(pending ? [pending.event, prepared] : [prepared]);
+    return pending ? [pending.event, prepared] : [prepared];
   }
 
   /**
@@ -258,11 +271,20 @@ export class StepRunner {
     return plan;
   }
 
-  private async loadUpstream(runId: string, plan: JobPlan, step: string): Promise<Record<string, unknown>> {
+  private async loadUpstream(
+    runId: string,
+    plan: JobPlan,
+    step: string,
+    carried: Readonly<Record<string, unknown>> | undefined,
+  ): Promise<Record<string, unknown>> {
     const spec = plan.steps.get(step);
     const aliases = Object.entries(spec?.dependsOn ?? {});
     if (aliases.length === 0) return {};
-    const records = await this.deps.store.getSteps(runId, plan.upstream.get(step) ?? []);
+    const keys = plan.upstream.get(step) ?? [];
+    if (carried && keys.every((key) => Object.hasOwn(carried, key))) {
+      return Object.fromEntries(aliases.map(([alias, key]) => [alias, carried[key]]));
+    }
+    const records = await this.deps.store.getSteps(runId, keys);
     const outputs = new Map<string, unknown>();
     await forEachLimit([...records.values()], PARALLEL_READS, async (record) => {
       if (record.status !== StepStatus.SUCCEEDED || !hasOutput(record)) {

@@ -13,18 +13,17 @@ describe('AWS requests per step (counted by the SDK middleware)', () => {
     const worker = metrics.snapshot().stepWorker ?? {};
     // Per step: the idempotency record (put, then update to COMPLETED), the claim, the
     // run-status read, the STEP_START and STEP_SUCCESS events (one batch write), the result
-    // with its small output inline, the run counter; per step with an upstream: its record
-    // (with the upstream's output); per dependent: its release and message. No retries or
+    // with its small output inline, the run counter; per dependent: its release and message,
+    // which carries the small output along (no read of the upstream record). No retries or
     // duplicates locally, so the counts are exact.
     expect(worker).toEqual({
-      'DynamoDB.BatchGetItem': 19,
       'DynamoDB.BatchWriteItem': 20,
       'DynamoDB.GetItem': 20,
       'DynamoDB.PutItem': 20,
       'DynamoDB.UpdateItem': 99,
       'SQS.SendMessageBatch': 19,
     });
-    expect(metrics.total('stepWorker') / 20).toBeCloseTo(9.85, 5);
+    expect(metrics.total('stepWorker') / 20).toBeCloseTo(8.9, 5);
     // The state machine's functions: one StartRun, one FinalizeRun, and PollRun reads only the run item.
     const snapshot = metrics.snapshot();
     expect(Object.keys(snapshot.pollRun ?? {})).toEqual(['DynamoDB.GetItem']);

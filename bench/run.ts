@@ -21,6 +21,7 @@ import { startLocalStack } from '../local/stack.ts';
 import { costPerMillionSteps, PRICES, perStep } from './costModel.ts';
 import { Floor } from './floor.ts';
 import { bigOutput, chain } from './jobs.ts';
+import { currentPolicy, replayPolls, resetOnProgressPolicy } from './pollModel.ts';
 
 const { values } = parseArgs({
   options: {
@@ -72,6 +73,26 @@ async function runJob(job: string, input: unknown): Promise<{ run: RunRecord; wa
   return { run, wallMs: performance.now() - started };
 }
 
+/**
+ * The run's transitions on AWS, modelled: its poll loop replayed on its steps' real finish
+ * times with each Wait as long as PollRun asks (bench/pollModel.ts), with today's wait
+ * policy and with the one before (reset on progress), side by side.
+ */
+async function awsTransitionsOf(run: RunRecord) {
+  const start = Date.parse(run.createdAt);
+  const finishes: number[] = [];
+  for await (const step of deps.store.listSteps(run.runId)) {
+    if (step.finishedAt) finishes.push((Date.parse(step.finishedAt) - start) / 1000);
+  }
+  const current = replayPolls(finishes, currentPolicy);
+  const before = replayPolls(finishes, resetOnProgressPolicy);
+  return {
+    current: current.transitions,
+    resetOnProgress: before.transitions,
+    detectionDelaySeconds: current.detectionDelaySeconds,
+  };
+}
+
 /** State transitions of the run's execution(s): what Step Functions standard bills. */
 async function transitionsOf(run: RunRecord): Promise<number> {
   if (!run.executionArn) return 0;
@@ -120,6 +141,7 @@ try {
       ratioToFloor: round(msPerStep / floorResult.msPerStep, 2),
       peakRssMb,
       transitions: await transitionsOf(value.run),
+      awsTransitionsModelled: await awsTransitionsOf(value.run),
       requestsPerStep: { total: workerTotal, byOperation: workerPerStep },
       requestsPerRun: requests,
       costPerMillionSteps: costPerMillionSteps(workerPerStep),
@@ -147,7 +169,9 @@ try {
         ratioToFloor: round(stepsPerSecond / floorResult.stepsPerSecond, 2),
         peakRssMb,
         transitions: await transitionsOf(value.run),
+        awsTransitionsModelled: await awsTransitionsOf(value.run),
         requestsPerStep: round(metrics.total('stepWorker') / steps, 2),
+        requestsByOperation: perStep(metrics.snapshot(), 'stepWorker', steps),
         result: value.run.result,
       });
       summary.push(

@@ -4,7 +4,7 @@ import type { Deps } from './deps.ts';
 import { ConfigError, ErrorCode, InvalidInputError } from './errors.ts';
 import type { ReconcileLimits } from './reconcile.ts';
 import { reconcileRun } from './reconcile.ts';
-import { nextWaitSeconds, type PollState, PollStateSchema } from './runState.ts';
+import { nextWaitSeconds, type PollState, PollStateSchema, paceOf } from './runState.ts';
 import { RunStatus, TERMINAL_RUN_STATUSES } from './status.ts';
 import { superviseTasks, type TaskSupervisionLimits } from './taskSupervisor.ts';
 
@@ -60,10 +60,15 @@ export async function pollRun(deps: Deps, raw: unknown, options: PollOptions): P
   const progress = run.succeeded + run.failed + run.skipped;
   const done = progress >= run.stepCount;
   const status = done ? (run.failed > 0 ? RunStatus.FAILED : RunStatus.SUCCEEDED) : RunStatus.RUNNING;
+  const now = Date.now();
   const next: PollState = {
     runId: run.runId,
     status,
-    waitSeconds: nextWaitSeconds(state.waitSeconds, progress !== state.progress),
+    waitSeconds: nextWaitSeconds(
+      state.waitSeconds,
+      paceOf(state, { progress, stepCount: run.stepCount, at: now }),
+    ),
+    polledAt: now,
     progress,
     idleSeconds: Math.round(idleSeconds),
     ticks: state.ticks + 1,

@@ -151,6 +151,7 @@ export async function startRun(deps: Deps, raw: unknown, executionArn?: string):
     progress: current.succeeded + current.failed + current.skipped,
     idleSeconds: 0,
     ticks: 0,
+    polledAt: Date.now(),
   };
 }
 

@@ -83,6 +83,20 @@ export class StepRunner {
   }
 
   async run(message: StepMessage, limits: AttemptLimits = {}): Promise<AttemptOutcome> {
+    try {
+      return await this.runAttempt(message, limits);
+    } finally {
+      // An attempt that ended without writing its STEP_START (another delivery recorded it) drops it.
+      const key = `${message.runId}/${message.step}/${message.attempt}`;
+      const pending = this.pendingStarts.get(key);
+      if (pending) {
+        clearTimeout(pending.timer);
+        this.pendingStarts.delete(key);
+      }
+    }
+  }
+
+  private async runAttempt(message: StepMessage, limits: AttemptLimits): Promise<AttemptOutcome> {
     const { runId, step, attempt } = message;
     const base = { runId, step, attempt };
     const plan = this.planFor(message);
@@ -160,6 +174,7 @@ export class StepRunner {
     try {
       output = await this.invoke(plan, message, upstream, limits);
     } catch (error) {
+      this.bodyEnded(message);
       if (error instanceof RunCanceledError) {
         return this.cancel(message, 'the run was canceled while the step was running');
       }
@@ -172,6 +187,7 @@ export class StepRunner {
       }
       return this.fail(run, plan, message, error);
     }
+    this.bodyEnded(message);
 
     const result = await storeStepOutput(this.deps.payloads, { runId, step, attempt }, output);
     const outputKey = 'outputKey' in result ? result.outputKey : undefined;
@@ -216,6 +232,16 @@ export class StepRunner {
     }, START_EVENT_DELAY_MS);
     timer.unref();
     this.pendingStarts.set(key, { event, timer });
+  }
+
+  /**
+   * The body is over: a STEP_START not yet written waits for the outcome's write (which
+   * follows at once), instead of taking a request of its own when recording the outcome
+   * takes longer than START_EVENT_DELAY_MS on a busy worker.
+   */
+  private bodyEnded(message: StepMessage): void {
+    const pending = this.pendingStarts.get(`${message.runId}/${message.step}/${message.attempt}`);
+    if (pending) clearTimeout(pending.timer);
   }
 
   /** Append an event of this attempt, with its STEP_START if that is still waiting. */

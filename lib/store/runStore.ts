@@ -302,7 +302,8 @@ export class RunStore {
     for (let i = 0; i < steps.length; i += BATCH_WRITE) chunks.push(steps.slice(i, i + BATCH_WRITE));
     await forEachLimit(chunks, PARALLEL_BATCHES, async (chunk) => {
       let requests = chunk.map((step) => ({
-        PutRequest: { Item: { ...step, pk: runPk(step.runId), sk: stepSk(step.key) } },
+        // `resolvedBy`: the upstream steps resolveDependency has counted (a map it adds to).
+        PutRequest: { Item: { ...step, resolvedBy: {}, pk: runPk(step.runId), sk: stepSk(step.key) } },
       }));
       for (let round = 0; requests.length > 0; round++) {
         if (round > 0) await backoff(round);
@@ -501,6 +502,41 @@ export class RunStore {
    * twice nor misses the zero. (A number set of indices: 10,000 upstream steps fit in an item.)
    */
   async resolveDependency(runId: string, key: string, upstreamIndex: number): Promise<number> {
+    const itemKey = { pk: runPk(runId), sk: stepSk(key) };
+    try {
+      // UPDATED_NEW: the counter and the one new map entry come back, not the N already there
+      // (a 10,000-way fan-in would otherwise return up to 10,000 entries to each of its writers).
+      const out = await this.ddb.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: itemKey,
+          UpdateExpression: 'SET #resolvedBy.#index = :yes ADD #pending :minusOne',
+          ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(#resolvedBy.#index)',
+          ExpressionAttributeNames: {
+            '#pending': 'pending',
+            '#resolvedBy': 'resolvedBy',
+            '#index': String(upstreamIndex),
+          },
+          ExpressionAttributeValues: { ':minusOne': -1, ':yes': true },
+          ReturnValues: 'UPDATED_NEW',
+        }),
+      );
+      return Number(out.Attributes?.pending);
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) {
+        const current = await this.getStep(runId, key);
+        if (!current) throw new Error(`step '${key}' of run '${runId}' does not exist`);
+        return current.pending;
+      }
+      // A step item written before `resolvedBy` became a map (a run started by an older
+      // version) has no map, or a number set: it goes on with the set, as it began.
+      if ((error as Error).name === 'ValidationException')
+        return this.resolveDependencyInSet(runId, key, upstreamIndex);
+      throw error;
+    }
+  }
+
+  private async resolveDependencyInSet(runId: string, key: string, upstreamIndex: number): Promise<number> {
     const outcome = await this.update(
       { pk: runPk(runId), sk: stepSk(key) },
       'ADD #pending :minusOne, #resolvedBy :index',

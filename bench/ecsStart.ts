@@ -30,13 +30,7 @@ const registry = new JobRegistry([long]);
 const stack = await startLocalStack({ registry, logLevel: 'ERROR' });
 try {
   const deps = createDeps(registry, { log: new Logger({ serviceName: 'bench', logLevel: 'ERROR' }) });
-  const client = new LambdagClient({
-    sfn: deps.aws.sfn,
-    store: deps.store,
-    payloads: deps.payloads,
-    stateMachineArn: stack.stateMachineArn,
-    registry,
-  });
+  const client = LambdagClient.fromDeps(deps, stack.stateMachineArn);
   const startMs = (step: StepRecord | undefined) => {
     if (!step?.queuedAt || !step.startedAt) throw new Error(`step ${step?.key} has no queuedAt/startedAt`);
     return Date.parse(step.startedAt) - Date.parse(step.queuedAt);

@@ -41,13 +41,7 @@ const metrics = new RequestMetrics();
 const registry = new JobRegistry([chain, fanout, diamond, bigOutput]);
 const stack = await startLocalStack({ registry, logLevel: 'ERROR', requestMetrics: metrics });
 const deps: Deps = createDeps(registry, { log: new Logger({ serviceName: 'bench', logLevel: 'ERROR' }) });
-const client = new LambdagClient({
-  sfn: deps.aws.sfn,
-  store: deps.store,
-  payloads: deps.payloads,
-  stateMachineArn: stack.stateMachineArn,
-  registry,
-});
+const client = LambdagClient.fromDeps(deps, stack.stateMachineArn);
 const floor = await Floor.create(deps);
 
 /** Peak RSS of this process (stack and workers included) while `fn` runs. */

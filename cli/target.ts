@@ -67,13 +67,7 @@ function build(
 ): Target {
   // The CLI's own logs would interleave with its output; keep them to warnings.
   const deps = createDeps(registry, { log: new Logger({ serviceName: 'lambdag-cli', logLevel: 'WARN' }) });
-  const client = new LambdagClient({
-    sfn: deps.aws.sfn,
-    store: deps.store,
-    payloads: deps.payloads,
-    stateMachineArn,
-    registry,
-  });
+  const client = LambdagClient.fromDeps(deps, stateMachineArn);
   return { client, deps, description, ephemeral, close };
 }
 

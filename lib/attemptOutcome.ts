@@ -57,7 +57,7 @@ export async function failAttempt(
   const { run, plan, message } = ending;
   const { runId, step, attempt } = message;
   const base = { runId, step, attempt };
-  const append = ending.appendEvent ?? ((event) => deps.store.appendEvent(event));
+  const append = appenderOf(deps, ending);
   const serialized = serializeError(error);
   const options = plan.steps.get(step)?.options ?? {};
   const retries = options.retries ?? 0;
@@ -142,7 +142,10 @@ export async function promoteToEcs(
   const serialized = serializeError(error);
   const scheduled = await deps.store.scheduleRetry(runId, step, attempt, serialized, { promote: true });
   if (!scheduled.ok) return { ...base, status: AttemptStatus.ALREADY_DONE };
-  await (ending.appendEvent ?? ((event) => deps.store.appendEvent(event)))({
+  await appenderOf(
+    deps,
+    ending,
+  )({
     runId,
     type: EventType.STEP_PROMOTED,
     step,
@@ -169,6 +172,9 @@ export function nextAttempt(message: StepMessage, delaySeconds: number) {
     ...(promotedAt === undefined ? {} : { promotedAt }),
   };
 }
+
+const appenderOf = (deps: Deps, ending: EndingAttempt) =>
+  ending.appendEvent ?? ((event: Omit<RunEvent, 'at'>) => deps.store.appendEvent(event));
 
 /** The step's own `retryable` predicate; one that throws means "do not retry", and is logged. */
 function isRetryable(

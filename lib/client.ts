@@ -5,6 +5,7 @@ import {
   StartExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import { type CancelResult, requestCancel } from './cancel.ts';
+import type { Deps } from './deps.ts';
 import { PayloadTooLargeError, RunNotFoundError, RunStartFailedError } from './errors.ts';
 import { newRunId, runIdForClientToken } from './ids.ts';
 import type { PayloadStore } from './payload.ts';
@@ -54,6 +55,15 @@ const START_CHECK_INTERVAL_MS = 2_000;
  */
 export class LambdagClient {
   constructor(private readonly deps: ClientDeps) {}
+
+  /** A client on the engine's deps (their clients, store and jobs) for this state machine. */
+  static fromDeps(
+    deps: Pick<Deps, 'aws' | 'store' | 'payloads' | 'registry'>,
+    stateMachineArn: string,
+  ): LambdagClient {
+    const { aws, store, payloads, registry } = deps;
+    return new LambdagClient({ sfn: aws.sfn, store, payloads, stateMachineArn, registry });
+  }
 
   /**
    * Start a run. With a client token, starting twice yields one run.

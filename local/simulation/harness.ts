@@ -187,13 +187,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     const deps = createDeps(registry, {
       log: new Logger({ serviceName: 'lambdag-simulate', logLevel: 'ERROR' }),
     });
-    const client = new LambdagClient({
-      sfn: deps.aws.sfn,
-      store: deps.store,
-      payloads: deps.payloads,
-      stateMachineArn: stack.stateMachineArn,
-      registry,
-    });
+    const client = LambdagClient.fromDeps(deps, stack.stateMachineArn);
     const inputs: RandomDagInput[] = Array.from({ length: options.runs }, (_, i) => ({
       seed: options.seed * 1_000 + i,
       steps: options.minSteps + Math.floor(random() * (options.maxSteps - options.minSteps + 1)),

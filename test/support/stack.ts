@@ -28,13 +28,7 @@ export function useStack(options: Partial<LocalStackOptions> = {}): StackHandle 
       ...options,
     });
     handle.deps = createDeps(testRegistry, { log: new Logger({ serviceName: 'test', logLevel: 'WARN' }) });
-    handle.client = new LambdagClient({
-      sfn: handle.deps.aws.sfn,
-      store: handle.deps.store,
-      payloads: handle.deps.payloads,
-      stateMachineArn: handle.stack.stateMachineArn,
-      registry: testRegistry,
-    });
+    handle.client = LambdagClient.fromDeps(handle.deps, handle.stack.stateMachineArn);
   });
   afterAll(async () => {
     await handle.stack?.stop();

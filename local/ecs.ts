@@ -17,9 +17,10 @@ interface LocalTask {
   readonly taskDefinitionArn: string;
   readonly startedBy?: string;
   readonly createdAt: Date;
-  readonly child: ChildProcess;
+  /** Absent while the task is held PENDING (`neverStartNext`). */
+  readonly child?: ChildProcess;
   readonly exited: Promise<void>;
-  lastStatus: 'RUNNING' | 'STOPPED';
+  lastStatus: 'PENDING' | 'RUNNING' | 'STOPPED';
   exitCode?: number;
   stoppedReason?: string;
   stoppedAt?: Date;
@@ -45,6 +46,10 @@ export interface LocalEcsOptions {
  */
 export class LocalEcs {
   private readonly tasks = new Map<string, LocalTask>();
+  /** How many of the next RunTasks stay PENDING, never starting (`neverStartNext`). */
+  private held = 0;
+  /** How a held task stops. */
+  private readonly releases = new Map<string, () => void>();
 
   constructor(private readonly options: LocalEcsOptions) {}
 
@@ -62,17 +67,29 @@ export class LocalEcs {
     const { region, accountId } = this.options;
     const id = randomUUID().replaceAll('-', '');
     const taskArn = `arn:aws:ecs:${region}:${accountId}:task/${cluster}/${id}`;
-    const child = spawn(process.execPath, ['--import', 'tsx', join(this.options.root, 'ecs/main.ts')], {
-      env: { ...process.env, ...environment, ECS_TASK_ARN: taskArn },
-      stdio: this.options.verbose ? 'inherit' : 'ignore',
-    });
+    const hold = this.held > 0;
+    if (hold) this.held--;
+    const child = hold
+      ? undefined
+      : spawn(process.execPath, ['--import', 'tsx', join(this.options.root, 'ecs/main.ts')], {
+          env: { ...process.env, ...environment, ECS_TASK_ARN: taskArn },
+          stdio: this.options.verbose ? 'inherit' : 'ignore',
+        });
     const exited = new Promise<void>((resolve) => {
-      child.once('exit', (code, signal) => {
+      const stopped = (exitCode: number | undefined, reason: string) => {
         task.lastStatus = 'STOPPED';
-        task.exitCode = code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0);
+        if (exitCode !== undefined) task.exitCode = exitCode;
         task.stoppedAt = new Date();
-        task.stoppedReason ??= signal ? `Task killed by ${signal}` : 'Essential container in task exited';
+        task.stoppedReason ??= reason;
         resolve();
+      };
+      if (!child) {
+        this.releases.set(taskArn, () => stopped(undefined, 'Task stopped while PENDING'));
+        return;
+      }
+      child.once('exit', (code, signal) => {
+        const exitCode = code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0);
+        stopped(exitCode, signal ? `Task killed by ${signal}` : 'Essential container in task exited');
       });
       child.once('error', (error) => {
         this.options.log.error('could not start a local ECS task', { taskArn, error });
@@ -86,9 +103,9 @@ export class LocalEcs {
         : `arn:aws:ecs:${region}:${accountId}:task-definition/${taskDefinition}`,
       ...(typeof body.startedBy === 'string' ? { startedBy: body.startedBy } : {}),
       createdAt: new Date(),
-      child,
+      ...(child ? { child } : {}),
       exited,
-      lastStatus: 'RUNNING',
+      lastStatus: child ? 'RUNNING' : 'PENDING',
     };
     this.tasks.set(taskArn, task);
     return { tasks: [describe(task)], failures: [] };
@@ -104,11 +121,12 @@ export class LocalEcs {
   }
 
   listTasks(body: Record<string, unknown>): unknown {
-    const status = body.desiredStatus === 'STOPPED' ? 'STOPPED' : 'RUNNING';
+    // desiredStatus RUNNING (the default) lists pending tasks too, as ECS does.
+    const stopped = body.desiredStatus === 'STOPPED';
     const cluster = typeof body.cluster === 'string' ? `/${body.cluster}/` : undefined;
     return {
       taskArns: [...this.tasks.values()]
-        .filter((t) => t.lastStatus === status && (!cluster || t.taskArn.includes(cluster)))
+        .filter((t) => (t.lastStatus === 'STOPPED') === stopped && (!cluster || t.taskArn.includes(cluster)))
         .filter((t) => body.startedBy === undefined || t.startedBy === body.startedBy)
         .map((t) => t.taskArn),
     };
@@ -117,21 +135,33 @@ export class LocalEcs {
   stopTask(body: Record<string, unknown>): unknown {
     const task = this.tasks.get(String(body.task ?? ''));
     if (!task) throw new EcsServiceError('InvalidParameterException', `The referenced task was not found.`);
-    if (task.lastStatus === 'RUNNING') {
+    if (task.lastStatus !== 'STOPPED') {
       task.stoppedReason = typeof body.reason === 'string' ? body.reason : 'Task stopped by user';
-      task.child.kill('SIGTERM');
-      const kill = setTimeout(() => task.child.kill('SIGKILL'), this.options.stopTimeoutSeconds * 1000);
-      kill.unref();
-      void task.exited.then(() => clearTimeout(kill));
+      const child = task.child;
+      if (!child) this.releases.get(task.taskArn)?.();
+      else {
+        child.kill('SIGTERM');
+        const kill = setTimeout(() => child.kill('SIGKILL'), this.options.stopTimeoutSeconds * 1000);
+        kill.unref();
+        void task.exited.then(() => clearTimeout(kill));
+      }
     }
     return { task: describe(task) };
   }
 
   /** Kill a task's process with `signal`, as a crash or the OOM killer would (tests, simulations). */
   kill(taskArn: string, signal: NodeJS.Signals = 'SIGKILL'): void {
-    const task = this.tasks.get(taskArn);
-    if (!task) throw new EcsServiceError('InvalidParameterException', 'The referenced task was not found.');
-    task.child.kill(signal);
+    const child = this.tasks.get(taskArn)?.child;
+    if (!child) throw new EcsServiceError('InvalidParameterException', 'No running task has that ARN.');
+    child.kill(signal);
+  }
+
+  /**
+   * The next `count` tasks are accepted but never start (they stay PENDING until stopped),
+   * as ECS now and then leaves a task: a fault for tests and simulations.
+   */
+  neverStartNext(count = 1): void {
+    this.held += count;
   }
 
   /** The tasks started so far, newest last. */
@@ -145,8 +175,11 @@ export class LocalEcs {
 
   /** Kill every task still running (the stack is stopping) and wait for them to exit. */
   async stopAll(): Promise<void> {
-    const running = [...this.tasks.values()].filter((t) => t.lastStatus === 'RUNNING');
-    for (const task of running) task.child.kill('SIGKILL');
+    const running = [...this.tasks.values()].filter((t) => t.lastStatus !== 'STOPPED');
+    for (const task of running) {
+      if (task.child) task.child.kill('SIGKILL');
+      else this.releases.get(task.taskArn)?.();
+    }
     await Promise.all(running.map((t) => t.exited));
   }
 
@@ -174,9 +207,9 @@ function describe(task: LocalTask): Record<string, unknown> {
     clusterArn: task.clusterArn,
     taskDefinitionArn: task.taskDefinitionArn,
     lastStatus: task.lastStatus,
-    desiredStatus: task.lastStatus === 'RUNNING' ? 'RUNNING' : 'STOPPED',
+    desiredStatus: task.lastStatus === 'STOPPED' ? 'STOPPED' : 'RUNNING',
     createdAt: seconds(task.createdAt),
-    startedAt: seconds(task.createdAt),
+    ...(task.child ? { startedAt: seconds(task.createdAt) } : {}),
     ...(task.startedBy ? { startedBy: task.startedBy } : {}),
     ...(task.stoppedAt ? { stoppedAt: seconds(task.stoppedAt), stoppedReason: task.stoppedReason } : {}),
     containers: [

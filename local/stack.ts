@@ -64,6 +64,8 @@ export interface LocalStackOptions {
   readonly ecsHeartbeatSeconds?: number;
   /** PollRun's LAMBDAG_ECS_STALE_SECONDS: a task this long without a heartbeat is stuck (default 8 s). */
   readonly ecsStaleSeconds?: number;
+  /** PollRun's LAMBDAG_ECS_START_TIMEOUT_SECONDS: a task not started this long never will (default 30 s). */
+  readonly ecsStartTimeoutSeconds?: number;
   /**
    * The module whose `registry` export the local ECS tasks run (their own processes cannot
    * share `registry`); default handlers/registry.ts, as deployed.
@@ -198,6 +200,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       LAMBDAG_ECS_TASK_DEFINITION: `${model.service}-${stage}-step`,
       LAMBDAG_ECS_HEARTBEAT_SECONDS: String(options.ecsHeartbeatSeconds ?? 2),
       LAMBDAG_ECS_STALE_SECONDS: String(options.ecsStaleSeconds ?? 8),
+      LAMBDAG_ECS_START_TIMEOUT_SECONDS: String(options.ecsStartTimeoutSeconds ?? 30),
       ...(options.registryModule ? { LAMBDAG_REGISTRY_MODULE: options.registryModule } : {}),
     };
     Object.assign(process.env, ecsEnv);

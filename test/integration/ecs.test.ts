@@ -3,8 +3,14 @@ import { describe, expect, it } from 'vitest';
 import { EventType } from '../../lib/status.ts';
 import { eventsOf, runToEnd, StepStatus, stepsOf, until, useStack } from '../support/stack.ts';
 
-// Tasks beat every second, are stuck after 4 s without a beat, and get SIGKILL 5 s after SIGTERM.
-const handle = useStack({ ecsHeartbeatSeconds: 1, ecsStaleSeconds: 4, ecsStopTimeoutSeconds: 5 });
+// Tasks beat every second, are stuck after 4 s without a beat, never start if not started
+// after 3 s, and get SIGKILL 5 s after SIGTERM.
+const handle = useStack({
+  ecsHeartbeatSeconds: 1,
+  ecsStaleSeconds: 4,
+  ecsStartTimeoutSeconds: 3,
+  ecsStopTimeoutSeconds: 5,
+});
 
 /** The ARN of the local ECS task running `step` of the run, once the step is RUNNING in it. */
 async function runningTask(runId: string, step: string): Promise<string> {
@@ -105,6 +111,28 @@ describe('an ECS task that stops or dies mid-step', () => {
     await until('the timed-out task to stop', async () =>
       taskStatus(taskArn) === 'STOPPED' ? true : undefined,
     );
+  }, 60_000);
+});
+
+describe('an ECS task that never starts', () => {
+  it('is stopped after the start timeout and its attempt sent again, to a task that starts', async () => {
+    handle.stack.ecs.neverStartNext(1);
+    const before = handle.stack.ecs.list().length;
+    const run = await runToEnd(handle, 'long', { chunks: 1, chunkMs: 0 });
+    expect(run.status).toBe('SUCCEEDED');
+
+    const tasks = handle.stack.ecs.list().slice(before);
+    expect(tasks).toHaveLength(2);
+    expect(tasks.every((t) => t.lastStatus === 'STOPPED')).toBe(true);
+    const lost = (await eventsOf(handle, run.runId)).find((e) => e.type === EventType.STEP_TASK_LOST);
+    expect(lost).toMatchObject({ step: 'crunch', attempt: 1 });
+    expect(lost?.message).toBe('its ECS task did not start within 3s; sending the attempt again');
+    // Not a retry: the attempt never ran.
+    expect((await stepsOf(handle, run.runId)).get('crunch')).toMatchObject({
+      status: 'SUCCEEDED',
+      attempt: 1,
+    });
+    expect(lost?.data?.taskArn).toBe(tasks[0]?.taskArn);
   }, 60_000);
 });
 

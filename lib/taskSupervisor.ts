@@ -29,6 +29,9 @@ export interface SupervisionReport {
   readonly settled: number;
 }
 
+/** Tasks of one attempt that may stop before running it, each followed by a new one, before the attempt fails. */
+export const MAX_RELAUNCHES = 2;
+
 /** ECS task states after which the task runs nothing any more. */
 const GONE = new Set(['STOPPED', 'DELETED', 'MISSING']);
 const RUNNING_STATES = new Set(['RUNNING', 'DEACTIVATING', 'STOPPING', 'DEPROVISIONING']);
@@ -137,6 +140,23 @@ export async function superviseTasks(
       const why = neverStarted
         ? `its ECS task did not start within ${limits.ecsStartTimeoutSeconds}s`
         : `its ECS task stopped before it claimed the attempt (${stopDetail(task)})`;
+      const counted = await deps.store.countRelaunch(run.runId, step.key, step.attempt);
+      if (!counted.ok) continue; // claimed or moved on meanwhile
+      if ((counted.item.relaunches ?? 0) > MAX_RELAUNCHES) {
+        // A task that never gets going (a bad image, a missing permission) is not sent
+        // forever: the attempt is taken over (the claim) and failed, retried within `retries`.
+        const lost = new TaskLostError(
+          step.key,
+          entry.taskArn,
+          `${MAX_RELAUNCHES + 1} tasks in a row never ran the attempt; the last: ${why}`,
+        );
+        const claimed = await deps.store.claimStep(run.runId, step.key, step.attempt);
+        if (claimed.ok) {
+          await failAttempt(deps, { run: runRef, plan, message: messageOf(run, step, input) }, lost);
+          report.lost++;
+        }
+        continue;
+      }
       await deps.store.appendEvent({
         runId: run.runId,
         type: EventType.STEP_TASK_LOST,

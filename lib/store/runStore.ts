@@ -439,6 +439,21 @@ export class RunStore {
     );
   }
 
+  /**
+   * An ECS task of QUEUED attempt n stopped (or never started) before claiming it, and the
+   * attempt is sent again. Precondition: QUEUED attempt n. Effect: relaunches += 1.
+   */
+  countRelaunch(runId: string, key: string, attempt: number): Promise<Transition<StepRecord>> {
+    return this.update(
+      { pk: runPk(runId), sk: stepSk(key) },
+      'SET updatedAt = :now ADD relaunches :one',
+      'attempt = :attempt AND #status = :queued',
+      { '#status': 'status' },
+      { ':queued': StepStatus.QUEUED, ':attempt': attempt, ':now': this.iso(), ':one': 1 },
+      toStep,
+    );
+  }
+
   /** Precondition: RUNNING attempt n. Effect: FAILED for good, with the error. */
   recordFailure(
     runId: string,
@@ -478,7 +493,7 @@ export class RunStore {
     const promote = options.promote ? ', promotedAt = :next' : '';
     return this.update(
       { pk: runPk(runId), sk: stepSk(key) },
-      `SET #status = :queued, attempt = :next, #error = :error, queuedAt = :now, updatedAt = :now, claims = :zero${promote}`,
+      `SET #status = :queued, attempt = :next, #error = :error, queuedAt = :now, updatedAt = :now, claims = :zero, relaunches = :zero${promote}`,
       'attempt = :attempt AND #status = :running',
       { '#status': 'status', '#error': 'error' },
       {

@@ -74,6 +74,8 @@ export interface StepRecord {
   readonly canceledBecause?: string;
   /** Set on a rerun's step that did not run: `outputKey` is the output of this earlier run. */
   readonly reusedFrom?: string;
+  /** ECS tasks of the current attempt that stopped before claiming it, each replaced (PollRun). */
+  readonly relaunches?: number;
   /** The ECS task that claimed the current attempt (absent for Lambda attempts). */
   readonly taskArn?: string;
   /** The last heartbeat of that task. */

@@ -1,6 +1,7 @@
 import { ListTasksCommand, StopTaskCommand } from '@aws-sdk/client-ecs';
 import { describe, expect, it } from 'vitest';
 import { EventType } from '../../lib/status.ts';
+import { MAX_RELAUNCHES } from '../../lib/taskSupervisor.ts';
 import { eventsOf, runToEnd, StepStatus, stepsOf, until, useStack } from '../support/stack.ts';
 
 // Tasks beat every second, are stuck after 4 s without a beat, never start if not started
@@ -134,6 +135,26 @@ describe('an ECS task that never starts', () => {
     });
     expect(lost?.data?.taskArn).toBe(tasks[0]?.taskArn);
   }, 60_000);
+
+  it('fails the attempt, to be retried, when its tasks never start again and again', async () => {
+    // The first attempt's task and both of its relaunches never start; the retry's does.
+    handle.stack.ecs.neverStartNext(MAX_RELAUNCHES + 1);
+    const run = await runToEnd(handle, 'long', { chunks: 1, chunkMs: 0 });
+    expect(run.status).toBe('SUCCEEDED');
+
+    expect((await stepsOf(handle, run.runId)).get('crunch')).toMatchObject({
+      status: 'SUCCEEDED',
+      attempt: 2,
+    });
+    const events = await eventsOf(handle, run.runId);
+    expect(events.filter((e) => e.type === EventType.STEP_TASK_LOST && e.attempt === 1)).toHaveLength(
+      MAX_RELAUNCHES,
+    );
+    const retry = events.find((e) => e.type === EventType.STEP_RETRY && e.step === 'crunch');
+    expect(retry?.message).toContain(
+      `TaskLostError: the ECS task running step 'crunch' was lost: ${MAX_RELAUNCHES + 1} tasks in a row never ran the attempt`,
+    );
+  }, 90_000);
 });
 
 describe('canceling a run with a step on ECS', () => {

@@ -9,6 +9,7 @@ import { InvalidJobError } from './errors.ts';
 import { OnLambdaTimeout, Priority, Runtime } from './job.ts';
 import { encodeStepMessage, MAX_DELAY_SECONDS, type StepMessage } from './messages.ts';
 import type { PayloadStore } from './payload.ts';
+import type { StepRecord } from './store/types.ts';
 
 export interface DispatchItem {
   readonly step: string;
@@ -18,6 +19,18 @@ export interface DispatchItem {
   readonly promotedAt?: number;
   /** Upstream outputs the message carries (StepMessage.upstream). */
   readonly upstream?: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * A re-send of a step's current attempt, as its item records it: on ECS again if the step
+ * was promoted there (a re-send without `promotedAt` would run it on Lambda).
+ */
+export function currentAttemptOf(step: StepRecord): DispatchItem {
+  return {
+    step: step.key,
+    attempt: step.attempt,
+    ...(step.promotedAt === undefined ? {} : { promotedAt: step.promotedAt }),
+  };
 }
 
 export interface RunRef {

@@ -1,5 +1,5 @@
 import type { Deps } from './deps.ts';
-import type { DispatchItem } from './dispatch.ts';
+import { currentAttemptOf, type DispatchItem } from './dispatch.ts';
 import { loadPlan } from './runInput.ts';
 import { EventType, StepStatus } from './status.ts';
 import type { RunRecord, StepRecord } from './store/types.ts';
@@ -61,7 +61,7 @@ export async function reconcileRun(
       (step.status === StepStatus.QUEUED && idleSeconds >= limits.queuedLostSeconds) ||
       (step.status === StepStatus.RUNNING && idleSeconds >= limits.runningLostSeconds)
     ) {
-      resend.push({ step: key, attempt: step.attempt });
+      resend.push(currentAttemptOf(step));
     }
   }
 

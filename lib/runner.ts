@@ -87,12 +87,7 @@ export class StepRunner {
       return await this.runAttempt(message, limits);
     } finally {
       // An attempt that ended without writing its STEP_START (another delivery recorded it) drops it.
-      const key = `${message.runId}/${message.step}/${message.attempt}`;
-      const pending = this.pendingStarts.get(key);
-      if (pending) {
-        clearTimeout(pending.timer);
-        this.pendingStarts.delete(key);
-      }
+      this.takePendingStart(message);
     }
   }
 
@@ -165,7 +160,7 @@ export class StepRunner {
       this.runStatus(runId),
       this.loadUpstream(runId, plan, step, message.upstream),
     ]);
-    if (runStatus === RunStatus.CANCELING || runStatus === RunStatus.CANCELED) {
+    if (isCancelingStatus(runStatus)) {
       return this.cancel(message, 'the run was canceled before the step started');
     }
     this.deferStartEvent(message);
@@ -222,7 +217,7 @@ export class StepRunner {
    */
   private deferStartEvent(message: StepMessage): void {
     const { runId, step, attempt } = message;
-    const key = `${runId}/${step}/${attempt}`;
+    const key = attemptKey(message);
     const event = this.deps.store.prepareEvent({ runId, type: EventType.STEP_START, step, attempt });
     const timer = setTimeout(() => {
       if (!this.pendingStarts.delete(key)) return;
@@ -240,7 +235,7 @@ export class StepRunner {
    * takes longer than START_EVENT_DELAY_MS on a busy worker.
    */
   private bodyEnded(message: StepMessage): void {
-    const pending = this.pendingStarts.get(`${message.runId}/${message.step}/${message.attempt}`);
+    const pending = this.pendingStarts.get(attemptKey(message));
     if (pending) clearTimeout(pending.timer);
   }
 
@@ -251,14 +246,19 @@ export class StepRunner {
 
   /** The event, prepared, after the attempt's STEP_START if that was not written yet. */
   private takeAttemptEvents(message: StepMessage, event: Omit<RunEvent, 'at'>): PreparedEvent[] {
-    const key = `${message.runId}/${message.step}/${message.attempt}`;
-    const pending = this.pendingStarts.get(key);
-    if (pending) {
-      clearTimeout(pending.timer);
-      this.pendingStarts.delete(key);
-    }
+    const start = this.takePendingStart(message);
     const prepared = this.deps.store.prepareEvent(event);
-    return pending ? [pending.event, prepared] : [prepared];
+    return start ? [start, prepared] : [prepared];
+  }
+
+  /** The attempt's STEP_START if it was not written yet, no longer waiting on its timer. */
+  private takePendingStart(message: StepMessage): PreparedEvent | undefined {
+    const key = attemptKey(message);
+    const pending = this.pendingStarts.get(key);
+    if (!pending) return undefined;
+    clearTimeout(pending.timer);
+    this.pendingStarts.delete(key);
+    return pending.event;
   }
 
   /**
@@ -277,8 +277,7 @@ export class StepRunner {
   }
 
   private async isCanceling(runId: string): Promise<boolean> {
-    const status = await this.deps.store.getRunStatus(runId, true);
-    return status === RunStatus.CANCELING || status === RunStatus.CANCELED;
+    return isCancelingStatus(await this.runStatus(runId));
   }
 
   private planFor(message: StepMessage): JobPlan {
@@ -423,7 +422,7 @@ export class StepRunner {
       try {
         const status = await this.deps.store.getRunStatus(message.runId, false);
         // A check still in flight when the body ended must not abort a finished attempt.
-        if (!stopped && (status === RunStatus.CANCELING || status === RunStatus.CANCELED)) {
+        if (!stopped && isCancelingStatus(status)) {
           const error = new RunCanceledError(message.runId, message.step);
           controller.abort(error);
           reject(error);
@@ -523,6 +522,11 @@ export class StepRunner {
     await this.deps.store.requestReconcile(run.runId);
   }
 }
+
+const attemptKey = (message: StepMessage) => `${message.runId}/${message.step}/${message.attempt}`;
+
+const isCancelingStatus = (status: RunStatus | undefined) =>
+  status === RunStatus.CANCELING || status === RunStatus.CANCELED;
 
 /** A promise rejected (and `controller` aborted) with `signal`'s reason when it aborts. */
 function abortedBy(

@@ -2,7 +2,7 @@ import { releaseDependents, skipDownstream } from './advance.ts';
 import { failAttempt } from './attemptOutcome.ts';
 import type { JobPlan } from './dag.ts';
 import type { Deps } from './deps.ts';
-import type { RunRef } from './dispatch.ts';
+import { currentAttemptOf, type RunRef } from './dispatch.ts';
 import type { TaskState } from './ecsTasks.ts';
 import { StepTimeoutError, TaskLostError } from './errors.ts';
 import type { StepMessage } from './messages.ts';
@@ -60,7 +60,7 @@ export async function superviseTasks(
   run: RunRecord,
   limits: TaskSupervisionLimits,
 ): Promise<SupervisionReport> {
-  const entries = (run.tasks ?? []).map(decodeTaskEntry).filter((e): e is TaskEntry => e !== undefined);
+  const entries = taskEntriesOf(run);
   if (entries.length === 0) return { lost: 0, timedOut: 0, relaunched: 0, settled: 0 };
   const { plan, input } = await loadPlan(deps, run);
   const runRef = { runId: run.runId, job: run.job, input };
@@ -165,13 +165,7 @@ export async function superviseTasks(
         message: `${why}; sending the attempt again`,
         data: { taskArn: entry.taskArn, taskStatus: task?.lastStatus },
       });
-      await deps.dispatcher.dispatch(runRef, plan, [
-        {
-          step: step.key,
-          attempt: step.attempt,
-          ...(step.promotedAt === undefined ? {} : { promotedAt: step.promotedAt }),
-        },
-      ]);
+      await deps.dispatcher.dispatch(runRef, plan, [currentAttemptOf(step)]);
       report.relaunched++;
       continue;
     }
@@ -206,13 +200,7 @@ async function finishAfterOutcome(
     await skipDownstream(deps, run.runId, plan, step.key);
     await deps.store.requestReconcile(run.runId);
   } else if (step.attempt === entry.attempt + 1 && step.status === StepStatus.QUEUED) {
-    await deps.dispatcher.dispatch(run, plan, [
-      {
-        step: step.key,
-        attempt: step.attempt,
-        ...(step.promotedAt === undefined ? {} : { promotedAt: step.promotedAt }),
-      },
-    ]);
+    await deps.dispatcher.dispatch(run, plan, [currentAttemptOf(step)]);
   }
 }
 
@@ -257,7 +245,7 @@ export function judgeRunningTask(
  * CANCELED on SIGTERM), and settle their entries. Returns how many were asked to stop.
  */
 export async function stopRunTasks(deps: Deps, run: RunRecord, reason: string): Promise<number> {
-  const entries = (run.tasks ?? []).map(decodeTaskEntry).filter((e): e is TaskEntry => e !== undefined);
+  const entries = taskEntriesOf(run);
   if (entries.length === 0) return 0;
   const tasks = await deps.ecsTasks.describe([...new Set(entries.map((e) => e.taskArn))]);
   let stopped = 0;
@@ -268,6 +256,11 @@ export async function stopRunTasks(deps: Deps, run: RunRecord, reason: string): 
   }
   await deps.store.untrackTasks(run.runId, entries);
   return stopped;
+}
+
+/** The run's tracked tasks (an entry that does not parse is not lambdag's, and is left alone). */
+function taskEntriesOf(run: RunRecord): TaskEntry[] {
+  return (run.tasks ?? []).map(decodeTaskEntry).filter((e): e is TaskEntry => e !== undefined);
 }
 
 function stopDetail(task: TaskState | undefined): string {

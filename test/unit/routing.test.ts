@@ -3,7 +3,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
 import { long } from '../../examples/index.ts';
 import { readConfig } from '../../lib/config.ts';
-import { Dispatcher } from '../../lib/dispatch.ts';
+import { currentAttemptOf, Dispatcher } from '../../lib/dispatch.ts';
 import { InvalidJobError } from '../../lib/errors.ts';
 import { defineJob } from '../../lib/job.ts';
 import { PayloadStore } from '../../lib/payload.ts';
@@ -48,5 +48,17 @@ describe('starting a job that needs ECS on a deployment without it', () => {
     const withEcs = dispatcher({ LAMBDAG_ECS_CLUSTER: 'c', LAMBDAG_ECS_TASK_DEFINITION: 'td' });
     expect(() => withEcs.checkRouting(long.plan(long.parseInput({})))).not.toThrow();
     expect(() => withEcs.checkRouting(promoted.plan({}))).not.toThrow();
+  });
+});
+
+describe("re-sending a step's current attempt", () => {
+  const step = { runId: 'r', key: 'grow', status: 'QUEUED', attempt: 3, pending: 0, updatedAt: '' } as const;
+
+  it('keeps a promoted step on ECS', () => {
+    expect(currentAttemptOf({ ...step, promotedAt: 2 })).toEqual({ step: 'grow', attempt: 3, promotedAt: 2 });
+  });
+
+  it('sends any other step as it is', () => {
+    expect(currentAttemptOf(step)).toEqual({ step: 'grow', attempt: 3 });
   });
 });

@@ -50,7 +50,7 @@ export async function runStepTask(deps: Deps, body: string, options: TaskOptions
     return await attempt.run(message, {
       signal: stop.signal,
       ...(timeoutSeconds ? { deadline: started + timeoutSeconds * 1000 } : {}),
-      ...(options.taskArn ? { taskArn: options.taskArn } : {}),
+      ...(options.taskArn ? { taskArn: options.taskArn, delivery: options.taskArn } : {}),
     });
   } finally {
     clearInterval(heartbeat);

@@ -62,7 +62,12 @@ export function createHandler(
         }
         const decoded = message;
         const outcome = await withTransientRetries(
-          () => runAttempt.run(decoded, deadline === undefined ? { batch } : { deadline, batch }),
+          () =>
+            runAttempt.run(decoded, {
+              batch,
+              delivery: deliveryOf(record),
+              ...(deadline === undefined ? {} : { deadline }),
+            }),
           {
             ...IN_PLACE_RETRIES,
             giveUp: () => breaker.isOpen,
@@ -229,6 +234,18 @@ const MAX_REQUEUES = 3;
 const requeuesOf = (record: SQSRecord) =>
   Number(record.messageAttributes?.[REQUEUES_ATTRIBUTE]?.stringValue ?? 0) || 0;
 
+/** The message id of the delivery a record continues (set on the copies sendBack makes). */
+const DELIVERY_ATTRIBUTE = 'LambdagDelivery';
+
+/**
+ * Which delivery this record is: its message id, or, for a copy sent back to the queue (a
+ * requeue on the last receive, a deferral), the id of the message it continues. The
+ * runner records it on the steps it releases, so only a later try of the same delivery
+ * re-sends one of them.
+ */
+const deliveryOf = (record: SQSRecord) =>
+  record.messageAttributes?.[DELIVERY_ATTRIBUTE]?.stringValue ?? record.messageId;
+
 /** Send the record's body to its queue again as a new message, delayed, with its requeue count. */
 async function sendBack(
   deps: Deps,
@@ -243,13 +260,13 @@ async function sendBack(
       QueueUrl: url,
       MessageBody: record.body,
       DelaySeconds: Math.min(MAX_DELAY_SECONDS, delaySeconds),
-      ...(requeues > 0
-        ? {
-            MessageAttributes: {
-              [REQUEUES_ATTRIBUTE]: { DataType: 'Number', StringValue: String(requeues) },
-            },
-          }
-        : {}),
+      MessageAttributes: {
+        // The copy goes on as the same delivery (see deliveryOf).
+        [DELIVERY_ATTRIBUTE]: { DataType: 'String', StringValue: deliveryOf(record) },
+        ...(requeues > 0
+          ? { [REQUEUES_ATTRIBUTE]: { DataType: 'Number', StringValue: String(requeues) } }
+          : {}),
+      },
     }),
   );
 }

@@ -22,6 +22,8 @@ export async function releaseDependents(
     readonly retry?: boolean;
     /** The released step's output when it is inline: sent along to single-upstream dependents. */
     readonly output?: StepResult;
+    /** The delivery releasing it (SQS message id, ECS task ARN), recorded on what it queues. */
+    readonly delivery?: string;
   } = {},
 ): Promise<string[]> {
   const ready: string[] = [];
@@ -33,16 +35,20 @@ export async function releaseDependents(
       const left = await deps.store.resolveDependency(run.runId, dependent, upstream.indexOf(stepKey));
       if (left > 0) return;
     }
-    const queued = await deps.store.markQueued(run.runId, dependent);
+    const queued = await deps.store.markQueued(run.runId, dependent, options.delivery);
     // Still QUEUED at attempt 1 when this release is a retry after a crash: that crash may
-    // have come between marking it and sending its message, so send again. A second
-    // message for a live attempt is a duplicate delivery, absorbed by the claim and the
-    // idempotency key.
+    // have come between marking it and sending its message, so send again — if it was this
+    // same delivery that queued it (its redelivery, or an in-place retry). Another delivery
+    // of the upstream (a duplicate) that queued it is alive and sending it, or, if it died,
+    // its own redelivery re-sends it; a re-send here would dispatch the step twice.
+    const current = queued.ok ? undefined : queued.current;
     const resend =
-      options.retry &&
-      !queued.ok &&
-      queued.current?.status === StepStatus.QUEUED &&
-      queued.current.attempt === 1;
+      options.retry === true &&
+      current?.status === StepStatus.QUEUED &&
+      current.attempt === 1 &&
+      (current.releasedBy === undefined ||
+        options.delivery === undefined ||
+        current.releasedBy === options.delivery);
     if (queued.ok || resend) ready.push(dependent);
   });
   const items: DispatchItem[] = ready.map((step) => ({

@@ -11,6 +11,9 @@ export interface ReconcileLimits {
   readonly runningLostSeconds: number;
 }
 
+/** The `releasedBy` of steps reconciliation queues (it sends them itself, right after). */
+const RECONCILE_DELIVERY = 'reconcile';
+
 export interface ReconcileReport {
   readonly requeued: number;
   readonly released: number;
@@ -51,7 +54,8 @@ export async function reconcileRun(
           skipped++;
         }
       } else if (ups.every((s) => s === StepStatus.SUCCEEDED)) {
-        const queued = await deps.store.markQueued(run.runId, key);
+        // Marked as reconciliation's own: a recovering upstream delivery must not send it too.
+        const queued = await deps.store.markQueued(run.runId, key, RECONCILE_DELIVERY);
         if (queued.ok) {
           steps.set(key, queued.item);
           release.push(key);

@@ -45,6 +45,8 @@ export interface AttemptLimits {
   readonly taskArn?: string;
   /** The invocation's batch: a success's counter and events are written with the batch's. */
   readonly batch?: AttemptBatch;
+  /** This delivery's id (the SQS message id; an ECS task's ARN): recorded on the steps it releases. */
+  readonly delivery?: string;
 }
 
 /** Fault-injection points for tests and `lambdag simulate`; never set in production. */
@@ -108,7 +110,7 @@ export class StepRunner {
       }
       if (current.status === StepStatus.SUCCEEDED && current.attempt === attempt) {
         // A delivery after a crash between recording and releasing: finish the release.
-        await this.recover(run, plan, step);
+        await this.recover(run, plan, step, limits.delivery);
         return {
           ...base,
           status: AttemptStatus.ALREADY_DONE,
@@ -205,7 +207,10 @@ export class StepRunner {
       await this.deps.store.addRunCounts(runId, { succeeded: 1 });
       await this.appendAttemptEvent(message, success);
     }
-    await releaseDependents(this.deps, run, plan, step, { output: result });
+    await releaseDependents(this.deps, run, plan, step, {
+      output: result,
+      ...(limits.delivery ? { delivery: limits.delivery } : {}),
+    });
     return { ...base, status: AttemptStatus.SUCCEEDED, ...withKey };
   }
 
@@ -517,8 +522,8 @@ export class StepRunner {
    * release its dependents again (idempotent) and ask pollRun to recount the run's
    * counters, which the crash may have left behind.
    */
-  private async recover(run: RunRef, plan: JobPlan, step: string): Promise<void> {
-    await releaseDependents(this.deps, run, plan, step, { retry: true });
+  private async recover(run: RunRef, plan: JobPlan, step: string, delivery?: string): Promise<void> {
+    await releaseDependents(this.deps, run, plan, step, { retry: true, ...(delivery ? { delivery } : {}) });
     await this.deps.store.requestReconcile(run.runId);
   }
 }

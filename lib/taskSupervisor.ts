@@ -194,7 +194,8 @@ async function finishAfterOutcome(
   entry: TaskEntry,
 ): Promise<void> {
   if (step.attempt === entry.attempt && step.status === StepStatus.SUCCEEDED) {
-    await releaseDependents(deps, run, plan, step.key, { retry: true });
+    // As a redelivery of that task would: the task's ARN is its delivery.
+    await releaseDependents(deps, run, plan, step.key, { retry: true, delivery: entry.taskArn });
     await deps.store.requestReconcile(run.runId);
   } else if (step.attempt === entry.attempt && step.status === StepStatus.FAILED) {
     await skipDownstream(deps, run.runId, plan, step.key);

@@ -569,14 +569,20 @@ export class RunStore {
    * Precondition: WAITING. Effect: QUEUED (attempt 1), pending = 0. The one writer that wins
    * this transition sends the step's message, so a step is dispatched once.
    */
-  markQueued(runId: string, key: string): Promise<Transition<StepRecord>> {
+  markQueued(runId: string, key: string, releasedBy?: string): Promise<Transition<StepRecord>> {
     const now = this.iso();
     return this.update(
       { pk: runPk(runId), sk: stepSk(key) },
-      'SET #status = :queued, pending = :zero, queuedAt = :now, updatedAt = :now',
+      `SET #status = :queued, pending = :zero, queuedAt = :now, updatedAt = :now${releasedBy ? ', releasedBy = :by' : ''}`,
       '#status = :waiting',
       { '#status': 'status' },
-      { ':queued': StepStatus.QUEUED, ':waiting': StepStatus.WAITING, ':zero': 0, ':now': now },
+      {
+        ':queued': StepStatus.QUEUED,
+        ':waiting': StepStatus.WAITING,
+        ':zero': 0,
+        ':now': now,
+        ...(releasedBy ? { ':by': releasedBy } : {}),
+      },
       toStep,
     );
   }

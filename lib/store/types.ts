@@ -74,6 +74,11 @@ export interface StepRecord {
   readonly canceledBecause?: string;
   /** Set on a rerun's step that did not run: `outputKey` is the output of this earlier run. */
   readonly reusedFrom?: string;
+  /**
+   * The delivery (SQS message id, or ECS task ARN) whose release queued this step: only a
+   * later try of that same delivery re-sends it (see releaseDependents).
+   */
+  readonly releasedBy?: string;
   /** ECS tasks of the current attempt that stopped before claiming it, each replaced (PollRun). */
   readonly relaunches?: number;
   /** The ECS task that claimed the current attempt (absent for Lambda attempts). */

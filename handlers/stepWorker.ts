@@ -25,15 +25,17 @@ export function createHandler(
   hooks: RunnerHooks = {},
   breaker: CircuitBreaker = new CircuitBreaker(),
 ) {
+  let runner: StepRunner | undefined;
   let attempt: IdempotentAttempt | undefined;
   return middy(async (event: SQSEvent, context: Context) => {
     const deps = getDeps();
-    attempt ??= createIdempotentAttempt(deps, new StepRunner(deps, hooks));
+    runner ??= new StepRunner(deps, hooks);
+    attempt ??= createIdempotentAttempt(deps, runner);
     const runAttempt = attempt;
     runAttempt.registerLambdaContext(context);
     const deadline = deadlineOf(context);
     // This invocation's successes write their counters and events together, at the end.
-    const batch = new AttemptBatch(deps.store, deps.log);
+    const batch = new AttemptBatch(deps.store, deps.log, runner.statuses);
     const recordHandler = async (record: SQSRecord) => {
       const blockedMs = breaker.blockedForMs();
       if (blockedMs !== undefined) {

@@ -1,17 +1,31 @@
 import { descendantsOf, type JobPlan } from './dag.ts';
 import type { Deps } from './deps.ts';
 import type { DispatchItem, RunRef } from './dispatch.ts';
+import { Runtime } from './job.ts';
 import { EventType, StepStatus } from './status.ts';
 import { forEachLimit, type StepResult } from './store/runStore.ts';
 
 const PARALLEL_WRITES = 16;
 
 /**
- * After a step succeeded: release its dependents. A dependent with one upstream is
- * queued directly; one with several has its pending counter decremented (once per
- * upstream, however often this runs), and a writer that sees it at zero queues it.
- * The WAITING -> QUEUED write has exactly one winner, so each dependent is dispatched
- * once; `retry` (a redelivery after a crash) also re-sends a dependent left QUEUED.
+ * Whether a step is released by its message alone, with no WAITING -> QUEUED write: a
+ * Lambda step with one upstream. That upstream sends the message only once its result is
+ * recorded, so the message is proof enough (and carries the output); the step's claim
+ * takes it from WAITING to RUNNING, and stays the one winner among its deliveries. A
+ * fan-in needs its pending count, and an ECS step stays QUEUED-first, as its launch and
+ * PollRun's supervision of it go by QUEUED.
+ */
+export function releasedByMessage(plan: JobPlan, key: string): boolean {
+  return (plan.upstream.get(key) ?? []).length === 1 && plan.steps.get(key)?.options.runtime !== Runtime.ECS;
+}
+
+/**
+ * After a step succeeded: release its dependents. One released by its message alone
+ * (releasedByMessage) is sent at once; one with several upstream steps has its pending
+ * counter decremented (once per upstream, however often this runs), and a writer that
+ * sees it at zero queues it. The WAITING -> QUEUED write has exactly one winner, so each
+ * dependent is dispatched once; `retry` (a redelivery after a crash) goes through that
+ * write for every dependent, and also re-sends a dependent left QUEUED by the same delivery.
  */
 export async function releaseDependents(
   deps: Deps,
@@ -34,6 +48,11 @@ export async function releaseDependents(
     if (upstream.length > 1) {
       const left = await deps.store.resolveDependency(run.runId, dependent, upstream.indexOf(stepKey));
       if (left > 0) return;
+    } else if (options.retry !== true && releasedByMessage(plan, dependent)) {
+      // The first release: only this delivery is sending it. A recovery (retry) marks it
+      // QUEUED instead, so two recovering deliveries do not both send it.
+      ready.push(dependent);
+      return;
     }
     const queued = await deps.store.markQueued(run.runId, dependent, options.delivery);
     // Still QUEUED at attempt 1 when this release is a retry after a crash: that crash may

@@ -1,3 +1,5 @@
+import { releasedByMessage } from './advance.ts';
+import type { JobPlan } from './dag.ts';
 import type { Deps } from './deps.ts';
 import { currentAttemptOf, type DispatchItem } from './dispatch.ts';
 import { loadPlan } from './runInput.ts';
@@ -53,7 +55,7 @@ export async function reconcileRun(
           steps.set(key, marked.item);
           skipped++;
         }
-      } else if (ups.every((s) => s === StepStatus.SUCCEEDED)) {
+      } else if (ups.every((s) => s === StepStatus.SUCCEEDED) && !inFlight(plan, steps, key, now, limits)) {
         // Marked as reconciliation's own: a recovering upstream delivery must not send it too.
         const queued = await deps.store.markQueued(run.runId, key, RECONCILE_DELIVERY);
         if (queued.ok) {
@@ -90,4 +92,22 @@ export async function reconcileRun(
   }
   deps.log.info('run reconciled', { runId: run.runId, ...report });
   return report;
+}
+
+/**
+ * A step released by its message alone stays WAITING until a worker claims it, so one whose
+ * upstream has succeeded may just have its message on the way: it counts as lost (and is
+ * queued and sent here) only once its upstream finished `queuedLostSeconds` ago, as a QUEUED one.
+ */
+function inFlight(
+  plan: JobPlan,
+  steps: ReadonlyMap<string, StepRecord>,
+  key: string,
+  now: number,
+  limits: ReconcileLimits,
+): boolean {
+  if (!releasedByMessage(plan, key)) return false;
+  const upstream = steps.get(plan.upstream.get(key)?.[0] ?? '');
+  const finishedAt = Date.parse(upstream?.finishedAt ?? upstream?.updatedAt ?? '');
+  return Number.isFinite(finishedAt) && (now - finishedAt) / 1000 < limits.queuedLostSeconds;
 }

@@ -1,4 +1,4 @@
-import { releaseDependents, skipDownstream } from './advance.ts';
+import { releaseDependents, releasedByMessage, skipDownstream } from './advance.ts';
 import type { AttemptBatch } from './attemptBatch.ts';
 import {
   type AttemptOutcome,
@@ -26,6 +26,7 @@ import type { StepContext } from './job.ts';
 import type { StepMessage } from './messages.ts';
 import { PlanCache } from './plans.ts';
 import { ProgressReporter } from './progress.ts';
+import { RunStatusCache } from './runStatusCache.ts';
 import { EventType, RunStatus, StepStatus } from './status.ts';
 import { hasOutput, readStepOutput, storeStepOutput } from './stepOutput.ts';
 import { forEachLimit, type PreparedEvent } from './store/runStore.ts';
@@ -80,6 +81,8 @@ export class StepRunner {
   constructor(
     private readonly deps: Deps,
     private readonly hooks: RunnerHooks = {},
+    /** Run statuses this worker saw lately: a step starts on one without a read of its own. */
+    readonly statuses: RunStatusCache = new RunStatusCache(),
   ) {
     this.plans = new PlanCache(deps.registry);
   }
@@ -99,7 +102,11 @@ export class StepRunner {
     const plan = this.planFor(message);
     const run: RunRef = { runId, job: message.job, input: message.input };
 
-    const claim = await this.deps.store.claimStep(runId, step, attempt, limits.taskArn);
+    const claim = await this.deps.store.claimStep(runId, step, attempt, {
+      ...(limits.taskArn ? { taskArn: limits.taskArn } : {}),
+      // Its upstream's release sent this message without marking it QUEUED.
+      fromWaiting: attempt === 1 && releasedByMessage(plan, step),
+    });
     if (!claim.ok) {
       const current = claim.current;
       if (!current) {
@@ -155,9 +162,10 @@ export class StepRunner {
     }
 
     // Is the run canceled? The claim above is a write on the step item and cannot see the
-    // run item (a transaction would cost more and the emulators lack it), so this is one
-    // strongly consistent read of the run's status (shared by a batch's attempts of one run),
-    // made alongside the upstream reads so it adds no latency.
+    // run item (a transaction would cost more and the emulators lack it), so this is the
+    // status this worker saw within the last second (its last success's counter write
+    // returned it), or else one strongly consistent read (shared by a batch's attempts of
+    // one run), made alongside the upstream reads so it adds no latency.
     const [runStatus, upstream] = await Promise.all([
       this.runStatus(runId),
       this.loadUpstream(runId, plan, step, message.upstream),
@@ -204,7 +212,7 @@ export class StepRunner {
     if (limits.batch) {
       limits.batch.success(runId, this.takeAttemptEvents(message, success));
     } else {
-      await this.deps.store.addRunCounts(runId, { succeeded: 1 });
+      this.statuses.note(runId, await this.deps.store.addRunCounts(runId, { succeeded: 1 }));
       await this.appendAttemptEvent(message, success);
     }
     await releaseDependents(this.deps, run, plan, step, {
@@ -267,22 +275,36 @@ export class StepRunner {
   }
 
   /**
-   * The run's status, one strongly consistent read shared by the attempts of a run that ask
-   * while it is in flight (a fan-out's batch). The check is a race with a cancel either way
-   * (a cancel right after the read lets the body start, and the watch aborts it); what
-   * guarantees that queued steps never start is PollRun marking them CANCELED, which fails
-   * their claim.
+   * The run's status: as this worker saw it within RUN_STATUS_FRESH_MS, else one strongly
+   * consistent read shared by the attempts of a run that ask while it is in flight (a
+   * fan-out's batch). The check is a race with a cancel either way (a cancel right after
+   * the read, or inside the freshness window, lets the body start, and the watch aborts
+   * it); what guarantees that queued steps never start is PollRun marking them CANCELED,
+   * which fails their claim.
    */
   private runStatus(runId: string): Promise<RunStatus | undefined> {
+    const known = this.statuses.fresh(runId);
+    if (known !== undefined) return Promise.resolve(known);
+    return this.readRunStatus(runId);
+  }
+
+  private readRunStatus(runId: string): Promise<RunStatus | undefined> {
     const inFlight = this.statusReads.get(runId);
     if (inFlight) return inFlight;
-    const read = this.deps.store.getRunStatus(runId, true).finally(() => this.statusReads.delete(runId));
+    const read = this.deps.store
+      .getRunStatus(runId, true)
+      .then((status) => {
+        this.statuses.note(runId, status);
+        return status;
+      })
+      .finally(() => this.statusReads.delete(runId));
     this.statusReads.set(runId, read);
     return read;
   }
 
+  /** Asked after the worker was told to stop: a read, as the answer decides cancel or retry. */
   private async isCanceling(runId: string): Promise<boolean> {
-    return isCancelingStatus(await this.runStatus(runId));
+    return isCancelingStatus(await this.readRunStatus(runId));
   }
 
   private planFor(message: StepMessage): JobPlan {

@@ -183,12 +183,16 @@ export class RunStore {
     return out.Item ? (out.Item.status as RunStatus) : undefined;
   }
 
-  /** Effect: counters += deltas; the first error stays (if_not_exists). Unconditional, atomic. */
+  /**
+   * Effect: counters += deltas; the first error stays (if_not_exists). Unconditional, atomic.
+   * Returns the run's status as of the write (the write returns the item, at no extra cost),
+   * which a worker keeps to start its next step of the run on (RunStatusCache).
+   */
   async addRunCounts(
     runId: string,
     deltas: { succeeded?: number; failed?: number; skipped?: number },
     firstError?: RunError,
-  ): Promise<void> {
+  ): Promise<RunStatus | undefined> {
     const names: Record<string, string> = { '#updatedAt': 'updatedAt' };
     const values: Record<string, unknown> = { ':now': this.iso() };
     const adds: string[] = [];
@@ -204,7 +208,7 @@ export class RunStore {
       values[':error'] = firstError;
       sets.push('#error = if_not_exists(#error, :error)');
     }
-    await this.ddb.send(
+    const out = await this.ddb.send(
       new UpdateCommand({
         TableName: this.table,
         Key: { pk: runPk(runId), sk: RUN_SK },
@@ -212,8 +216,10 @@ export class RunStore {
         ConditionExpression: 'attribute_exists(pk)',
         ExpressionAttributeNames: names,
         ExpressionAttributeValues: values,
+        ReturnValues: 'ALL_NEW',
       }),
     );
+    return out.Attributes?.status as RunStatus | undefined;
   }
 
   /**
@@ -366,9 +372,16 @@ export class RunStore {
 
   /**
    * Precondition: attempt = n and QUEUED (or RUNNING: a redelivery after the worker holding
-   * it died). Effect: RUNNING, claims += 1 (so claims > 1 counts the workers lost on it).
+   * it died; or, with `fromWaiting`, WAITING: a step released by its message alone, see
+   * releasedByMessage). Effect: RUNNING, claims += 1 (so claims > 1 counts the workers lost on it).
    */
-  claimStep(runId: string, key: string, attempt: number, taskArn?: string): Promise<Transition<StepRecord>> {
+  claimStep(
+    runId: string,
+    key: string,
+    attempt: number,
+    options: { readonly taskArn?: string; readonly fromWaiting?: boolean } = {},
+  ): Promise<Transition<StepRecord>> {
+    const { taskArn, fromWaiting = false } = options;
     const now = this.iso();
     const claim = 'SET #status = :running, startedAt = :now, updatedAt = :now';
     // An ECS task records itself (PollRun watches it); a Lambda claim clears an older task's ARN.
@@ -378,11 +391,12 @@ export class RunStore {
     return this.update(
       { pk: runPk(runId), sk: stepSk(key) },
       expression,
-      'attempt = :attempt AND #status IN (:queued, :running)',
+      `attempt = :attempt AND #status IN (:queued, :running${fromWaiting ? ', :waiting' : ''})`,
       { '#status': 'status' },
       {
         ':running': StepStatus.RUNNING,
         ':queued': StepStatus.QUEUED,
+        ...(fromWaiting ? { ':waiting': StepStatus.WAITING } : {}),
         ':attempt': attempt,
         ':now': now,
         ':one': 1,
@@ -651,12 +665,27 @@ export class RunStore {
       await this.ddb.send(new PutCommand({ TableName: this.table, Item: events[0] }));
       return;
     }
-    for (let i = 0; i < events.length; i += BATCH_WRITE) {
-      let requests = events.slice(i, i + BATCH_WRITE).map((Item) => ({ PutRequest: { Item } }));
-      for (let round = 0; requests.length > 0; round++) {
+    await this.putItems(events.map((item) => ({ item })));
+  }
+
+  /**
+   * Unconditional puts, in the runs table or another (an attempt's idempotency record goes
+   * with its events): BatchWriteItem, 25 items a request whatever their tables, with
+   * unprocessed items sent again.
+   */
+  async putItems(puts: readonly TablePut[]): Promise<void> {
+    for (let i = 0; i < puts.length; i += BATCH_WRITE) {
+      let requestItems: Record<string, { PutRequest: { Item: Item } }[]> = {};
+      for (const put of puts.slice(i, i + BATCH_WRITE)) {
+        const table = put.table ?? this.table;
+        const requests = requestItems[table] ?? [];
+        requests.push({ PutRequest: { Item: put.item as Item } });
+        requestItems[table] = requests;
+      }
+      for (let round = 0; Object.keys(requestItems).length > 0; round++) {
         if (round > 0) await backoff(round);
-        const out = await this.ddb.send(new BatchWriteCommand({ RequestItems: { [this.table]: requests } }));
-        requests = (out.UnprocessedItems?.[this.table] ?? []) as typeof requests;
+        const out = await this.ddb.send(new BatchWriteCommand({ RequestItems: requestItems }));
+        requestItems = (out.UnprocessedItems ?? {}) as typeof requestItems;
       }
     }
   }
@@ -766,6 +795,12 @@ export type StepResult = { readonly output: unknown } | { readonly outputKey: st
 
 /** An event item ready to write: its time and sort key fixed when it happened. */
 export type PreparedEvent = RunEvent & { readonly pk: string; readonly sk: string };
+
+/** An item to put; `table` defaults to the runs table. */
+export interface TablePut {
+  readonly table?: string;
+  readonly item: object;
+}
 
 const toRun = (item: Item) => {
   const { tasks, ...run } = strip(item);

@@ -1,3 +1,4 @@
+import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { RequestMetrics } from '../../lib/requestMetrics.ts';
 import { runToEnd, useStack } from '../support/stack.ts';
@@ -11,19 +12,31 @@ describe('AWS requests per step (counted by the SDK middleware)', () => {
     const run = await runToEnd(handle, 'serial');
     expect(run.status).toBe('SUCCEEDED');
     const worker = metrics.snapshot().stepWorker ?? {};
-    // Per step: the idempotency record (put, then update to COMPLETED), the claim, the
-    // run-status read, the STEP_START and STEP_SUCCESS events (one batch write), the result
-    // with its small output inline, the run counter; per dependent: its release and message,
-    // which carries the small output along (no read of the upstream record). No retries or
+    // Per step: the idempotency record's INPROGRESS put (Powertools), the claim, the result
+    // with its small output inline, the run counter (whose returned status lets the next
+    // step start without reading it: one run-status read for the whole chain), and one batch
+    // write of the STEP_START and STEP_SUCCESS events with the COMPLETED idempotency record;
+    // per dependent, its message alone (it has one upstream: no WAITING -> QUEUED write),
+    // carrying the small output along (no read of the upstream record). No retries or
     // duplicates locally, so the counts are exact.
     expect(worker).toEqual({
       'DynamoDB.BatchWriteItem': 20,
-      'DynamoDB.GetItem': 20,
+      'DynamoDB.GetItem': 1,
       'DynamoDB.PutItem': 20,
-      'DynamoDB.UpdateItem': 99,
+      'DynamoDB.UpdateItem': 60,
       'SQS.SendMessageBatch': 19,
     });
-    expect(metrics.total('stepWorker') / 20).toBeCloseTo(8.9, 5);
+    expect(metrics.total('stepWorker') / 20).toBeCloseTo(6, 5);
+    // The batched COMPLETED records are really there, as Powertools would have written them.
+    const records = await handle.deps.aws.ddb.send(
+      new ScanCommand({ TableName: handle.deps.config.idempotencyTable }),
+    );
+    const ofRun = (records.Items ?? []).filter((item) => String(item.data?.runId) === run.runId);
+    expect(ofRun).toHaveLength(20);
+    expect(new Set(ofRun.map((item) => item.status))).toEqual(new Set(['COMPLETED']));
+    expect(
+      ofRun.every((item) => item.data?.status === 'SUCCEEDED' && item.expiration > Date.now() / 1000),
+    ).toBe(true);
     // The state machine's functions: one StartRun, one FinalizeRun, and PollRun reads only the run item.
     const snapshot = metrics.snapshot();
     expect(Object.keys(snapshot.pollRun ?? {})).toEqual(['DynamoDB.GetItem']);

@@ -1,0 +1,82 @@
+import { describe, expect, it } from 'vitest';
+import { SERIAL_LENGTH } from '../../examples/serial/job.ts';
+import { newRunId } from '../../lib/ids.ts';
+import { reconcileRun } from '../../lib/reconcile.ts';
+import { RunStatus, StepStatus } from '../../lib/status.ts';
+import type { RunRecord, StepRecord } from '../../lib/store/types.ts';
+import { stepsOf, until, useStack } from '../support/stack.ts';
+
+const handle = useStack();
+const LIMITS = { queuedLostSeconds: 60, runningLostSeconds: 600 };
+
+/**
+ * A `serial` run whose first step succeeded `finishedSecondsAgo` ago while the message
+ * releasing its dependent never arrived: step-02 has one upstream, so it is released by
+ * that message alone and is still WAITING. Reconciled with the handlers' own deps, whose
+ * sends the stack counts.
+ */
+async function runWithLostRelease(finishedSecondsAgo: number): Promise<RunRecord> {
+  const runId = newRunId();
+  const now = new Date().toISOString();
+  const finishedAt = new Date(Date.now() - finishedSecondsAgo * 1000).toISOString();
+  const run: RunRecord = {
+    runId,
+    job: 'serial',
+    status: RunStatus.RUNNING,
+    stepCount: SERIAL_LENGTH,
+    succeeded: 1,
+    failed: 0,
+    skipped: 0,
+    input: { start: 0 },
+    createdAt: now,
+    updatedAt: now,
+  };
+  expect((await handle.deps.store.createRun(run)).ok).toBe(true);
+  const steps: StepRecord[] = [
+    {
+      runId,
+      key: 'step-01',
+      status: StepStatus.SUCCEEDED,
+      attempt: 1,
+      pending: 0,
+      output: 1,
+      finishedAt,
+      updatedAt: finishedAt,
+    },
+  ];
+  for (let i = 2; i <= SERIAL_LENGTH; i++) {
+    const key = `step-${String(i).padStart(2, '0')}`;
+    steps.push({ runId, key, status: StepStatus.WAITING, attempt: 1, pending: 1, updatedAt: finishedAt });
+  }
+  await handle.deps.store.putSteps(steps);
+  return run;
+}
+
+describe('reconciling a step released by its message alone', () => {
+  it('leaves it WAITING while its message may still be on the way', async () => {
+    const run = await runWithLostRelease(5);
+    const report = await reconcileRun(handle.stack.deps, run, LIMITS);
+    expect(report.released).toBe(0);
+    expect((await handle.deps.store.getStep(run.runId, 'step-02'))?.status).toBe(StepStatus.WAITING);
+    expect(handle.stack.faults.sends(run.runId, 'step-02')).toBe(0);
+  });
+
+  it('queues and sends it once its upstream finished queuedLostSeconds ago, and the run goes on', async () => {
+    const run = await runWithLostRelease(LIMITS.queuedLostSeconds + 5);
+    const report = await reconcileRun(handle.stack.deps, run, LIMITS);
+    expect(report.released).toBe(1);
+    expect(handle.stack.faults.sends(run.runId, 'step-02')).toBe(1);
+    const last = `step-${SERIAL_LENGTH}`;
+    await until(`${last} SUCCEEDED`, async () => {
+      const step = await handle.deps.store.getStep(run.runId, last);
+      return step?.status === StepStatus.SUCCEEDED ? step : undefined;
+    });
+    const steps = await stepsOf(handle, run.runId);
+    expect(steps.get('step-02')?.releasedBy).toBe('reconcile');
+    expect(steps.get(last)?.output).toBe(SERIAL_LENGTH);
+    // Each step after it was sent once, by its upstream.
+    for (let i = 3; i <= SERIAL_LENGTH; i++) {
+      expect(handle.stack.faults.sends(run.runId, `step-${String(i).padStart(2, '0')}`)).toBe(1);
+    }
+  });
+});

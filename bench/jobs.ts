@@ -22,3 +22,48 @@ export const bigOutput = defineJob(
     job.step('measure', { dependsOn: { make } }, ({ make }) => make.length);
   },
 );
+
+/**
+ * `n` steps each returning `bytes` of output (in S3, past the inline size), and one fan-in
+ * step adding up their lengths: given them all at once as an object (`stream: false`), or
+ * streamed a page at a time (`streamUpstream`). The fan-in also reports the most heap it
+ * saw live (after a full GC: what is held, not garbage), at its start and, streamed, after
+ * every 100 outputs. Needs `--expose-gc`, which `npm run bench` passes.
+ */
+export const wideFanIn = defineJob(
+  'bench-wide-fan-in',
+  { input: z.object({ n: z.number().int().min(1), bytes: z.number().int().min(1), stream: z.boolean() }) },
+  (job, input) => {
+    const parts: Record<string, StepRef<string>> = {};
+    for (let i = 0; i < input.n; i++) {
+      parts[`p${i}`] = job.step(`part-${i}`, (_, { input }) => 'x'.repeat(input.bytes));
+    }
+    if (input.stream) {
+      job.step('total', { dependsOn: parts, streamUpstream: true }, async (outputs) => {
+        let total = 0;
+        let count = 0;
+        let liveHeapBytes = liveHeap();
+        for await (const [, part] of outputs) {
+          total += part.length;
+          if (++count % 100 === 0) liveHeapBytes = Math.max(liveHeapBytes, liveHeap());
+        }
+        return { total, liveHeapBytes };
+      });
+    } else {
+      job.step('total', { dependsOn: parts }, (outputs) => {
+        const liveHeapBytes = liveHeap();
+        let total = 0;
+        for (const part of Object.values(outputs)) total += part.length;
+        return { total, liveHeapBytes };
+      });
+    }
+  },
+);
+
+/** The heap in use after a full collection. */
+export function liveHeap(): number {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) throw new Error('the wide fan-in benchmark needs node --expose-gc (npm run bench passes it)');
+  gc();
+  return process.memoryUsage().heapUsed;
+}

@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --cases serial,fanout,diamonds,big-output]`
+ * `npm run bench [-- --quick] [-- --cases serial,fanout,diamonds,big-output,fan-in]`
  *
  * Runs lambdag's benchmarks on one embedded local stack and writes
  * bench/results/<case>.json and bench/results/summary.md. Every case is measured next to
@@ -20,13 +20,13 @@ import type { RunRecord } from '../lib/store/types.ts';
 import { startLocalStack } from '../local/stack.ts';
 import { costPerMillionSteps, PRICES, perStep } from './costModel.ts';
 import { Floor } from './floor.ts';
-import { bigOutput, chain } from './jobs.ts';
+import { bigOutput, chain, liveHeap, wideFanIn } from './jobs.ts';
 import { currentPolicy, replayPolls, resetOnProgressPolicy } from './pollModel.ts';
 
 const { values } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
-    cases: { type: 'string', default: 'serial,fanout,diamonds,big-output' },
+    cases: { type: 'string', default: 'serial,fanout,diamonds,big-output,fan-in' },
   },
 });
 const quick = values.quick ?? false;
@@ -38,7 +38,7 @@ const BATCH_SIZE = 10;
 const CONCURRENCY = 8;
 
 const metrics = new RequestMetrics();
-const registry = new JobRegistry([chain, fanout, diamond, bigOutput]);
+const registry = new JobRegistry([chain, fanout, diamond, bigOutput, wideFanIn]);
 const stack = await startLocalStack({ registry, logLevel: 'ERROR', requestMetrics: metrics });
 const deps: Deps = createDeps(registry, { log: new Logger({ serviceName: 'bench', logLevel: 'ERROR' }) });
 const client = LambdagClient.fromDeps(deps, stack.stateMachineArn);
@@ -214,6 +214,32 @@ try {
     if (value.run.result !== bytes) throw new Error(`big-output measured ${String(value.run.result)} bytes`);
     save('big-output', { bytes, wallMs: round(value.wallMs), peakRssMb });
     summary.push(`| 1 MB output downstream | 2 steps | ${round(value.wallMs)} ms | | | ${peakRssMb} MB |`);
+  }
+
+  if (cases.has('fan-in')) {
+    // What a fan-in step holds while it reads its upstream outputs: the live heap (after a
+    // full GC) inside the step, above the live heap once the run is over (the emulators'
+    // copies of the outputs are in both), eager and streamed.
+    const bytes = 16 * 1024;
+    for (const n of quick ? [200, 1_000] : [1_000, 5_000]) {
+      const row: Record<string, unknown> = { n, bytesPerOutput: bytes };
+      for (const stream of [false, true]) {
+        const { run } = await runJob('bench-wide-fan-in', { n, bytes, stream });
+        const result = run.result as { total: number; liveHeapBytes: number };
+        if (result.total !== n * bytes) throw new Error(`wide fan-in measured ${String(result.total)}`);
+        const after = liveHeap();
+        row[stream ? 'streamed' : 'eager'] = {
+          heldMb: round((result.liveHeapBytes - after) / 1024 / 1024),
+          liveHeapInStepMb: round(result.liveHeapBytes / 1024 / 1024),
+          liveHeapAfterRunMb: round(after / 1024 / 1024),
+        };
+      }
+      save(`fan-in-${n}`, row);
+      const held = (mode: string) => (row[mode] as { heldMb: number }).heldMb;
+      summary.push(
+        `| fan-in: memory held by the step | ${n} outputs of 16 KB | streamed ${held('streamed')} MB | eager ${held('eager')} MB | | |`,
+      );
+    }
   }
 
   const markdown = [

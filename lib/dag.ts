@@ -7,6 +7,8 @@ export interface StepSpec {
   readonly dependsOn: Readonly<Record<string, string>>;
   readonly options: StepOptions;
   readonly run: StepFn<unknown, unknown>;
+  /** Its function takes its upstream outputs as an async iterable, read page by page. */
+  readonly streamUpstream?: boolean;
 }
 
 /** A validated DAG for one run: steps, their dependents, a topological order. */

@@ -60,6 +60,9 @@ export interface RunnerHooks {
 
 const PARALLEL_READS = 16;
 
+/** Upstream steps a streaming step reads at a time (one BatchGetItem). */
+const STREAM_PAGE = 100;
+
 /** A step still running after this long has its STEP_START written on its own. */
 export const START_EVENT_DELAY_MS = 1_000;
 
@@ -323,19 +326,60 @@ export class StepRunner {
     return plan;
   }
 
+  /**
+   * The step's upstream outputs: an object by name, or for a streaming step an async
+   * iterable that reads them page by page while the body runs.
+   */
   private async loadUpstream(
     runId: string,
     plan: JobPlan,
     step: string,
     carried: Readonly<Record<string, unknown>> | undefined,
-  ): Promise<Record<string, unknown>> {
+  ): Promise<Record<string, unknown> | AsyncIterable<readonly [string, unknown]>> {
     const spec = plan.steps.get(step);
     const aliases = Object.entries(spec?.dependsOn ?? {});
+    if (spec?.streamUpstream) return this.streamUpstream(runId, step, aliases);
     if (aliases.length === 0) return {};
     const keys = plan.upstream.get(step) ?? [];
     if (carried && keys.every((key) => Object.hasOwn(carried, key))) {
       return Object.fromEntries(aliases.map(([alias, key]) => [alias, carried[key]]));
     }
+    const outputs = await this.readOutputs(runId, step, keys);
+    return Object.fromEntries(aliases.map(([alias, key]) => [alias, outputs.get(key)]));
+  }
+
+  /**
+   * `[alias, output]` in `dependsOn` order, STREAM_PAGE upstream steps at a time, the next
+   * page read while the body works through this one: at most two pages in memory.
+   */
+  private async *streamUpstream(
+    runId: string,
+    step: string,
+    aliases: readonly (readonly [string, string])[],
+  ): AsyncGenerator<readonly [string, unknown]> {
+    const pages: (readonly (readonly [string, string])[])[] = [];
+    for (let i = 0; i < aliases.length; i += STREAM_PAGE) pages.push(aliases.slice(i, i + STREAM_PAGE));
+    const read = (page: readonly (readonly [string, string])[]) => {
+      const reading = this.readOutputs(runId, step, [...new Set(page.map(([, key]) => key))]);
+      // Awaited in turn below; a failure of a page read ahead must not go unobserved meanwhile.
+      reading.catch(() => {});
+      return reading;
+    };
+    let next = pages[0] ? read(pages[0]) : undefined;
+    for (let i = 0; i < pages.length; i++) {
+      const outputs = await (next as Promise<Map<string, unknown>>);
+      const following = pages[i + 1];
+      next = following ? read(following) : undefined;
+      for (const [alias, key] of pages[i] ?? []) yield [alias, outputs.get(key)] as const;
+    }
+  }
+
+  /** The recorded outputs of these upstream steps, each of which must have SUCCEEDED. */
+  private async readOutputs(
+    runId: string,
+    step: string,
+    keys: readonly string[],
+  ): Promise<Map<string, unknown>> {
     const records = await this.deps.store.getSteps(runId, keys);
     const outputs = new Map<string, unknown>();
     await forEachLimit([...records.values()], PARALLEL_READS, async (record) => {
@@ -344,18 +388,16 @@ export class StepRunner {
       }
       outputs.set(record.key, await readStepOutput(this.deps.payloads, record));
     });
-    const upstream: Record<string, unknown> = {};
-    for (const [alias, key] of aliases) {
+    for (const key of keys) {
       if (!outputs.has(key)) throw new Error(`upstream step '${key}' of '${step}' has no recorded output`);
-      upstream[alias] = outputs.get(key);
     }
-    return upstream;
+    return outputs;
   }
 
   private async invoke(
     plan: JobPlan,
     message: StepMessage,
-    upstream: Record<string, unknown>,
+    upstream: Record<string, unknown> | AsyncIterable<readonly [string, unknown]>,
     limits: AttemptLimits,
   ): Promise<unknown> {
     const spec = plan.steps.get(message.step);

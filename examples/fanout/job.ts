@@ -3,7 +3,7 @@ import { defineJob, type StepRef } from '../../lib/job.ts';
 
 /**
  * 1 -> N -> 1. `plan` decides N from the input; N `square-i` steps each return i^2
- * (taking the offset from `plan`'s output); `sum` adds them all up.
+ * (taking the offset from `plan`'s output); `sum` adds them all up as they stream in.
  */
 export const fanout = defineJob(
   'fanout',
@@ -21,9 +21,10 @@ export const fanout = defineJob(
         ({ plan }) => (i + plan.offset) ** 2,
       );
     }
-    job.step('sum', { dependsOn: squares }, (outputs) => {
+    // Streamed: the outputs of up to 10,000 squares arrive a page at a time.
+    job.step('sum', { dependsOn: squares, streamUpstream: true }, async (outputs) => {
       let total = 0;
-      for (const value of Object.values(outputs)) total += value;
+      for await (const [, value] of outputs) total += value;
       return { n: input.n, sum: total };
     });
   },

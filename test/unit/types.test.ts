@@ -17,4 +17,17 @@ describe('step functions receive upstream outputs typed, with no casts', () => {
       });
     });
   });
+
+  it("types a streaming step's entries by name and output", () => {
+    defineJob('typed-stream', (job) => {
+      const a = job.step('a', () => 1);
+      const b = job.step('b', () => 'two');
+      job.step('c', { dependsOn: { a, b }, streamUpstream: true }, async (upstream) => {
+        for await (const entry of upstream) {
+          expectTypeOf(entry).toEqualTypeOf<readonly ['a', number] | readonly ['b', string]>();
+        }
+        return 0;
+      });
+    });
+  });
 });

@@ -35,7 +35,7 @@ export function createHandler(
     runAttempt.registerLambdaContext(context);
     const deadline = deadlineOf(context);
     // This invocation's successes write their counters and events together, at the end.
-    const batch = new AttemptBatch(deps.store, deps.log, runner.statuses);
+    const batch = new AttemptBatch(deps, runner.statuses);
     const recordHandler = async (record: SQSRecord) => {
       const blockedMs = breaker.blockedForMs();
       if (blockedMs !== undefined) {

@@ -38,6 +38,11 @@ export async function releaseDependents(
     readonly output?: StepResult;
     /** The delivery releasing it (SQS message id, ECS task ARN), recorded on what it queues. */
     readonly delivery?: string;
+    /**
+     * Takes the fan-in dependents instead of resolving them here: the worker's batch resolves
+     * those of all its attempts together (releaseFanIns) before the invocation returns.
+     */
+    readonly deferFanIn?: (dependent: string, upstreamIndex: number) => void;
   } = {},
 ): Promise<string[]> {
   const ready: string[] = [];
@@ -46,7 +51,12 @@ export async function releaseDependents(
   await forEachLimit(plan.dependents.get(stepKey) ?? [], PARALLEL_WRITES, async (dependent) => {
     const upstream = plan.upstream.get(dependent) ?? [];
     if (upstream.length > 1) {
-      const left = await deps.store.resolveDependency(run.runId, dependent, upstream.indexOf(stepKey));
+      const index = upstream.indexOf(stepKey);
+      if (options.deferFanIn && options.retry !== true) {
+        options.deferFanIn(dependent, index);
+        return;
+      }
+      const left = await deps.store.resolveDependency(run.runId, dependent, index);
       if (left > 0) return;
     } else if (options.retry !== true && releasedByMessage(plan, dependent)) {
       // The first release: only this delivery is sending it. A recovery (retry) marks it
@@ -54,21 +64,7 @@ export async function releaseDependents(
       ready.push(dependent);
       return;
     }
-    const queued = await deps.store.markQueued(run.runId, dependent, options.delivery);
-    // Still QUEUED at attempt 1 when this release is a retry after a crash: that crash may
-    // have come between marking it and sending its message, so send again — if it was this
-    // same delivery that queued it (its redelivery, or an in-place retry). Another delivery
-    // of the upstream (a duplicate) that queued it is alive and sending it, or, if it died,
-    // its own redelivery re-sends it; a re-send here would dispatch the step twice.
-    const current = queued.ok ? undefined : queued.current;
-    const resend =
-      options.retry === true &&
-      current?.status === StepStatus.QUEUED &&
-      current.attempt === 1 &&
-      (current.releasedBy === undefined ||
-        options.delivery === undefined ||
-        current.releasedBy === options.delivery);
-    if (queued.ok || resend) ready.push(dependent);
+    if (await queueForSending(deps, run.runId, dependent, options)) ready.push(dependent);
   });
   const items: DispatchItem[] = ready.map((step) => ({
     step,
@@ -78,6 +74,55 @@ export async function releaseDependents(
   }));
   if (items.length > 0) await deps.dispatcher.dispatch(run, plan, items);
   return ready;
+}
+
+/** Upstream steps of one fan-in that an invocation's attempts resolved, gathered by AttemptBatch. */
+export interface FanInRelease {
+  readonly run: RunRef;
+  readonly plan: JobPlan;
+  readonly dependent: string;
+  readonly upstreamIndices: readonly number[];
+  /** A delivery among them, recorded on the fan-in if this release queues it. */
+  readonly delivery?: string;
+}
+
+/** Resolve a batch's upstream steps of one fan-in in one write; queue and send it if none is left. */
+export async function releaseFanIn(deps: Deps, release: FanInRelease): Promise<boolean> {
+  const { run, plan, dependent } = release;
+  const left = await deps.store.resolveDependencies(run.runId, dependent, release.upstreamIndices);
+  if (left > 0) return false;
+  const queued = await queueForSending(deps, run.runId, dependent, {
+    ...(release.delivery ? { delivery: release.delivery } : {}),
+  });
+  if (queued) await deps.dispatcher.dispatch(run, plan, [{ step: dependent, attempt: 1 }]);
+  return queued;
+}
+
+/**
+ * WAITING -> QUEUED, by this delivery: true if the caller is to send it. Still QUEUED at
+ * attempt 1 when this release is a retry after a crash: that crash may have come between
+ * marking it and sending its message, so send again — if it was this same delivery that
+ * queued it (its redelivery, or an in-place retry). Another delivery of the upstream (a
+ * duplicate) that queued it is alive and sending it, or, if it died, its own redelivery
+ * re-sends it; a re-send here would dispatch the step twice.
+ */
+async function queueForSending(
+  deps: Deps,
+  runId: string,
+  dependent: string,
+  options: { readonly retry?: boolean; readonly delivery?: string },
+): Promise<boolean> {
+  const queued = await deps.store.markQueued(runId, dependent, options.delivery);
+  if (queued.ok) return true;
+  const current = queued.current;
+  return (
+    options.retry === true &&
+    current?.status === StepStatus.QUEUED &&
+    current.attempt === 1 &&
+    (current.releasedBy === undefined ||
+      options.delivery === undefined ||
+      current.releasedBy === options.delivery)
+  );
 }
 
 export async function dispatchFirstAttempts(

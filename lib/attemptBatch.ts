@@ -1,30 +1,49 @@
-import type { Log } from './log.ts';
+import { type FanInRelease, releaseFanIn } from './advance.ts';
+import type { JobPlan } from './dag.ts';
+import type { Deps } from './deps.ts';
+import type { RunRef } from './dispatch.ts';
+import { ReleaseFailedError } from './errors.ts';
 import type { RunStatusCache } from './runStatusCache.ts';
-import type { PreparedEvent, RunStore, TablePut } from './store/runStore.ts';
+import type { PreparedEvent, TablePut } from './store/runStore.ts';
 import { withTransientRetries } from './transient.ts';
 
 /**
  * What the attempts of one worker invocation write about themselves, written together when
- * the invocation's batch is done: one run-counter ADD per run (not one per step), and the
- * STEP_START/STEP_SUCCESS events with the attempts' COMPLETED idempotency records in
- * BatchWriteItems of 25 (not two items and an update per step). A chain step's events and
- * record then cost one request, a fan-out batch of 10 steps 1 + 2 instead of 10 + 10 + 10.
+ * the invocation's batch is done:
+ * - the fan-in steps they release: one write per fan-in for all its upstream steps in the
+ *   batch (not one each), then its WAITING -> QUEUED write and message if none is left;
+ * - one run-counter ADD per run (not one per step);
+ * - the STEP_START/STEP_SUCCESS events with the attempts' COMPLETED idempotency records, in
+ *   BatchWriteItems of 25 (not two items and an update per step).
+ * A chain step's events and record then cost one request; a fan-out batch of 10 steps
+ * 1 + 1 + 2 instead of 10 + 10 + 10 + 10.
  *
- * Written before the invocation returns, so before SQS deletes its messages. A worker that
- * dies first leaves the counters behind, loses those events, and leaves the idempotency
- * records INPROGRESS until they expire with the invocation; the messages come back, their
- * attempts are found SUCCEEDED, and the run is recounted (requestReconcile), as after a
- * crash between a result and its counter.
+ * Written before the invocation returns, so before SQS deletes its messages, and the
+ * COMPLETED records last, after the releases: a record says the attempt's continuation is
+ * done. A worker that dies first leaves them INPROGRESS until they expire with the
+ * invocation, and its counters behind; the messages come back, their attempts are found
+ * SUCCEEDED, they release again, and the run is recounted (requestReconcile), as after any
+ * crash between a result and its release.
  */
 const RETRIES = { tries: 4, baseMs: 100, maxMs: 2_000 } as const;
+
+interface PendingFanIn {
+  readonly run: RunRef;
+  readonly plan: JobPlan;
+  readonly dependent: string;
+  readonly upstreamIndices: number[];
+  delivery?: string;
+}
 
 export class AttemptBatch {
   private readonly succeeded = new Map<string, number>();
   private readonly puts: TablePut[] = [];
+  /** Idempotency records: written after the releases, and not at all if one failed. */
+  private readonly records: TablePut[] = [];
+  private readonly fanIns = new Map<string, PendingFanIn>();
 
   constructor(
-    private readonly store: RunStore,
-    private readonly log: Log,
+    private readonly deps: Deps,
     /** Told the status each counter write returns, so the next step of the run needs no read. */
     private readonly statuses?: RunStatusCache,
   ) {}
@@ -34,49 +53,105 @@ export class AttemptBatch {
     for (const item of events) this.puts.push({ item });
   }
 
-  /** An item of another table written with the events (an attempt's COMPLETED idempotency record). */
-  put(table: string, item: object): void {
-    this.puts.push({ table, item });
+  /** An attempt's COMPLETED idempotency record (its table's item). */
+  complete(table: string, item: object): void {
+    this.records.push({ table, item });
   }
 
-  /** Write what was gathered; never throws (a run whose counter could not be written is recounted). */
+  /** Upstream step `upstreamIndex` of fan-in `dependent` succeeded: resolved with the batch's others. */
+  fanIn(run: RunRef, plan: JobPlan, dependent: string, upstreamIndex: number, delivery?: string): void {
+    const key = `${run.runId}/${dependent}`;
+    const pending = this.fanIns.get(key) ?? { run, plan, dependent, upstreamIndices: [] };
+    pending.upstreamIndices.push(upstreamIndex);
+    pending.delivery ??= delivery;
+    this.fanIns.set(key, pending);
+  }
+
+  /**
+   * Write what was gathered. Throws ReleaseFailedError, after writing the rest, when a
+   * fan-in's release could not be written: the invocation must fail so that its messages
+   * come back and release it. Counter and event failures are logged and recounted.
+   */
   async flush(): Promise<void> {
+    const fanIns = [...this.fanIns.values()];
+    this.fanIns.clear();
     const counts = [...this.succeeded];
-    const puts = this.puts.splice(0);
     this.succeeded.clear();
-    await Promise.all([
-      ...counts.map(async ([runId, succeeded]) => {
+    const puts = this.puts.splice(0);
+    const records = this.records.splice(0);
+
+    // The counters go alongside; the events and records wait for the releases, since a
+    // COMPLETED record must not be written for an attempt whose fan-in release failed.
+    const [unreleased] = await Promise.all([
+      this.releaseAll(fanIns).then(async (failed) => {
+        await this.writePuts(failed.length === 0 ? [...puts, ...records] : puts);
+        return failed;
+      }),
+      this.writeCounts(counts),
+    ]);
+    if (unreleased.length > 0) {
+      throw new ReleaseFailedError(
+        unreleased.map((f) => f.dependent),
+        { cause: unreleased[0]?.error },
+      );
+    }
+  }
+
+  private async releaseAll(fanIns: readonly PendingFanIn[]) {
+    const failed: { dependent: string; error: unknown }[] = [];
+    await Promise.all(
+      fanIns.map(async (fanIn) => {
+        const release: FanInRelease = fanIn;
+        try {
+          await withTransientRetries(() => releaseFanIn(this.deps, release), RETRIES);
+        } catch (error) {
+          this.deps.log.error('could not release a fan-in step; the batch will be delivered again', {
+            runId: fanIn.run.runId,
+            step: fanIn.dependent,
+            error,
+          });
+          failed.push({ dependent: fanIn.dependent, error });
+        }
+      }),
+    );
+    return failed;
+  }
+
+  private async writeCounts(counts: readonly [string, number][]): Promise<void> {
+    await Promise.all(
+      counts.map(async ([runId, succeeded]) => {
         try {
           const status = await withTransientRetries(
-            () => this.store.addRunCounts(runId, { succeeded }),
+            () => this.deps.store.addRunCounts(runId, { succeeded }),
             RETRIES,
           );
           this.statuses?.note(runId, status);
         } catch (error) {
-          this.log.error('could not add to the run counter; asking for a recount', {
+          this.deps.log.error('could not add to the run counter; asking for a recount', {
             runId,
             succeeded,
             error,
           });
-          await this.store.requestReconcile(runId).catch((reconcileError: unknown) => {
+          await this.deps.store.requestReconcile(runId).catch((reconcileError: unknown) => {
             // The stalled run is recounted by PollRun after LAMBDAG_STALL_SECONDS anyway.
-            this.log.error('could not ask for a recount either', { runId, error: reconcileError });
+            this.deps.log.error('could not ask for a recount either', { runId, error: reconcileError });
           });
         }
       }),
-      (async () => {
-        if (puts.length === 0) return;
-        try {
-          await withTransientRetries(() => this.store.putItems(puts), RETRIES);
-        } catch (error) {
-          // The step items hold the outcome: the log lines are lost, and idempotency records
-          // left INPROGRESS expire with the invocation (a duplicate meanwhile waits for that).
-          this.log.error('could not write step events and idempotency records', {
-            count: puts.length,
-            error,
-          });
-        }
-      })(),
-    ]);
+    );
+  }
+
+  private async writePuts(puts: readonly TablePut[]): Promise<void> {
+    if (puts.length === 0) return;
+    try {
+      await withTransientRetries(() => this.deps.store.putItems(puts), RETRIES);
+    } catch (error) {
+      // The step items hold the outcome: the log lines are lost, and idempotency records
+      // left INPROGRESS expire with the invocation (a duplicate meanwhile waits for that).
+      this.deps.log.error('could not write step events and idempotency records', {
+        count: puts.length,
+        error,
+      });
+    }
   }
 }

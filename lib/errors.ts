@@ -32,6 +32,7 @@ export const ErrorCode = {
   RUN_NOT_FINISHED: 'RUN_NOT_FINISHED',
   UNKNOWN_STEP: 'UNKNOWN_STEP',
   NOTHING_TO_RERUN: 'NOTHING_TO_RERUN',
+  RELEASE_FAILED: 'RELEASE_FAILED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -199,6 +200,22 @@ export class EcsLaunchError extends LambdagError {
     readonly reasons: string,
   ) {
     super(`ECS did not start a task for step '${step}': ${reasons}`);
+  }
+}
+
+/**
+ * A worker could not write the release of fan-in steps its attempts resolved (AWS kept
+ * failing). The invocation fails, so its messages come back: their attempts are found
+ * SUCCEEDED and release again.
+ */
+export class ReleaseFailedError extends LambdagError {
+  override readonly name = 'ReleaseFailedError' as const;
+  readonly code = ErrorCode.RELEASE_FAILED;
+  constructor(
+    readonly steps: readonly string[],
+    options?: { cause?: unknown },
+  ) {
+    super(`could not release fan-in step(s) ${steps.map((s) => `'${s}'`).join(', ')}`, options);
   }
 }
 

@@ -95,7 +95,7 @@ class BatchingPersistenceLayer extends DynamoDBPersistenceLayer {
     ) {
       return super._updateRecord(record);
     }
-    batch.put(this.table, {
+    batch.complete(this.table, {
       [ATTRIBUTES.keyAttr]: record.idempotencyKey,
       [ATTRIBUTES.statusAttr]: record.getStatus(),
       ...(record.expiryTimestamp === undefined ? {} : { [ATTRIBUTES.expiryAttr]: record.expiryTimestamp }),

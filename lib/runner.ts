@@ -218,9 +218,16 @@ export class StepRunner {
       this.statuses.note(runId, await this.deps.store.addRunCounts(runId, { succeeded: 1 }));
       await this.appendAttemptEvent(message, success);
     }
+    const { batch, delivery } = limits;
     await releaseDependents(this.deps, run, plan, step, {
       output: result,
-      ...(limits.delivery ? { delivery: limits.delivery } : {}),
+      ...(delivery ? { delivery } : {}),
+      ...(batch
+        ? {
+            deferFanIn: (dependent: string, index: number) =>
+              batch.fanIn(run, plan, dependent, index, delivery),
+          }
+        : {}),
     });
     return { ...base, status: AttemptStatus.SUCCEEDED, ...withKey };
   }

@@ -1,0 +1,71 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { expectedSum } from '../../examples/fanout/job.ts';
+import { StepStatus } from '../../lib/status.ts';
+import { runToEnd, stepsOf, useStack } from '../support/stack.ts';
+
+/** Short invocations: the INPROGRESS records of a failed invocation expire within seconds. */
+const handle = useStack({ visibilityTimeoutSeconds: 2, stepWorkerTimeoutSeconds: 4 });
+
+/** The resolveDependencies calls the handlers made for `dependent` of `runId`, with their upstream indices. */
+function releasesOf(spy: { mock: { calls: unknown[][] } }, runId: string, dependent: string): number[][] {
+  return spy.mock.calls
+    .filter(([run, key]) => run === runId && key === dependent)
+    .map(([, , indices]) => [...(indices as number[])]);
+}
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+describe('a fan-in step released by worker batches', () => {
+  it('resolves a batch of its upstream steps in one write, and is sent once with every input', async () => {
+    const spy = vi.spyOn(handle.stack.deps.store, 'resolveDependencies');
+    const n = 40;
+    const run = await runToEnd(handle, 'fanout', { n });
+    expect(run.status).toBe('SUCCEEDED');
+    expect(run.result).toEqual({ n, sum: expectedSum(n) });
+
+    const releases = releasesOf(spy, run.runId, 'sum');
+    // Every upstream index resolved exactly once, and in fewer writes than upstream steps:
+    // the event source hands the worker batches of up to 10.
+    expect(releases.flat().sort((a, b) => a - b)).toEqual(Array.from({ length: n }, (_, i) => i));
+    expect(releases.length).toBeLessThan(n);
+    expect(releases.some((indices) => indices.length > 1)).toBe(true);
+    expect(handle.stack.faults.sends(run.runId, 'sum')).toBe(1);
+  });
+
+  it('fails the invocation when the release cannot be written; the redelivered batch releases it once', async () => {
+    const store = handle.stack.deps.store;
+    const real = store.resolveDependencies.bind(store);
+    let injected = 0;
+    // The first release write fails as DynamoDB never does for us locally (not transient,
+    // so it is not retried in place): the fault an emulator cannot produce.
+    const spy = vi.spyOn(store, 'resolveDependencies').mockImplementation(async (...args) => {
+      if (injected === 0) {
+        injected++;
+        throw new Error('injected: the fan-in release write failed');
+      }
+      return real(...args);
+    });
+    const one = vi.spyOn(store, 'resolveDependency');
+    const failedBefore = handle.stack.eventSource.stats().failedInvocations;
+    const n = 20;
+    const run = await runToEnd(handle, 'fanout', { n });
+
+    expect(run.status).toBe('SUCCEEDED');
+    expect(run.result).toEqual({ n, sum: expectedSum(n) });
+    expect(injected).toBe(1);
+    expect(handle.stack.eventSource.stats().failedInvocations).toBeGreaterThan(failedBefore);
+    // The failed batch's steps came back and released the fan-in (one by one, as recoveries):
+    // every index counted, the fan-in sent once.
+    const resolved = [
+      ...releasesOf(spy, run.runId, 'sum').flat(),
+      ...one.mock.calls.filter(([r, key]) => r === run.runId && key === 'sum').map(([, , index]) => index),
+    ];
+    expect(new Set(resolved)).toEqual(new Set(Array.from({ length: n }, (_, i) => i)));
+    expect(handle.stack.faults.sends(run.runId, 'sum')).toBe(1);
+    const steps = await stepsOf(handle, run.runId);
+    expect(steps.get('sum')).toMatchObject({ status: StepStatus.SUCCEEDED, attempt: 1 });
+    expect(run.succeeded).toBe(n + 2);
+  });
+});

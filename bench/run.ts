@@ -156,7 +156,11 @@ try {
   }
 
   if (cases.has('fanout')) {
-    const sizes = quick ? [10, 100] : [10, 100, 1_000, 10_000];
+    const sizes = process.env.BENCH_FANOUT_SIZES
+      ? process.env.BENCH_FANOUT_SIZES.split(',').map(Number)
+      : quick
+        ? [10, 100]
+        : [10, 100, 1_000, 10_000];
     for (const n of sizes) {
       const floorResult = await asMeasured(() => floor.fanout(n, CONCURRENCY, BATCH_SIZE));
       metrics.reset();

@@ -10,6 +10,7 @@ import {
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { Log } from '../lib/log.ts';
 import { lambdaContext } from './lambdaContext.ts';
+import { PollerGate } from './pollerGate.ts';
 
 export type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse | undefined>;
 
@@ -52,7 +53,8 @@ const LONG_POLL_SECONDS = 1;
  * the handler, and delete what succeeded. A handler that throws leaves the whole
  * batch to come back after the visibility timeout; with ReportBatchItemFailures
  * only the reported records do. Redelivery, receive counts and DLQ redrive are
- * the queue's own (fauxqs), as on AWS.
+ * the queue's own (fauxqs), as on AWS. The pollers of a mapping share a PollerGate, so an
+ * idle queue has one long poll on it, as on SQS (fauxqs would answer every waiting poll).
  */
 export class SqsEventSource {
   private readonly counters: EventSourceStats = {
@@ -78,7 +80,9 @@ export class SqsEventSource {
     // Every poller's long poll listens on the one abort signal.
     setMaxListeners(0, this.abort.signal);
     for (const mapping of this.mappings) {
-      for (let i = 0; i < mapping.maximumConcurrency; i++) this.loops.push(this.poll(mapping));
+      // The mapping's pollers share one gate: one long poll on an idle queue (see PollerGate).
+      const gate = new PollerGate();
+      for (let i = 0; i < mapping.maximumConcurrency; i++) this.loops.push(this.poll(mapping, gate));
     }
   }
 
@@ -124,19 +128,25 @@ export class SqsEventSource {
     return true;
   }
 
-  private async poll(mapping: EventSourceMapping): Promise<void> {
-    while (!this.stopped) {
+  private async poll(mapping: EventSourceMapping, gate: PollerGate): Promise<void> {
+    const max = Math.min(10, mapping.batchSize);
+    let idle = false;
+    while (await gate.turn(idle, this.abort.signal)) {
       try {
-        const { Messages = [] } = await this.sqs.send(
-          new ReceiveMessageCommand({
-            QueueUrl: mapping.queueUrl,
-            MaxNumberOfMessages: Math.min(10, mapping.batchSize),
-            WaitTimeSeconds: LONG_POLL_SECONDS,
-            MessageSystemAttributeNames: ['All'],
-            MessageAttributeNames: ['All'],
-          }),
-          { abortSignal: this.abort.signal },
+        const { Messages = [] } = await gate.receive(() =>
+          this.sqs.send(
+            new ReceiveMessageCommand({
+              QueueUrl: mapping.queueUrl,
+              MaxNumberOfMessages: max,
+              WaitTimeSeconds: LONG_POLL_SECONDS,
+              MessageSystemAttributeNames: ['All'],
+              MessageAttributeNames: ['All'],
+            }),
+            { abortSignal: this.abort.signal },
+          ),
         );
+        idle = Messages.length < max;
+        gate.received(Messages.length, max);
         if (Messages.length) await this.invoke(mapping, Messages);
       } catch (error) {
         if (this.stopped) return;

@@ -149,6 +149,16 @@ async function transitionsOf(run: RunRecord): Promise<number> {
 }
 
 const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
+
+/** Measured rounds of a case (floor and lambdag alternating); its figures are those of the median round. */
+const ROUNDS = quick ? 1 : 3;
+
+function median<T extends { ratio: number }>(rounds: readonly T[]): T {
+  const sorted = [...rounds].sort((a, b) => a.ratio - b.ratio);
+  const middle = sorted[Math.floor((sorted.length - 1) / 2)];
+  if (!middle) throw new Error('no rounds measured');
+  return middle;
+}
 const results: Record<string, unknown> = {};
 const summary: string[] = [];
 
@@ -164,22 +174,38 @@ function save(name: string, result: Record<string, unknown>): void {
 try {
   if (cases.has('serial')) {
     const n = quick ? 20 : 100;
-    const floorResult = await asMeasured(() => floor.serial(n));
-    metrics.reset();
-    const { value, peakRssMb } = await withPeakRss(() => runJob('bench-chain', { n }));
-    // Per step: between the first and the last step's results, as the floor times its steps.
-    // The run's own start and end (state machine, StartRun, PollRun seeing the end,
-    // FinalizeRun) are a fixed cost per run, reported apart.
-    const msPerStep =
-      (await stepsWindowMs(value.run.runId, ['c-0', 'finishedAt'], [`c-${n - 1}`, 'finishedAt'])) / (n - 1);
+    // Warm-up: both the floor's and lambdag's code paths compiled before anything is timed.
+    await asMeasured(() => floor.serial(20));
+    await runJob('bench-chain', { n: 20 });
+    // Rounds alternate floor and chain; the round with the median ratio is reported.
+    const rounds = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      const floorResult = await asMeasured(() => floor.serial(n));
+      metrics.reset();
+      const measured = await withPeakRss(() => runJob('bench-chain', { n }));
+      // Per step: between the first and the last step's results, as the floor times its steps.
+      // The run's own start and end (state machine, StartRun, PollRun seeing the end,
+      // FinalizeRun) are a fixed cost per run, reported apart.
+      const msPerStep =
+        (await stepsWindowMs(measured.value.run.runId, ['c-0', 'finishedAt'], [`c-${n - 1}`, 'finishedAt'])) /
+        (n - 1);
+      rounds.push({
+        floorResult,
+        msPerStep,
+        ratio: msPerStep / floorResult.msPerStep,
+        ...measured,
+        requests: metrics.snapshot(),
+        workerTotal: round(metrics.total('stepWorker') / n, 2),
+      });
+    }
+    const { floorResult, msPerStep, value, peakRssMb, requests, workerTotal } = median(rounds);
     const endToEndMsPerStep = value.run.finishedAt
       ? (Date.parse(value.run.finishedAt) - Date.parse(value.run.createdAt)) / n
       : value.wallMs / n;
-    const requests = metrics.snapshot();
     const workerPerStep = perStep(requests, 'stepWorker', n);
-    const workerTotal = round(metrics.total('stepWorker') / n, 2);
     save('serial', {
       steps: n,
+      ratiosOfRounds: rounds.map((r) => round(r.ratio, 2)),
       wallMs: round(value.wallMs),
       msPerStep: round(msPerStep, 2),
       floorMsPerStep: round(floorResult.msPerStep, 2),
@@ -205,20 +231,41 @@ try {
       : quick
         ? [10, 100]
         : [10, 100, 1_000, 10_000];
+    // Warm-up, as for the chain.
+    await asMeasured(() => floor.fanout(100, CONCURRENCY, BATCH_SIZE));
+    await runJob('fanout', { n: 100 });
     for (const n of sizes) {
-      const floorResult = await asMeasured(() => floor.fanout(n, CONCURRENCY, BATCH_SIZE));
-      metrics.reset();
-      const { value, peakRssMb } = await withPeakRss(() => runJob('fanout', { n }));
       const steps = n + 2;
-      // The N parallel steps: from plan's result (it dispatches them) to sum's start (the
-      // last of them released it), as the floor times N steps. The whole run's wall time
-      // (start, plan, sum, PollRun seeing the end, FinalizeRun) is reported beside it.
-      const stepsPerSecond =
-        n / ((await stepsWindowMs(value.run.runId, ['plan', 'finishedAt'], ['sum', 'startedAt'])) / 1000);
+      // Rounds as for the chain, but one of the widest (it takes a minute).
+      const rounds = [];
+      for (let r = 0; r < (n > 1_000 ? 1 : ROUNDS); r++) {
+        const floorResult = await asMeasured(() => floor.fanout(n, CONCURRENCY, BATCH_SIZE));
+        metrics.reset();
+        const measured = await withPeakRss(() => runJob('fanout', { n }));
+        // The N parallel steps: from plan's result (it dispatches them) to sum's start (the
+        // last of them released it), as the floor times N steps. The whole run's wall time
+        // (start, plan, sum, PollRun seeing the end, FinalizeRun) is reported beside it.
+        const windowMs = await stepsWindowMs(
+          measured.value.run.runId,
+          ['plan', 'finishedAt'],
+          ['sum', 'startedAt'],
+        );
+        const stepsPerSecond = n / (windowMs / 1000);
+        rounds.push({
+          floorResult,
+          stepsPerSecond,
+          ratio: stepsPerSecond / floorResult.stepsPerSecond,
+          ...measured,
+          requests: metrics.snapshot(),
+          workerTotal: metrics.total('stepWorker'),
+        });
+      }
+      const { floorResult, stepsPerSecond, value, peakRssMb, requests, workerTotal } = median(rounds);
       const wallStepsPerSecond = steps / (value.wallMs / 1000);
       save(`fanout-${n}`, {
         n,
         steps,
+        ratiosOfRounds: rounds.map((r) => round(r.ratio, 2)),
         wallMs: round(value.wallMs),
         wallStepsPerSecond: round(wallStepsPerSecond),
         stepsPerSecond: round(stepsPerSecond),
@@ -228,8 +275,8 @@ try {
         peakRssMb,
         transitions: await transitionsOf(value.run),
         awsTransitionsModelled: await awsTransitionsOf(value.run),
-        requestsPerStep: round(metrics.total('stepWorker') / steps, 2),
-        requestsByOperation: perStep(metrics.snapshot(), 'stepWorker', steps),
+        requestsPerStep: round(workerTotal / steps, 2),
+        requestsByOperation: perStep(requests, 'stepWorker', steps),
         result: value.run.result,
       });
       summary.push(

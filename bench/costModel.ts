@@ -45,7 +45,8 @@ const DDB_READS = new Set(['GetItem', 'BatchGetItem', 'Query', 'Scan']);
 
 /**
  * Dollars per million steps from requests per step by `Service.Operation`. Each DynamoDB
- * write is counted as one write unit and each read as one read unit (items under 1 KB /
+ * write, and each item of a BatchWriteItem, is counted as one write unit and each read as
+ * one read unit (items under 1 KB /
  * 4 KB; BatchGetItem counts one unit per request although it reads several items, and
  * strongly consistent reads cost 1 unit, so the DynamoDB figure is a lower bound for steps
  * with several upstream). Each SQS request is one 64 KB chunk. The event source's own
@@ -53,9 +54,12 @@ const DDB_READS = new Set(['GetItem', 'BatchGetItem', 'Query', 'Scan']);
  */
 export function costPerMillionSteps(
   requestsPerStep: Record<string, number>,
+  /** Items the BatchWriteItem requests wrote, per step (each is a write unit). */
+  batchWriteItemsPerStep: number,
   lambda: LambdaAssumptions = DEFAULT_LAMBDA,
 ): CostPerMillionSteps {
-  let sqs = 2; // ReceiveMessage + DeleteMessage(Batch) by the event source, per step at batch size 1
+  // ReceiveMessage + DeleteMessageBatch by the event source, once per invocation's batch.
+  let sqs = 2 / lambda.stepsPerInvocation;
   let ddbWrites = 0;
   let ddbReads = 0;
   let s3Puts = 0;
@@ -63,8 +67,8 @@ export function costPerMillionSteps(
   for (const [name, count] of Object.entries(requestsPerStep)) {
     const [service, operation = ''] = name.split('.');
     if (service === 'SQS') sqs += count;
-    // The worker's BatchWriteItem writes two event items (STEP_START with the outcome).
-    else if (service === 'DynamoDB' && operation === 'BatchWriteItem') ddbWrites += 2 * count;
+    // Billed by the item (counted by the request middleware), not by the request.
+    else if (service === 'DynamoDB' && operation === 'BatchWriteItem') ddbWrites += batchWriteItemsPerStep;
     else if (service === 'DynamoDB' && DDB_WRITES.has(operation)) ddbWrites += count;
     else if (service === 'DynamoDB' && DDB_READS.has(operation)) ddbReads += count;
     else if (service === 'S3' && operation === 'PutObject') s3Puts += count;
@@ -94,7 +98,7 @@ export function costPerMillionSteps(
     temporalCloudEquivalent: round(2 * PRICES.temporalCloudPerMillionActions),
     assumptions: [
       `Lambda ${lambda.memoryMb} MB, ${lambda.msPerStep} ms billed per step, ${lambda.stepsPerInvocation} step(s) per invocation`,
-      'one DynamoDB unit per request (small items; a BatchWriteItem of the worker writes 2 items), one SQS chunk per request, event source receive + delete = 2 SQS requests per step',
+      `one DynamoDB unit per request and per item a BatchWriteItem writes (${Math.round(batchWriteItemsPerStep * 100) / 100} a step; small items), one SQS chunk per request, event source receive + delete = 2 SQS requests per invocation`,
       'Step Functions: 2 transitions per step as a Task state; Temporal Cloud: 2 actions per activity',
       `list prices ${PRICES.date}, us-east-1, no free tier`,
     ],

@@ -1,5 +1,5 @@
 import { PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import {
   CreateQueueCommand,
   DeleteMessageBatchCommand,
@@ -104,6 +104,19 @@ export class Floor {
     await Promise.all(Array.from({ length: concurrency }, worker));
     const ms = performance.now() - started;
     return { steps: n, ms, stepsPerSecond: n / (ms / 1000) };
+  }
+
+  /** An output of `bytes` put to S3 and read back whole, as one step hands it to the next: ms. */
+  async bigOutput(bytes: number): Promise<{ bytes: number; ms: number }> {
+    const { config, aws } = this.deps;
+    const key = `bench/floor/big-${Date.now()}.json`;
+    const body = JSON.stringify('x'.repeat(bytes));
+    const started = performance.now();
+    await aws.s3.send(new PutObjectCommand({ Bucket: config.bucket, Key: key, Body: body }));
+    const out = await aws.s3.send(new GetObjectCommand({ Bucket: config.bucket, Key: key }));
+    const read = JSON.parse((await out.Body?.transformToString()) ?? '""') as string;
+    if (read.length !== bytes) throw new Error(`floor: read ${read.length} of ${bytes} bytes`);
+    return { bytes, ms: performance.now() - started };
   }
 
   /** Idempotency put, output put, result update: what each step writes. */

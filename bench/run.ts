@@ -18,7 +18,7 @@ import { JobRegistry } from '../lib/registry.ts';
 import { RequestMetrics } from '../lib/requestMetrics.ts';
 import type { RunRecord } from '../lib/store/types.ts';
 import { startLocalStack } from '../local/stack.ts';
-import { costPerMillionSteps, PRICES, perStep } from './costModel.ts';
+import { costPerMillionSteps, DEFAULT_LAMBDA, PRICES, perStep } from './costModel.ts';
 import { Floor } from './floor.ts';
 import { bigOutput, chain, liveHeap, wideFanIn } from './jobs.ts';
 import { currentPolicy, replayPolls, resetOnProgressPolicy } from './pollModel.ts';
@@ -31,6 +31,8 @@ const { values } = parseArgs({
     sizes: { type: 'string' },
     /** The local Wait between PollRun ticks (ms); default 1000, the shortest PollRun asks for on AWS. */
     'poll-ms': { type: 'string', default: '1000' },
+    /** Measured rounds per case (default 3; quick 1). */
+    rounds: { type: 'string' },
   },
 });
 const quick = values.quick ?? false;
@@ -151,7 +153,7 @@ async function transitionsOf(run: RunRecord): Promise<number> {
 const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
 
 /** Measured rounds of a case (floor and lambdag alternating); its figures are those of the median round. */
-const ROUNDS = quick ? 1 : 3;
+const ROUNDS = values.rounds ? Number(values.rounds) : quick ? 1 : 3;
 
 function median<T extends { ratio: number }>(rounds: readonly T[]): T {
   const sorted = [...rounds].sort((a, b) => a.ratio - b.ratio);
@@ -196,9 +198,11 @@ try {
         ...measured,
         requests: metrics.snapshot(),
         workerTotal: round(metrics.total('stepWorker') / n, 2),
+        batchWriteItems: metrics.itemsBatchWritten('stepWorker'),
       });
     }
-    const { floorResult, msPerStep, value, peakRssMb, requests, workerTotal } = median(rounds);
+    const { floorResult, msPerStep, value, peakRssMb, requests, workerTotal, batchWriteItems } =
+      median(rounds);
     const endToEndMsPerStep = value.run.finishedAt
       ? (Date.parse(value.run.finishedAt) - Date.parse(value.run.createdAt)) / n
       : value.wallMs / n;
@@ -217,7 +221,8 @@ try {
       awsTransitionsModelled: await awsTransitionsOf(value.run),
       requestsPerStep: { total: workerTotal, byOperation: workerPerStep },
       requestsPerRun: requests,
-      costPerMillionSteps: costPerMillionSteps(workerPerStep),
+      batchWriteItemsPerStep: round(batchWriteItems / n, 2),
+      costPerMillionSteps: costPerMillionSteps(workerPerStep, batchWriteItems / n),
       prices: PRICES,
     });
     summary.push(
@@ -241,7 +246,9 @@ try {
       for (let r = 0; r < (n > 1_000 ? 1 : ROUNDS); r++) {
         const floorResult = await asMeasured(() => floor.fanout(n, CONCURRENCY, BATCH_SIZE));
         metrics.reset();
+        const invocationsBefore = stack.eventSource.stats().invocations;
         const measured = await withPeakRss(() => runJob('fanout', { n }));
+        const invocations = stack.eventSource.stats().invocations - invocationsBefore;
         // The N parallel steps: from plan's result (it dispatches them) to sum's start (the
         // last of them released it), as the floor times N steps. The whole run's wall time
         // (start, plan, sum, PollRun seeing the end, FinalizeRun) is reported beside it.
@@ -258,14 +265,31 @@ try {
           ...measured,
           requests: metrics.snapshot(),
           workerTotal: metrics.total('stepWorker'),
+          batchWriteItems: metrics.itemsBatchWritten('stepWorker'),
+          invocations,
         });
       }
-      const { floorResult, stepsPerSecond, value, peakRssMb, requests, workerTotal } = median(rounds);
+      const {
+        floorResult,
+        stepsPerSecond,
+        value,
+        peakRssMb,
+        requests,
+        workerTotal,
+        batchWriteItems,
+        invocations,
+      } = median(rounds);
+      const lambda = { ...DEFAULT_LAMBDA, stepsPerInvocation: steps / invocations };
+      const byOperation = perStep(requests, 'stepWorker', steps);
       const wallStepsPerSecond = steps / (value.wallMs / 1000);
       save(`fanout-${n}`, {
         n,
         steps,
         ratiosOfRounds: rounds.map((r) => round(r.ratio, 2)),
+        stepsPerSecondOfRounds: rounds.map((r) => [
+          round(r.stepsPerSecond),
+          round(r.floorResult.stepsPerSecond),
+        ]),
         wallMs: round(value.wallMs),
         wallStepsPerSecond: round(wallStepsPerSecond),
         stepsPerSecond: round(stepsPerSecond),
@@ -276,7 +300,10 @@ try {
         transitions: await transitionsOf(value.run),
         awsTransitionsModelled: await awsTransitionsOf(value.run),
         requestsPerStep: round(workerTotal / steps, 2),
-        requestsByOperation: perStep(requests, 'stepWorker', steps),
+        requestsByOperation: byOperation,
+        batchWriteItemsPerStep: round(batchWriteItems / steps, 2),
+        stepsPerInvocation: round(steps / invocations, 2),
+        costPerMillionSteps: costPerMillionSteps(byOperation, batchWriteItems / steps, lambda),
         result: value.run.result,
       });
       summary.push(
@@ -318,10 +345,24 @@ try {
 
   if (cases.has('big-output')) {
     const bytes = 1024 * 1024;
+    await asMeasured(() => floor.bigOutput(bytes)); // warm-up
+    const floorResult = await asMeasured(() => floor.bigOutput(bytes));
     const { value, peakRssMb } = await withPeakRss(() => runJob('bench-big-output', { bytes }));
     if (value.run.result !== bytes) throw new Error(`big-output measured ${String(value.run.result)} bytes`);
-    save('big-output', { bytes, wallMs: round(value.wallMs), peakRssMb });
-    summary.push(`| 1 MB output downstream | 2 steps | ${round(value.wallMs)} ms | | | ${peakRssMb} MB |`);
+    // From the producer's start to the consumer's result: both steps, the output's trip
+    // through S3 (claim check) included; the floor is that trip alone (put and get).
+    const handOffMs = await stepsWindowMs(value.run.runId, ['make', 'startedAt'], ['measure', 'finishedAt']);
+    save('big-output', {
+      bytes,
+      handOffMs,
+      floorPutGetMs: round(floorResult.ms),
+      ratioToFloor: round(handOffMs / floorResult.ms, 2),
+      wallMs: round(value.wallMs),
+      peakRssMb,
+    });
+    summary.push(
+      `| 1 MB output downstream | 2 steps | ${handOffMs} ms, producer start to consumer result (run: ${round(value.wallMs)} ms) | S3 put + get ${round(floorResult.ms)} ms | **${round(handOffMs / floorResult.ms, 2)}x** | ${peakRssMb} MB |`,
+    );
   }
 
   if (cases.has('fan-in')) {

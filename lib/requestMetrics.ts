@@ -29,6 +29,8 @@ interface MiddlewareContext {
  */
 export class RequestMetrics {
   private readonly counts = new Map<string, Map<string, number>>();
+  /** Items written by BatchWriteItem, by scope: DynamoDB bills each item, not the request. */
+  private readonly batchWriteItems = new Map<string, number>();
   private readonly scope = new AsyncLocalStorage<string>();
 
   /** Add the counting middleware to each client (once per client). */
@@ -39,7 +41,9 @@ export class RequestMetrics {
       };
       stack.add(
         (next: (args: unknown) => Promise<unknown>, context: MiddlewareContext) => async (args: unknown) => {
-          this.count(operationName(context));
+          const operation = operationName(context);
+          this.count(operation);
+          if (operation === 'DynamoDB.BatchWriteItem') this.countBatchWriteItems(itemsOf(args));
           return next(args);
         },
         { step: 'initialize', name: MIDDLEWARE_NAME, override: true },
@@ -59,6 +63,18 @@ export class RequestMetrics {
       this.counts.set(scope, byOperation);
     }
     byOperation.set(operation, (byOperation.get(operation) ?? 0) + 1);
+  }
+
+  countBatchWriteItems(items: number, scope = this.scope.getStore() ?? DEFAULT_SCOPE): void {
+    this.batchWriteItems.set(scope, (this.batchWriteItems.get(scope) ?? 0) + items);
+  }
+
+  /** Items written by BatchWriteItem requests, in all or of one scope. */
+  itemsBatchWritten(scope?: string): number {
+    if (scope !== undefined) return this.batchWriteItems.get(scope) ?? 0;
+    let sum = 0;
+    for (const n of this.batchWriteItems.values()) sum += n;
+    return sum;
   }
 
   snapshot(): RequestCounts {
@@ -81,7 +97,14 @@ export class RequestMetrics {
 
   reset(): void {
     this.counts.clear();
+    this.batchWriteItems.clear();
   }
+}
+
+/** The put and delete requests of a BatchWriteItem's input, over all its tables. */
+function itemsOf(args: unknown): number {
+  const requestItems = (args as { input?: { RequestItems?: Record<string, unknown[]> } }).input?.RequestItems;
+  return Object.values(requestItems ?? {}).reduce((sum, requests) => sum + requests.length, 0);
 }
 
 /** `DynamoDBClient` + `UpdateItemCommand` -> `DynamoDB.UpdateItem`. */

@@ -27,6 +27,8 @@ describe('AWS requests per step (counted by the SDK middleware)', () => {
       'SQS.SendMessageBatch': 19,
     });
     expect(metrics.total('stepWorker') / 20).toBeCloseTo(6, 5);
+    // Each BatchWriteItem: STEP_START, STEP_SUCCESS and the COMPLETED record (billed by the item).
+    expect(metrics.itemsBatchWritten('stepWorker')).toBe(60);
     // The batched COMPLETED records are really there, as Powertools would have written them.
     const records = await handle.deps.aws.ddb.send(
       new ScanCommand({ TableName: handle.deps.config.idempotencyTable }),
@@ -49,5 +51,11 @@ describe('AWS requests per step (counted by the SDK middleware)', () => {
     local.withScope('mine', () => local.count('SQS.SendMessage'));
     expect(local.snapshot()).toEqual({ mine: { 'SQS.SendMessage': 1 }, other: { 'S3.PutObject': 1 } });
     expect(local.total()).toBe(2);
+    local.withScope('mine', () => local.countBatchWriteItems(3));
+    expect([
+      local.itemsBatchWritten('mine'),
+      local.itemsBatchWritten('other'),
+      local.itemsBatchWritten(),
+    ]).toEqual([3, 0, 3]);
   });
 });

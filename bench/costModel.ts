@@ -29,12 +29,31 @@ export interface LambdaAssumptions {
 
 export const DEFAULT_LAMBDA: LambdaAssumptions = { memoryMb: 1024, msPerStep: 40, stepsPerInvocation: 1 };
 
+/**
+ * A step's share of what its run costs besides its steps: StartRun, PollRun and FinalizeRun
+ * (their requests and invocations) and the run's state machine (its transitions), each
+ * divided by the run's steps. A 4-step run pays far more per step than a 10,000-step one.
+ */
+export interface RunShare {
+  readonly requestsPerStep: Record<string, number>;
+  readonly batchWriteItemsPerStep: number;
+  readonly invocationsPerStep: number;
+  /** Step Functions standard transitions per step (the run's, on AWS). */
+  readonly transitionsPerStep: number;
+}
+
 export interface CostPerMillionSteps {
   readonly lambda: number;
   readonly sqs: number;
   readonly dynamodb: number;
   readonly s3: number;
+  /** The run's state machine, per step. */
+  readonly stepFunctions: number;
   readonly total: number;
+  /** Of the total, the steps' own work (worker requests and invocations). */
+  readonly steps: number;
+  /** Of the total, the step's share of its run's (RunShare). */
+  readonly runShare: number;
   readonly stepFunctionsStandardEquivalent: number;
   readonly temporalCloudEquivalent: number;
   readonly assumptions: string[];
@@ -43,72 +62,111 @@ export interface CostPerMillionSteps {
 const DDB_WRITES = new Set(['PutItem', 'UpdateItem', 'DeleteItem', 'TransactWriteItems']);
 const DDB_READS = new Set(['GetItem', 'BatchGetItem', 'Query', 'Scan']);
 
-/**
- * Dollars per million steps from requests per step by `Service.Operation`. Each DynamoDB
- * write, and each item of a BatchWriteItem, is counted as one write unit and each read as
- * one read unit (items under 1 KB /
- * 4 KB; BatchGetItem counts one unit per request although it reads several items, and
- * strongly consistent reads cost 1 unit, so the DynamoDB figure is a lower bound for steps
- * with several upstream). Each SQS request is one 64 KB chunk. The event source's own
- * receive and delete are added (2 SQS requests per step).
- */
-export function costPerMillionSteps(
-  requestsPerStep: Record<string, number>,
-  /** Items the BatchWriteItem requests wrote, per step (each is a write unit). */
-  batchWriteItemsPerStep: number,
-  lambda: LambdaAssumptions = DEFAULT_LAMBDA,
-): CostPerMillionSteps {
-  // ReceiveMessage + DeleteMessageBatch by the event source, once per invocation's batch.
-  let sqs = 2 / lambda.stepsPerInvocation;
+/** Dollars per million steps for SQS, DynamoDB and S3, from requests (and batch-written items) per step. */
+function requestCost(requestsPerStep: Record<string, number>, batchWriteItemsPerStep: number) {
+  let sqs = 0;
   let ddbWrites = 0;
   let ddbReads = 0;
   let s3Puts = 0;
   let s3Gets = 0;
   for (const [name, count] of Object.entries(requestsPerStep)) {
     const [service, operation = ''] = name.split('.');
+    // Billed by the item (batchWriteItemsPerStep, counted by the request middleware), not by the request.
+    if (service === 'DynamoDB' && operation === 'BatchWriteItem') continue;
     if (service === 'SQS') sqs += count;
-    // Billed by the item (counted by the request middleware), not by the request.
-    else if (service === 'DynamoDB' && operation === 'BatchWriteItem') ddbWrites += batchWriteItemsPerStep;
     else if (service === 'DynamoDB' && DDB_WRITES.has(operation)) ddbWrites += count;
     else if (service === 'DynamoDB' && DDB_READS.has(operation)) ddbReads += count;
     else if (service === 'S3' && operation === 'PutObject') s3Puts += count;
     else if (service === 'S3') s3Gets += count;
   }
-  const million = 1_000_000;
-  const invocations = million / lambda.stepsPerInvocation;
-  const gbSeconds = (million * lambda.msPerStep * lambda.memoryMb) / 1024 / 1000;
-  const cost = {
-    lambda: (invocations / million) * PRICES.lambdaPerMillionRequests + gbSeconds * PRICES.lambdaPerGbSecond,
+  ddbWrites += batchWriteItemsPerStep;
+  return {
     sqs: sqs * PRICES.sqsPerMillionRequests,
     dynamodb: ddbWrites * PRICES.dynamodbPerMillionWriteUnits + ddbReads * PRICES.dynamodbPerMillionReadUnits,
-    s3:
-      ((s3Puts * million) / 1000) * PRICES.s3PerThousandPuts +
-      ((s3Gets * million) / 1000) * PRICES.s3PerThousandGets,
+    s3: s3Puts * 1000 * PRICES.s3PerThousandPuts + s3Gets * 1000 * PRICES.s3PerThousandGets,
   };
+}
+
+/** Lambda per million steps: requests and GB-seconds of `invocationsPerStep` invocations billed `ms` each. */
+function lambdaCost(invocationsPerStep: number, msPerInvocation: number, memoryMb: number): number {
+  const gbSeconds = (1_000_000 * invocationsPerStep * msPerInvocation * memoryMb) / 1024 / 1000;
+  return invocationsPerStep * PRICES.lambdaPerMillionRequests + gbSeconds * PRICES.lambdaPerGbSecond;
+}
+
+/**
+ * Dollars per million steps from requests per step by `Service.Operation`. Each DynamoDB
+ * write, and each item of a BatchWriteItem, is counted as one write unit and each read as
+ * one read unit (items under 1 KB / 4 KB; BatchGetItem counts one unit per request although
+ * it reads several items, and strongly consistent reads cost 1 unit, so the DynamoDB figure
+ * is a lower bound for steps with several upstream, and a wide fan-in's growing item costs
+ * more, see docs/performance.md). Each SQS request is one 64 KB chunk. The event source's
+ * own receive and delete are added (2 SQS requests per invocation). With `run`, each step
+ * also pays its share of its run's functions and state machine.
+ */
+export function costPerMillionSteps(
+  requestsPerStep: Record<string, number>,
+  /** Items the BatchWriteItem requests wrote, per step (each is a write unit). */
+  batchWriteItemsPerStep: number,
+  lambda: LambdaAssumptions = DEFAULT_LAMBDA,
+  run?: RunShare,
+): CostPerMillionSteps {
+  const worker = requestCost(requestsPerStep, batchWriteItemsPerStep);
+  // ReceiveMessage + DeleteMessageBatch by the event source, once per invocation's batch.
+  const eventSourceSqs = (2 / lambda.stepsPerInvocation) * PRICES.sqsPerMillionRequests;
+  // A step's billed time is its own, whatever the batch it runs in.
+  const workerLambda = lambdaCost(
+    1 / lambda.stepsPerInvocation,
+    lambda.msPerStep * lambda.stepsPerInvocation,
+    lambda.memoryMb,
+  );
+  const shared = run
+    ? requestCost(run.requestsPerStep, run.batchWriteItemsPerStep)
+    : { sqs: 0, dynamodb: 0, s3: 0 };
+  const sharedLambda = run ? lambdaCost(run.invocationsPerStep, lambda.msPerStep, lambda.memoryMb) : 0;
+  const stepFunctions = run ? run.transitionsPerStep * PRICES.stepFunctionsPerMillionTransitions : 0;
   const round = (n: number) => Math.round(n * 100) / 100;
+  const steps = worker.sqs + eventSourceSqs + worker.dynamodb + worker.s3 + workerLambda;
+  const runShare = shared.sqs + shared.dynamodb + shared.s3 + sharedLambda + stepFunctions;
   return {
-    lambda: round(cost.lambda),
-    sqs: round(cost.sqs),
-    dynamodb: round(cost.dynamodb),
-    s3: round(cost.s3),
-    total: round(cost.lambda + cost.sqs + cost.dynamodb + cost.s3),
+    lambda: round(workerLambda + sharedLambda),
+    sqs: round(worker.sqs + eventSourceSqs + shared.sqs),
+    dynamodb: round(worker.dynamodb + shared.dynamodb),
+    s3: round(worker.s3 + shared.s3),
+    stepFunctions: round(stepFunctions),
+    total: round(steps + runShare),
+    steps: round(steps),
+    runShare: round(runShare),
     // A step as a Task state: at least entering and leaving it (2 transitions), no retries.
     stepFunctionsStandardEquivalent: round(2 * PRICES.stepFunctionsPerMillionTransitions),
     // A step as a Temporal activity: schedule + complete (~2 actions at list price).
     temporalCloudEquivalent: round(2 * PRICES.temporalCloudPerMillionActions),
     assumptions: [
-      `Lambda ${lambda.memoryMb} MB, ${lambda.msPerStep} ms billed per step, ${lambda.stepsPerInvocation} step(s) per invocation`,
+      `Lambda ${lambda.memoryMb} MB, ${lambda.msPerStep} ms billed per step and per run function invocation, ${Math.round(lambda.stepsPerInvocation * 100) / 100} step(s) per worker invocation`,
       `one DynamoDB unit per request and per item a BatchWriteItem writes (${Math.round(batchWriteItemsPerStep * 100) / 100} a step; small items), one SQS chunk per request, event source receive + delete = 2 SQS requests per invocation`,
+      ...(run
+        ? [
+            `the run's share per step: ${Math.round(run.invocationsPerStep * 1000) / 1000} function invocations, ${Math.round(run.transitionsPerStep * 1000) / 1000} state transitions (modelled for AWS)`,
+          ]
+        : []),
       'Step Functions: 2 transitions per step as a Task state; Temporal Cloud: 2 actions per activity',
       `list prices ${PRICES.date}, us-east-1, no free tier`,
     ],
   };
 }
 
-/** Requests per step of one scope, from a snapshot and a step count. */
-export function perStep(counts: RequestCounts, scope: string, steps: number): Record<string, number> {
+/** Requests per step of some scopes together, from a snapshot and a step count. */
+export function perStep(
+  counts: RequestCounts,
+  scopes: string | readonly string[],
+  steps: number,
+): Record<string, number> {
+  const sums: Record<string, number> = {};
+  for (const scope of typeof scopes === 'string' ? [scopes] : scopes) {
+    for (const [operation, n] of Object.entries(counts[scope] ?? {}))
+      sums[operation] = (sums[operation] ?? 0) + n;
+  }
   const out: Record<string, number> = {};
-  for (const [operation, n] of Object.entries(counts[scope] ?? {}))
-    out[operation] = Math.round((n / steps) * 100) / 100;
+  for (const [operation, n] of Object.entries(sums))
+    out[operation] = Math.round((n / steps) * 10_000) / 10_000;
   return out;
 }

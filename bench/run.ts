@@ -15,10 +15,10 @@ import { diamond, fanout } from '../examples/index.ts';
 import { LambdagClient } from '../lib/client.ts';
 import { createDeps, type Deps } from '../lib/deps.ts';
 import { JobRegistry } from '../lib/registry.ts';
-import { RequestMetrics } from '../lib/requestMetrics.ts';
+import { type RequestCounts, RequestMetrics } from '../lib/requestMetrics.ts';
 import type { RunRecord } from '../lib/store/types.ts';
 import { startLocalStack } from '../local/stack.ts';
-import { costPerMillionSteps, DEFAULT_LAMBDA, PRICES, perStep } from './costModel.ts';
+import { costPerMillionSteps, DEFAULT_LAMBDA, PRICES, perStep, type RunShare } from './costModel.ts';
 import { Floor } from './floor.ts';
 import { bigOutput, chain, liveHeap, wideFanIn } from './jobs.ts';
 import { currentPolicy, replayPolls, resetOnProgressPolicy } from './pollModel.ts';
@@ -112,10 +112,40 @@ async function awsTransitionsOf(run: RunRecord) {
   const before = replayPolls(finishes, resetOnProgressPolicy);
   return {
     current: current.transitions,
+    polls: current.polls,
     resetOnProgress: before.transitions,
     detectionDelaySeconds: current.detectionDelaySeconds,
   };
 }
+
+/** The run functions other than the step worker, whose cost each step shares. */
+const RUN_SCOPES = ['startRun', 'finalizeRun'] as const;
+
+/**
+ * A step's share of its runs' own cost: StartRun's and FinalizeRun's requests as measured,
+ * and PollRun's as it would poll on AWS (the modelled polls, one run-item read each; the
+ * requests test asserts that read is all a poll does), over `steps` steps of `runs` runs.
+ */
+function runShareOf(
+  requests: RequestCounts,
+  batchWriteItems: number,
+  runs: number,
+  steps: number,
+  aws: { polls: number; transitions: number },
+): RunShare {
+  const requestsPerStep = perStep(requests, RUN_SCOPES, steps);
+  requestsPerStep['DynamoDB.GetItem'] =
+    (requestsPerStep['DynamoDB.GetItem'] ?? 0) + (aws.polls * runs) / steps;
+  return {
+    requestsPerStep,
+    batchWriteItemsPerStep: batchWriteItems / steps,
+    invocationsPerStep: ((2 + aws.polls) * runs) / steps,
+    transitionsPerStep: (aws.transitions * runs) / steps,
+  };
+}
+
+/** Items BatchWriteItem wrote for the run functions whose cost steps share. */
+const runBatchWriteItems = () => RUN_SCOPES.reduce((sum, scope) => sum + metrics.itemsBatchWritten(scope), 0);
 
 /** Milliseconds between one step's timestamp and another's, as their items record them. */
 async function stepsWindowMs(
@@ -163,6 +193,14 @@ function median<T extends { ratio: number }>(rounds: readonly T[]): T {
 }
 const results: Record<string, unknown> = {};
 const summary: string[] = [];
+/** Rows of the cost table: $ per million steps by case. */
+const costs: string[] = [];
+
+function costRow(name: string, cost: ReturnType<typeof costPerMillionSteps>): void {
+  costs.push(
+    `| ${name} | $${cost.total.toFixed(2)} | $${cost.steps.toFixed(2)} | $${cost.runShare.toFixed(2)} (of which Step Functions $${cost.stepFunctions.toFixed(2)}) | $${cost.stepFunctionsStandardEquivalent.toFixed(2)} |`,
+  );
+}
 
 function save(name: string, result: Record<string, unknown>): void {
   results[name] = result;
@@ -199,14 +237,23 @@ try {
         requests: metrics.snapshot(),
         workerTotal: round(metrics.total('stepWorker') / n, 2),
         batchWriteItems: metrics.itemsBatchWritten('stepWorker'),
+        runItems: runBatchWriteItems(),
       });
     }
-    const { floorResult, msPerStep, value, peakRssMb, requests, workerTotal, batchWriteItems } =
+    const { floorResult, msPerStep, value, peakRssMb, requests, workerTotal, batchWriteItems, runItems } =
       median(rounds);
+    const aws = await awsTransitionsOf(value.run);
     const endToEndMsPerStep = value.run.finishedAt
       ? (Date.parse(value.run.finishedAt) - Date.parse(value.run.createdAt)) / n
       : value.wallMs / n;
     const workerPerStep = perStep(requests, 'stepWorker', n);
+    const cost = costPerMillionSteps(
+      workerPerStep,
+      batchWriteItems / n,
+      DEFAULT_LAMBDA,
+      runShareOf(requests, runItems, 1, n, { polls: aws.polls, transitions: aws.current }),
+    );
+    costRow(`serial chain, ${n} steps`, cost);
     save('serial', {
       steps: n,
       ratiosOfRounds: rounds.map((r) => round(r.ratio, 2)),
@@ -218,11 +265,11 @@ try {
       runOverheadMs: round(value.wallMs - (n - 1) * msPerStep),
       peakRssMb,
       transitions: await transitionsOf(value.run),
-      awsTransitionsModelled: await awsTransitionsOf(value.run),
+      awsTransitionsModelled: aws,
       requestsPerStep: { total: workerTotal, byOperation: workerPerStep },
       requestsPerRun: requests,
       batchWriteItemsPerStep: round(batchWriteItems / n, 2),
-      costPerMillionSteps: costPerMillionSteps(workerPerStep, batchWriteItems / n),
+      costPerMillionSteps: cost,
       prices: PRICES,
     });
     summary.push(
@@ -266,6 +313,7 @@ try {
           requests: metrics.snapshot(),
           workerTotal: metrics.total('stepWorker'),
           batchWriteItems: metrics.itemsBatchWritten('stepWorker'),
+          runItems: runBatchWriteItems(),
           invocations,
         });
       }
@@ -277,11 +325,20 @@ try {
         requests,
         workerTotal,
         batchWriteItems,
+        runItems,
         invocations,
       } = median(rounds);
+      const aws = await awsTransitionsOf(value.run);
       const lambda = { ...DEFAULT_LAMBDA, stepsPerInvocation: steps / invocations };
       const byOperation = perStep(requests, 'stepWorker', steps);
       const wallStepsPerSecond = steps / (value.wallMs / 1000);
+      const cost = costPerMillionSteps(
+        byOperation,
+        batchWriteItems / steps,
+        lambda,
+        runShareOf(requests, runItems, 1, steps, { polls: aws.polls, transitions: aws.current }),
+      );
+      costRow(`fan-out/fan-in, N = ${n}`, cost);
       save(`fanout-${n}`, {
         n,
         steps,
@@ -298,12 +355,12 @@ try {
         wallRatioToFloor: round(wallStepsPerSecond / floorResult.stepsPerSecond, 2),
         peakRssMb,
         transitions: await transitionsOf(value.run),
-        awsTransitionsModelled: await awsTransitionsOf(value.run),
+        awsTransitionsModelled: aws,
         requestsPerStep: round(workerTotal / steps, 2),
         requestsByOperation: byOperation,
         batchWriteItemsPerStep: round(batchWriteItems / steps, 2),
         stepsPerInvocation: round(steps / invocations, 2),
-        costPerMillionSteps: costPerMillionSteps(byOperation, batchWriteItems / steps, lambda),
+        costPerMillionSteps: cost,
         result: value.run.result,
       });
       summary.push(
@@ -314,6 +371,8 @@ try {
 
   if (cases.has('diamonds')) {
     const runs = quick ? 20 : 200;
+    metrics.reset();
+    const invocationsBefore = stack.eventSource.stats().invocations;
     const { value, peakRssMb } = await withPeakRss(async () => {
       const startedAt = Date.now();
       // The clients look every 2 s (the CLI's pace), not every 100 ms: 200 clients polling
@@ -330,6 +389,25 @@ try {
       .sort((a, b) => a - b);
     const at = (q: number) =>
       latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
+    // What a diamond run costs, per step: its 4 steps and its run's share (a small run pays
+    // for its state machine and run functions over few steps).
+    const steps = runs * 4;
+    const invocations = stack.eventSource.stats().invocations - invocationsBefore;
+    const requests = metrics.snapshot();
+    const modelled = await Promise.all(value.ended.map(({ run }) => awsTransitionsOf(run)));
+    const mean = (pick: (m: (typeof modelled)[number]) => number) =>
+      modelled.reduce((sum, m) => sum + pick(m), 0) / modelled.length;
+    const byOperation = perStep(requests, 'stepWorker', steps);
+    const cost = costPerMillionSteps(
+      byOperation,
+      metrics.itemsBatchWritten('stepWorker') / steps,
+      { ...DEFAULT_LAMBDA, stepsPerInvocation: steps / invocations },
+      runShareOf(requests, runBatchWriteItems(), runs, steps, {
+        polls: mean((m) => m.polls),
+        transitions: mean((m) => m.current),
+      }),
+    );
+    costRow(`${runs} concurrent diamond runs`, cost);
     save('diamonds', {
       runs,
       wallMs: round(value.wallMs),
@@ -337,6 +415,14 @@ try {
       p50Ms: at(0.5),
       p99Ms: at(0.99),
       peakRssMb,
+      requestsPerStep: round(metrics.total('stepWorker') / steps, 2),
+      requestsByOperation: byOperation,
+      stepsPerInvocation: round(steps / invocations, 2),
+      awsTransitionsModelledPerRun: round(
+        mean((m) => m.current),
+        1,
+      ),
+      costPerMillionSteps: cost,
     });
     summary.push(
       `| concurrent diamonds | ${runs} runs | ${round(runs / (value.wallMs / 1000), 2)} runs/s, p50 ${at(0.5)} ms, p99 ${at(0.99)} ms | | | ${peakRssMb} MB |`,
@@ -399,6 +485,12 @@ try {
     '| case | size | lambdag | floor | ratio | peak RSS |',
     '| ---- | ---- | ------- | ----- | ----- | -------- |',
     ...summary,
+    '',
+    `Dollars per million steps at AWS list prices (bench/costModel.ts, ${PRICES.date}): the steps' own requests and invocations, and their share of their run's functions and state machine (transitions modelled for AWS).`,
+    '',
+    '| case | total | steps | run share | as Step Functions Task states |',
+    '| ---- | ----- | ----- | --------- | ----------------------------- |',
+    ...costs,
     '',
   ].join('\n');
   mkdirSync(RESULTS, { recursive: true });

@@ -30,4 +30,24 @@ describe('cost per million steps', () => {
     expect(batched.lambda).toBe(0.69);
     expect(single.stepFunctionsStandardEquivalent).toBe(50);
   });
+
+  it("charges each step its share of the run's functions and state machine", () => {
+    // A 4-step run: 14 transitions, StartRun + FinalizeRun + 2 polls = 4 invocations, one
+    // BatchWriteItem of its 4 step items.
+    const share = {
+      requestsPerStep: { 'DynamoDB.PutItem': 0.5, 'DynamoDB.BatchWriteItem': 0.25 },
+      batchWriteItemsPerStep: 1,
+      invocationsPerStep: 1,
+      transitionsPerStep: 3.5,
+    };
+    const alone = costPerMillionSteps(CHAIN_STEP, 3);
+    const withRun = costPerMillionSteps(CHAIN_STEP, 3, DEFAULT_LAMBDA, share);
+    expect(alone.runShare).toBe(0);
+    expect(withRun.steps).toBe(alone.total);
+    // 3.5 transitions at $25 per million.
+    expect(withRun.stepFunctions).toBe(87.5);
+    // 1.5 write units at $1.25, one more invocation (0.87), the transitions.
+    expect(withRun.runShare).toBe(Math.round((1.5 * 1.25 + 0.2 + 40_000 * 0.0000166667 + 87.5) * 100) / 100);
+    expect(withRun.total).toBeCloseTo(withRun.steps + withRun.runShare, 1);
+  });
 });

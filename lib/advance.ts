@@ -86,13 +86,22 @@ export interface FanInRelease {
   readonly delivery?: string;
 }
 
-/** Resolve a batch's upstream steps of one fan-in in one write; queue and send it if none is left. */
-export async function releaseFanIn(deps: Deps, release: FanInRelease): Promise<boolean> {
+/**
+ * Resolve a batch's upstream steps of one fan-in in one write; queue and send it if none is
+ * left. `retry`: an earlier try of this same release may have queued it and then failed to
+ * send it, so a fan-in found QUEUED by this delivery is sent again (see queueForSending).
+ */
+export async function releaseFanIn(
+  deps: Deps,
+  release: FanInRelease,
+  options: { readonly retry?: boolean } = {},
+): Promise<boolean> {
   const { run, plan, dependent } = release;
   const left = await deps.store.resolveDependencies(run.runId, dependent, release.upstreamIndices);
   if (left > 0) return false;
   const queued = await queueForSending(deps, run.runId, dependent, {
     ...(release.delivery ? { delivery: release.delivery } : {}),
+    ...(options.retry ? { retry: true } : {}),
   });
   if (queued) await deps.dispatcher.dispatch(run, plan, [{ step: dependent, attempt: 1 }]);
   return queued;

@@ -103,7 +103,8 @@ export class AttemptBatch {
       fanIns.map(async (fanIn) => {
         const release: FanInRelease = fanIn;
         try {
-          await withTransientRetries(() => releaseFanIn(this.deps, release), RETRIES);
+          let tries = 0;
+          await withTransientRetries(() => releaseFanIn(this.deps, release, { retry: tries++ > 0 }), RETRIES);
         } catch (error) {
           this.deps.log.error('could not release a fan-in step; the batch will be delivered again', {
             runId: fanIn.run.runId,

@@ -68,4 +68,29 @@ describe('a fan-in step released by worker batches', () => {
     expect(steps.get('sum')).toMatchObject({ status: StepStatus.SUCCEEDED, attempt: 1 });
     expect(run.succeeded).toBe(n + 2);
   });
+
+  it('sends it again in the same invocation when its message could not be sent at first', async () => {
+    const dispatcher = handle.stack.deps.dispatcher;
+    const real = dispatcher.dispatch.bind(dispatcher);
+    let throttled = 0;
+    // SQS throttles the fan-in's SendMessageBatch once, after it was marked QUEUED: the
+    // retry must send it, not take "already QUEUED" for someone else's send.
+    vi.spyOn(dispatcher, 'dispatch').mockImplementation(async (run, plan, items) => {
+      if (throttled === 0 && items.some((item) => item.step === 'sum')) {
+        throttled++;
+        throw Object.assign(new Error('injected: Rate exceeded'), { name: 'ThrottlingException' });
+      }
+      return real(run, plan, items);
+    });
+    const n = 20;
+    const run = await runToEnd(handle, 'fanout', { n });
+
+    expect(run.status).toBe('SUCCEEDED');
+    expect(run.result).toEqual({ n, sum: expectedSum(n) });
+    expect(throttled).toBe(1);
+    expect(handle.stack.faults.sends(run.runId, 'sum')).toBe(1);
+    // Sent by the release's retry, not found later by reconciliation.
+    const events = await handle.client.listEvents(run.runId);
+    expect(events.events.filter((e) => e.type === 'RUN_RECONCILED')).toEqual([]);
+  });
 });

@@ -6,7 +6,7 @@ import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { AttemptBatch } from '../lib/attemptBatch.ts';
 import { CircuitBreaker } from '../lib/circuitBreaker.ts';
 import type { Deps } from '../lib/deps.ts';
-import { CircuitOpenError, InvalidMessageError } from '../lib/errors.ts';
+import { CircuitOpenError, InvalidMessageError, ReleaseFailedError } from '../lib/errors.ts';
 import { createIdempotentAttempt, type IdempotentAttempt } from '../lib/idempotentAttempt.ts';
 import { decodeStepMessage, deferralSeconds, MAX_DELAY_SECONDS, type StepMessage } from '../lib/messages.ts';
 import { type RunnerHooks, StepRunner } from '../lib/runner.ts';
@@ -143,7 +143,14 @@ export function createHandler(
         throwOnFullBatchFailure: false,
       });
     } finally {
-      await batch.flush();
+      await batch.flush().catch(async (error: unknown) => {
+        // The invocation fails and its whole batch comes back: in seconds, not after the
+        // queue's visibility timeout (which outlasts the longest step).
+        if (error instanceof ReleaseFailedError) {
+          await Promise.all(event.Records.map((r) => setVisibility(deps, r, transientRetrySeconds(r))));
+        }
+        throw error;
+      });
     }
   }).use(logRequestMetrics());
 }

@@ -20,10 +20,13 @@ import { withTransientRetries } from './transient.ts';
  *
  * Written before the invocation returns, so before SQS deletes its messages, and the
  * COMPLETED records last, after the releases: a record says the attempt's continuation is
- * done. A worker that dies first leaves them INPROGRESS until they expire with the
- * invocation, and its counters behind; the messages come back, their attempts are found
- * SUCCEEDED, they release again, and the run is recounted (requestReconcile), as after any
- * crash between a result and its release.
+ * done. If a release cannot be written, the records are deleted instead and flush throws:
+ * the invocation fails, its messages come back within seconds (the handler shortens their
+ * visibility), their attempts are found SUCCEEDED and release again. A worker that dies
+ * first leaves them INPROGRESS until they expire with the invocation, and its counters
+ * behind; the messages come back, their attempts are found SUCCEEDED, they release again,
+ * and the run is recounted (requestReconcile), as after any crash between a result and
+ * its release.
  */
 const RETRIES = { tries: 4, baseMs: 100, maxMs: 2_000 } as const;
 
@@ -38,8 +41,8 @@ interface PendingFanIn {
 export class AttemptBatch {
   private readonly succeeded = new Map<string, number>();
   private readonly puts: TablePut[] = [];
-  /** Idempotency records: written after the releases, and not at all if one failed. */
-  private readonly records: TablePut[] = [];
+  /** Idempotency records: written after the releases, and deleted instead if one failed. */
+  private readonly records: { table: string; key: object; item: object }[] = [];
   private readonly fanIns = new Map<string, PendingFanIn>();
 
   constructor(
@@ -54,8 +57,8 @@ export class AttemptBatch {
   }
 
   /** An attempt's COMPLETED idempotency record (its table's item). */
-  complete(table: string, item: object): void {
-    this.records.push({ table, item });
+  complete(table: string, key: object, item: object): void {
+    this.records.push({ table, key, item });
   }
 
   /** Upstream step `upstreamIndex` of fan-in `dependent` succeeded: resolved with the batch's others. */
@@ -84,7 +87,11 @@ export class AttemptBatch {
     // COMPLETED record must not be written for an attempt whose fan-in release failed.
     const [unreleased] = await Promise.all([
       this.releaseAll(fanIns).then(async (failed) => {
-        await this.writePuts(failed.length === 0 ? [...puts, ...records] : puts);
+        if (failed.length === 0) {
+          await this.writePuts([...puts, ...records.map(({ table, item }) => ({ table, item }))]);
+        } else {
+          await Promise.all([this.writePuts(puts), this.dropRecords(records)]);
+        }
         return failed;
       }),
       this.writeCounts(counts),
@@ -137,6 +144,32 @@ export class AttemptBatch {
             // The stalled run is recounted by PollRun after LAMBDAG_STALL_SECONDS anyway.
             this.deps.log.error('could not ask for a recount either', { runId, error: reconcileError });
           });
+        }
+      }),
+    );
+  }
+
+  /**
+   * A release failed: the invocation will fail and its messages come back. Their attempts'
+   * INPROGRESS records are deleted, so the redeliveries run at once (finding the attempts
+   * SUCCEEDED, they only release again) instead of waiting for the records to expire with
+   * this invocation. If the delete fails too, they do wait for that.
+   */
+  private async dropRecords(records: readonly { table: string; key: object }[]): Promise<void> {
+    const byTable = new Map<string, object[]>();
+    for (const { table, key } of records) byTable.set(table, [...(byTable.get(table) ?? []), key]);
+    await Promise.all(
+      [...byTable].map(async ([table, keys]) => {
+        try {
+          await withTransientRetries(() => this.deps.store.deleteItems(table, keys), RETRIES);
+        } catch (error) {
+          this.deps.log.error(
+            'could not delete idempotency records; their attempts wait for them to expire',
+            {
+              count: keys.length,
+              error,
+            },
+          );
         }
       }),
     );

@@ -95,11 +95,15 @@ class BatchingPersistenceLayer extends DynamoDBPersistenceLayer {
     ) {
       return super._updateRecord(record);
     }
-    batch.complete(this.table, {
-      [ATTRIBUTES.keyAttr]: record.idempotencyKey,
-      [ATTRIBUTES.statusAttr]: record.getStatus(),
-      ...(record.expiryTimestamp === undefined ? {} : { [ATTRIBUTES.expiryAttr]: record.expiryTimestamp }),
-      ...(record.responseData === undefined ? {} : { [ATTRIBUTES.dataAttr]: record.responseData }),
-    });
+    batch.complete(
+      this.table,
+      { [ATTRIBUTES.keyAttr]: record.idempotencyKey },
+      {
+        [ATTRIBUTES.keyAttr]: record.idempotencyKey,
+        [ATTRIBUTES.statusAttr]: record.getStatus(),
+        ...(record.expiryTimestamp === undefined ? {} : { [ATTRIBUTES.expiryAttr]: record.expiryTimestamp }),
+        ...(record.responseData === undefined ? {} : { [ATTRIBUTES.dataAttr]: record.responseData }),
+      },
+    );
   }
 }

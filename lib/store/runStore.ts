@@ -734,6 +734,18 @@ export class RunStore {
     }
   }
 
+  /** Deletes by key in another table (an attempt's idempotency record): BatchWriteItem, 25 a request. */
+  async deleteItems(table: string, keys: readonly object[]): Promise<void> {
+    for (let i = 0; i < keys.length; i += BATCH_WRITE) {
+      let requests = keys.slice(i, i + BATCH_WRITE).map((key) => ({ DeleteRequest: { Key: key as Item } }));
+      for (let round = 0; requests.length > 0; round++) {
+        if (round > 0) await backoff(round);
+        const out = await this.ddb.send(new BatchWriteCommand({ RequestItems: { [table]: requests } }));
+        requests = (out.UnprocessedItems?.[table] ?? []) as typeof requests;
+      }
+    }
+  }
+
   /** Events of a run in order; `after` is an event cursor from a previous call. */
   async listEvents(runId: string, after?: string): Promise<{ events: RunEvent[]; cursor?: string }> {
     const events: RunEvent[] = [];

@@ -3,8 +3,13 @@ import { expectedSum } from '../../examples/fanout/job.ts';
 import { StepStatus } from '../../lib/status.ts';
 import { runToEnd, stepsOf, useStack } from '../support/stack.ts';
 
-/** Short invocations: the INPROGRESS records of a failed invocation expire within seconds. */
-const handle = useStack({ visibilityTimeoutSeconds: 2, stepWorkerTimeoutSeconds: 4 });
+/**
+ * A failed invocation's batch would come back after a minute (the visibility timeout), and
+ * its INPROGRESS records expire after a minute (the invocation's timeout): a test that
+ * waits for neither shows that the worker brings the batch back at once.
+ */
+const LONG_SECONDS = 60;
+const handle = useStack({ visibilityTimeoutSeconds: LONG_SECONDS, stepWorkerTimeoutSeconds: LONG_SECONDS });
 
 /** The resolveDependencies calls the handlers made for `dependent` of `runId`, with their upstream indices. */
 function releasesOf(spy: { mock: { calls: unknown[][] } }, runId: string, dependent: string): number[][] {
@@ -34,7 +39,9 @@ describe('a fan-in step released by worker batches', () => {
     expect(handle.stack.faults.sends(run.runId, 'sum')).toBe(1);
   });
 
-  it('fails the invocation when the release cannot be written; the redelivered batch releases it once', async () => {
+  it('fails the invocation when the release cannot be written; the batch comes back at once and releases it once', {
+    timeout: (LONG_SECONDS * 1000) / 2,
+  }, async () => {
     const store = handle.stack.deps.store;
     const real = store.resolveDependencies.bind(store);
     let injected = 0;
@@ -48,7 +55,8 @@ describe('a fan-in step released by worker batches', () => {
       return real(...args);
     });
     const one = vi.spyOn(store, 'resolveDependency');
-    const failedBefore = handle.stack.eventSource.stats().failedInvocations;
+    const deletes = vi.spyOn(store, 'deleteItems');
+    const { failedInvocations: failedBefore, received: receivedBefore } = handle.stack.eventSource.stats();
     const n = 20;
     const run = await runToEnd(handle, 'fanout', { n });
 
@@ -56,6 +64,9 @@ describe('a fan-in step released by worker batches', () => {
     expect(run.result).toEqual({ n, sum: expectedSum(n) });
     expect(injected).toBe(1);
     expect(handle.stack.eventSource.stats().failedInvocations).toBeGreaterThan(failedBefore);
+    // The failed batch's INPROGRESS idempotency records were deleted, not left to expire.
+    const dropped = deletes.mock.calls.filter(([table]) => table === handle.deps.config.idempotencyTable);
+    expect(dropped.flatMap(([, keys]) => keys).length).toBeGreaterThan(0);
     // The failed batch's steps came back and released the fan-in (one by one, as recoveries):
     // every index counted, the fan-in sent once.
     const resolved = [
@@ -67,6 +78,10 @@ describe('a fan-in step released by worker batches', () => {
     const steps = await stepsOf(handle, run.runId);
     expect(steps.get('sum')).toMatchObject({ status: StepStatus.SUCCEEDED, attempt: 1 });
     expect(run.succeeded).toBe(n + 2);
+    // The failed batch came back while the run went on, not a minute later: more receives
+    // than the run's n + 2 messages (reconciliation, which the recovering deliveries ask
+    // for to recount the run, may release the fan-in first; that is fine).
+    expect(handle.stack.eventSource.stats().received - receivedBefore).toBeGreaterThan(n + 2);
   });
 
   it('sends it again in the same invocation when its message could not be sent at first', async () => {

@@ -288,9 +288,9 @@ try {
     await runJob('fanout', { n: 100 });
     for (const n of sizes) {
       const steps = n + 2;
-      // Rounds as for the chain, but one of the widest (it takes a minute).
+      // Rounds as for the chain, but one of the widest (it takes a minute) unless --rounds says.
       const rounds = [];
-      for (let r = 0; r < (n > 1_000 ? 1 : ROUNDS); r++) {
+      for (let r = 0; r < (n > 1_000 && !values.rounds ? 1 : ROUNDS); r++) {
         const floorResult = await asMeasured(() => floor.fanout(n, CONCURRENCY, BATCH_SIZE));
         metrics.reset();
         const invocationsBefore = stack.eventSource.stats().invocations;

@@ -51,7 +51,8 @@ export async function releaseDependents(
   await forEachLimit(plan.dependents.get(stepKey) ?? [], PARALLEL_WRITES, async (dependent) => {
     const upstream = plan.upstream.get(dependent) ?? [];
     if (upstream.length > 1) {
-      const index = upstream.indexOf(stepKey);
+      const index = plan.upstreamIndex.get(dependent)?.get(stepKey);
+      if (index === undefined) throw new Error(`step '${stepKey}' is not upstream of '${dependent}'`);
       if (options.deferFanIn && options.retry !== true) {
         options.deferFanIn(dependent, index);
         return;

@@ -20,6 +20,11 @@ export interface JobPlan {
   readonly dependents: ReadonlyMap<string, readonly string[]>;
   /** Distinct upstream keys per step. */
   readonly upstream: ReadonlyMap<string, readonly string[]>;
+  /**
+   * Where each upstream step sits in its dependent's `upstream` list (the index a fan-in's
+   * release records), for steps with several: a lookup, not a scan of 10,000 keys per release.
+   */
+  readonly upstreamIndex: ReadonlyMap<string, ReadonlyMap<string, number>>;
   readonly roots: readonly string[];
   /** Steps nothing depends on: their outputs are the run's result. */
   readonly sinks: readonly string[];
@@ -68,7 +73,11 @@ export function buildPlan(job: string, specs: readonly StepSpec[]): JobPlan {
   const order = topologicalOrder(job, steps, upstream);
   const roots = order.filter((key) => (upstream.get(key) ?? []).length === 0);
   const sinks = order.filter((key) => (dependents.get(key) ?? []).length === 0);
-  return { job, steps, order, dependents, upstream, roots, sinks };
+  const upstreamIndex = new Map<string, Map<string, number>>();
+  for (const [key, ups] of upstream) {
+    if (ups.length > 1) upstreamIndex.set(key, new Map(ups.map((up, i) => [up, i])));
+  }
+  return { job, steps, order, dependents, upstream, upstreamIndex, roots, sinks };
 }
 
 /** Options a step definition can get wrong in plain JavaScript (or through `as`). */

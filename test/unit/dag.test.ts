@@ -118,6 +118,14 @@ describe('a valid plan', () => {
     expect(plan.order).toHaveLength(9);
     expect(plan.upstream.get('sum')).toHaveLength(7);
   });
+
+  it("indexes a fan-in's upstream steps by their place in its upstream list, and only fan-ins'", () => {
+    const plan = fanout.plan(fanout.parseInput({ n: 7 }));
+    const index = plan.upstreamIndex.get('sum');
+    const upstream = plan.upstream.get('sum') ?? [];
+    expect(upstream.map((key) => index?.get(key))).toEqual([0, 1, 2, 3, 4, 5, 6]);
+    expect(plan.upstreamIndex.has('square-3')).toBe(false);
+  });
 });
 
 describe('job input', () => {

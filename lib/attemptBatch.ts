@@ -88,7 +88,7 @@ export class AttemptBatch {
     const [unreleased] = await Promise.all([
       this.releaseAll(fanIns).then(async (failed) => {
         if (failed.length === 0) {
-          await this.writePuts([...puts, ...records.map(({ table, item }) => ({ table, item }))]);
+          await this.writePuts([...puts, ...records]);
         } else {
           await Promise.all([this.writePuts(puts), this.dropRecords(records)]);
         }

@@ -307,15 +307,11 @@ export class RunStore {
     const chunks: StepRecord[][] = [];
     for (let i = 0; i < steps.length; i += BATCH_WRITE) chunks.push(steps.slice(i, i + BATCH_WRITE));
     await forEachLimit(chunks, PARALLEL_BATCHES, async (chunk) => {
-      let requests = chunk.map((step) => ({
+      const requests = chunk.map((step) => ({
         // `resolvedBy`: the upstream steps resolveDependency has counted (a map it adds to).
         PutRequest: { Item: { ...step, resolvedBy: {}, pk: runPk(step.runId), sk: stepSk(step.key) } },
       }));
-      for (let round = 0; requests.length > 0; round++) {
-        if (round > 0) await backoff(round);
-        const out = await this.ddb.send(new BatchWriteCommand({ RequestItems: { [this.table]: requests } }));
-        requests = (out.UnprocessedItems?.[this.table] ?? []) as typeof requests;
-      }
+      await this.batchWrite({ [this.table]: requests });
     });
   }
 
@@ -719,30 +715,33 @@ export class RunStore {
    */
   async putItems(puts: readonly TablePut[]): Promise<void> {
     for (let i = 0; i < puts.length; i += BATCH_WRITE) {
-      let requestItems: Record<string, { PutRequest: { Item: Item } }[]> = {};
+      const requestItems: Record<string, WriteRequest[]> = {};
       for (const put of puts.slice(i, i + BATCH_WRITE)) {
         const table = put.table ?? this.table;
         const requests = requestItems[table] ?? [];
         requests.push({ PutRequest: { Item: put.item as Item } });
         requestItems[table] = requests;
       }
-      for (let round = 0; Object.keys(requestItems).length > 0; round++) {
-        if (round > 0) await backoff(round);
-        const out = await this.ddb.send(new BatchWriteCommand({ RequestItems: requestItems }));
-        requestItems = (out.UnprocessedItems ?? {}) as typeof requestItems;
-      }
+      await this.batchWrite(requestItems);
     }
   }
 
   /** Deletes by key in another table (an attempt's idempotency record): BatchWriteItem, 25 a request. */
   async deleteItems(table: string, keys: readonly object[]): Promise<void> {
     for (let i = 0; i < keys.length; i += BATCH_WRITE) {
-      let requests = keys.slice(i, i + BATCH_WRITE).map((key) => ({ DeleteRequest: { Key: key as Item } }));
-      for (let round = 0; requests.length > 0; round++) {
-        if (round > 0) await backoff(round);
-        const out = await this.ddb.send(new BatchWriteCommand({ RequestItems: { [table]: requests } }));
-        requests = (out.UnprocessedItems?.[table] ?? []) as typeof requests;
-      }
+      await this.batchWrite({
+        [table]: keys.slice(i, i + BATCH_WRITE).map((key) => ({ DeleteRequest: { Key: key as Item } })),
+      });
+    }
+  }
+
+  /** One BatchWriteItem (at most 25 requests), sent again with its unprocessed items until none is left. */
+  private async batchWrite(requestItems: Record<string, WriteRequest[]>): Promise<void> {
+    let pending = requestItems;
+    for (let round = 0; Object.values(pending).some((requests) => requests.length > 0); round++) {
+      if (round > 0) await backoff(round);
+      const out = await this.ddb.send(new BatchWriteCommand({ RequestItems: pending }));
+      pending = (out.UnprocessedItems ?? {}) as typeof pending;
     }
   }
 
@@ -853,6 +852,9 @@ export type StepResult = { readonly output: unknown } | { readonly outputKey: st
 export type PreparedEvent = RunEvent & { readonly pk: string; readonly sk: string };
 
 /** An item to put; `table` defaults to the runs table. */
+/** A put or delete of one BatchWriteItem. */
+type WriteRequest = { PutRequest: { Item: Item } } | { DeleteRequest: { Key: Item } };
+
 export interface TablePut {
   readonly table?: string;
   readonly item: object;

@@ -1,6 +1,7 @@
 import { descendantsOf, type JobPlan } from './dag.ts';
 import type { Deps } from './deps.ts';
 import type { DispatchItem, RunRef } from './dispatch.ts';
+import { resolveUpstream } from './fanIn.ts';
 import { Runtime } from './job.ts';
 import { EventType, StepStatus } from './status.ts';
 import { forEachLimit, type StepResult } from './store/runStore.ts';
@@ -24,7 +25,7 @@ export function releasedByMessage(plan: JobPlan, key: string): boolean {
  * (releasedByMessage) is sent at once; one with several upstream steps has its pending
  * counter decremented (once per upstream, however often this runs), and a writer that
  * sees it at zero queues it. The WAITING -> QUEUED write has exactly one winner, so each
- * dependent is dispatched once; `retry` (a redelivery after a crash) goes through that
+ * dependent is dispatched once (a wide fan-in counts down on shards: lib/fanIn.ts); `retry` (a redelivery after a crash) goes through that
  * write for every dependent, and also re-sends a dependent left QUEUED by the same delivery.
  */
 export async function releaseDependents(
@@ -57,8 +58,7 @@ export async function releaseDependents(
         options.deferFanIn(dependent, index);
         return;
       }
-      const left = await deps.store.resolveDependency(run.runId, dependent, index);
-      if (left > 0) return;
+      if (!(await resolveUpstream(deps, run.runId, plan, dependent, [index]))) return;
     } else if (options.retry !== true && releasedByMessage(plan, dependent)) {
       // The first release: only this delivery is sending it. A recovery (retry) marks it
       // QUEUED instead, so two recovering deliveries do not both send it.
@@ -98,8 +98,7 @@ export async function releaseFanIn(
   options: { readonly retry?: boolean } = {},
 ): Promise<boolean> {
   const { run, plan, dependent } = release;
-  const left = await deps.store.resolveDependencies(run.runId, dependent, release.upstreamIndices);
-  if (left > 0) return false;
+  if (!(await resolveUpstream(deps, run.runId, plan, dependent, release.upstreamIndices))) return false;
   const queued = await queueForSending(deps, run.runId, dependent, {
     ...(release.delivery ? { delivery: release.delivery } : {}),
     ...(options.retry ? { retry: true } : {}),

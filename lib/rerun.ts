@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { descendantsOf, type JobPlan } from './dag.ts';
 import { InvalidInputError, NothingToRerunError, RunNotFinishedError, UnknownStepError } from './errors.ts';
+import { type FanInShard, initialPending } from './fanIn.ts';
 import type { PayloadStore } from './payload.ts';
 import type { JobRegistry } from './registry.ts';
 import { RunStatus, StepStatus, TERMINAL_RUN_STATUSES } from './status.ts';
@@ -134,18 +135,19 @@ export function planRerun(
 }
 
 /**
- * The step items a run starts with, and its roots (the steps dispatched at once). In a
- * rerun, a reused step starts SUCCEEDED with the parent's output pointer, and a step's
- * pending counter counts only its upstream steps that will run: the reused ones have
- * already "succeeded", so no one will decrement it for them.
+ * The step items a run starts with, the shard items of its wide fan-ins (lib/fanIn.ts), and
+ * its roots (the steps dispatched at once). In a rerun, a reused step starts SUCCEEDED with
+ * the parent's output pointer, and a step's pending counter counts only its upstream steps
+ * that will run: the reused ones have already "succeeded", so no one will decrement it for them.
  */
 export function initialSteps(
   runId: string,
   plan: JobPlan,
   now: string,
   reuse?: ReusePlan,
-): { steps: StepRecord[]; roots: string[] } {
+): { steps: StepRecord[]; shards: FanInShard[]; roots: string[] } {
   const steps: StepRecord[] = [];
+  const shards: FanInShard[] = [];
   const roots: string[] = [];
   for (const key of plan.order) {
     const parentStep = reuse?.reused.get(key);
@@ -168,7 +170,11 @@ export function initialSteps(
       continue;
     }
     const upstream = plan.upstream.get(key) ?? [];
-    const pending = reuse ? upstream.filter((up) => reuse.toRun.has(up)).length : upstream.length;
+    const waiting = initialPending(runId, key, upstream.length, (i) =>
+      reuse ? reuse.toRun.has(upstream[i] as string) : true,
+    );
+    const pending = waiting.pending;
+    shards.push(...waiting.shards);
     if (pending === 0) roots.push(key);
     steps.push({
       runId,
@@ -180,5 +186,5 @@ export function initialSteps(
       ...(pending === 0 ? { queuedAt: now } : {}),
     });
   }
-  return { steps, roots };
+  return { steps, shards, roots };
 }

@@ -101,10 +101,10 @@ export async function startRun(deps: Deps, raw: unknown, executionArn?: string):
   }
 
   if (current.status === RunStatus.STARTING) {
-    const { steps, roots } = initialSteps(runId, plan, now, rerun?.reuse);
+    const { steps, shards, roots } = initialSteps(runId, plan, now, rerun?.reuse);
     if (!current.stepsWritten) {
       // Nothing is dispatched yet, so (re)writing every step item is safe.
-      await deps.store.putSteps(steps);
+      await deps.store.putSteps(steps, shards);
       const marked = await deps.store.setRunStatus(runId, [RunStatus.STARTING], RunStatus.STARTING, {
         stepsWritten: true,
       });

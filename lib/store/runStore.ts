@@ -10,9 +10,19 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { RunNotFoundError, type SerializedError } from '../errors.ts';
+import type { FanInShard } from '../fanIn.ts';
 import { newRunId } from '../ids.ts';
 import { RunStatus, StepStatus } from '../status.ts';
-import { BY_JOB_INDEX, EVENT_SK_PREFIX, jobGsiPk, RUN_SK, runPk, STEP_SK_PREFIX, stepSk } from './keys.ts';
+import {
+  BY_JOB_INDEX,
+  EVENT_SK_PREFIX,
+  fanInShardSk,
+  jobGsiPk,
+  RUN_SK,
+  runPk,
+  STEP_SK_PREFIX,
+  stepSk,
+} from './keys.ts';
 import type { RunError, RunEvent, RunRecord, StepRecord } from './types.ts';
 
 /** Outcome of a conditional transition: the new item, or the item that failed the precondition. */
@@ -302,16 +312,25 @@ export class RunStore {
 
   // ---- steps ------------------------------------------------------------
 
-  /** Effect: step items written (idempotent overwrite; only before any step of the run is dispatched). */
-  async putSteps(steps: readonly StepRecord[]): Promise<void> {
-    const chunks: StepRecord[][] = [];
-    for (let i = 0; i < steps.length; i += BATCH_WRITE) chunks.push(steps.slice(i, i + BATCH_WRITE));
+  /**
+   * Effect: step items, and the shard items of wide fan-ins, written (idempotent overwrite;
+   * only before any step of the run is dispatched).
+   */
+  async putSteps(steps: readonly StepRecord[], shards: readonly FanInShard[] = []): Promise<void> {
+    // `resolvedBy`: the upstream steps (or shards) resolveDependency has counted (a map it adds to).
+    const items: Item[] = [
+      ...steps.map((step) => ({ ...step, resolvedBy: {}, pk: runPk(step.runId), sk: stepSk(step.key) })),
+      ...shards.map((shard) => ({
+        ...shard,
+        resolvedBy: {},
+        pk: runPk(shard.runId),
+        sk: fanInShardSk(shard.step, shard.shard),
+      })),
+    ];
+    const chunks: Item[][] = [];
+    for (let i = 0; i < items.length; i += BATCH_WRITE) chunks.push(items.slice(i, i + BATCH_WRITE));
     await forEachLimit(chunks, PARALLEL_BATCHES, async (chunk) => {
-      const requests = chunk.map((step) => ({
-        // `resolvedBy`: the upstream steps resolveDependency has counted (a map it adds to).
-        PutRequest: { Item: { ...step, resolvedBy: {}, pk: runPk(step.runId), sk: stepSk(step.key) } },
-      }));
-      await this.batchWrite({ [this.table]: requests });
+      await this.batchWrite({ [this.table]: chunk.map((Item) => ({ PutRequest: { Item } })) });
     });
   }
 
@@ -524,13 +543,19 @@ export class RunStore {
    * succeeded. Effect, once per upstream however often it is called: pending -= 1, the
    * index added to `resolvedBy`. Returns the pending count after; a repeated call returns
    * the current count, so a worker retrying a release after a crash neither decrements
-   * twice nor misses the zero. (A number set of indices: 10,000 upstream steps fit in an item.)
+   * twice nor misses the zero. With `shard`, on that shard item of a wide fan-in instead of
+   * the step item (lib/fanIn.ts; there, the step item's indices are its shards).
    */
-  async resolveDependency(runId: string, key: string, upstreamIndex: number): Promise<number> {
-    const itemKey = { pk: runPk(runId), sk: stepSk(key) };
+  async resolveDependency(
+    runId: string,
+    key: string,
+    upstreamIndex: number,
+    shard?: number,
+  ): Promise<number> {
+    const itemKey = fanInItemKey(runId, key, shard);
     try {
       // UPDATED_NEW: the counter and the one new map entry come back, not the N already there
-      // (a 10,000-way fan-in would otherwise return up to 10,000 entries to each of its writers).
+      // (a wide fan-in would otherwise return all its entries to each of its writers).
       const out = await this.ddb.send(
         new UpdateCommand({
           TableName: this.table,
@@ -549,13 +574,18 @@ export class RunStore {
       return Number(out.Attributes?.pending);
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) {
-        const current = await this.getStep(runId, key);
-        if (!current) throw new Error(`step '${key}' of run '${runId}' does not exist`);
-        return current.pending;
+        const out = await this.ddb.send(
+          new GetCommand({ TableName: this.table, Key: itemKey, ConsistentRead: true }),
+        );
+        if (!out.Item) {
+          const what = shard === undefined ? `step '${key}'` : `shard ${shard} of step '${key}'`;
+          throw new Error(`${what} of run '${runId}' does not exist`);
+        }
+        return Number(out.Item.pending);
       }
       // A step item written before `resolvedBy` became a map (a run started by an older
       // version) has no map, or a number set: it goes on with the set, as it began.
-      if ((error as Error).name === 'ValidationException')
+      if ((error as Error).name === 'ValidationException' && shard === undefined)
         return this.resolveDependencyInSet(runId, key, upstreamIndex);
       throw error;
     }
@@ -565,12 +595,17 @@ export class RunStore {
    * Several upstream steps of one dependent succeeded (a worker invocation's batch): the
    * same effect as resolveDependency for each, in one write when none of them was resolved
    * before, which is the rule (a 10,000-way fan-in then takes 1,000 writes from batches of
-   * 10, not 10,000, and its growing item is rewritten that much less often). Otherwise (a
-   * redelivery resolving some again, or an older item's number set) one by one.
+   * 10, not 10,000). Otherwise (a redelivery resolving some again, or an older item's
+   * number set) one by one.
    */
-  async resolveDependencies(runId: string, key: string, upstreamIndices: readonly number[]): Promise<number> {
+  async resolveDependencies(
+    runId: string,
+    key: string,
+    upstreamIndices: readonly number[],
+    shard?: number,
+  ): Promise<number> {
     const indices = [...new Set(upstreamIndices)];
-    if (indices.length === 1) return this.resolveDependency(runId, key, indices[0] as number);
+    if (indices.length === 1) return this.resolveDependency(runId, key, indices[0] as number, shard);
     const names: Record<string, string> = { '#pending': 'pending', '#resolvedBy': 'resolvedBy' };
     indices.forEach((index, i) => {
       names[`#i${i}`] = String(index);
@@ -579,7 +614,7 @@ export class RunStore {
       const out = await this.ddb.send(
         new UpdateCommand({
           TableName: this.table,
-          Key: { pk: runPk(runId), sk: stepSk(key) },
+          Key: fanInItemKey(runId, key, shard),
           UpdateExpression: `SET ${indices.map((_, i) => `#resolvedBy.#i${i} = :yes`).join(', ')} ADD #pending :minus`,
           ConditionExpression: [
             'attribute_exists(pk)',
@@ -600,7 +635,7 @@ export class RunStore {
       }
       let pending = Number.POSITIVE_INFINITY;
       for (const index of indices)
-        pending = Math.min(pending, await this.resolveDependency(runId, key, index));
+        pending = Math.min(pending, await this.resolveDependency(runId, key, index, shard));
       return pending;
     }
   }
@@ -907,3 +942,9 @@ export async function forEachLimit<T>(
   });
   await Promise.all(workers);
 }
+
+/** The item a fan-in's release counts on: the step's own, or one of its shards. */
+const fanInItemKey = (runId: string, key: string, shard: number | undefined) => ({
+  pk: runPk(runId),
+  sk: shard === undefined ? stepSk(key) : fanInShardSk(key, shard),
+});

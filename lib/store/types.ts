@@ -63,7 +63,10 @@ export interface StepRecord {
   readonly attempt: number;
   /** Deliveries that claimed the current attempt: more than one means a worker died holding it. */
   readonly claims?: number;
-  /** Upstream steps that have not yet succeeded (atomic counter). */
+  /**
+   * Upstream steps that have not yet succeeded (atomic counter); for a fan-in of more than
+   * FAN_IN_SHARD_SIZE, its shards that have not (lib/fanIn.ts).
+   */
   readonly pending: number;
   /** The output in S3, when it is larger than INLINE_OUTPUT_BYTES. */
   readonly outputKey?: string;

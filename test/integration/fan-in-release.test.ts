@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { expectedSum } from '../../examples/fanout/job.ts';
+import { FAN_IN_SHARD_SIZE, shardOf } from '../../lib/fanIn.ts';
 import { StepStatus } from '../../lib/status.ts';
 import { runToEnd, stepsOf, useStack } from '../support/stack.ts';
 
@@ -37,6 +38,26 @@ describe('a fan-in step released by worker batches', () => {
     expect(releases.length).toBeLessThan(n);
     expect(releases.some((indices) => indices.length > 1)).toBe(true);
     expect(handle.stack.faults.sends(run.runId, 'sum')).toBe(1);
+  });
+
+  it('counts a fan-in wider than a shard on its shards, and sends it once with every input', async () => {
+    const spy = vi.spyOn(handle.stack.deps.store, 'resolveDependencies');
+    const n = FAN_IN_SHARD_SIZE + 44;
+    const run = await runToEnd(handle, 'fanout', { n });
+    expect(run.status).toBe('SUCCEEDED');
+    expect(run.result).toEqual({ n, sum: expectedSum(n) });
+    expect(handle.stack.faults.sends(run.runId, 'sum')).toBe(1);
+
+    const calls = spy.mock.calls.filter(([runId, key]) => runId === run.runId && key === 'sum');
+    // Upstream steps on the shards (index / FAN_IN_SHARD_SIZE), each counted once...
+    const onShards = calls.filter(([, , , shard]) => shard !== undefined);
+    expect(onShards.flatMap(([, , indices]) => indices).sort((a, b) => a - b)).toEqual(
+      Array.from({ length: n }, (_, i) => i),
+    );
+    for (const [, , indices, shard] of onShards) for (const i of indices) expect(shardOf(i)).toBe(shard);
+    // ...and the two shards on the step item, each once.
+    const onStep = calls.filter(([, , , shard]) => shard === undefined);
+    expect(onStep.flatMap(([, , indices]) => indices).sort()).toEqual([0, 1]);
   });
 
   it('fails the invocation when the release cannot be written; the batch comes back at once and releases it once', {

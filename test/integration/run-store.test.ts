@@ -1,8 +1,11 @@
-import { PutCommand } from '@aws-sdk/lib-dynamodb';
-import { describe, expect, it } from 'vitest';
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { fanout } from '../../examples/fanout/job.ts';
+import { FAN_IN_SHARD_SIZE, resolveUpstream, shardOf } from '../../lib/fanIn.ts';
 import { newRunId } from '../../lib/ids.ts';
+import { initialSteps } from '../../lib/rerun.ts';
 import { StepStatus } from '../../lib/status.ts';
-import { runPk, stepSk } from '../../lib/store/keys.ts';
+import { fanInShardSk, runPk, stepSk } from '../../lib/store/keys.ts';
 import type { StepRecord } from '../../lib/store/types.ts';
 import { useStack } from '../support/stack.ts';
 
@@ -40,6 +43,96 @@ describe('resolving a fan-in step’s dependencies (on the emulator)', () => {
   it('says so for a step that does not exist', async () => {
     await expect(handle.deps.store.resolveDependency(newRunId(), 'nope', 0)).rejects.toThrow(
       /step 'nope' of run '.*' does not exist/,
+    );
+  });
+});
+
+describe('a fan-in wider than a shard (on the emulator)', () => {
+  const n = 2 * FAN_IN_SHARD_SIZE + 88;
+  const plan = fanout.plan({ n });
+
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  async function startRun() {
+    const runId = newRunId();
+    const { steps, shards } = initialSteps(runId, plan, new Date().toISOString());
+    await handle.deps.store.putSteps(steps, shards);
+    return runId;
+  }
+
+  /** Upstream indices 0..n-1 in batches of 10, in a scrambled order (fixed, not random). */
+  function batches(): number[][] {
+    const order = Array.from({ length: n }, (_, i) => (i * 7919) % n);
+    return Array.from({ length: Math.ceil(n / 10) }, (_, b) => order.slice(b * 10, b * 10 + 10));
+  }
+
+  const shardItem = async (runId: string, shard: number) =>
+    (
+      await handle.deps.aws.ddb.send(
+        new GetCommand({
+          TableName: handle.deps.config.runsTable,
+          Key: { pk: runPk(runId), sk: fanInShardSk('sum', shard) },
+        }),
+      )
+    ).Item;
+
+  it('is released by the last upstream step, once, however often batches are retried', async () => {
+    const runId = await startRun();
+    const all = batches();
+    const released: number[] = [];
+    for (const [b, indices] of all.entries()) {
+      if (await resolveUpstream(handle.deps, runId, plan, 'sum', indices)) released.push(b);
+      // Every third batch is delivered twice; the second counts nothing.
+      if (b % 3 === 0 && b < all.length - 1)
+        expect(await resolveUpstream(handle.deps, runId, plan, 'sum', indices)).toBe(false);
+    }
+    expect(released).toEqual([all.length - 1]);
+    // A redelivery after the release finds it at zero again (the WAITING -> QUEUED write decides who sends).
+    expect(await resolveUpstream(handle.deps, runId, plan, 'sum', all[0] as number[])).toBe(true);
+
+    const step = await handle.deps.store.getStep(runId, 'sum');
+    expect(step?.pending).toBe(0);
+    for (const shard of [0, 1, 2]) {
+      const item = await shardItem(runId, shard);
+      expect(item?.pending).toBe(0);
+      expect(Object.keys(item?.resolvedBy ?? {}).length).toBe(shard < 2 ? FAN_IN_SHARD_SIZE : 88);
+    }
+    // The step item holds its shards, not the n upstream steps.
+    const raw = await handle.deps.aws.ddb.send(
+      new GetCommand({
+        TableName: handle.deps.config.runsTable,
+        Key: { pk: runPk(runId), sk: stepSk('sum') },
+      }),
+    );
+    expect(Object.keys(raw.Item?.resolvedBy ?? {}).sort()).toEqual(['0', '1', '2']);
+  });
+
+  it('is released when the write resolving an emptied shard failed and the batch came back', async () => {
+    const runId = await startRun();
+    const all = batches();
+    for (const indices of all.slice(0, -1)) await resolveUpstream(handle.deps, runId, plan, 'sum', indices);
+    const store = handle.deps.store;
+    const real = store.resolveDependencies.bind(store);
+    let injected = 0;
+    vi.spyOn(store, 'resolveDependencies').mockImplementation(async (...args) => {
+      // The shard reached zero; the worker dies before the step item hears of it.
+      if (args[3] === undefined && injected++ === 0) throw new Error('injected: worker lost');
+      return real(...args);
+    });
+    const last = all.at(-1) as number[];
+    await expect(resolveUpstream(handle.deps, runId, plan, 'sum', last)).rejects.toThrow(/injected/);
+    // The shards the last batch emptied are still counted on the step item.
+    expect((await store.getStep(runId, 'sum'))?.pending).toBe(new Set(last.map(shardOf)).size);
+    expect(await resolveUpstream(handle.deps, runId, plan, 'sum', last)).toBe(true);
+    expect((await store.getStep(runId, 'sum'))?.pending).toBe(0);
+  });
+
+  it('says so for a shard that does not exist', async () => {
+    const runId = newRunId();
+    await expect(handle.deps.store.resolveDependency(runId, 'sum', 3, 0)).rejects.toThrow(
+      /shard 0 of step 'sum' of run '.*' does not exist/,
     );
   });
 });

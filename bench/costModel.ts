@@ -98,8 +98,8 @@ function lambdaCost(invocationsPerStep: number, msPerInvocation: number, memoryM
  * write, and each item of a BatchWriteItem, is counted as one write unit and each read as
  * one read unit (items under 1 KB / 4 KB; BatchGetItem counts one unit per request although
  * it reads several items, and strongly consistent reads cost 1 unit, so the DynamoDB figure
- * is a lower bound for steps with several upstream, and a wide fan-in's growing item costs
- * more, see docs/performance.md). Each SQS request is one 64 KB chunk. The event source's
+ * is a lower bound for steps with several upstream, and a release on a fan-in's shard item,
+ * up to about 2 KB, costs up to 2 units). Each SQS request is one 64 KB chunk. The event source's
  * own receive and delete are added (2 SQS requests per invocation). With `run`, each step
  * also pays its share of its run's functions and state machine.
  */

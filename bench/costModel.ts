@@ -40,7 +40,12 @@ export interface RunShare {
   readonly invocationsPerStep: number;
   /** Step Functions standard transitions per step (the run's, on AWS). */
   readonly transitionsPerStep: number;
+  /** Seconds PollRun spent watching the run itself, per step (billed at POLL_RUN_MEMORY_MB). */
+  readonly pollWatchSecondsPerStep?: number;
 }
+
+/** PollRun's memory (serverless.yml): what its watching costs per second. */
+export const POLL_RUN_MEMORY_MB = 256;
 
 export interface CostPerMillionSteps {
   readonly lambda: number;
@@ -122,7 +127,10 @@ export function costPerMillionSteps(
   const shared = run
     ? requestCost(run.requestsPerStep, run.batchWriteItemsPerStep)
     : { sqs: 0, dynamodb: 0, s3: 0 };
-  const sharedLambda = run ? lambdaCost(run.invocationsPerStep, lambda.msPerStep, lambda.memoryMb) : 0;
+  const sharedLambda = run
+    ? lambdaCost(run.invocationsPerStep, lambda.msPerStep, lambda.memoryMb) +
+      (run.pollWatchSecondsPerStep ?? 0) * 1_000_000 * (POLL_RUN_MEMORY_MB / 1024) * PRICES.lambdaPerGbSecond
+    : 0;
   const stepFunctions = run ? run.transitionsPerStep * PRICES.stepFunctionsPerMillionTransitions : 0;
   const round = (n: number) => Math.round(n * 100) / 100;
   const steps = worker.sqs + eventSourceSqs + worker.dynamodb + worker.s3 + workerLambda;
@@ -145,7 +153,7 @@ export function costPerMillionSteps(
       `one DynamoDB unit per request and per item a BatchWriteItem writes (${Math.round(batchWriteItemsPerStep * 100) / 100} a step; small items), one SQS chunk per request, event source receive + delete = 2 SQS requests per invocation`,
       ...(run
         ? [
-            `the run's share per step: ${Math.round(run.invocationsPerStep * 1000) / 1000} function invocations, ${Math.round(run.transitionsPerStep * 1000) / 1000} state transitions (modelled for AWS)`,
+            `the run's share per step: ${Math.round(run.invocationsPerStep * 1000) / 1000} function invocations, ${Math.round(run.transitionsPerStep * 1000) / 1000} state transitions and ${Math.round((run.pollWatchSecondsPerStep ?? 0) * 1000) / 1000} s of PollRun watching at ${POLL_RUN_MEMORY_MB} MB (modelled for AWS)`,
           ]
         : []),
       'Step Functions: 2 transitions per step as a Task state; Temporal Cloud: 2 actions per activity',

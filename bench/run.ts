@@ -21,7 +21,7 @@ import { startLocalStack } from '../local/stack.ts';
 import { costPerMillionSteps, DEFAULT_LAMBDA, PRICES, perStep, type RunShare } from './costModel.ts';
 import { Floor } from './floor.ts';
 import { bigOutput, chain, liveHeap, wideFanIn } from './jobs.ts';
-import { currentPolicy, replayPolls, resetOnProgressPolicy } from './pollModel.ts';
+import { currentPolicy, DEPLOYED_WATCH, replayPolls, resetOnProgressPolicy } from './pollModel.ts';
 
 const { values } = parseArgs({
   options: {
@@ -108,13 +108,16 @@ async function awsTransitionsOf(run: RunRecord) {
   for await (const step of deps.store.listSteps(run.runId)) {
     if (step.finishedAt) finishes.push((Date.parse(step.finishedAt) - start) / 1000);
   }
-  const current = replayPolls(finishes, currentPolicy);
+  const current = replayPolls(finishes, currentPolicy, DEPLOYED_WATCH);
+  const unwatched = replayPolls(finishes, currentPolicy);
   const before = replayPolls(finishes, resetOnProgressPolicy);
   return {
     current: current.transitions,
     polls: current.polls,
-    resetOnProgress: before.transitions,
+    watchedSeconds: current.watchedSeconds,
     detectionDelaySeconds: current.detectionDelaySeconds,
+    withoutWatch: unwatched.transitions,
+    resetOnProgress: before.transitions,
   };
 }
 
@@ -123,24 +126,26 @@ const RUN_SCOPES = ['startRun', 'finalizeRun'] as const;
 
 /**
  * A step's share of its runs' own cost: StartRun's and FinalizeRun's requests as measured,
- * and PollRun's as it would poll on AWS (the modelled polls, one run-item read each; the
- * requests test asserts that read is all a poll does), over `steps` steps of `runs` runs.
+ * and PollRun's as it would poll on AWS (the modelled polls, one run-item read each, and
+ * one more per look while it watches; the requests test asserts that read is all a poll
+ * does), over `steps` steps of `runs` runs.
  */
 function runShareOf(
   requests: RequestCounts,
   batchWriteItems: number,
   runs: number,
   steps: number,
-  aws: { polls: number; transitions: number },
+  aws: { polls: number; current: number; watchedSeconds: number },
 ): RunShare {
   const requestsPerStep = perStep(requests, RUN_SCOPES, steps);
-  requestsPerStep['DynamoDB.GetItem'] =
-    (requestsPerStep['DynamoDB.GetItem'] ?? 0) + (aws.polls * runs) / steps;
+  const reads = aws.polls + aws.watchedSeconds / DEPLOYED_WATCH.checkSeconds;
+  requestsPerStep['DynamoDB.GetItem'] = (requestsPerStep['DynamoDB.GetItem'] ?? 0) + (reads * runs) / steps;
   return {
     requestsPerStep,
     batchWriteItemsPerStep: batchWriteItems / steps,
     invocationsPerStep: ((2 + aws.polls) * runs) / steps,
-    transitionsPerStep: (aws.transitions * runs) / steps,
+    transitionsPerStep: (aws.current * runs) / steps,
+    pollWatchSecondsPerStep: (aws.watchedSeconds * runs) / steps,
   };
 }
 
@@ -251,7 +256,7 @@ try {
       workerPerStep,
       batchWriteItems / n,
       DEFAULT_LAMBDA,
-      runShareOf(requests, runItems, 1, n, { polls: aws.polls, transitions: aws.current }),
+      runShareOf(requests, runItems, 1, n, aws),
     );
     costRow(`serial chain, ${n} steps`, cost);
     save('serial', {
@@ -336,7 +341,7 @@ try {
         byOperation,
         batchWriteItems / steps,
         lambda,
-        runShareOf(requests, runItems, 1, steps, { polls: aws.polls, transitions: aws.current }),
+        runShareOf(requests, runItems, 1, steps, aws),
       );
       costRow(`fan-out/fan-in, N = ${n}`, cost);
       save(`fanout-${n}`, {
@@ -404,7 +409,8 @@ try {
       { ...DEFAULT_LAMBDA, stepsPerInvocation: steps / invocations },
       runShareOf(requests, runBatchWriteItems(), runs, steps, {
         polls: mean((m) => m.polls),
-        transitions: mean((m) => m.current),
+        current: mean((m) => m.current),
+        watchedSeconds: mean((m) => m.watchedSeconds),
       }),
     );
     costRow(`${runs} concurrent diamond runs`, cost);
@@ -421,6 +427,14 @@ try {
       awsTransitionsModelledPerRun: round(
         mean((m) => m.current),
         1,
+      ),
+      awsTransitionsModelledPerRunWithoutWatch: round(
+        mean((m) => m.withoutWatch),
+        1,
+      ),
+      pollWatchSecondsModelledPerRun: round(
+        mean((m) => m.watchedSeconds),
+        2,
       ),
       costPerMillionSteps: cost,
     });

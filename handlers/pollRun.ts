@@ -6,7 +6,11 @@ import { lazyDeps, logRequestMetrics, transientAwsErrors } from './shared.ts';
 
 /** Task `PollRun` of the run state machine. */
 export function createHandler(getDeps: () => Deps) {
-  return middy(async (event: unknown, _context: Context) => pollRun(getDeps(), event, pollOptionsFromEnv()))
+  return middy(async (event: unknown, context: Context) =>
+    pollRun(getDeps(), event, pollOptionsFromEnv(), {
+      deadline: Date.now() + context.getRemainingTimeInMillis(),
+    }),
+  )
     .use(transientAwsErrors())
     .use(logRequestMetrics());
 }

@@ -13,14 +13,39 @@ export interface PollOptions extends ReconcileLimits, CancelLimits, TaskSupervis
   readonly stallSeconds: number;
   /** Poll ticks per execution before continue-as-new. */
   readonly maxTicks: number;
+  /** Seconds of its waits one PollRun invocation may spend watching the run itself (0: none). */
+  readonly watchSeconds: number;
+  /** How often a watching PollRun reads the run item. */
+  readonly watchCheckMs: number;
 }
+
+export interface PollLimits {
+  /** Epoch ms by which the invocation must have returned (its Lambda deadline). */
+  readonly deadline?: number;
+}
+
+/** Kept free before the invocation's deadline when deciding to watch. */
+const WATCH_MARGIN_MS = 5_000;
 
 /**
  * PollRun: one read of the run item (cost independent of the run's size). Says
  * whether the run is done; grows the wait while nothing changes; reconciles a run
  * that stalled or that a worker flagged after a crash.
+ *
+ * While the wait it would ask for is short, it waits it out itself, watching the run
+ * item, instead of returning to a Wait state: up to `watchSeconds` of waits per
+ * invocation (1 + 2 + 4 + 8 s by default), so a run that ends within them costs the state
+ * machine one poll (3 transitions) instead of one per wait, and its end is seen within
+ * `watchCheckMs`. Each poll cycle avoided saves 3 transitions ($75 per million polls);
+ * watching costs PollRun's duration (256 MB: $4.2 per million seconds) and a read every
+ * check. A run with ECS tasks in flight is not watched: their supervision goes by ticks.
  */
-export async function pollRun(deps: Deps, raw: unknown, options: PollOptions): Promise<PollState> {
+export async function pollRun(
+  deps: Deps,
+  raw: unknown,
+  options: PollOptions,
+  limits: PollLimits = {},
+): Promise<PollState> {
   const parsed = PollStateSchema.safeParse(raw);
   if (!parsed.success)
     throw new InvalidInputError(
@@ -28,8 +53,49 @@ export async function pollRun(deps: Deps, raw: unknown, options: PollOptions): P
       parsed.error.issues.map((i) => i.message),
     );
   const state = parsed.data;
+  let observed = await observe(deps, state, options);
+  let budgetMs = options.watchSeconds * 1000;
+  for (;;) {
+    const { next, watchable } = observed;
+    const waitMs = next.waitSeconds * 1000;
+    const fits = limits.deadline === undefined || Date.now() + waitMs + WATCH_MARGIN_MS <= limits.deadline;
+    if (!watchable || next.status !== RunStatus.RUNNING || waitMs > budgetMs || !fits) break;
+    budgetMs -= waitMs;
+    await watch(deps, next.runId, waitMs, options.watchCheckMs);
+    observed = await observe(deps, next, options);
+  }
+  // One tick per invocation, however long it watched: ticks count the execution's history.
+  const next = { ...observed.next, ticks: state.ticks + 1 };
+  // Before the execution's history fills up, hand the still-running run to a new execution.
+  return next.status === RunStatus.RUNNING && handOverDue(next, options.maxTicks) ? handOver(next) : next;
+}
+
+/**
+ * Wait `waitMs`, reading the run item every `checkMs`; back early once it is done, has
+ * changed status, asks for a reconcile or has ECS tasks to supervise.
+ */
+async function watch(deps: Deps, runId: string, waitMs: number, checkMs: number): Promise<void> {
+  const until = Date.now() + waitMs;
+  for (;;) {
+    await sleep(Math.min(checkMs, until - Date.now()));
+    if (Date.now() >= until) return;
+    const run = await deps.store.requireRun(runId);
+    if (run.status !== RunStatus.RUNNING || run.reconcile || run.tasks?.length) return;
+    if (run.succeeded + run.failed + run.skipped >= run.stepCount) return;
+  }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
+
+/** One look at the run: the state to go on with, and whether it may be watched. */
+async function observe(
+  deps: Deps,
+  state: PollState,
+  options: PollOptions,
+): Promise<{ next: PollState; watchable: boolean }> {
   let run = await deps.store.requireRun(state.runId);
-  if (TERMINAL_RUN_STATUSES.has(run.status)) return { ...state, status: run.status, ticks: state.ticks + 1 };
+  if (TERMINAL_RUN_STATUSES.has(run.status))
+    return { next: { ...state, status: run.status }, watchable: false };
   const { timeoutSeconds } = deps.registry.get(run.job);
   if (
     run.status !== RunStatus.CANCELING &&
@@ -44,7 +110,8 @@ export async function pollRun(deps: Deps, raw: unknown, options: PollOptions): P
     run = await deps.store.requireRun(state.runId);
   }
   // A canceling run is swept, never reconciled (that would dispatch steps again).
-  if (run.status === RunStatus.CANCELING) return pollCanceling(deps, state, run, options);
+  if (run.status === RunStatus.CANCELING)
+    return { next: await pollCanceling(deps, state, run, options), watchable: false };
 
   const idleSeconds = Math.max(0, (Date.now() - Date.parse(run.updatedAt)) / 1000);
   if (run.reconcile || idleSeconds >= options.stallSeconds) {
@@ -71,24 +138,26 @@ export async function pollRun(deps: Deps, raw: unknown, options: PollOptions): P
     polledAt: now,
     progress,
     idleSeconds: Math.round(idleSeconds),
-    ticks: state.ticks + 1,
+    ticks: state.ticks,
     ...(state.generation ? { generation: state.generation } : {}),
   };
-  // Before the execution's history fills up, hand the still-running run to a new execution.
-  return status === RunStatus.RUNNING && handOverDue(next, options.maxTicks) ? handOver(next) : next;
+  return { next, watchable: !run.tasks?.length };
 }
 
 export function pollOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): PollOptions {
-  const num = (name: string, fallback: number) => {
+  const num = (name: string, fallback: number, { zero = false } = {}) => {
     const value = env[name];
     if (value === undefined || value === '') return fallback;
     const n = Number(value);
-    if (!Number.isFinite(n) || n <= 0)
-      throw new ConfigError(name, `must be a positive number, got '${value}'`);
+    if (!Number.isFinite(n) || n < 0 || (n === 0 && !zero))
+      throw new ConfigError(name, `must be a ${zero ? 'non-negative' : 'positive'} number, got '${value}'`);
     return n;
   };
   return {
     stallSeconds: num('LAMBDAG_STALL_SECONDS', 300),
+    // 1 + 2 + 4 + 8 s: the waits of a run's first 15 s (0: PollRun never watches).
+    watchSeconds: num('LAMBDAG_POLL_WATCH_SECONDS', 15, { zero: true }),
+    watchCheckMs: num('LAMBDAG_POLL_WATCH_CHECK_MS', 500),
     maxTicks: maxPollTicksFromEnv(env),
     queuedLostSeconds: num('LAMBDAG_QUEUED_LOST_SECONDS', 900),
     runningLostSeconds: num('LAMBDAG_RUNNING_LOST_SECONDS', 1_000),

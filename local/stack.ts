@@ -202,6 +202,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       LAMBDAG_ECS_STALE_SECONDS: String(options.ecsStaleSeconds ?? 8),
       LAMBDAG_ECS_START_TIMEOUT_SECONDS: String(options.ecsStartTimeoutSeconds ?? 30),
       ...(options.registryModule ? { LAMBDAG_REGISTRY_MODULE: options.registryModule } : {}),
+      // A watching PollRun looks as often as the local Wait state would poll.
+      LAMBDAG_POLL_WATCH_CHECK_MS: String(options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS),
     };
     Object.assign(process.env, ecsEnv);
 

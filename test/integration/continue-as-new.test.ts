@@ -5,12 +5,15 @@ import { eventsOf, useStack } from '../support/stack.ts';
 
 const handle = useStack();
 
-// A tiny tick budget: the `slow` run (one 3 s step, polled every 250 ms) must hand over several times.
+// A tiny tick budget: the `slow` run (one 3 s step, polled every 250 ms) must hand over
+// several times; PollRun does not watch it, or its first poll would see it end.
 beforeAll(() => {
   process.env.LAMBDAG_MAX_POLL_TICKS = '3';
+  process.env.LAMBDAG_POLL_WATCH_SECONDS = '0';
 });
 afterAll(() => {
   delete process.env.LAMBDAG_MAX_POLL_TICKS;
+  delete process.env.LAMBDAG_POLL_WATCH_SECONDS;
 });
 
 describe('continue-as-new', () => {

@@ -49,5 +49,13 @@ describe('cost per million steps', () => {
     // 1.5 write units at $1.25, one more invocation (0.87), the transitions.
     expect(withRun.runShare).toBe(Math.round((1.5 * 1.25 + 0.2 + 40_000 * 0.0000166667 + 87.5) * 100) / 100);
     expect(withRun.total).toBeCloseTo(withRun.steps + withRun.runShare, 1);
+
+    // PollRun watching the run for 2 s a step, at 256 MB: 2 × 0.25 GB-s more Lambda per step.
+    const watched = costPerMillionSteps(CHAIN_STEP, 3, DEFAULT_LAMBDA, {
+      ...share,
+      pollWatchSecondsPerStep: 2,
+    });
+    expect(watched.runShare - withRun.runShare).toBeCloseTo(2 * 0.25 * 1_000_000 * 0.0000166667, 1);
+    expect(watched.lambda - withRun.lambda).toBeCloseTo(8.33, 1);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { currentPolicy, replayPolls, resetOnProgressPolicy } from '../../bench/pollModel.ts';
+import { currentPolicy, DEPLOYED_WATCH, replayPolls, resetOnProgressPolicy } from '../../bench/pollModel.ts';
 import { MAX_WAIT_SECONDS, nextWaitSeconds } from '../../lib/runState.ts';
 
 /** `n` steps finishing evenly over `seconds`. */
@@ -36,5 +36,37 @@ describe('the poll loop replayed on a steady run', () => {
     const replay = replayPolls(steady(20, 3), currentPolicy);
     expect(replay.detectionDelaySeconds).toBeLessThanOrEqual(2);
     expect(replay.polls).toBeLessThanOrEqual(4);
+  });
+});
+
+describe('PollRun watching a run itself', () => {
+  it('sees a run of up to 15 s end in its first invocation: 8 transitions, within a look', () => {
+    // Ended before the first poll (after the 1 s Wait): seen there, nothing watched.
+    expect(replayPolls(steady(4, 0.4), currentPolicy, DEPLOYED_WATCH)).toMatchObject({
+      polls: 1,
+      transitions: 8,
+      watchedSeconds: 0,
+    });
+    for (const seconds of [3, 12]) {
+      const watched = replayPolls(steady(20, seconds), currentPolicy, DEPLOYED_WATCH);
+      expect(watched.polls).toBe(1);
+      expect(watched.transitions).toBe(8);
+      expect(watched.detectionDelaySeconds).toBeLessThanOrEqual(DEPLOYED_WATCH.checkSeconds);
+      // It watched from the first poll (after the 1 s Wait) to the end, and no longer.
+      expect(watched.watchedSeconds).toBeLessThanOrEqual(seconds - 1 + DEPLOYED_WATCH.checkSeconds);
+    }
+    const unwatched = replayPolls(steady(20, 12), currentPolicy);
+    expect(unwatched.polls).toBeGreaterThanOrEqual(3);
+    expect(unwatched.watchedSeconds).toBe(0);
+  });
+
+  it('saves a long run the polls of its first 15 s, and waits no longer than asked', () => {
+    const long = steady(10_000, 600);
+    const watched = replayPolls(long, currentPolicy, DEPLOYED_WATCH);
+    const unwatched = replayPolls(long, currentPolicy);
+    expect(unwatched.polls - watched.polls).toBeGreaterThanOrEqual(3);
+    // Watching replaces waits: at most the budget per invocation, never the whole run.
+    expect(watched.watchedSeconds).toBeLessThanOrEqual(watched.polls * DEPLOYED_WATCH.watchSeconds);
+    expect(watched.detectionDelaySeconds).toBeLessThanOrEqual(2);
   });
 });

@@ -33,6 +33,7 @@ export const ErrorCode = {
   UNKNOWN_STEP: 'UNKNOWN_STEP',
   NOTHING_TO_RERUN: 'NOTHING_TO_RERUN',
   RELEASE_FAILED: 'RELEASE_FAILED',
+  RELEASE_TARGET_MISSING: 'RELEASE_TARGET_MISSING',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -216,6 +217,24 @@ export class ReleaseFailedError extends LambdagError {
     options?: { cause?: unknown },
   ) {
     super(`could not release fan-in step(s) ${steps.map((s) => `'${s}'`).join(', ')}`, options);
+  }
+}
+
+/**
+ * The item a fan-in's release counts on (the step's, or one of its shards) does not exist:
+ * a wrong run or step, or a shard a run started by an older version never wrote.
+ */
+export class ReleaseTargetMissingError extends LambdagError {
+  override readonly name = 'ReleaseTargetMissingError' as const;
+  readonly code = ErrorCode.RELEASE_TARGET_MISSING;
+  constructor(
+    readonly runId: string,
+    readonly step: string,
+    readonly shard?: number,
+  ) {
+    super(
+      `${shard === undefined ? `step '${step}'` : `shard ${shard} of step '${step}'`} of run '${runId}' does not exist`,
+    );
   }
 }
 

@@ -9,7 +9,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import { RunNotFoundError, type SerializedError } from '../errors.ts';
+import { ReleaseTargetMissingError, RunNotFoundError, type SerializedError } from '../errors.ts';
 import type { FanInShard } from '../fanIn.ts';
 import { newRunId } from '../ids.ts';
 import { RunStatus, StepStatus } from '../status.ts';
@@ -577,10 +577,7 @@ export class RunStore {
         const out = await this.ddb.send(
           new GetCommand({ TableName: this.table, Key: itemKey, ConsistentRead: true }),
         );
-        if (!out.Item) {
-          const what = shard === undefined ? `step '${key}'` : `shard ${shard} of step '${key}'`;
-          throw new Error(`${what} of run '${runId}' does not exist`);
-        }
+        if (!out.Item) throw new ReleaseTargetMissingError(runId, key, shard);
         return Number(out.Item.pending);
       }
       // A step item written before `resolvedBy` became a map (a run started by an older

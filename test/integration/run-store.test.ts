@@ -129,6 +129,21 @@ describe('a fan-in wider than a shard (on the emulator)', () => {
     expect((await store.getStep(runId, 'sum'))?.pending).toBe(0);
   });
 
+  it('counts on the step item for a run started before fan-ins had shards', async () => {
+    const runId = newRunId();
+    // What an older version wrote: the step items only, `sum` waiting for all n upstream steps.
+    const legacy = initialSteps(runId, fanout.plan({ n: 3 }), new Date().toISOString()).steps.map((step) =>
+      step.key === 'sum' ? { ...step, pending: n } : step,
+    );
+    await handle.deps.store.putSteps(legacy);
+    const released: number[] = [];
+    for (const [b, indices] of batches().entries()) {
+      if (await resolveUpstream(handle.deps, runId, plan, 'sum', indices)) released.push(b);
+    }
+    expect(released).toEqual([batches().length - 1]);
+    expect((await handle.deps.store.getStep(runId, 'sum'))?.pending).toBe(0);
+  });
+
   it('says so for a shard that does not exist', async () => {
     const runId = newRunId();
     await expect(handle.deps.store.resolveDependency(runId, 'sum', 3, 0)).rejects.toThrow(

@@ -233,10 +233,11 @@ export class StepRunner {
   }
 
   /**
-   * STEP_START is written with the attempt's next event in one request (a short step's
-   * START and SUCCESS cost one write, not two), or on its own once the body has run for
-   * START_EVENT_DELAY_MS, so a long step shows as started while it runs. Its time and
-   * order are those of the start either way.
+   * STEP_START is written in the attempt's next event's item (a short step's START and
+   * SUCCESS are one item, one write unit; listEvents returns both), or on its own once the
+   * body has run for START_EVENT_DELAY_MS, so a long step shows as started while it runs.
+   * Its time is that of the start either way; in the first case it is listed just before
+   * its outcome, as it becomes visible with it.
    */
   private deferStartEvent(message: StepMessage): void {
     const { runId, step, attempt } = message;
@@ -267,11 +268,10 @@ export class StepRunner {
     await this.deps.store.putEvents(this.takeAttemptEvents(message, event));
   }
 
-  /** The event, prepared, after the attempt's STEP_START if that was not written yet. */
+  /** The event, prepared, standing for the attempt's STEP_START too if that was not written yet. */
   private takeAttemptEvents(message: StepMessage, event: Omit<RunEvent, 'at'>): PreparedEvent[] {
     const start = this.takePendingStart(message);
-    const prepared = this.deps.store.prepareEvent(event);
-    return start ? [start, prepared] : [prepared];
+    return [this.deps.store.prepareEvent(event, start?.at)];
   }
 
   /** The attempt's STEP_START if it was not written yet, no longer waiting on its timer. */

@@ -12,7 +12,7 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { ReleaseTargetMissingError, RunNotFoundError, type SerializedError } from '../errors.ts';
 import type { FanInShard } from '../fanIn.ts';
 import { newRunId } from '../ids.ts';
-import { RunStatus, StepStatus } from '../status.ts';
+import { EventType, RunStatus, StepStatus } from '../status.ts';
 import {
   BY_JOB_INDEX,
   EVENT_SK_PREFIX,
@@ -726,9 +726,20 @@ export class RunStore {
     await this.putEvents([this.prepareEvent(event)]);
   }
 
-  /** An event item stamped now (time and order), to be written later with putEvents. */
-  prepareEvent(event: Omit<RunEvent, 'at'>): PreparedEvent {
-    return { ...event, at: this.iso(), pk: runPk(event.runId), sk: `${EVENT_SK_PREFIX}${newRunId()}` };
+  /**
+   * An event item stamped now (time and order), to be written later with putEvents. With
+   * `startedAt`, the item also stands for its attempt's STEP_START at that time, which
+   * listEvents returns just before it: a short attempt's start and outcome are one item
+   * (one write unit), not two.
+   */
+  prepareEvent(event: Omit<RunEvent, 'at'>, startedAt?: string): PreparedEvent {
+    return {
+      ...event,
+      at: this.iso(),
+      ...(startedAt ? { startedAt } : {}),
+      pk: runPk(event.runId),
+      sk: `${EVENT_SK_PREFIX}${newRunId()}`,
+    };
   }
 
   /** Write prepared events: one request for one, BatchWriteItem (25 a request) for more. */
@@ -801,7 +812,7 @@ export class RunStore {
       );
       for (const item of out.Items ?? []) {
         if (item.sk === after) continue; // BETWEEN includes the cursor itself
-        events.push(toEvent(item));
+        events.push(...eventsOf(item));
         cursor = String(item.sk);
       }
       start = out.LastEvaluatedKey;
@@ -880,8 +891,15 @@ function strip(item: Item): Item {
 /** Where a succeeded step's output is: inline in its item, or in S3. */
 export type StepResult = { readonly output: unknown } | { readonly outputKey: string };
 
-/** An event item ready to write: its time and sort key fixed when it happened. */
-export type PreparedEvent = RunEvent & { readonly pk: string; readonly sk: string };
+/**
+ * An event item ready to write: its time and sort key fixed when it happened, and the start
+ * of its attempt when the item stands for its STEP_START too.
+ */
+export type PreparedEvent = RunEvent & {
+  readonly pk: string;
+  readonly sk: string;
+  readonly startedAt?: string;
+};
 
 /** An item to put; `table` defaults to the runs table. */
 /** A put or delete of one BatchWriteItem. */
@@ -918,7 +936,20 @@ const toStep = (item: Item) => {
   const { resolvedBy: _resolvedBy, ...step } = strip(item);
   return step as unknown as StepRecord;
 };
-const toEvent = (item: Item) => strip(item) as unknown as RunEvent;
+/** An event item's events: its attempt's STEP_START first when the item stands for it too (prepareEvent). */
+function eventsOf(item: Item): RunEvent[] {
+  const { startedAt, ...rest } = strip(item);
+  const event = rest as unknown as RunEvent;
+  if (typeof startedAt !== 'string') return [event];
+  const start: RunEvent = {
+    runId: event.runId,
+    type: EventType.STEP_START,
+    at: startedAt,
+    ...(event.step === undefined ? {} : { step: event.step }),
+    ...(event.attempt === undefined ? {} : { attempt: event.attempt }),
+  };
+  return [start, event];
+}
 
 async function backoff(round: number): Promise<void> {
   const cap = Math.min(2_000, 50 * 2 ** round);

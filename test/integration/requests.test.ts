@@ -15,7 +15,8 @@ describe('AWS requests per step (counted by the SDK middleware)', () => {
     // Per step: the idempotency record's INPROGRESS put (Powertools), the claim, the result
     // with its small output inline, the run counter (whose returned status lets the next
     // step start without reading it: one run-status read for the whole chain), and one batch
-    // write of the STEP_START and STEP_SUCCESS events with the COMPLETED idempotency record;
+    // write of the STEP_SUCCESS event (standing for the STEP_START too) with the COMPLETED
+    // idempotency record;
     // per dependent, its message alone (it has one upstream: no WAITING -> QUEUED write),
     // carrying the small output along (no read of the upstream record). No retries or
     // duplicates locally, so the counts are exact.
@@ -27,8 +28,12 @@ describe('AWS requests per step (counted by the SDK middleware)', () => {
       'SQS.SendMessageBatch': 19,
     });
     expect(metrics.total('stepWorker') / 20).toBeCloseTo(6, 5);
-    // Each BatchWriteItem: STEP_START, STEP_SUCCESS and the COMPLETED record (billed by the item).
-    expect(metrics.itemsBatchWritten('stepWorker')).toBe(60);
+    // Each BatchWriteItem: the STEP_SUCCESS event and the COMPLETED record (billed by the item).
+    expect(metrics.itemsBatchWritten('stepWorker')).toBe(40);
+    // Both events of each step are listed, the start first.
+    const { events } = await handle.client.listEvents(run.runId);
+    const ofStep = events.filter((e) => e.step === 'step-03').map((e) => e.type);
+    expect(ofStep).toEqual(['STEP_START', 'STEP_SUCCESS']);
     // The batched COMPLETED records are really there, as Powertools would have written them.
     const records = await handle.deps.aws.ddb.send(
       new ScanCommand({ TableName: handle.deps.config.idempotencyTable }),

@@ -10,13 +10,14 @@ import { withTransientRetries } from './transient.ts';
 /**
  * What the attempts of one worker invocation write about themselves, written together when
  * the invocation's batch is done:
- * - the fan-in steps they release: one write per fan-in for all its upstream steps in the
- *   batch (not one each), then its WAITING -> QUEUED write and message if none is left;
+ * - the fan-in steps they release: one write per fan-in (or per shard of a wide one) for
+ *   all its upstream steps in the batch (not one each), then its WAITING -> QUEUED write
+ *   and message if none is left;
  * - one run-counter ADD per run (not one per step);
- * - the STEP_START/STEP_SUCCESS events with the attempts' COMPLETED idempotency records, in
- *   BatchWriteItems of 25 (not two items and an update per step).
- * A chain step's events and record then cost one request; a fan-out batch of 10 steps
- * 1 + 1 + 2 instead of 10 + 10 + 10 + 10.
+ * - the STEP_SUCCESS events (each standing for its STEP_START too) with the attempts'
+ *   COMPLETED idempotency records, in BatchWriteItems of 25 (not an item and an update each).
+ * A chain step's event and record then cost one request; a fan-out batch of 10 steps
+ * 1 + 1 + 1 instead of 10 + 10 + 10 + 10.
  *
  * Written before the invocation returns, so before SQS deletes its messages, and the
  * COMPLETED records last, after the releases: a record says the attempt's continuation is

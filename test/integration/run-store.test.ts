@@ -4,7 +4,7 @@ import { fanout } from '../../examples/fanout/job.ts';
 import { FAN_IN_SHARD_SIZE, resolveUpstream, shardOf } from '../../lib/fanIn.ts';
 import { newRunId } from '../../lib/ids.ts';
 import { initialSteps } from '../../lib/rerun.ts';
-import { StepStatus } from '../../lib/status.ts';
+import { EventType, StepStatus } from '../../lib/status.ts';
 import { fanInShardSk, runPk, stepSk } from '../../lib/store/keys.ts';
 import type { StepRecord } from '../../lib/store/types.ts';
 import { useStack } from '../support/stack.ts';
@@ -149,5 +149,32 @@ describe('a fan-in wider than a shard (on the emulator)', () => {
     await expect(handle.deps.store.resolveDependency(runId, 'sum', 3, 0)).rejects.toThrow(
       /shard 0 of step 'sum' of run '.*' does not exist/,
     );
+  });
+});
+
+describe('events (on the emulator)', () => {
+  it('lists a short attempt’s STEP_START, stored in its outcome’s item, just before it, also past a cursor', async () => {
+    const store = handle.deps.store;
+    const runId = newRunId();
+    const first = store.prepareEvent({ runId, type: EventType.RUN_START });
+    const startedAt = new Date(Date.now() - 5).toISOString();
+    const success = store.prepareEvent(
+      { runId, type: EventType.STEP_SUCCESS, step: 'a', attempt: 2 },
+      startedAt,
+    );
+    await store.putEvents([first, success]);
+
+    const all = await store.listEvents(runId);
+    expect(all.events.map((e) => [e.type, e.step, e.attempt])).toEqual([
+      [EventType.RUN_START, undefined, undefined],
+      [EventType.STEP_START, 'a', 2],
+      [EventType.STEP_SUCCESS, 'a', 2],
+    ]);
+    expect(all.events[1]?.at).toBe(startedAt);
+    expect(all.events[2]).not.toHaveProperty('startedAt');
+    // A reader that had read up to RUN_START gets both with the next page.
+    const page = await store.listEvents(runId, first.sk);
+    expect(page.events.map((e) => e.type)).toEqual([EventType.STEP_START, EventType.STEP_SUCCESS]);
+    expect(page.cursor).toBe(success.sk);
   });
 });

@@ -24,9 +24,10 @@ export function releasedByMessage(plan: JobPlan, key: string): boolean {
  * After a step succeeded: release its dependents. One released by its message alone
  * (releasedByMessage) is sent at once; one with several upstream steps has its pending
  * counter decremented (once per upstream, however often this runs), and a writer that
- * sees it at zero queues it. The WAITING -> QUEUED write has exactly one winner, so each
- * dependent is dispatched once (a wide fan-in counts down on shards: lib/fanIn.ts); `retry` (a redelivery after a crash) goes through that
- * write for every dependent, and also re-sends a dependent left QUEUED by the same delivery.
+ * sees it at zero queues it (a wide fan-in counts down on shards: lib/fanIn.ts). The
+ * WAITING -> QUEUED write has exactly one winner, so each dependent is dispatched once;
+ * `retry` (a redelivery after a crash) goes through that write for every dependent, and
+ * also re-sends a dependent left QUEUED by the same delivery.
  */
 export async function releaseDependents(
   deps: Deps,

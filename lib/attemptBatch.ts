@@ -52,9 +52,10 @@ export class AttemptBatch {
     private readonly statuses?: RunStatusCache,
   ) {}
 
-  success(runId: string, events: readonly PreparedEvent[]): void {
+  /** An attempt of run `runId` succeeded: its counter and its STEP_SUCCESS event. */
+  success(runId: string, event: PreparedEvent): void {
     this.succeeded.set(runId, (this.succeeded.get(runId) ?? 0) + 1);
-    for (const item of events) this.puts.push({ item });
+    this.puts.push({ item: event });
   }
 
   /** An attempt's COMPLETED idempotency record (its table's item). */

@@ -6,6 +6,7 @@ import type { ReconcileLimits } from './reconcile.ts';
 import { reconcileRun } from './reconcile.ts';
 import { nextWaitSeconds, type PollState, PollStateSchema, paceOf } from './runState.ts';
 import { RunStatus, TERMINAL_RUN_STATUSES } from './status.ts';
+import type { RunRecord } from './store/types.ts';
 import { superviseTasks, type TaskSupervisionLimits } from './taskSupervisor.ts';
 
 export interface PollOptions extends ReconcileLimits, CancelLimits, TaskSupervisionLimits {
@@ -61,8 +62,8 @@ export async function pollRun(
     const fits = limits.deadline === undefined || Date.now() + waitMs + WATCH_MARGIN_MS <= limits.deadline;
     if (!watchable || next.status !== RunStatus.RUNNING || waitMs > budgetMs || !fits) break;
     budgetMs -= waitMs;
-    await watch(deps, next.runId, waitMs, options.watchCheckMs);
-    observed = await observe(deps, next, options);
+    const seen = await watch(deps, next.runId, waitMs, options.watchCheckMs);
+    observed = await observe(deps, next, options, seen);
   }
   // One tick per invocation, however long it watched: ticks count the execution's history.
   const next = { ...observed.next, ticks: state.ticks + 1 };
@@ -72,28 +73,38 @@ export async function pollRun(
 
 /**
  * Wait `waitMs`, reading the run item every `checkMs`; back early once it is done, has
- * changed status, asks for a reconcile or has ECS tasks to supervise.
+ * changed status, asks for a reconcile or has ECS tasks to supervise, with the run item
+ * that showed it (so the next look need not read it again).
  */
-async function watch(deps: Deps, runId: string, waitMs: number, checkMs: number): Promise<void> {
+async function watch(
+  deps: Deps,
+  runId: string,
+  waitMs: number,
+  checkMs: number,
+): Promise<RunRecord | undefined> {
   const until = Date.now() + waitMs;
   for (;;) {
     await sleep(Math.min(checkMs, until - Date.now()));
-    if (Date.now() >= until) return;
+    if (Date.now() >= until) return undefined;
     const run = await deps.store.requireRun(runId);
-    if (run.status !== RunStatus.RUNNING || run.reconcile || run.tasks?.length) return;
-    if (run.succeeded + run.failed + run.skipped >= run.stepCount) return;
+    if (run.status !== RunStatus.RUNNING || run.reconcile || run.tasks?.length) return run;
+    if (run.succeeded + run.failed + run.skipped >= run.stepCount) return run;
   }
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 
-/** One look at the run: the state to go on with, and whether it may be watched. */
+/**
+ * One look at the run (`seen`, when it was just read): the state to go on with, and
+ * whether it may be watched.
+ */
 async function observe(
   deps: Deps,
   state: PollState,
   options: PollOptions,
+  seen?: RunRecord,
 ): Promise<{ next: PollState; watchable: boolean }> {
-  let run = await deps.store.requireRun(state.runId);
+  let run = seen ?? (await deps.store.requireRun(state.runId));
   if (TERMINAL_RUN_STATUSES.has(run.status))
     return { next: { ...state, status: run.status }, watchable: false };
   const { timeoutSeconds } = deps.registry.get(run.job);

@@ -213,7 +213,7 @@ export class StepRunner {
       data: { durationMs: Date.now() - started },
     };
     if (limits.batch) {
-      limits.batch.success(runId, this.takeAttemptEvents(message, success));
+      limits.batch.success(runId, this.takeAttemptEvent(message, success));
     } else {
       this.statuses.note(runId, await this.deps.store.addRunCounts(runId, { succeeded: 1 }));
       await this.appendAttemptEvent(message, success);
@@ -265,13 +265,12 @@ export class StepRunner {
 
   /** Append an event of this attempt, with its STEP_START if that is still waiting. */
   private async appendAttemptEvent(message: StepMessage, event: Omit<RunEvent, 'at'>): Promise<void> {
-    await this.deps.store.putEvents(this.takeAttemptEvents(message, event));
+    await this.deps.store.putEvents([this.takeAttemptEvent(message, event)]);
   }
 
   /** The event, prepared, standing for the attempt's STEP_START too if that was not written yet. */
-  private takeAttemptEvents(message: StepMessage, event: Omit<RunEvent, 'at'>): PreparedEvent[] {
-    const start = this.takePendingStart(message);
-    return [this.deps.store.prepareEvent(event, start?.at)];
+  private takeAttemptEvent(message: StepMessage, event: Omit<RunEvent, 'at'>): PreparedEvent {
+    return this.deps.store.prepareEvent(event, this.takePendingStart(message)?.at);
   }
 
   /** The attempt's STEP_START if it was not written yet, no longer waiting on its timer. */

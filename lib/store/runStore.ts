@@ -901,10 +901,10 @@ export type PreparedEvent = RunEvent & {
   readonly startedAt?: string;
 };
 
-/** An item to put; `table` defaults to the runs table. */
 /** A put or delete of one BatchWriteItem. */
 type WriteRequest = { PutRequest: { Item: Item } } | { DeleteRequest: { Key: Item } };
 
+/** An item to put; `table` defaults to the runs table. */
 export interface TablePut {
   readonly table?: string;
   readonly item: object;

@@ -20,21 +20,30 @@ export interface AwsClients {
   readonly ecs: ECSClient;
 }
 
-export function createAwsClients(): AwsClients {
+export interface AwsClientOptions {
+  /**
+   * Sign as these instead of the SDK's default chain. Only the embedded stack passes them: its
+   * in-process functions share one environment, yet each must sign as its own role.
+   */
+  readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string };
+}
+
+export function createAwsClients(options: AwsClientOptions = {}): AwsClients {
   // Path-style addressing keeps bucket names out of DNS on local endpoints; it also works on AWS.
   const forcePathStyle = Boolean(process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL);
   // With an endpoint override, send to that endpoint even if a queue URL names another host
   // (emulators build URLs like http://sqs.us-east-1.localhost:PORT/... that need not resolve).
   const useQueueUrlAsEndpoint = !(process.env.AWS_ENDPOINT_URL_SQS ?? process.env.AWS_ENDPOINT_URL);
-  const dynamodb = new DynamoDBClient({});
+  const common = options.credentials ? { credentials: options.credentials } : {};
+  const dynamodb = new DynamoDBClient(common);
   return {
-    sqs: new SQSClient({ useQueueUrlAsEndpoint }),
-    s3: new S3Client({ forcePathStyle }),
+    sqs: new SQSClient({ ...common, useQueueUrlAsEndpoint }),
+    s3: new S3Client({ ...common, forcePathStyle }),
     dynamodb,
     ddb: DynamoDBDocumentClient.from(dynamodb, {
       marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
     }),
-    sfn: new SFNClient({}),
-    ecs: new ECSClient({}),
+    sfn: new SFNClient(common),
+    ecs: new ECSClient(common),
   };
 }

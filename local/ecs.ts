@@ -36,6 +36,8 @@ export interface LocalEcsOptions {
   /** Show the tasks' output (else it is discarded). */
   readonly verbose: boolean;
   readonly log: Log;
+  /** Added to every task's environment: the task role's credentials, as ECS hands a task its role. */
+  readonly taskEnvironment?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -72,7 +74,7 @@ export class LocalEcs {
     const child = hold
       ? undefined
       : spawn(process.execPath, ['--import', 'tsx', join(this.options.root, 'ecs/main.ts')], {
-          env: { ...process.env, ...environment, ECS_TASK_ARN: taskArn },
+          env: { ...process.env, ...this.options.taskEnvironment, ...environment, ECS_TASK_ARN: taskArn },
           stdio: this.options.verbose ? 'inherit' : 'ignore',
         });
     const exited = new Promise<void>((resolve) => {

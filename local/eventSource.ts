@@ -26,6 +26,8 @@ export interface EventSourceMapping {
   readonly maximumConcurrency: number;
   readonly reportBatchItemFailures: boolean;
   readonly handler: SqsHandler;
+  /** The client the mapping polls and deletes with: on AWS, the function's execution role. */
+  readonly sqs?: SQSClient;
 }
 
 export interface EventSourceFaults {
@@ -134,7 +136,7 @@ export class SqsEventSource {
     while (await gate.turn(idle, this.abort.signal)) {
       try {
         const { Messages = [] } = await gate.receive(() =>
-          this.sqs.send(
+          (mapping.sqs ?? this.sqs).send(
             new ReceiveMessageCommand({
               QueueUrl: mapping.queueUrl,
               MaxNumberOfMessages: max,
@@ -185,7 +187,7 @@ export class SqsEventSource {
       toDelete = survivors;
     }
     if (!toDelete.length) return;
-    const out = await this.sqs.send(
+    const out = await (mapping.sqs ?? this.sqs).send(
       new DeleteMessageBatchCommand({
         QueueUrl: mapping.queueUrl,
         Entries: toDelete.map((r, i) => ({ Id: String(i), ReceiptHandle: r.receiptHandle })),

@@ -18,6 +18,9 @@ export interface ServerlessModel {
   readonly environment: Readonly<Record<string, unknown>>;
   /** The run state machine's name (stepFunctions.stateMachines.run.name). */
   readonly stateMachineName: string;
+  /** Its logical id (stepFunctions.stateMachines.run.id) and role (an intrinsic, usually Fn::GetAtt [Role, Arn]). */
+  readonly stateMachineId: string;
+  readonly stateMachineRole: unknown;
 }
 
 export interface FunctionSpec {
@@ -26,6 +29,8 @@ export interface FunctionSpec {
   readonly module: string;
   readonly timeoutSeconds: number;
   readonly memorySize: number;
+  /** `functions.<name>.role`: a role's logical id (or an intrinsic giving its ARN). */
+  readonly role: unknown;
   readonly sqsEvents: readonly SqsEventSpec[];
 }
 
@@ -45,6 +50,11 @@ export interface CfnResource {
 export interface ModelOptions {
   readonly stage: string;
   readonly region: string;
+  /**
+   * Conditions taken as given instead of evaluated. The embedded stack runs ECS steps
+   * whatever the stage says, so its IAM view reads the template with EcsEnabled true.
+   */
+  readonly conditionOverrides?: Readonly<Record<string, boolean>>;
 }
 
 type Doc = Record<string, unknown>;
@@ -67,6 +77,7 @@ export function loadServerlessModel(file: string, options: ModelOptions): Server
   const conditions = new Conditions(
     (resolve(mergedResources(doc.resources, 'Conditions'), 'resources.Conditions') ?? {}) as Doc,
     file,
+    options.conditionOverrides,
   );
   const resourcesDoc = conditions.apply(
     resolve(mergedResources(doc.resources), 'resources.Resources') ?? {},
@@ -90,6 +101,7 @@ export function loadServerlessModel(file: string, options: ModelOptions): Server
       module: handler.slice(0, dot),
       timeoutSeconds: Number(spec.timeout ?? provider.timeout ?? 6),
       memorySize: Number(spec.memorySize ?? provider.memorySize ?? 1024),
+      role: spec.role ?? provider.role,
       sqsEvents: events
         .filter((event) => event.sqs)
         .map((event) => {
@@ -112,6 +124,8 @@ export function loadServerlessModel(file: string, options: ModelOptions): Server
     resources: resourcesDoc as Record<string, CfnResource>,
     environment: conditions.apply(provider.environment ?? {}) as Record<string, unknown>,
     stateMachineName: String(resolve(runMachine.name, 'stepFunctions.stateMachines.run.name')),
+    stateMachineId: String(resolve(runMachine.id ?? 'RunStateMachine', 'stepFunctions.stateMachines.run.id')),
+    stateMachineRole: resolve(runMachine.role, 'stepFunctions.stateMachines.run.role'),
   };
 }
 
@@ -202,9 +216,12 @@ class Conditions {
   constructor(
     private readonly definitions: Doc,
     private readonly file: string,
+    private readonly overrides: Readonly<Record<string, boolean>> = {},
   ) {}
 
   holds(name: string, seen: readonly string[] = []): boolean {
+    const given = this.overrides[name];
+    if (given !== undefined) return given;
     if (seen.includes(name)) throw new LocalStackError(`${this.file}: condition ${name} refers to itself`);
     const definition = this.definitions[name];
     if (definition === undefined) throw new LocalStackError(`${this.file}: no condition ${name}`);

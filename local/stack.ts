@@ -1,4 +1,5 @@
-import { mkdirSync, readFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -6,7 +7,7 @@ import { pathToFileURL } from 'node:url';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
-import { SQSClient } from '@aws-sdk/client-sqs';
+import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
 import dynalite from 'dynalite';
 import { buildApp } from 'fauxqs';
@@ -24,6 +25,10 @@ import {
   SqsEventSource,
   type SqsHandler,
 } from './eventSource.ts';
+import { IamAuthority, type UsageEntry } from './iam/authority.ts';
+import { startIamGateway } from './iam/gateway.ts';
+import type { Role } from './iam/roles.ts';
+import { StackIam } from './iam/stackIam.ts';
 import { provisionResources, type ResourceMap, resolveIntrinsics } from './resources.ts';
 import { LocalScheduler, type SchedulerOptions } from './scheduler.ts';
 import { SendAudit } from './sendAudit.ts';
@@ -77,6 +82,8 @@ export interface LocalStackOptions {
   readonly requestMetrics?: RequestMetrics;
   /** Fire the jobs' schedules (as `lambdag local up` does). Off by default so tests start only their own runs. */
   readonly schedules?: boolean | Omit<SchedulerOptions, 'stage'>;
+  /** Change a role as read from serverless.yml before it is enforced (tests take a permission away). */
+  readonly editRole?: (role: Role) => Role;
 }
 
 export interface LocalStackFaults {
@@ -99,11 +106,16 @@ export interface ExecutionOutcome {
 export interface LocalStack {
   /** The environment a process needs to reach this stack (also applied to this process). */
   readonly env: Readonly<Record<string, string>>;
-  readonly endpoints: Readonly<{ sqs: string; s3: string; dynamodb: string; sfn: string }>;
+  /** Every service's endpoint: the one IAM-enforcing gateway in front of the emulators. */
+  readonly endpoints: Readonly<{ sqs: string; s3: string; dynamodb: string; sfn: string; ecs: string }>;
   readonly region: string;
   readonly stateMachineArn: string;
-  /** The deps the in-process handlers use. */
+  /** The deps the in-process step worker uses (each function has its own: `functionDeps`). */
   readonly deps: Deps;
+  /** Each in-process function's deps, by function name (startRun, pollRun, ...): clients signing as its role. */
+  readonly functionDeps: ReadonlyMap<string, Deps>;
+  /** The roles enforced and what each principal was allowed and denied. */
+  readonly iam: StackIam;
   startExecution(input: unknown, name?: string): Promise<{ executionArn: string }>;
   waitForExecution(executionArn: string): Promise<ExecutionOutcome>;
   readonly eventSource: { stats(): EventSourceStats; drain(timeoutMs?: number): Promise<boolean> };
@@ -116,6 +128,8 @@ export interface LocalStack {
 }
 
 const ACCOUNT_ID = '000000000000';
+/** The key the stack signs its own requests with, and hands the CLI and tests: not restricted by IAM. */
+const ADMIN_ACCESS_KEY_ID = 'test';
 const DEFAULT_POLL_INTERVAL_MS = 250;
 const LOCAL_RETRY_INTERVAL_MS = 200;
 const PACKAGE_ROOT = join(import.meta.dirname, '..');
@@ -154,11 +168,28 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const dynamo = await startDynalite(options.dataDir);
     stoppers.push(dynamo.stop);
 
-    const endpoints = { sqs: fauxqs.endpoint, s3: fauxqs.endpoint, dynamodb: dynamo.endpoint, sfn: '' };
+    // One endpoint for every service, as AWS's front door: it knows each caller by its key and
+    // refuses what the caller's role does not allow (local/iam/). Upstreams join as they start.
+    const authority = new IamAuthority(ACCOUNT_ID, ADMIN_ACCESS_KEY_ID);
+    const upstreams: Record<string, string> = {
+      sqs: fauxqs.endpoint,
+      s3: fauxqs.endpoint,
+      dynamodb: dynamo.endpoint,
+    };
+    let iam: StackIam | undefined;
+    const gateway = await startIamGateway({
+      upstreams,
+      authority,
+      context: { taskDefinitionRoles: (arn) => iam?.taskDefinitionRoles(arn) ?? [] },
+      log,
+    });
+    stoppers.push(() => closeServer(gateway.server));
+    const edge = gateway.endpoint;
+    const endpoints = { sqs: edge, s3: edge, dynamodb: edge, sfn: edge, ecs: edge };
     const baseEnv: Record<string, string> = {
       AWS_REGION: region,
       AWS_DEFAULT_REGION: region,
-      AWS_ACCESS_KEY_ID: 'test',
+      AWS_ACCESS_KEY_ID: ADMIN_ACCESS_KEY_ID,
       AWS_SECRET_ACCESS_KEY: 'test',
       AWS_ENDPOINT_URL_SQS: endpoints.sqs,
       AWS_ENDPOINT_URL_S3: endpoints.s3,
@@ -181,6 +212,19 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     });
     const functionEnv = environmentOf(model, resources);
     Object.assign(process.env, functionEnv);
+    const registry = options.registry ?? (await import('../handlers/registry.ts')).registry;
+    iam = new StackIam({
+      root,
+      stage,
+      region,
+      accountId: ACCOUNT_ID,
+      authority,
+      resources,
+      schedules: registry.schedules(),
+      ...(options.editRole && { editRole: options.editRole }),
+    });
+    const stackIam = iam;
+    stoppers.push(async () => writeIamUsage(stackIam));
 
     // ECS: `runtime: 'ecs'` steps run as child processes of ecs/main.ts behind a local ECS API.
     const ecs = new LocalEcs({
@@ -190,12 +234,14 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       stopTimeoutSeconds: options.ecsStopTimeoutSeconds ?? 10,
       verbose: logLevel === 'INFO' || logLevel === 'DEBUG',
       log,
+      taskEnvironment: credentialEnv(iam.ecsTaskSession()?.credentials),
     });
     const ecsServer = await ecs.serve();
+    upstreams.ecs = ecsServer.endpoint;
     stoppers.push(() => closeServer(ecsServer.server));
     stoppers.push(() => ecs.stopAll());
     const ecsEnv: Record<string, string> = {
-      AWS_ENDPOINT_URL_ECS: ecsServer.endpoint,
+      AWS_ENDPOINT_URL_ECS: edge,
       LAMBDAG_ECS_CLUSTER: `${model.service}-${stage}`,
       LAMBDAG_ECS_TASK_DEFINITION: `${model.service}-${stage}-step`,
       LAMBDAG_ECS_HEARTBEAT_SECONDS: String(options.ecsHeartbeatSeconds ?? 2),
@@ -212,17 +258,20 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       duplicateSends: options.faults?.duplicateSends,
       random: options.faults?.random,
     });
-    const aws = createAwsClients();
-    audit.install(aws.sqs);
-    options.requestMetrics?.install(aws);
-    const registry = options.registry ?? (await import('../handlers/registry.ts')).registry;
-    const deps = createDeps(registry, {
-      aws,
-      log: new Logger({ serviceName: 'lambdag', logLevel }),
-    });
-
+    const handlerLog = new Logger({ serviceName: 'lambdag', logLevel });
+    const functionDeps = new Map<string, Deps>();
     const functions = new Map<string, LocalTaskFunction>();
+    const pollers = new Map<string, SQSClient>();
     for (const spec of Object.values(model.functions)) {
+      // Each function signs as its own role, as a Lambda signs with its execution role.
+      const { credentials } = iam.functionSession(functionInfo(model, spec).functionName, spec.name);
+      const aws = createAwsClients({ credentials });
+      audit.install(aws.sqs);
+      options.requestMetrics?.install(aws);
+      const deps = createDeps(registry, { aws, log: handlerLog });
+      functionDeps.set(spec.name, deps);
+      // The event source polls with the function's role too, as Lambda's does.
+      pollers.set(spec.name, createAwsClients({ credentials }).sqs);
       const module = (await import(pathToFileURL(join(root, `${spec.module}.ts`)).href)) as HandlerModule;
       if (typeof module.createHandler !== 'function') {
         throw new LocalStackError(
@@ -243,7 +292,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     }
 
     const sfn = new LocalStepFunctions(region, ACCOUNT_ID, log);
+    const machineSession = iam.stateMachineSession();
     const stateMachineArn = sfn.createStateMachine({
+      authorize: (action, resource) => stackIam.check(machineSession.principal, action, action, resource),
       name: model.stateMachineName,
       definition: runDefinition(root, functions),
       roleArn: `arn:aws:iam::${ACCOUNT_ID}:role/${model.service}-${stage}-run`,
@@ -254,13 +305,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     stoppers.push(() => sfn.stopAll());
     const sfnServer = await startSfnServer(sfn, log);
     stoppers.push(() => closeServer(sfnServer.server));
-    endpoints.sfn = sfnServer.endpoint;
+    upstreams.states = sfnServer.endpoint;
     process.env.AWS_ENDPOINT_URL_SFN = endpoints.sfn;
     process.env.LAMBDAG_STATE_MACHINE_ARN = stateMachineArn;
 
     const eventSource = new SqsEventSource(
       admin.sqs,
-      eventSourceMappings(model, resources, functions, options.concurrency),
+      await eventSourceMappings(model, resources, functions, pollers, options.concurrency),
       log,
       { crashAfterHandler: options.faults?.crashAfterHandler },
     );
@@ -270,9 +321,22 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 
     let scheduler: LocalScheduler | undefined;
     if (options.schedules) {
+      const schedulerSession = iam.schedulerSession();
       scheduler = new LocalScheduler(
         registry.schedules(),
-        (input) => sfn.startExecution(stateMachineArn, input).executionArn,
+        (input) => {
+          // The schedule's target starts the execution as the scheduler role.
+          const denied =
+            schedulerSession &&
+            stackIam.check(
+              schedulerSession.principal,
+              'Scheduler.StartExecution',
+              'states:StartExecution',
+              stateMachineArn,
+            );
+          if (denied) throw new LocalStackError(`AccessDeniedException: ${denied}`);
+          return sfn.startExecution(stateMachineArn, input).executionArn;
+        },
         log,
         { stage, ...(options.schedules === true ? {} : options.schedules) },
       );
@@ -293,7 +357,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       endpoints,
       region,
       stateMachineArn,
-      deps,
+      deps: functionDeps.get('stepWorker') ?? ([...functionDeps.values()][0] as Deps),
+      functionDeps,
+      iam,
       async startExecution(input, name) {
         const execution = sfn.startExecution(stateMachineArn, JSON.stringify(input ?? {}), name);
         return { executionArn: execution.executionArn };
@@ -382,16 +448,22 @@ function runDefinition(root: string, functions: Map<string, LocalTaskFunction>):
   });
 }
 
-function eventSourceMappings(
+/**
+ * The event source mappings of serverless.yml. Creating one reads its queue's attributes
+ * as the function's role, as Lambda's CreateEventSourceMapping checks the role can consume it.
+ */
+async function eventSourceMappings(
   model: ServerlessModel,
   resources: ResourceMap,
   functions: Map<string, LocalTaskFunction>,
+  pollers: Map<string, SQSClient>,
   concurrency: number | undefined,
-): EventSourceMapping[] {
+): Promise<EventSourceMapping[]> {
   const mappings: EventSourceMapping[] = [];
   for (const spec of Object.values(model.functions)) {
     const fn = functions.get(spec.name) as LocalTaskFunction;
-    spec.sqsEvents.forEach((event, i) => {
+    const sqs = pollers.get(spec.name) as SQSClient;
+    for (const [i, event] of spec.sqsEvents.entries()) {
       const where = `functions.${spec.name}.events[${i}].sqs.arn`;
       const queueArn = String(resolveIntrinsics(event.arn, resources, where));
       const queue = [...resources.values()].find(
@@ -406,10 +478,41 @@ function eventSourceMappings(
         maximumConcurrency: concurrency ?? event.maximumConcurrency,
         reportBatchItemFailures: event.reportBatchItemFailures,
         handler: fn.handler as unknown as SqsHandler,
+        sqs,
       });
-    });
+      try {
+        await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queue.ref, AttributeNames: ['QueueArn'] }));
+      } catch (error) {
+        throw new LocalStackError(
+          `${where}: the event source mapping cannot be created: ${fn.functionName} cannot read ${queueArn} (${(error as Error).message})`,
+        );
+      }
+    }
   }
   return mappings;
+}
+
+function credentialEnv(credentials: { accessKeyId: string; secretAccessKey: string } | undefined) {
+  if (!credentials) return undefined;
+  return { AWS_ACCESS_KEY_ID: credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey };
+}
+
+/**
+ * With LAMBDAG_IAM_USAGE_DIR set (the test suite sets it), what each principal was allowed,
+ * and by which statement, goes to a file there: the suite compares it with what is granted.
+ */
+function writeIamUsage(iam: StackIam): void {
+  const dir = process.env.LAMBDAG_IAM_USAGE_DIR;
+  if (!dir) return;
+  mkdirSync(dir, { recursive: true });
+  const roles = Object.fromEntries(
+    [...iam.roles.values()].map((role) => [
+      role.logicalId,
+      role.statements.map(({ statement, source }) => ({ source, statement })),
+    ]),
+  );
+  const usage: { allowed: UsageEntry[]; denied: UsageEntry[] } = iam.authority.usage();
+  writeFileSync(join(dir, `${process.pid}-${randomUUID()}.json`), JSON.stringify({ roles, ...usage }));
 }
 
 function restoreEnv(saved: NodeJS.ProcessEnv): void {

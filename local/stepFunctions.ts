@@ -60,6 +60,11 @@ export interface StateMachineSpec {
   readonly waitMs?: number;
   /** Replaces every Retry interval (ms). */
   readonly retryMs?: number;
+  /**
+   * Asks the machine's role whether it may do `action` on `resource` (lambda:InvokeFunction
+   * before a task, states:StartExecution before continue-as-new); returns the denial's message.
+   */
+  readonly authorize?: (action: string, resource: string) => string | undefined;
 }
 
 interface Machine {
@@ -110,13 +115,19 @@ export class LocalStepFunctions {
       if ('Retry' in state && state.Retry && spec.retryMs !== undefined) retries[stateName] = spec.retryMs;
       if (state.Type !== 'Task') continue;
       if (state.Resource === START_EXECUTION) {
-        taskHandlers[stateName] = async (input) => this.startExecutionTask(input);
+        taskHandlers[stateName] = async (input) => this.startExecutionTask(input, spec.authorize);
         continue;
       }
       const fn = spec.functions.get(state.Resource);
       if (!fn)
         throw new SfnServiceError('InvalidDefinition', `state ${stateName}: no function ${state.Resource}`);
-      taskHandlers[stateName] = (input) => invokeLambda(fn, input);
+      taskHandlers[stateName] = async (input) => {
+        const denied = spec.authorize?.('lambda:InvokeFunction', fn.functionArn);
+        // As Step Functions reports a Lambda invoke its role may not make.
+        if (denied)
+          throw namedError('Lambda.AWSLambdaException', `${denied} (Service: Lambda, Status Code: 403)`);
+        return invokeLambda(fn, input);
+      };
     }
     const engine = new StateMachine(definition, { validationOptions: { checkArn: false } });
     this.machines.set(arn, { spec, arn, creationDate: new Date(), engine, taskHandlers, waits, retries });
@@ -151,9 +162,11 @@ export class LocalStepFunctions {
    * The `arn:aws:states:::states:startExecution` service integration (request-response):
    * its parameters and result are the API's, its errors `StepFunctions.<Code>Exception`.
    */
-  private startExecutionTask(raw: unknown): unknown {
+  private startExecutionTask(raw: unknown, authorize: StateMachineSpec['authorize']): unknown {
     const params = raw as { StateMachineArn?: string; Name?: string; Input?: unknown };
     const input = typeof params.Input === 'string' ? params.Input : JSON.stringify(params.Input ?? {});
+    const denied = authorize?.('states:StartExecution', String(params.StateMachineArn));
+    if (denied) throw namedError('StepFunctions.AccessDeniedException', denied);
     try {
       const execution = this.startExecution(String(params.StateMachineArn), input, params.Name);
       return { ExecutionArn: execution.executionArn, StartDate: execution.startDate.toISOString() };
@@ -289,6 +302,12 @@ export class LocalStepFunctions {
     if (execution.status !== 'RUNNING') return;
     Object.assign(execution, outcome, { status, stopDate: new Date(), abort: undefined });
   }
+}
+
+function namedError(name: string, message: string): Error {
+  const error = new Error(message);
+  error.name = name;
+  return error;
 }
 
 /**

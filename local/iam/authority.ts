@@ -1,0 +1,115 @@
+import { randomBytes } from 'node:crypto';
+import { LocalStackError } from '../../lib/errors.ts';
+import { type AccessRequest, type Decision, evaluate } from './policy.ts';
+import { type Role, trusts } from './roles.ts';
+
+/** Who signs a request: a role session (a function, the state machine, a task) or the stack's own admin. */
+export interface Principal {
+  /** How the usage report names it: the function name, `RunStateMachine`, `ecs-task`, ... */
+  readonly name: string;
+  readonly role: Role;
+  /** `arn:aws:sts::<account>:assumed-role/<role>/<session>`, as AWS names the caller in a denial. */
+  readonly arn: string;
+}
+
+export interface Credentials {
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+}
+
+/** One use of a granted permission, or one denial, for the usage report. */
+export interface UsageEntry {
+  readonly principal: string;
+  readonly role: string;
+  readonly operation: string;
+  readonly action: string;
+  readonly resource: string;
+  /** The statement that allowed it, or undefined for a denial. */
+  readonly statement?: string;
+}
+
+/** An AWS-shaped denial: the gateway turns it into each protocol's AccessDenied response. */
+export class AccessDenied {
+  constructor(
+    readonly principal: Principal,
+    readonly check: AccessRequest,
+    readonly decision: Exclude<Decision, { allowed: true }>,
+  ) {}
+
+  get message(): string {
+    const why =
+      this.decision.reason === 'explicit-deny'
+        ? 'with an explicit deny in an identity-based policy'
+        : `because no identity-based policy allows the ${this.check.action} action`;
+    return `User: ${this.principal.arn} is not authorized to perform: ${this.check.action} on resource: ${this.check.resource} ${why}`;
+  }
+}
+
+/**
+ * IAM for the embedded stack: issues each principal its own access key (the function's
+ * clients sign with it, as a Lambda signs with its execution role's session), maps a
+ * request's access key back to its principal, and evaluates the role's statements for
+ * each check. The stack's admin key (provisioning, the CLI, tests) is not restricted.
+ * Every decision is recorded, so the suite can compare what was used with what is granted.
+ */
+export class IamAuthority {
+  private readonly principals = new Map<string, Principal>();
+  private readonly used = new Map<string, UsageEntry & { count: number }>();
+  private readonly denials: UsageEntry[] = [];
+
+  constructor(
+    readonly accountId: string,
+    private readonly adminAccessKeyId: string,
+  ) {}
+
+  /** A session of `role` named `name`, assumed by `service` (its trust policy must let it), and its credentials. */
+  issue(name: string, role: Role, service: string): { principal: Principal; credentials: Credentials } {
+    if (!trusts(role, service))
+      throw new LocalStackError(
+        `${role.logicalId}'s trust policy does not let ${service} assume it, so ${name} could not run as it on AWS`,
+      );
+    const accessKeyId = `ASIA${randomBytes(8).toString('hex').toUpperCase()}`;
+    const principal = { name, role, arn: `arn:aws:sts::${this.accountId}:assumed-role/${role.name}/${name}` };
+    this.principals.set(accessKeyId, principal);
+    return { principal, credentials: { accessKeyId, secretAccessKey: randomBytes(20).toString('base64') } };
+  }
+
+  /** The principal behind an access key; `admin` for the stack's own key; undefined if unknown. */
+  principalOf(accessKeyId: string): Principal | 'admin' | undefined {
+    if (accessKeyId === this.adminAccessKeyId) return 'admin';
+    return this.principals.get(accessKeyId);
+  }
+
+  /** Evaluate each check in order; the first denial is returned (and recorded), else undefined. */
+  authorize(
+    principal: Principal,
+    operation: string,
+    checks: readonly AccessRequest[],
+  ): AccessDenied | undefined {
+    for (const check of checks) {
+      const decision = evaluate(principal.role.statements, check);
+      const entry = {
+        principal: principal.name,
+        role: principal.role.logicalId,
+        operation,
+        action: check.action,
+        resource: check.resource,
+      };
+      if (!decision.allowed) {
+        this.denials.push(entry);
+        return new AccessDenied(principal, check, decision);
+      }
+      const withStatement = { ...entry, statement: decision.by.source };
+      const key = JSON.stringify(withStatement);
+      const seen = this.used.get(key);
+      if (seen) seen.count++;
+      else this.used.set(key, { ...withStatement, count: 1 });
+    }
+    return undefined;
+  }
+
+  /** What was allowed (with the statement that allowed it and how often) and what was denied. */
+  usage(): { allowed: (UsageEntry & { count: number })[]; denied: UsageEntry[] } {
+    return { allowed: [...this.used.values()].map((entry) => ({ ...entry })), denied: [...this.denials] };
+  }
+}

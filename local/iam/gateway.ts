@@ -1,0 +1,276 @@
+import { randomUUID } from 'node:crypto';
+import {
+  Agent,
+  createServer,
+  request as httpRequest,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Log } from '../../lib/log.ts';
+import type { AccessDenied, IamAuthority, Principal } from './authority.ts';
+import { type ApiRequest, authorizationOf, needsBody, type RequestContext } from './requestActions.ts';
+
+export interface GatewayOptions {
+  /** Where each service's emulator listens, by SigV4 service name (sqs, s3, dynamodb, states, ecs). */
+  readonly upstreams: Readonly<Record<string, string>>;
+  readonly authority: IamAuthority;
+  readonly context: RequestContext;
+  readonly log: Log;
+}
+
+/** The parts of a SigV4 credential scope the gateway needs. */
+interface Scope {
+  readonly accessKeyId: string;
+  readonly region: string;
+  readonly service: string;
+}
+
+const MAX_BODY_BYTES = 32 * 1024 * 1024;
+
+/**
+ * The embedded stack's one endpoint in front of its emulators, as AWS's front door is:
+ * it routes each request by its signature's service, knows the caller by its access
+ * key, and refuses what the caller's role does not allow with each protocol's own
+ * AccessDenied, before the emulator sees it. Signatures are read, not verified (the
+ * keys are local and issued by the stack itself).
+ */
+export async function startIamGateway(
+  options: GatewayOptions,
+): Promise<{ server: Server; endpoint: string }> {
+  const agent = new Agent({ keepAlive: true, maxSockets: 256 });
+  const server = createServer((request, response) => {
+    handle(options, agent, request, response).catch((error: unknown) => {
+      // An emulator that went away (the stack stopping) is the caller's 503, not the gateway's fault.
+      const code = (error as NodeJS.ErrnoException).code;
+      const gone = code === 'ECONNRESET' || code === 'ECONNREFUSED';
+      if (gone) options.log.debug('IAM gateway: upstream closed', { url: request.url, code });
+      else options.log.error('IAM gateway: request failed', { error, url: request.url });
+      if (!response.headersSent) response.writeHead(gone ? 503 : 502, { 'content-type': 'text/plain' });
+      response.end(String(error));
+    });
+  });
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  server.once('close', () => agent.destroy());
+  const { port } = server.address() as AddressInfo;
+  return { server, endpoint: `http://127.0.0.1:${port}` };
+}
+
+async function handle(
+  options: GatewayOptions,
+  agent: Agent,
+  request: IncomingMessage,
+  response: ServerResponse,
+): Promise<void> {
+  const url = new URL(request.url ?? '/', 'http://gateway');
+  const scope = scopeOf(request, url);
+  if (!scope) {
+    request.resume();
+    return sendJson(response, 403, 'application/json', {
+      __type: 'MissingAuthenticationTokenException',
+      message: 'Missing Authentication Token',
+    });
+  }
+  const upstream = options.upstreams[scope.service];
+  if (!upstream) {
+    request.resume();
+    return sendJson(response, 400, 'application/json', {
+      __type: 'UnknownOperationException',
+      message: `the embedded stack has no ${scope.service} API (it has ${Object.keys(options.upstreams).join(', ')})`,
+    });
+  }
+  const principal = options.authority.principalOf(scope.accessKeyId);
+  if (!principal) {
+    request.resume();
+    return sendJson(response, 403, 'application/x-amz-json-1.0', {
+      __type: 'UnrecognizedClientException',
+      message: 'The security token included in the request is invalid.',
+    });
+  }
+  if (principal === 'admin') return forward(agent, upstream, request, response);
+
+  const method = request.method ?? 'GET';
+  const body = needsBody(scope.service, method, url.searchParams) ? await readBody(request) : undefined;
+  const apiRequest: ApiRequest = {
+    service: scope.service,
+    region: scope.region,
+    accountId: options.authority.accountId,
+    method,
+    path: decodeURIComponent(url.pathname),
+    query: url.searchParams,
+    headers: request.headers,
+    ...(body && { body }),
+  };
+  const operation = authorizationOf(apiRequest, options.context);
+  if (typeof operation === 'string') {
+    request.resume();
+    return sendJson(response, 400, 'application/json', {
+      __type: 'UnknownOperationException',
+      message: operation,
+    });
+  }
+  const denied = options.authority.authorize(principal, operation.operation, operation.checks);
+  if (denied) {
+    request.resume();
+    options.log.warn('IAM: access denied', { message: denied.message, operation: operation.operation });
+    return sendDenied(scope.service, method, response, denied);
+  }
+  const missingObject =
+    operation.operation === 'S3.GetObject' || operation.operation === 'S3.HeadObject'
+      ? () => listBucketDenied(options.authority, principal, apiRequest)
+      : undefined;
+  return forward(agent, upstream, request, response, body, missingObject);
+}
+
+/**
+ * S3 answers a missing key with 404 only to callers that may list the bucket; to the
+ * others it is 403 AccessDenied, so they cannot probe which keys exist.
+ */
+function listBucketDenied(
+  authority: IamAuthority,
+  principal: Principal,
+  request: ApiRequest,
+): AccessDenied | undefined {
+  const bucket = request.path.replace(/^\//, '').split('/')[0] ?? '';
+  return authority.authorize(principal, 'S3.GetObject(missing key)', [
+    {
+      action: 's3:ListBucket',
+      resource: `arn:aws:s3:::${bucket}`,
+      context: { 'aws:SecureTransport': 'true' },
+    },
+  ]);
+}
+
+function scopeOf(request: IncomingMessage, url: URL): Scope | undefined {
+  const authorization = String(request.headers.authorization ?? '');
+  const credential =
+    /Credential=([^,\s]+)/.exec(authorization)?.[1] ?? url.searchParams.get('X-Amz-Credential') ?? undefined;
+  if (!credential) return undefined;
+  const [accessKeyId, , region, service] = credential.split('/');
+  if (!accessKeyId || !region || !service) return undefined;
+  return { accessKeyId, region, service };
+}
+
+function forward(
+  agent: Agent,
+  upstream: string,
+  request: IncomingMessage,
+  response: ServerResponse,
+  body?: Buffer,
+  onMissing?: () => AccessDenied | undefined,
+): Promise<void> {
+  const target = new URL(upstream);
+  return new Promise((resolve, reject) => {
+    const outgoing = httpRequest(
+      {
+        host: target.hostname,
+        port: target.port,
+        method: request.method,
+        path: request.url,
+        // Host stays the gateway's: fauxqs builds queue URLs from it, so they point back here.
+        headers: request.headers,
+        agent,
+      },
+      (incoming) => {
+        const denied = incoming.statusCode === 404 ? onMissing?.() : undefined;
+        if (denied) {
+          incoming.resume();
+          sendS3Denied(request.method ?? 'GET', response, 'Access Denied');
+          resolve();
+          return;
+        }
+        response.writeHead(incoming.statusCode ?? 502, incoming.headers);
+        incoming.pipe(response);
+        incoming.once('end', resolve);
+        incoming.once('error', reject);
+      },
+    );
+    outgoing.once('error', reject);
+    if (body) outgoing.end(body);
+    else request.pipe(outgoing);
+  });
+}
+
+async function readBody(request: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) throw new Error(`request body exceeds ${MAX_BODY_BYTES} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** Each protocol's AccessDenied, as the SDKs parse it into AccessDeniedException / AccessDenied. */
+function sendDenied(service: string, method: string, response: ServerResponse, denied: AccessDenied): void {
+  const message = denied.message;
+  switch (service) {
+    case 's3':
+      sendS3Denied(method, response, message);
+      return;
+    case 'dynamodb':
+      sendJson(response, 400, 'application/x-amz-json-1.0', {
+        __type: 'com.amazonaws.dynamodb.v20120810#AccessDeniedException',
+        message,
+      });
+      return;
+    case 'sqs':
+      sendJson(
+        response,
+        400,
+        'application/x-amz-json-1.0',
+        { __type: 'com.amazon.coral.service#AccessDeniedException', message },
+        { 'x-amzn-query-error': 'AccessDenied;Sender' },
+      );
+      return;
+    case 'ecs':
+      sendJson(response, 400, 'application/x-amz-json-1.1', {
+        __type: 'AccessDeniedException',
+        message,
+      });
+      return;
+    default:
+      sendJson(response, 400, 'application/x-amz-json-1.0', {
+        __type: 'AccessDeniedException',
+        message,
+      });
+  }
+}
+
+function sendS3Denied(method: string, response: ServerResponse, message: string): void {
+  const requestId = randomUUID();
+  const xml = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code><Message>${escapeXml(message)}</Message><RequestId>${requestId}</RequestId></Error>`;
+  response.writeHead(403, {
+    'content-type': 'application/xml',
+    'x-amz-request-id': requestId,
+    ...(method === 'HEAD' ? {} : { 'content-length': Buffer.byteLength(xml) }),
+  });
+  response.end(method === 'HEAD' ? undefined : xml);
+}
+
+function sendJson(
+  response: ServerResponse,
+  status: number,
+  contentType: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
+  const text = JSON.stringify(body);
+  response.writeHead(status, {
+    'content-type': contentType,
+    'content-length': Buffer.byteLength(text),
+    'x-amzn-requestid': randomUUID(),
+    ...headers,
+  });
+  response.end(text);
+}
+
+function escapeXml(text: string): string {
+  return text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
+}

@@ -24,11 +24,13 @@ import {
   SqsEventSource,
   type SqsHandler,
 } from './eventSource.ts';
+import { InvocationTrace } from './invocationTrace.ts';
 import { provisionResources, type ResourceMap, resolveIntrinsics } from './resources.ts';
 import { LocalScheduler, type SchedulerOptions } from './scheduler.ts';
 import { SendAudit } from './sendAudit.ts';
 import { type FunctionSpec, loadServerlessModel, type ServerlessModel } from './serverlessModel.ts';
 import { startSfnServer } from './sfnServer.ts';
+import { SqsTraceHeaders } from './sqsTraceHeaders.ts';
 import {
   type ExecutionStatus,
   LocalStepFunctions,
@@ -39,6 +41,11 @@ import {
 export interface LocalStackOptions {
   /** Project root holding serverless.yml, handlers/ and statemachines/. Defaults to this package. */
   readonly root?: string;
+  /**
+   * The deployed description to provision from, when not root/serverless.yml: a variant of it
+   * (a test checks what the stack does with a setting the project's file does not have).
+   */
+  readonly serverlessFile?: string;
   /** Keep DynamoDB data on disk here (queues and objects stay in memory). */
   readonly dataDir?: string;
   readonly stage?: string;
@@ -135,7 +142,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const root = options.root ?? PACKAGE_ROOT;
   const stage = options.stage ?? 'local';
   const region = options.region ?? 'us-east-1';
-  const model = loadServerlessModel(join(root, 'serverless.yml'), { stage, region });
+  const model = loadServerlessModel(options.serverlessFile ?? join(root, 'serverless.yml'), {
+    stage,
+    region,
+  });
   const logLevel = options.logLevel ?? (options.quiet ? 'WARN' : 'INFO');
   const log: Log = new Logger({ serviceName: 'lambdag-local', logLevel });
   const stoppers: (() => Promise<void>)[] = [];
@@ -214,6 +224,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     });
     const aws = createAwsClients();
     audit.install(aws.sqs);
+    // The stepWorker's invocations' trace headers (Lambda's recursive loop detection) go with its sends.
+    const trace = new InvocationTrace();
+    trace.install(aws.sqs);
     options.requestMetrics?.install(aws);
     const registry = options.registry ?? (await import('../handlers/registry.ts')).registry;
     const deps = createDeps(registry, {
@@ -263,6 +276,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       eventSourceMappings(model, resources, functions, options.concurrency),
       log,
       { crashAfterHandler: options.faults?.crashAfterHandler },
+      trace,
     );
     eventSource.start();
     // Stopped before the executions and servers it depends on.
@@ -319,6 +333,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 async function startFauxqs(): Promise<{ endpoint: string; stop: () => Promise<void> }> {
   // startFauxqs() would bind 0.0.0.0; build the app and listen on loopback only.
   const app = buildApp({ logger: false });
+  // fauxqs 1.9.2 drops the AWSTraceHeader system attribute, which recursive loop detection reads.
+  new SqsTraceHeaders().install(app);
   await app.listen({ host: '127.0.0.1', port: 0 });
   const { port } = app.server.address() as AddressInfo;
   return { endpoint: `http://127.0.0.1:${port}`, stop: () => app.close() };
@@ -405,6 +421,7 @@ function eventSourceMappings(
         batchSize: event.batchSize,
         maximumConcurrency: concurrency ?? event.maximumConcurrency,
         reportBatchItemFailures: event.reportBatchItemFailures,
+        recursiveLoop: spec.recursiveLoop,
         handler: fn.handler as unknown as SqsHandler,
       });
     });

@@ -49,7 +49,8 @@ export interface EventSourceStats {
   crashedAfterHandler: number;
   /**
    * Messages not delivered because they would have carried a recursive loop past Lambda's
-   * limit (as AWS's RecursiveInvocationsDropped metric): set aside to the queue's DLQ.
+   * limit (as AWS's RecursiveInvocationsDropped metric): moved to the queue's DLQ, or
+   * dropped where it has none.
    */
   recursiveInvocationsDropped: number;
 }
@@ -181,8 +182,8 @@ export class SqsEventSource {
     const messages: Message[] = [];
     for (const message of received) {
       if (stopsChain(message.Attributes?.AWSTraceHeader, fnHash, mapping.recursiveLoop)) {
-        this.counters.recursiveInvocationsDropped++;
         await this.loopBreaker.stop(mapping, message, fnHash);
+        this.counters.recursiveInvocationsDropped++;
       } else {
         messages.push(message);
       }

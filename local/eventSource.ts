@@ -9,7 +9,10 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { Log } from '../lib/log.ts';
+import { InvocationTrace } from './invocationTrace.ts';
 import { lambdaContext } from './lambdaContext.ts';
+import { functionHash, invocationTraceHeader, stopsChain } from './lineage.ts';
+import { LoopBreaker } from './loopBreaker.ts';
 import { PollerGate } from './pollerGate.ts';
 
 export type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse | undefined>;
@@ -25,6 +28,8 @@ export interface EventSourceMapping {
   readonly batchSize: number;
   readonly maximumConcurrency: number;
   readonly reportBatchItemFailures: boolean;
+  /** The function's RecursiveLoop (serverless.yml): Terminate stops a chain past Lambda's limit. */
+  readonly recursiveLoop: 'Allow' | 'Terminate';
   readonly handler: SqsHandler;
   /** The client the mapping polls and deletes with: on AWS, the function's execution role. */
   readonly sqs?: SQSClient;
@@ -44,6 +49,12 @@ export interface EventSourceStats {
   /** Invocations whose handler threw: the whole batch comes back after the visibility timeout. */
   failedInvocations: number;
   crashedAfterHandler: number;
+  /**
+   * Messages not delivered because they would have carried a recursive loop past Lambda's
+   * limit (as AWS's RecursiveInvocationsDropped metric): moved to the queue's DLQ, or
+   * dropped where it has none.
+   */
+  recursiveInvocationsDropped: number;
 }
 
 /** How long one ReceiveMessage waits for messages; short so that stop() is quick. */
@@ -57,6 +68,10 @@ const LONG_POLL_SECONDS = 1;
  * only the reported records do. Redelivery, receive counts and DLQ redrive are
  * the queue's own (fauxqs), as on AWS. The pollers of a mapping share a PollerGate, so an
  * idle queue has one long poll on it, as on SQS (fauxqs would answer every waiting poll).
+ * Lambda's recursive loop detection too: each invocation runs with a trace header whose
+ * lineage counts the chain's invocations (`trace`; the handlers' SQS clients send it with
+ * what they send), and a message past the limit of a function that does not allow recursion
+ * is set aside instead of delivered (local/lineage.ts, local/loopBreaker.ts).
  */
 export class SqsEventSource {
   private readonly counters: EventSourceStats = {
@@ -66,17 +81,23 @@ export class SqsEventSource {
     reportedFailures: 0,
     failedInvocations: 0,
     crashedAfterHandler: 0,
+    recursiveInvocationsDropped: 0,
   };
   private readonly abort = new AbortController();
   private loops: Promise<void>[] = [];
   private inFlight = 0;
+  private readonly loopBreaker: LoopBreaker;
 
   constructor(
     private readonly sqs: SQSClient,
     private readonly mappings: readonly EventSourceMapping[],
     private readonly log: Log,
     private readonly faults: EventSourceFaults = {},
-  ) {}
+    /** Where the invocations' trace headers are kept for the handlers' clients to send. */
+    private readonly trace = new InvocationTrace(),
+  ) {
+    this.loopBreaker = new LoopBreaker(sqs, log);
+  }
 
   start(): void {
     // Every poller's long poll listens on the one abort signal.
@@ -158,14 +179,31 @@ export class SqsEventSource {
     }
   }
 
-  private async invoke(mapping: EventSourceMapping, messages: Message[]): Promise<void> {
+  private async invoke(mapping: EventSourceMapping, received: Message[]): Promise<void> {
+    const fnHash = functionHash(mapping.functionArn);
+    const messages: Message[] = [];
+    for (const message of received) {
+      if (stopsChain(message.Attributes?.AWSTraceHeader, fnHash, mapping.recursiveLoop)) {
+        await this.loopBreaker.stop(mapping, message, fnHash);
+        this.counters.recursiveInvocationsDropped++;
+      } else {
+        messages.push(message);
+      }
+    }
+    if (!messages.length) return;
     const records = messages.map((m) => toRecord(m, mapping));
+    const traceHeader = invocationTraceHeader(
+      messages.map((m) => m.Attributes?.AWSTraceHeader),
+      fnHash,
+    );
     this.counters.invocations++;
     this.counters.received += records.length;
     this.inFlight++;
     let toDelete: SQSRecord[] = [];
     try {
-      const response = await mapping.handler({ Records: records }, lambdaContext(mapping, randomUUID()));
+      const response = await this.trace.run(traceHeader, () =>
+        mapping.handler({ Records: records }, lambdaContext(mapping, randomUUID())),
+      );
       const failed = new Set(
         mapping.reportBatchItemFailures
           ? (response?.batchItemFailures ?? []).map((f) => f.itemIdentifier)
@@ -205,6 +243,7 @@ function toRecord(message: Message, mapping: EventSourceMapping): SQSRecord {
     receiptHandle: message.ReceiptHandle ?? '',
     body: message.Body ?? '',
     attributes: {
+      ...(attributes.AWSTraceHeader === undefined ? {} : { AWSTraceHeader: attributes.AWSTraceHeader }),
       ApproximateReceiveCount: attributes.ApproximateReceiveCount ?? '1',
       SentTimestamp: attributes.SentTimestamp ?? String(Date.now()),
       SenderId: attributes.SenderId ?? '000000000000',

@@ -32,7 +32,15 @@ export interface FunctionSpec {
   /** `functions.<name>.role`: a role's logical id (or an intrinsic giving its ARN). */
   readonly role: unknown;
   readonly sqsEvents: readonly SqsEventSpec[];
+  /**
+   * What Lambda does when it finds the function in a recursive loop (AWS::Lambda::Function
+   * RecursiveLoop, from resources.extensions): Terminate, AWS's default, stops the loop.
+   */
+  readonly recursiveLoop: RecursiveLoop;
 }
+
+export const RecursiveLoop = { Allow: 'Allow', Terminate: 'Terminate' } as const;
+export type RecursiveLoop = (typeof RecursiveLoop)[keyof typeof RecursiveLoop];
 
 export interface SqsEventSpec {
   /** The queue as an intrinsic (usually Fn::GetAtt [Queue, Arn]). */
@@ -74,6 +82,8 @@ export function loadServerlessModel(file: string, options: ModelOptions): Server
 
   const provider = (resolve(doc.provider, 'provider') ?? {}) as Doc;
   const functionsDoc = (resolve(doc.functions, 'functions') ?? {}) as Record<string, Doc>;
+  const extensions = (resolve(mergedResources(doc.resources, 'extensions'), 'resources.extensions') ??
+    {}) as Record<string, Doc>;
   const conditions = new Conditions(
     (resolve(mergedResources(doc.resources, 'Conditions'), 'resources.Conditions') ?? {}) as Doc,
     file,
@@ -102,6 +112,7 @@ export function loadServerlessModel(file: string, options: ModelOptions): Server
       timeoutSeconds: Number(spec.timeout ?? provider.timeout ?? 6),
       memorySize: Number(spec.memorySize ?? provider.memorySize ?? 1024),
       role: spec.role ?? provider.role,
+      recursiveLoop: recursiveLoopOf(extensions, name, file),
       sqsEvents: events
         .filter((event) => event.sqs)
         .map((event) => {
@@ -196,13 +207,37 @@ class VariableResolver {
  * items that are `${file(...)}` generators (the schedules) are not provisioned
  * locally: the embedded stack fires schedules itself.
  */
-function mergedResources(resources: unknown, section: 'Resources' | 'Conditions' = 'Resources'): Doc {
+function mergedResources(
+  resources: unknown,
+  section: 'Resources' | 'Conditions' | 'extensions' = 'Resources',
+): Doc {
   const parts = Array.isArray(resources) ? resources : [resources];
   const merged: Doc = {};
   for (const part of parts) {
     if (part && typeof part === 'object') Object.assign(merged, (part as Doc)[section]);
   }
   return merged;
+}
+
+/**
+ * A function's RecursiveLoop as the packaged template has it: Serverless v3 has no function
+ * key for it, so it comes from resources.extensions.<logical id>.Properties, merged into the
+ * AWS::Lambda::Function Serverless generates. Absent, it is AWS's default: Terminate.
+ */
+function recursiveLoopOf(extensions: Record<string, Doc>, name: string, file: string): RecursiveLoop {
+  const logicalId = `${functionLogicalIdPrefix(name)}LambdaFunction`;
+  const value = (extensions[logicalId]?.Properties as Doc | undefined)?.RecursiveLoop;
+  if (value === undefined) return RecursiveLoop.Terminate;
+  if (value === RecursiveLoop.Allow || value === RecursiveLoop.Terminate) return value;
+  throw new LocalStackError(
+    `${file}: resources.extensions.${logicalId}.Properties.RecursiveLoop is ${JSON.stringify(value)}, not Allow or Terminate`,
+  );
+}
+
+/** Serverless v3's normalized function name: `step-worker_x` → `StepDashworkerUnderscorex`. */
+function functionLogicalIdPrefix(name: string): string {
+  const normalized = name.replace(/-/g, 'Dash').replace(/_/g, 'Underscore');
+  return normalized.charAt(0).toUpperCase() + normalized.slice(1);
 }
 
 const NO_VALUE = Symbol('AWS::NoValue');

@@ -29,11 +29,13 @@ import { IamAuthority, type UsageEntry } from './iam/authority.ts';
 import { startIamGateway } from './iam/gateway.ts';
 import type { Role } from './iam/roles.ts';
 import { StackIam } from './iam/stackIam.ts';
+import { InvocationTrace } from './invocationTrace.ts';
 import { provisionResources, type ResourceMap, resolveIntrinsics } from './resources.ts';
 import { LocalScheduler, type SchedulerOptions } from './scheduler.ts';
 import { SendAudit } from './sendAudit.ts';
 import { type FunctionSpec, loadServerlessModel, type ServerlessModel } from './serverlessModel.ts';
 import { startSfnServer } from './sfnServer.ts';
+import { SqsTraceHeaders } from './sqsTraceHeaders.ts';
 import {
   type ExecutionStatus,
   LocalStepFunctions,
@@ -44,6 +46,11 @@ import {
 export interface LocalStackOptions {
   /** Project root holding serverless.yml, handlers/ and statemachines/. Defaults to this package. */
   readonly root?: string;
+  /**
+   * The deployed description to provision from, when not root/serverless.yml: a variant of it
+   * (a test checks what the stack does with a setting the project's file does not have).
+   */
+  readonly serverlessFile?: string;
   /** Keep DynamoDB data on disk here (queues and objects stay in memory). */
   readonly dataDir?: string;
   readonly stage?: string;
@@ -149,7 +156,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const root = options.root ?? PACKAGE_ROOT;
   const stage = options.stage ?? 'local';
   const region = options.region ?? 'us-east-1';
-  const model = loadServerlessModel(join(root, 'serverless.yml'), { stage, region });
+  const model = loadServerlessModel(options.serverlessFile ?? join(root, 'serverless.yml'), {
+    stage,
+    region,
+  });
   const logLevel = options.logLevel ?? (options.quiet ? 'WARN' : 'INFO');
   const log: Log = new Logger({ serviceName: 'lambdag-local', logLevel });
   const stoppers: (() => Promise<void>)[] = [];
@@ -215,6 +225,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const registry = options.registry ?? (await import('../handlers/registry.ts')).registry;
     iam = new StackIam({
       root,
+      ...(options.serverlessFile && { serverlessFile: options.serverlessFile }),
       stage,
       region,
       accountId: ACCOUNT_ID,
@@ -260,6 +271,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     });
     const handlerLog = new Logger({ serviceName: 'lambdag', logLevel });
     const functionDeps = new Map<string, Deps>();
+    // The invocations' trace headers (Lambda's recursive loop detection) go with the functions' sends.
+    const trace = new InvocationTrace();
     const functions = new Map<string, LocalTaskFunction>();
     const pollers = new Map<string, SQSClient>();
     for (const spec of Object.values(model.functions)) {
@@ -267,6 +280,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       const { credentials } = iam.functionSession(functionInfo(model, spec).functionName, spec.name);
       const aws = createAwsClients({ credentials });
       audit.install(aws.sqs);
+      trace.install(aws.sqs);
       options.requestMetrics?.install(aws);
       const deps = createDeps(registry, { aws, log: handlerLog });
       functionDeps.set(spec.name, deps);
@@ -314,6 +328,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       await eventSourceMappings(model, resources, functions, pollers, options.concurrency),
       log,
       { crashAfterHandler: options.faults?.crashAfterHandler },
+      trace,
     );
     eventSource.start();
     // Stopped before the executions and servers it depends on.
@@ -385,6 +400,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 async function startFauxqs(): Promise<{ endpoint: string; stop: () => Promise<void> }> {
   // startFauxqs() would bind 0.0.0.0; build the app and listen on loopback only.
   const app = buildApp({ logger: false });
+  // fauxqs 1.9.2 drops the AWSTraceHeader system attribute, which recursive loop detection reads.
+  new SqsTraceHeaders().install(app);
   await app.listen({ host: '127.0.0.1', port: 0 });
   const { port } = app.server.address() as AddressInfo;
   return { endpoint: `http://127.0.0.1:${port}`, stop: () => app.close() };
@@ -477,6 +494,7 @@ async function eventSourceMappings(
         batchSize: event.batchSize,
         maximumConcurrency: concurrency ?? event.maximumConcurrency,
         reportBatchItemFailures: event.reportBatchItemFailures,
+        recursiveLoop: spec.recursiveLoop,
         handler: fn.handler as unknown as SqsHandler,
         sqs,
       });

@@ -10,6 +10,8 @@ import { loadRoles, type Role, roleIdOf } from './roles.ts';
 
 export interface StackIamOptions {
   readonly root: string;
+  /** The serverless.yml the stack provisions from (default `<root>/serverless.yml`). */
+  readonly serverlessFile?: string;
   readonly stage: string;
   readonly region: string;
   readonly accountId: string;
@@ -40,7 +42,7 @@ export class StackIam {
   private readonly model: ServerlessModel;
 
   constructor(options: StackIamOptions) {
-    this.model = loadServerlessModel(join(options.root, 'serverless.yml'), {
+    this.model = loadServerlessModel(options.serverlessFile ?? join(options.root, 'serverless.yml'), {
       stage: options.stage,
       region: options.region,
       conditionOverrides: { EcsEnabled: true },

@@ -416,6 +416,19 @@ describe.each(STAGES)('packaging the %s stage offline', (stage) => {
     }
   });
 
+  it("lets the step worker's step chains through Lambda's recursive loop detection (RecursiveLoop: Allow)", () => {
+    // A chain of steps is a Lambda -> SQS -> same-Lambda loop to AWS: left to the default
+    // (Terminate), Lambda would stop every chain at its 17th step.
+    expect(resource(template(), 'StepWorkerLambdaFunction').Properties.RecursiveLoop).toBe('Allow');
+    // The functions not fed by their own queue keep AWS's default.
+    for (const fn of FUNCTIONS.filter((name) => name !== 'stepWorker')) {
+      expect(
+        resource(template(), `${logicalId(fn)}LambdaFunction`).Properties.RecursiveLoop,
+        fn,
+      ).toBeUndefined();
+    }
+  });
+
   it('gives every step queue a redrive policy to a DLQ of its own', () => {
     const queues = ofType(template(), 'AWS::SQS::Queue');
     const targets = queues.flatMap(([, q]) =>

@@ -1,6 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { LocalStackError } from '../../lib/errors.ts';
-import { type AccessRequest, type Decision, evaluate } from './policy.ts';
+import {
+  type AccessRequest,
+  type Decision,
+  evaluate,
+  type PolicyStatement,
+  type SourcedStatement,
+} from './policy.ts';
 import { type Role, trusts } from './roles.ts';
 
 /** Who signs a request: a role session (a function, the state machine, a task) or the stack's own admin. */
@@ -54,6 +60,8 @@ export class AccessDenied {
  */
 export class IamAuthority {
   private readonly principals = new Map<string, Principal>();
+  /** Resource-based policies (bucket policies), by the ARN prefix they govern. */
+  private readonly resourcePolicies: { prefix: string; statements: readonly SourcedStatement[] }[] = [];
   private readonly used = new Map<string, UsageEntry & { count: number }>();
   private readonly denials: UsageEntry[] = [];
 
@@ -80,6 +88,14 @@ export class IamAuthority {
     return this.principals.get(accessKeyId);
   }
 
+  /**
+   * Attach a resource-based policy (a bucket policy) to every resource under `arn`. Its
+   * statements are evaluated with the caller's: its Deny refuses, its Allow for the caller allows.
+   */
+  addResourcePolicy(arn: string, statements: readonly SourcedStatement[]): void {
+    this.resourcePolicies.push({ prefix: arn, statements });
+  }
+
   /** Evaluate each check in order; the first denial is returned (and recorded), else undefined. */
   authorize(
     principal: Principal,
@@ -87,7 +103,10 @@ export class IamAuthority {
     checks: readonly AccessRequest[],
   ): AccessDenied | undefined {
     for (const check of checks) {
-      const decision = evaluate(principal.role.statements, check);
+      const decision = evaluate(
+        [...principal.role.statements, ...this.resourceStatements(principal, check)],
+        check,
+      );
       const entry = {
         principal: principal.name,
         role: principal.role.logicalId,
@@ -108,8 +127,24 @@ export class IamAuthority {
     return undefined;
   }
 
+  private resourceStatements(principal: Principal, check: AccessRequest): SourcedStatement[] {
+    return this.resourcePolicies
+      .filter(({ prefix }) => check.resource === prefix || check.resource.startsWith(`${prefix}/`))
+      .flatMap(({ statements }) => statements)
+      .filter(({ statement }) => namesPrincipal(statement, principal));
+  }
+
   /** What was allowed (with the statement that allowed it and how often) and what was denied. */
   usage(): { allowed: (UsageEntry & { count: number })[]; denied: UsageEntry[] } {
     return { allowed: [...this.used.values()].map((entry) => ({ ...entry })), denied: [...this.denials] };
   }
+}
+
+/** Does a resource policy's statement speak to this caller (`*`, or its role or session ARN)? */
+function namesPrincipal(statement: PolicyStatement, principal: Principal): boolean {
+  const named = statement.Principal;
+  if (named === '*') return true;
+  const aws = (named as { AWS?: string | string[] } | undefined)?.AWS;
+  const arns = aws === undefined ? [] : ([] as string[]).concat(aws);
+  return arns.some((arn) => arn === '*' || arn === principal.role.arn || arn === principal.arn);
 }

@@ -17,6 +17,8 @@ export interface PolicyStatement {
   readonly Resource?: string | readonly string[];
   readonly NotResource?: string | readonly string[];
   readonly Condition?: Readonly<Record<string, Readonly<Record<string, string | readonly string[]>>>>;
+  /** Resource-based policies only: whom the statement is about. */
+  readonly Principal?: unknown;
 }
 
 /** A statement with where it came from, for messages and the permission report. */

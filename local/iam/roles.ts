@@ -81,6 +81,25 @@ export function loadRoles(
   return roles;
 }
 
+/** The bucket policies of serverless.yml: each bucket's ARN and its statements, resolved. */
+export function loadBucketPolicies(
+  model: ServerlessModel,
+  provisioned: ResourceMap,
+  account: Account,
+): { arn: string; statements: SourcedStatement[] }[] {
+  const resources = declaredResources(model, model.resources, provisioned, account);
+  return Object.entries(model.resources)
+    .filter(([, resource]) => resource.Type === 'AWS::S3::BucketPolicy')
+    .map(([logicalId, resource]) => {
+      const props = (resource.Properties ?? {}) as Doc;
+      const bucket = String(resolveIntrinsics(props.Bucket, resources, `${logicalId}.Properties.Bucket`));
+      return {
+        arn: `arn:aws:s3:::${bucket}`,
+        statements: statementsOf(props.PolicyDocument, logicalId, resources),
+      };
+    });
+}
+
 /** The role's logical id from `Ref: X`, `Fn::GetAtt: [X, Arn]` or a bare logical id. */
 export function roleIdOf(value: unknown, where: string): string {
   if (typeof value === 'string') return value;

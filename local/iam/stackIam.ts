@@ -6,7 +6,7 @@ import type { ResourceMap } from '../resources.ts';
 import { type CfnResource, loadServerlessModel, type ServerlessModel } from '../serverlessModel.ts';
 import type { Credentials, IamAuthority, Principal } from './authority.ts';
 import type { TaskDefinitionRoles } from './requestActions.ts';
-import { loadRoles, type Role, roleIdOf } from './roles.ts';
+import { loadBucketPolicies, loadRoles, type Role, roleIdOf } from './roles.ts';
 
 export interface StackIamOptions {
   readonly root: string;
@@ -56,6 +56,10 @@ export class StackIam {
     const edit = options.editRole;
     this.roles = edit ? new Map([...loaded].map(([id, role]) => [id, edit(role)])) : loaded;
     this.authority = options.authority;
+    const account = { region: options.region, accountId: options.accountId };
+    for (const { arn, statements } of loadBucketPolicies(this.model, options.resources, account)) {
+      this.authority.addResourcePolicy(arn, statements);
+    }
   }
 
   /** A Lambda function's session, as its `role` in serverless.yml. */

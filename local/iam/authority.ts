@@ -82,6 +82,22 @@ export class IamAuthority {
     return { principal, credentials: { accessKeyId, secretAccessKey: randomBytes(20).toString('base64') } };
   }
 
+  /**
+   * An IAM user with these statements (the CLI user docs/deploy.md describes), and its
+   * access key. A user is named in denials by its own ARN.
+   */
+  issueUser(
+    name: string,
+    statements: readonly SourcedStatement[],
+  ): { principal: Principal; credentials: Credentials } {
+    const arn = `arn:aws:iam::${this.accountId}:user/${name}`;
+    const role = { logicalId: name, name, arn, trust: [], statements };
+    const accessKeyId = `AKIA${randomBytes(8).toString('hex').toUpperCase()}`;
+    const principal = { name, role, arn };
+    this.principals.set(accessKeyId, principal);
+    return { principal, credentials: { accessKeyId, secretAccessKey: randomBytes(20).toString('base64') } };
+  }
+
   /** The principal behind an access key; `admin` for the stack's own key; undefined if unknown. */
   principalOf(accessKeyId: string): Principal | 'admin' | undefined {
     if (accessKeyId === this.adminAccessKeyId) return 'admin';

@@ -117,7 +117,7 @@ async function handle(
   const denied = options.authority.authorize(principal, operation.operation, operation.checks);
   if (denied) {
     request.resume();
-    options.log.warn('IAM: access denied', { message: denied.message, operation: operation.operation });
+    options.log.warn(`IAM: access denied: ${denied.message}`, { operation: operation.operation });
     return sendDenied(scope.service, method, response, denied);
   }
   const missingObject =

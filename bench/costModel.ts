@@ -1,25 +1,43 @@
 import type { RequestCounts } from '../lib/requestMetrics.ts';
 
 /**
- * US East (N. Virginia) list prices, as published on the AWS pricing pages in November
- * 2026 (aws.amazon.com/{lambda,sqs,dynamodb,s3,step-functions}/pricing), and Temporal
- * Cloud's list price per action (temporal.io/pricing). Free tiers are ignored.
+ * US East (N. Virginia) list prices as of 2026-12, first tier, no free tier. Sources:
+ * - Lambda: aws.amazon.com/lambda/pricing: $0.20 per million requests; duration per GB-second
+ *   $0.0000166667 on x86_64 and $0.0000133334 on arm64 (first 6 / 7.5 billion GB-s a month).
+ * - SQS standard: aws.amazon.com/sqs/pricing: $0.40 per million requests, each 64 KiB chunk
+ *   of a payload a request.
+ * - DynamoDB on-demand: aws.amazon.com/dynamodb/pricing: $0.625 per million write and $0.125
+ *   per million read request units (halved on 2024-11-01).
+ * - S3 Standard: aws.amazon.com/s3/pricing: $0.005 per 1,000 PUT and $0.0004 per 1,000 GET.
+ * - Step Functions standard: aws.amazon.com/step-functions/pricing: $0.025 per 1,000 state
+ *   transitions.
+ * - Fargate (Linux): aws.amazon.com/fargate/pricing: per vCPU-hour $0.04048 on x86_64 and
+ *   $0.03238 on ARM64, per GB-hour $0.004445 and $0.00356; per second, one-minute minimum.
+ * - Temporal Cloud: temporal.io/pricing, about $25 per million actions (taken 2026-11).
  */
 export const PRICES = {
-  date: '2026-11',
+  date: '2026-12',
   lambdaPerMillionRequests: 0.2,
-  lambdaPerGbSecond: 0.0000166667,
+  lambdaPerGbSecond: { x86_64: 0.0000166667, arm64: 0.0000133334 },
   sqsPerMillionRequests: 0.4,
-  dynamodbPerMillionWriteUnits: 1.25,
-  dynamodbPerMillionReadUnits: 0.25,
+  dynamodbPerMillionWriteUnits: 0.625,
+  dynamodbPerMillionReadUnits: 0.125,
   s3PerThousandPuts: 0.005,
   s3PerThousandGets: 0.0004,
   stepFunctionsPerMillionTransitions: 25,
+  fargatePerVcpuHour: { X86_64: 0.04048, ARM64: 0.03238 },
+  fargatePerGbHour: { X86_64: 0.004445, ARM64: 0.00356 },
   temporalCloudPerMillionActions: 25,
 } as const;
 
+/** Lambda's `architecture` (serverless.yml provider.architecture). */
+export type LambdaArchitecture = keyof typeof PRICES.lambdaPerGbSecond;
+/** ECS task definition's RuntimePlatform.CpuArchitecture (serverless.yml custom.stages.*.ecs). */
+export type FargateArchitecture = keyof typeof PRICES.fargatePerVcpuHour;
+
 /** What one step costs to run beyond its requests: Lambda memory and duration. */
 export interface LambdaAssumptions {
+  readonly architecture: LambdaArchitecture;
   readonly memoryMb: number;
   /** Billed duration per step (ms), lambdag's own work for a no-op step. */
   readonly msPerStep: number;
@@ -27,7 +45,13 @@ export interface LambdaAssumptions {
   readonly stepsPerInvocation: number;
 }
 
-export const DEFAULT_LAMBDA: LambdaAssumptions = { memoryMb: 1024, msPerStep: 40, stepsPerInvocation: 1 };
+/** serverless.yml's provider.architecture and memorySize (test/unit/costModel.test.ts holds them equal). */
+export const DEFAULT_LAMBDA: LambdaAssumptions = {
+  architecture: 'arm64',
+  memoryMb: 1024,
+  msPerStep: 40,
+  stepsPerInvocation: 1,
+};
 
 /**
  * A step's share of what its run costs besides its steps: StartRun, PollRun and FinalizeRun
@@ -93,9 +117,16 @@ function requestCost(requestsPerStep: Record<string, number>, batchWriteItemsPer
 }
 
 /** Lambda per million steps: requests and GB-seconds of `invocationsPerStep` invocations billed `ms` each. */
-function lambdaCost(invocationsPerStep: number, msPerInvocation: number, memoryMb: number): number {
+function lambdaCost(
+  invocationsPerStep: number,
+  msPerInvocation: number,
+  memoryMb: number,
+  architecture: LambdaArchitecture,
+): number {
   const gbSeconds = (1_000_000 * invocationsPerStep * msPerInvocation * memoryMb) / 1024 / 1000;
-  return invocationsPerStep * PRICES.lambdaPerMillionRequests + gbSeconds * PRICES.lambdaPerGbSecond;
+  return (
+    invocationsPerStep * PRICES.lambdaPerMillionRequests + gbSeconds * PRICES.lambdaPerGbSecond[architecture]
+  );
 }
 
 /**
@@ -123,13 +154,17 @@ export function costPerMillionSteps(
     1 / lambda.stepsPerInvocation,
     lambda.msPerStep * lambda.stepsPerInvocation,
     lambda.memoryMb,
+    lambda.architecture,
   );
   const shared = run
     ? requestCost(run.requestsPerStep, run.batchWriteItemsPerStep)
     : { sqs: 0, dynamodb: 0, s3: 0 };
   const sharedLambda = run
-    ? lambdaCost(run.invocationsPerStep, lambda.msPerStep, lambda.memoryMb) +
-      (run.pollWatchSecondsPerStep ?? 0) * 1_000_000 * (POLL_RUN_MEMORY_MB / 1024) * PRICES.lambdaPerGbSecond
+    ? lambdaCost(run.invocationsPerStep, lambda.msPerStep, lambda.memoryMb, lambda.architecture) +
+      (run.pollWatchSecondsPerStep ?? 0) *
+        1_000_000 *
+        (POLL_RUN_MEMORY_MB / 1024) *
+        PRICES.lambdaPerGbSecond[lambda.architecture]
     : 0;
   const stepFunctions = run ? run.transitionsPerStep * PRICES.stepFunctionsPerMillionTransitions : 0;
   const round = (n: number) => Math.round(n * 100) / 100;
@@ -149,7 +184,7 @@ export function costPerMillionSteps(
     // A step as a Temporal activity: schedule + complete (~2 actions at list price).
     temporalCloudEquivalent: round(2 * PRICES.temporalCloudPerMillionActions),
     assumptions: [
-      `Lambda ${lambda.memoryMb} MB, ${lambda.msPerStep} ms billed per step and per run function invocation, ${Math.round(lambda.stepsPerInvocation * 100) / 100} step(s) per worker invocation`,
+      `Lambda ${lambda.architecture} ${lambda.memoryMb} MB, ${lambda.msPerStep} ms billed per step and per run function invocation, ${Math.round(lambda.stepsPerInvocation * 100) / 100} step(s) per worker invocation`,
       `one DynamoDB unit per request and per item a BatchWriteItem writes (${Math.round(batchWriteItemsPerStep * 100) / 100} a step; small items), one SQS chunk per request, event source receive + delete = 2 SQS requests per invocation`,
       ...(run
         ? [
@@ -160,6 +195,38 @@ export function costPerMillionSteps(
       `list prices ${PRICES.date}, us-east-1, no free tier`,
     ],
   };
+}
+
+/** An ECS step's Fargate task: its size and how long it runs. */
+export interface FargateTask {
+  readonly architecture: FargateArchitecture;
+  /** CPU units (1024 = 1 vCPU), as the task definition's Cpu. */
+  readonly cpu: number;
+  /** MiB, as the task definition's Memory. */
+  readonly memoryMb: number;
+  /** From the task's start to its end. */
+  readonly seconds: number;
+}
+
+/** serverless.yml's custom.stages.*.ecs (test/unit/costModel.test.ts holds them equal). */
+export const DEFAULT_FARGATE: Omit<FargateTask, 'seconds'> = {
+  architecture: 'ARM64',
+  cpu: 1024,
+  memoryMb: 2048,
+};
+
+/**
+ * Dollars per million ECS steps for their Fargate tasks alone (Linux, no extra ephemeral
+ * storage; the step's Lambda, SQS and DynamoDB requests are priced by costPerMillionSteps).
+ * Billed per second with a one-minute minimum.
+ */
+export function fargateCostPerMillionSteps(task: FargateTask): number {
+  const hours = Math.max(60, Math.ceil(task.seconds)) / 3600;
+  const perTask =
+    hours *
+    ((task.cpu / 1024) * PRICES.fargatePerVcpuHour[task.architecture] +
+      (task.memoryMb / 1024) * PRICES.fargatePerGbHour[task.architecture]);
+  return Math.round(perTask * 1_000_000 * 100) / 100;
 }
 
 /** Requests per step of some scopes together, from a snapshot and a step count. */

@@ -502,7 +502,7 @@ try {
     '| ---- | ---- | ------- | ----- | ----- | -------- |',
     ...summary,
     '',
-    `Dollars per million steps at AWS list prices (bench/costModel.ts, ${PRICES.date}): the steps' own requests and invocations, and their share of their run's functions and state machine (transitions modelled for AWS).`,
+    `Dollars per million steps at AWS list prices (bench/costModel.ts, prices as of ${PRICES.date}, us-east-1, Lambda ${DEFAULT_LAMBDA.architecture} as serverless.yml deploys it): the steps' own requests and invocations, and their share of their run's functions and state machine (transitions modelled for AWS).`,
     '',
     '| case | total | steps | run share | as Step Functions Task states |',
     '| ---- | ----- | ----- | --------- | ----------------------------- |',

@@ -3,4 +3,7 @@
 import { register } from 'tsx/esm/api';
 
 register();
+// Before any AWS client exists: the SDK's Node-version notice must not open every command's stderr.
+const { muteSdkNodeVersionWarning } = await import('../cli/sdkNodeWarning.ts');
+muteSdkNodeVersionWarning();
 await import('../cli/main.ts');

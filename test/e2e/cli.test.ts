@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { expectedSum } from '../../examples/fanout/job.ts';
@@ -11,12 +11,19 @@ const root = join(import.meta.dirname, '../..');
 const home = mkdtempSync(join(tmpdir(), 'lambdag-cli-'));
 afterAll(() => rmSync(home, { recursive: true, force: true }));
 
+type CliResult = { code: number; stdout: string; stderr: string };
+
 /** Run the real CLI in a child process, as a user would; never throws on a non-zero exit. */
-async function lambdag(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+function lambdag(...args: string[]): Promise<CliResult> {
+  return lambdagOn(process.execPath, home, args);
+}
+
+/** The CLI on a given Node binary with its own state folder. */
+async function lambdagOn(node: string, lambdagHome: string, args: string[]): Promise<CliResult> {
   try {
-    const { stdout, stderr } = await exec(process.execPath, [join(root, 'bin/lambdag.js'), ...args], {
+    const { stdout, stderr } = await exec(node, [join(root, 'bin/lambdag.js'), ...args], {
       cwd: root,
-      env: { ...process.env, LAMBDAG_HOME: home, NO_COLOR: '1' },
+      env: { ...process.env, LAMBDAG_HOME: lambdagHome, NO_COLOR: '1' },
       timeout: 240_000,
       maxBuffer: 16 * 1024 * 1024,
     });
@@ -26,6 +33,28 @@ async function lambdag(...args: string[]): Promise<{ code: number; stdout: strin
     return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
   }
 }
+
+/**
+ * The Node a shell runs `npx lambdag` with: the first `node` on PATH outside node_modules (npm
+ * scripts put the project's pinned Node 22 first). On these machines that is Node 20.
+ */
+function shellNode(): string {
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (dir === '' || dir.includes('node_modules')) continue;
+    if (existsSync(join(dir, 'node'))) return join(dir, 'node');
+  }
+  return process.execPath;
+}
+
+describe("lambdag on the shell's Node", () => {
+  it("keeps the AWS SDK's Node-version warning out of stderr (the SDK warns below Node 22)", async () => {
+    const { code, stdout, stderr } = await lambdagOn(shellNode(), join(home, 'shell-node'), ['runs']);
+    expect(stderr).not.toContain('AWS SDK for JavaScript');
+    expect(stderr).not.toMatch(/Node\w*Warning/);
+    expect(code).toBe(0);
+    expect(stdout).toContain('no runs yet');
+  });
+});
 
 describe('npm run demo', () => {
   it('runs the diamond job through to SUCCEEDED and prints its output', async () => {

@@ -151,6 +151,17 @@ describe('checking a template against the CloudFormation resource schemas', () =
     ]);
   });
 
+  it('checks each branch of an Fn::If as a value of the property, AWS::NoValue aside', () => {
+    const problems = broken((t) => {
+      machineProperties(t).LoggingConfiguration = {
+        'Fn::If': ['Prod', { Level: 'ERROR', Destination: [] }, { Ref: 'AWS::NoValue' }],
+      };
+    });
+    expect(problems.map((p) => [p.code, p.where, p.path])).toEqual([
+      [ProblemCode.UNKNOWN_PROPERTY, 'Machine', 'Properties.LoggingConfiguration.Fn::If[1].Destination'],
+    ]);
+  });
+
   it('names a value outside the allowed ones and a list given where an object goes', () => {
     const problems = broken((t) => {
       machineProperties(t).LoggingConfiguration = { Level: 'ERRORS', Destinations: {} };

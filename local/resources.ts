@@ -41,6 +41,7 @@ const NOT_EMULATED = new Set([
   'AWS::SNS::Topic',
   'AWS::CloudWatch::Alarm',
   'AWS::Logs::LogGroup',
+  'AWS::Logs::MetricFilter',
 ]);
 
 /**

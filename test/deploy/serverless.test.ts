@@ -6,9 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readConfig } from '../../lib/config.ts';
+import { checkTemplate, formatProblems } from '../support/templateSchema.ts';
 
 /**
- * The deployed system as Serverless packages it: `sls package --stage local|dev`
+ * The deployed system as Serverless packages it: `sls package --stage local|dev|prod`
  * runs fully offline (no AWS, no LocalStack) and the CloudFormation it writes is
  * checked here. Nothing these tests start talks to anything but 127.0.0.1.
  */
@@ -16,7 +17,7 @@ import { readConfig } from '../../lib/config.ts';
 const root = join(import.meta.dirname, '../..');
 const slsBin = join(root, 'node_modules/serverless/bin/serverless.js');
 const FUNCTIONS = ['startRun', 'pollRun', 'finalizeRun', 'stepWorker'] as const;
-const STAGES = ['local', 'dev'] as const;
+const STAGES = ['local', 'dev', 'prod'] as const;
 type Stage = (typeof STAGES)[number];
 
 /** What custom.stages in serverless.yml says for each packaged stage. */
@@ -41,6 +42,22 @@ const PER_STAGE = {
     workerTimeout: 900,
     logRetentionDays: 14,
     // On, but without subnets until they are filled in: deployed without ECS.
+    ecs: {
+      enabled: false,
+      image: '<AWS::AccountId>.dkr.ecr.<AWS::Region>.<AWS::URLSuffix>/lambdag:latest',
+    },
+    env: {
+      LAMBDAG_MAX_RECEIVE_COUNT: '5',
+      LAMBDAG_STALL_SECONDS: '300',
+      LAMBDAG_QUEUED_LOST_SECONDS: '900',
+      LAMBDAG_RUNNING_LOST_SECONDS: '1000',
+    },
+  },
+  prod: {
+    maxConcurrency: 200,
+    visibilityTimeout: 5400,
+    workerTimeout: 900,
+    logRetentionDays: 90,
     ecs: {
       enabled: false,
       image: '<AWS::AccountId>.dkr.ecr.<AWS::Region>.<AWS::URLSuffix>/lambdag:latest',
@@ -286,7 +303,7 @@ function permissionsOf(template: Template, roleId: string): Record<string, strin
   return Object.fromEntries(Object.entries(byResource).map(([res, actions]) => [res, [...actions].sort()]));
 }
 
-// ---- packaging both stages once -----------------------------------------------
+// ---- packaging every stage once ----------------------------------------------
 
 const scratch = mkdtempSync(join(tmpdir(), 'lambdag-deploy-test-'));
 const packages = {} as Record<Stage, Packaged>;
@@ -294,7 +311,7 @@ let port = 0;
 
 beforeAll(async () => {
   port = await closedPort();
-  // One after the other: both builds use the same .esbuild work directory.
+  // One after the other: the builds use the same .esbuild work directory.
   for (const stage of STAGES) {
     const dir = join(scratch, stage);
     const result = await sls(
@@ -306,7 +323,7 @@ beforeAll(async () => {
     const template = JSON.parse(readFileSync(join(dir, 'cloudformation-template-update-stack.json'), 'utf8'));
     packages[stage] = { dir, template };
   }
-}, 300_000);
+}, 450_000);
 
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
@@ -364,6 +381,11 @@ describe.each(STAGES)('packaging the %s stage offline', (stage) => {
     }
   });
 
+  it("is what CloudFormation's resource schemas allow: types, properties, attributes, references", () => {
+    const problems = checkTemplate(template());
+    expect(problems, `CloudFormation would reject:\n${formatProblems(problems)}`).toEqual([]);
+  });
+
   it('declares the functions, queues, tables, bucket, state machine, event source mappings and alarms', () => {
     const t = template();
     const count = (type: string) => ofType(t, type).length;
@@ -372,7 +394,7 @@ describe.each(STAGES)('packaging the %s stage offline', (stage) => {
     expect(count('AWS::DynamoDB::Table')).toBe(2);
     expect(count('AWS::StepFunctions::StateMachine')).toBe(1);
     expect(count('AWS::Lambda::EventSourceMapping')).toBe(2);
-    expect(count('AWS::CloudWatch::Alarm')).toBe(3);
+    expect(count('AWS::CloudWatch::Alarm')).toBe(7);
     for (const id of [
       'RunsTable',
       'IdempotencyTable',
@@ -448,21 +470,77 @@ describe.each(STAGES)('packaging the %s stage offline', (stage) => {
     }
   });
 
-  it('alarms when a DLQ holds a message and when run executions fail', () => {
+  it('alarms on a DLQ holding a message and on infrastructure failures, never on a failed or canceled run', () => {
     const alarms = ofType(template(), 'AWS::CloudWatch::Alarm').map(([, a]) => a.Properties);
-    const watched = (namespace: string, metric: string) =>
-      alarms
-        .filter((a) => a.Namespace === namespace && a.MetricName === metric)
-        .map((a) => {
-          expect(a).toMatchObject({ Threshold: 0, ComparisonOperator: 'GreaterThanThreshold' });
-          expect(list(a.AlarmActions).map(render)).toEqual(['<AlarmTopic>']);
-          return list(a.Dimensions).map((d) => (isObj(d) ? `${String(d.Name)}=${render(d.Value)}` : ''));
-        });
-    expect(watched('AWS/SQS', 'ApproximateNumberOfMessagesVisible').sort()).toEqual([
-      ['QueueName=<StepsDeadLetterQueue.QueueName>'],
-      ['QueueName=<StepsHighDeadLetterQueue.QueueName>'],
-    ]);
-    expect(watched('AWS/States', 'ExecutionsFailed')).toEqual([['StateMachineArn=<RunStateMachine>']]);
+    for (const alarm of alarms) {
+      expect(alarm).toMatchObject({
+        Threshold: 0,
+        ComparisonOperator: 'GreaterThanThreshold',
+        TreatMissingData: 'notBreaching',
+      });
+      expect(list(alarm.AlarmActions).map(render)).toEqual(['<AlarmTopic>']);
+    }
+    const watched = Object.fromEntries(
+      alarms.map((a) => [
+        `${String(a.Namespace)} ${String(a.MetricName)}`,
+        list(a.Dimensions).map((d) => (isObj(d) ? `${String(d.Name)}=${render(d.Value)}` : '')),
+      ]),
+    );
+    const dlqAlarms = alarms.filter((a) => a.MetricName === 'ApproximateNumberOfMessagesVisible');
+    expect(
+      dlqAlarms.map((a) => list(a.Dimensions).map((d) => (isObj(d) ? render(d.Value) : ''))).sort(),
+    ).toEqual([['<StepsDeadLetterQueue.QueueName>'], ['<StepsHighDeadLetterQueue.QueueName>']]);
+    expect(watched).toEqual({
+      'AWS/SQS ApproximateNumberOfMessagesVisible': expect.any(Array),
+      // ExecutionsFailed would count every failed and canceled run: not watched.
+      [`lambdag/${stage} RunExecutionsFailedByInfrastructure`]: [],
+      'AWS/States ExecutionsTimedOut': ['StateMachineArn=<RunStateMachine>'],
+      'AWS/States ExecutionsAborted': ['StateMachineArn=<RunStateMachine>'],
+      'AWS/Lambda Errors': ['FunctionName=<StepWorkerLambdaFunction>'],
+      'AWS/Lambda Throttles': ['FunctionName=<StepWorkerLambdaFunction>'],
+    });
+  });
+
+  it("counts the run executions that failed with an error of lambdag's infrastructure, from the state machine's log", () => {
+    const filters = ofType(template(), 'AWS::Logs::MetricFilter');
+    expect(filters.map(([id]) => id)).toEqual(['RunInfrastructureFailureMetricFilter']);
+    expect(filters[0]![1].Properties).toEqual({
+      LogGroupName: { Ref: 'RunStateMachineLogGroup' },
+      // The log event of an ExecutionFailed: { "type": "ExecutionFailed", "details": { "error", "cause" }, ... }.
+      FilterPattern:
+        '{ ($.type = "ExecutionFailed") && ($.details.error != "lambdag.RunFailed") && ($.details.error != "lambdag.RunCanceled") }',
+      MetricTransformations: [
+        {
+          MetricNamespace: `lambdag/${stage}`,
+          MetricName: 'RunExecutionsFailedByInfrastructure',
+          MetricValue: '1',
+          Unit: 'Count',
+        },
+      ],
+    });
+    // The two errors let through are the Fail states a failed or canceled run ends with.
+    const definition = JSON.parse(readFileSync(join(root, 'statemachines/run.asl.json'), 'utf8')) as {
+      States: Record<string, { Type: string; Error?: string }>;
+    };
+    const failErrors = Object.values(definition.States)
+      .filter((state) => state.Type === 'Fail')
+      .map((state) => state.Error)
+      .sort();
+    expect(failErrors).toEqual(['lambdag.RunCanceled', 'lambdag.RunFailed']);
+  });
+
+  it("logs the run state machine's failures, without execution data, to a log group kept for the stage's log retention", () => {
+    expect(resource(template(), 'RunStateMachine').Properties.LoggingConfiguration).toEqual({
+      Level: 'ERROR',
+      IncludeExecutionData: false,
+      Destinations: [
+        { CloudWatchLogsLogGroup: { LogGroupArn: { 'Fn::GetAtt': ['RunStateMachineLogGroup', 'Arn'] } } },
+      ],
+    });
+    expect(resource(template(), 'RunStateMachineLogGroup').Properties).toEqual({
+      LogGroupName: `/aws/vendedlogs/states/lambdag-${stage}-run`,
+      RetentionInDays: expected.logRetentionDays,
+    });
   });
 
   it('sets the resource names and the per-stage settings in every function environment', () => {
@@ -550,6 +628,18 @@ const TRUSTED_SERVICE: Record<string, string> = {
 };
 
 /** Wildcards in resources that stay within ours: objects of our bucket, revisions of our task definition, tasks of our cluster. */
+/** What Step Functions needs to deliver a state machine's log (AWS's Step Functions guide), sorted. */
+const LOG_DELIVERY = [
+  'logs:CreateLogDelivery',
+  'logs:DeleteLogDelivery',
+  'logs:DescribeLogGroups',
+  'logs:DescribeResourcePolicies',
+  'logs:GetLogDelivery',
+  'logs:ListLogDeliveries',
+  'logs:PutResourcePolicy',
+  'logs:UpdateLogDelivery',
+];
+
 const OWN_WILDCARDS = new Set(['<ArtifactsBucket.Arn>/*', '<StepTaskDefinition>:*', '<EcsCluster>/task/*']);
 
 describe.each(STAGES)('IAM in the %s template', (stage) => {
@@ -573,6 +663,15 @@ describe.each(STAGES)('IAM in the %s template', (stage) => {
           login &&
           s.resources.length === 1 &&
           s.where === 'StepTaskExecutionRole/stepTaskExecution'
+        ) {
+          continue;
+        }
+        // Step Functions' log delivery: CloudWatch Logs takes these actions on "*" only.
+        if (
+          res === '*' &&
+          s.resources.length === 1 &&
+          s.where === 'RunStateMachineRole/invokeRunFunctions' &&
+          [...s.actions].sort().join() === LOG_DELIVERY.join()
         ) {
           continue;
         }
@@ -667,7 +766,7 @@ describe.each(STAGES)('IAM in the %s template', (stage) => {
     });
   });
 
-  it('lets the state machine invoke its three functions, continue as a new execution of itself, and nothing else', () => {
+  it('lets the state machine invoke its three functions, continue as a new execution of itself, deliver its log, and nothing else', () => {
     expect(render(resource(template(), 'RunStateMachine').Properties.RoleArn)).toBe(
       '<RunStateMachineRole.Arn>',
     );
@@ -676,6 +775,7 @@ describe.each(STAGES)('IAM in the %s template', (stage) => {
       '<PollRunLambdaFunction.Arn>': ['lambda:InvokeFunction'],
       '<FinalizeRunLambdaFunction.Arn>': ['lambda:InvokeFunction'],
       '<RunStateMachine>': ['states:StartExecution'],
+      '*': LOG_DELIVERY,
     });
   });
 });

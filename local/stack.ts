@@ -24,6 +24,7 @@ import {
   SqsEventSource,
   type SqsHandler,
 } from './eventSource.ts';
+import { expiryRulesOf, LocalExpiry, type LocalExpiryOptions } from './expiry.ts';
 import { provisionResources, type ResourceMap, resolveIntrinsics } from './resources.ts';
 import { LocalScheduler, type SchedulerOptions } from './scheduler.ts';
 import { SendAudit } from './sendAudit.ts';
@@ -77,6 +78,8 @@ export interface LocalStackOptions {
   readonly requestMetrics?: RequestMetrics;
   /** Fire the jobs' schedules (as `lambdag local up` does). Off by default so tests start only their own runs. */
   readonly schedules?: boolean | Omit<SchedulerOptions, 'stage'>;
+  /** DynamoDB TTL and S3 lifecycle expiration: sweep interval, and the clock (local/expiry.ts). */
+  readonly expiry?: LocalExpiryOptions;
 }
 
 export interface LocalStackFaults {
@@ -112,6 +115,8 @@ export interface LocalStack {
   readonly faults: { sends(runId: string, step: string): number; readonly duplicated: number };
   /** The schedule runner; present when `schedules` was set. */
   readonly scheduler?: LocalScheduler;
+  /** Deletes what has expired (TTL, bucket lifecycle), as AWS does. */
+  readonly expiry: LocalExpiry;
   stop(): Promise<void>;
 }
 
@@ -179,6 +184,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       accountId: ACCOUNT_ID,
       visibilityTimeoutSeconds: options.visibilityTimeoutSeconds,
     });
+    const expiry = new LocalExpiry(admin, expiryRulesOf(model.resources, resources), log, options.expiry);
+    expiry.start();
+    stoppers.push(() => expiry.stop());
     const functionEnv = environmentOf(model, resources);
     Object.assign(process.env, functionEnv);
 
@@ -308,6 +316,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       ecs,
       faults: audit,
       ...(scheduler && { scheduler }),
+      expiry,
       stop,
     };
   } catch (error) {

@@ -568,6 +568,7 @@ describe.each(STAGES)('packaging the %s stage offline', (stage) => {
       ArtifactsBucketName: '<ArtifactsBucket>',
       RunsTableName: '<RunsTable>',
       IdempotencyTableName: '<IdempotencyTable>',
+      RetentionDays: String(expected.retentionDays),
     });
   });
 });

@@ -79,6 +79,11 @@ describe('a run and its retention', () => {
     expect(await objectsOf(run.runId)).toEqual([]);
     expect((await handle.client.listRuns('large-output')).map((r) => r.runId)).not.toContain(run.runId);
 
+    // A late write to the expired run (PollRun settling an ECS task) does not bring back a
+    // stub of it without a TTL.
+    await handle.deps.store.untrackTasks(run.runId, [{ step: 'make', attempt: 1, taskArn: 'arn:task' }]);
+    expect(await itemsOf(run.runId)).toEqual([]);
+
     const notFound = `run '${run.runId}' not found (runs are kept ${LOCAL_RETENTION_DAYS} days)`;
     await expect(handle.client.getRun(run.runId)).rejects.toThrow(new RunNotFoundError(run.runId, 7));
     await expect(handle.client.getRun(run.runId)).rejects.toThrow(notFound);

@@ -14,6 +14,11 @@ const OUTPUT_ENV: Readonly<Record<string, string>> = {
 /** Every variable a deployed target needs; when all are set, no AWS call is made. */
 export const DEPLOYED_ENV = Object.values(OUTPUT_ENV);
 
+/** Outputs a stack deployed before they existed lacks: used when present. */
+const OPTIONAL_OUTPUT_ENV: Readonly<Record<string, string>> = {
+  RetentionDays: 'LAMBDAG_RETENTION_DAYS',
+};
+
 /**
  * The LAMBDAG_* variables of a deployed stage, read from its CloudFormation stack
  * (`<service>-<stage>`, as `sls deploy` names it). Works against AWS and LocalStack alike.
@@ -34,7 +39,7 @@ export async function stackEnvironment(
   }
   const env: Record<string, string> = {};
   for (const { OutputKey, OutputValue } of outputs) {
-    const name = OutputKey ? OUTPUT_ENV[OutputKey] : undefined;
+    const name = OutputKey ? (OUTPUT_ENV[OutputKey] ?? OPTIONAL_OUTPUT_ENV[OutputKey]) : undefined;
     if (name && OutputValue) env[name] = OutputValue;
   }
   const missing = Object.entries(OUTPUT_ENV).filter(([, name]) => !env[name]);

@@ -4,7 +4,7 @@ import type { DispatchItem, RunRef } from './dispatch.ts';
 import { resolveUpstream } from './fanIn.ts';
 import { Runtime } from './job.ts';
 import { EventType, StepStatus } from './status.ts';
-import { forEachLimit, type StepResult } from './store/runStore.ts';
+import { forEachLimit, type RunExpiry, type StepResult } from './store/runStore.ts';
 
 const PARALLEL_WRITES = 16;
 
@@ -156,6 +156,7 @@ export async function skipDownstream(
   runId: string,
   plan: JobPlan,
   failedStep: string,
+  expiresAt: RunExpiry,
 ): Promise<number> {
   const because = `upstream step '${failedStep}' failed`;
   let skipped = 0;
@@ -164,13 +165,16 @@ export async function skipDownstream(
   });
   if (skipped > 0) {
     await deps.store.addRunCounts(runId, { skipped });
-    await deps.store.appendEvent({
-      runId,
-      type: EventType.STEP_SKIPPED,
-      step: failedStep,
-      message: `${skipped} downstream step(s) skipped because '${failedStep}' failed`,
-      data: { count: skipped },
-    });
+    await deps.store.appendEvent(
+      {
+        runId,
+        type: EventType.STEP_SKIPPED,
+        step: failedStep,
+        message: `${skipped} downstream step(s) skipped because '${failedStep}' failed`,
+        data: { count: skipped },
+      },
+      expiresAt,
+    );
   }
   return skipped;
 }

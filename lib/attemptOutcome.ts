@@ -102,7 +102,7 @@ export async function failAttempt(
     message: `${serialized.name}: ${serialized.message}`,
     data: { error: serialized, retriesUsed: retriesUsed(message) },
   });
-  await skipDownstream(deps, runId, plan, step);
+  await skipDownstream(deps, runId, plan, step, run.expiresAt);
   if (deps.registry.get(message.job).failFast) {
     await abortRun(deps, runId, {
       step,
@@ -174,7 +174,8 @@ export function nextAttempt(message: StepMessage, delaySeconds: number) {
 }
 
 const appenderOf = (deps: Deps, ending: EndingAttempt) =>
-  ending.appendEvent ?? ((event: Omit<RunEvent, 'at'>) => deps.store.appendEvent(event));
+  ending.appendEvent ??
+  ((event: Omit<RunEvent, 'at'>) => deps.store.appendEvent(event, ending.run.expiresAt));
 
 /** The step's own `retryable` predicate; one that throws means "do not retry", and is logged. */
 function isRetryable(

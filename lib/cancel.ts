@@ -44,12 +44,15 @@ export interface CancelResult {
 export async function abortRun(deps: Deps, runId: string, error: RunError): Promise<boolean> {
   const moved = await deps.store.requestCancel(runId, error.message, error);
   if (!moved.ok) return false;
-  await deps.store.appendEvent({
-    runId,
-    type: EventType.RUN_CANCEL_REQUESTED,
-    message: `stopping the run: ${error.message}`,
-    data: { reason: error.message, error },
-  });
+  await deps.store.appendEvent(
+    {
+      runId,
+      type: EventType.RUN_CANCEL_REQUESTED,
+      message: `stopping the run: ${error.message}`,
+      data: { reason: error.message, error },
+    },
+    moved.item.expiresAt,
+  );
   deps.log.warn('run stopped by lambdag', { runId, error });
   return true;
 }
@@ -61,12 +64,15 @@ export async function abortRun(deps: Deps, runId: string, error: RunError): Prom
 export async function requestCancel(store: RunStore, runId: string, reason?: string): Promise<CancelResult> {
   const moved = await store.requestCancel(runId, reason);
   if (moved.ok) {
-    await store.appendEvent({
-      runId,
-      type: EventType.RUN_CANCEL_REQUESTED,
-      message: reason ? `cancel requested: ${reason}` : 'cancel requested',
-      ...(reason ? { data: { reason } } : {}),
-    });
+    await store.appendEvent(
+      {
+        runId,
+        type: EventType.RUN_CANCEL_REQUESTED,
+        message: reason ? `cancel requested: ${reason}` : 'cancel requested',
+        ...(reason ? { data: { reason } } : {}),
+      },
+      moved.item.expiresAt,
+    );
     return {
       runId,
       job: moved.item.job,
@@ -204,12 +210,15 @@ export async function sweepCanceledRun(
   });
 
   if (canceled > 0) {
-    await deps.store.appendEvent({
-      runId: run.runId,
-      type: EventType.STEP_CANCELED,
-      message: `${canceled} step(s) canceled`,
-      data: { count: canceled },
-    });
+    await deps.store.appendEvent(
+      {
+        runId: run.runId,
+        type: EventType.STEP_CANCELED,
+        message: `${canceled} step(s) canceled`,
+        data: { count: canceled },
+      },
+      run.expiresAt,
+    );
   }
   deps.log.info('canceling run swept', { runId: run.runId, canceled, running: stillRunning });
   return { canceled, running: stillRunning, finished: finished + canceled };

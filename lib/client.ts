@@ -255,6 +255,6 @@ export class LambdagClient {
   /** The run's result document (manifest with every step), once it has finished. */
   getResultDocument(run: RunRecord): Promise<unknown> {
     if (!run.resultKey) throw new Error(`run '${run.runId}' has no result yet (status ${run.status})`);
-    return this.deps.payloads.getJson(run.resultKey);
+    return this.deps.payloads.getArtifact(run.resultKey, { runId: run.runId });
   }
 }

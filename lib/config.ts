@@ -14,6 +14,11 @@ export interface LambdagConfig {
   readonly cancelCheckSeconds: number;
   /** The step queues' maxReceiveCount (their redrive policy): receives before the DLQ. */
   readonly maxReceiveCount: number;
+  /**
+   * Days a run is kept (custom.stages.<stage>.retentionDays, as the bucket's lifecycle keeps
+   * its artifacts): its items get a TTL that long from its start. Absent: runs are kept forever.
+   */
+  readonly retentionDays?: number;
   /** Where `runtime: 'ecs'` steps run; absent when the deployment has no ECS. */
   readonly ecs?: EcsConfig;
 }
@@ -60,6 +65,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): LambdagConfig 
     maxMessageBytes: maxMessageBytes(env),
     cancelCheckSeconds: cancelCheckSeconds(env),
     maxReceiveCount: maxReceiveCount(env),
+    ...retentionDays(env),
     ...ecsConfig(env),
   };
 }
@@ -123,6 +129,20 @@ function maxReceiveCount(env: NodeJS.ProcessEnv): number {
   return value;
 }
 
+/** S3 lifecycle takes whole days; more than 100 years is a typo. */
+function retentionDays(env: NodeJS.ProcessEnv): { retentionDays?: number } {
+  const raw = env.LAMBDAG_RETENTION_DAYS;
+  if (raw === undefined || raw === '') return {};
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1 || value > 36_500) {
+    throw new ConfigError(
+      'LAMBDAG_RETENTION_DAYS',
+      `must be a whole number of days from 1 to 36500, got '${raw}'`,
+    );
+  }
+  return { retentionDays: value };
+}
+
 function required(env: NodeJS.ProcessEnv, name: string): string {
   const value = env[name];
   if (!value) throw new ConfigError(name, 'is not set');
@@ -153,6 +173,7 @@ export function configToEnv(config: LambdagConfig): Record<string, string> {
     LAMBDAG_CANCEL_CHECK_SECONDS: String(config.cancelCheckSeconds),
     LAMBDAG_MAX_RECEIVE_COUNT: String(config.maxReceiveCount),
   };
+  if (config.retentionDays !== undefined) env.LAMBDAG_RETENTION_DAYS = String(config.retentionDays);
   for (const [name, url] of Object.entries(config.queues)) env[`${QUEUE_PREFIX}${name.toUpperCase()}`] = url;
   if (config.ecs) {
     env.LAMBDAG_ECS_CLUSTER = config.ecs.cluster;

@@ -47,16 +47,19 @@ export async function continueRun(deps: Deps, raw: unknown, executionArn?: strin
   const { handOver: _done, ...state } = parsed.data.continueRun;
   const run = await deps.store.requireRun(state.runId);
   if (executionArn) await deps.store.linkExecution(run.runId, executionArn);
-  await deps.store.appendEvent({
-    runId: run.runId,
-    type: EventType.RUN_CONTINUED,
-    message: `run handed over to a new execution (generation ${state.generation ?? 0}) after ${state.ticks} poll ticks`,
-    data: {
-      generation: state.generation ?? 0,
-      ticks: state.ticks,
-      ...(executionArn ? { executionArn } : {}),
+  await deps.store.appendEvent(
+    {
+      runId: run.runId,
+      type: EventType.RUN_CONTINUED,
+      message: `run handed over to a new execution (generation ${state.generation ?? 0}) after ${state.ticks} poll ticks`,
+      data: {
+        generation: state.generation ?? 0,
+        ticks: state.ticks,
+        ...(executionArn ? { executionArn } : {}),
+      },
     },
-  });
+    run.expiresAt,
+  );
   return { ...state, ticks: 0 };
 }
 

@@ -24,8 +24,9 @@ export interface Deps {
 export function createDeps(registry: JobRegistry, overrides: Partial<Deps> = {}): Deps {
   const config = overrides.config ?? readConfig();
   const aws = overrides.aws ?? createAwsClients();
-  const store = overrides.store ?? new RunStore(aws.ddb, config.runsTable);
-  const payloads = overrides.payloads ?? new PayloadStore(aws.s3, config.bucket);
+  const store =
+    overrides.store ?? new RunStore(aws.ddb, config.runsTable, { retentionDays: config.retentionDays });
+  const payloads = overrides.payloads ?? new PayloadStore(aws.s3, config.bucket, config.retentionDays);
   const dispatcher = overrides.dispatcher ?? new Dispatcher(aws.sqs, config, payloads);
   const ecsTasks = overrides.ecsTasks ?? new EcsTasks(aws.ecs, config, payloads);
   const log = overrides.log ?? new Logger({ serviceName: 'lambdag' });

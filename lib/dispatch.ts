@@ -9,7 +9,7 @@ import { InvalidJobError } from './errors.ts';
 import { OnLambdaTimeout, Priority, Runtime } from './job.ts';
 import { encodeStepMessage, MAX_DELAY_SECONDS, type StepMessage } from './messages.ts';
 import type { PayloadStore } from './payload.ts';
-import type { StepRecord } from './store/types.ts';
+import type { RunRecord, StepRecord } from './store/types.ts';
 
 export interface DispatchItem {
   readonly step: string;
@@ -37,7 +37,17 @@ export interface RunRef {
   readonly runId: string;
   readonly job: string;
   readonly input: unknown;
+  /** The run's expiry (RunRecord.expiresAt), carried by its step messages. */
+  readonly expiresAt?: number;
 }
+
+/** The reference step messages carry of a run. */
+export const runRefOf = (run: RunRecord, input: unknown): RunRef => ({
+  runId: run.runId,
+  job: run.job,
+  input,
+  ...(run.expiresAt === undefined ? {} : { expiresAt: run.expiresAt }),
+});
 
 const BATCH_ENTRIES = 10;
 
@@ -97,6 +107,7 @@ export class Dispatcher {
           step: item.step,
           attempt: item.attempt,
           input: run.input,
+          ...(run.expiresAt === undefined ? {} : { expiresAt: run.expiresAt }),
           // Past SQS's cap, the worker sends the message back until its time comes.
           ...(delay > MAX_DELAY_SECONDS ? { notBefore: Date.now() + delay * 1000 } : {}),
           ...ecsOf(plan, item),

@@ -9,6 +9,7 @@ export const ErrorCode = {
   JOB_NOT_FOUND: 'JOB_NOT_FOUND',
   INVALID_INPUT: 'INVALID_INPUT',
   RUN_NOT_FOUND: 'RUN_NOT_FOUND',
+  ARTIFACT_EXPIRED: 'ARTIFACT_EXPIRED',
   RUN_CONFLICT: 'RUN_CONFLICT',
   PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
   INVALID_MESSAGE: 'INVALID_MESSAGE',
@@ -81,8 +82,36 @@ export class InvalidInputError extends LambdagError {
 export class RunNotFoundError extends LambdagError {
   override readonly name = 'RunNotFoundError' as const;
   readonly code = ErrorCode.RUN_NOT_FOUND;
-  constructor(readonly runId: string) {
-    super(`run '${runId}' not found`);
+  /** `retentionDays`: how long runs are kept, when known; an older run's items have expired. */
+  constructor(
+    readonly runId: string,
+    readonly retentionDays?: number,
+  ) {
+    super(
+      `run '${runId}' not found${retentionDays === undefined ? '' : ` (runs are kept ${retentionDays} days)`}`,
+    );
+  }
+}
+
+/**
+ * An artifact of a run (a step's output, its input or result) is no longer in the bucket:
+ * the bucket's lifecycle deleted it after the retention, while the run's items were still
+ * there (DynamoDB deletes expired items up to about 48 hours late).
+ */
+export class ArtifactExpiredError extends LambdagError {
+  override readonly name = 'ArtifactExpiredError' as const;
+  readonly code = ErrorCode.ARTIFACT_EXPIRED;
+  constructor(
+    readonly runId: string,
+    readonly key: string,
+    readonly step?: string,
+    readonly retentionDays?: number,
+    options?: { cause?: unknown },
+  ) {
+    const what =
+      step === undefined ? `an artifact of run '${runId}'` : `the output of step '${step}' of run '${runId}'`;
+    const kept = retentionDays === undefined ? '' : `: artifacts are kept ${retentionDays} days`;
+    super(`${what} has expired (s3 object ${key} is gone${kept})`, options);
   }
 }
 
@@ -394,6 +423,7 @@ export const ERROR_NAMES = [
   'JobNotFoundError',
   'InvalidInputError',
   'RunNotFoundError',
+  'ArtifactExpiredError',
   'RunConflictError',
   'PayloadTooLargeError',
   'InvalidMessageError',

@@ -181,22 +181,25 @@ export async function finalizeRun(deps: Deps, raw: unknown): Promise<RunOutcome 
   if (!moved.ok && moved.current?.status === RunStatus.CANCELING) return backToPolling(state, ended);
   const final = moved.ok ? moved.item : (moved.current ?? run);
   if (moved.ok) {
-    await deps.store.appendEvent({
-      runId: run.runId,
-      type:
-        status === RunStatus.SUCCEEDED
-          ? EventType.RUN_SUCCESS
-          : status === RunStatus.CANCELED
-            ? EventType.RUN_CANCELED
-            : EventType.RUN_FAILURE,
-      message:
-        status === RunStatus.SUCCEEDED
-          ? `run succeeded: ${counts.succeeded} step(s)`
-          : status === RunStatus.CANCELED
-            ? describeCancel(final)
-            : `run failed: ${describeFailure(error, counts.failed, counts.skipped)}`,
-      data: { counts },
-    });
+    await deps.store.appendEvent(
+      {
+        runId: run.runId,
+        type:
+          status === RunStatus.SUCCEEDED
+            ? EventType.RUN_SUCCESS
+            : status === RunStatus.CANCELED
+              ? EventType.RUN_CANCELED
+              : EventType.RUN_FAILURE,
+        message:
+          status === RunStatus.SUCCEEDED
+            ? `run succeeded: ${counts.succeeded} step(s)`
+            : status === RunStatus.CANCELED
+              ? describeCancel(final)
+              : `run failed: ${describeFailure(error, counts.failed, counts.skipped)}`,
+        data: { counts },
+      },
+      run.expiresAt,
+    );
   }
   return outcomeOf(final);
 }

@@ -1,6 +1,7 @@
 /** lambdag's public library API. */
 
 export {
+  ArtifactExpiredError,
   ErrorCode,
   InvalidInputError,
   InvalidJobError,

@@ -26,6 +26,11 @@ export const StepMessageSchema = z.object({
    * Set for steps that run on ECS (`runtime: 'ecs'`, or promoted after a Lambda timeout):
    * the worker starts an ECS task (with these sizes) instead of running it.
    */
+  /**
+   * The run's expiry (epoch seconds, RunRecord.expiresAt): the TTL of the items this attempt
+   * writes (its events), so they go with the run. Absent: the run has none.
+   */
+  expiresAt: z.number().int().optional(),
   ecs: z
     .object({
       cpu: z.number().int().optional(),

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
+import { ArtifactExpiredError } from './errors.ts';
 import { s3Keys } from './store/keys.ts';
 
 /** Above this, use multipart upload (also what local emulators need past ~11 MiB). */
@@ -15,6 +16,8 @@ export class PayloadStore {
   constructor(
     private readonly s3: S3Client,
     readonly bucket: string,
+    /** How long the bucket keeps artifacts (its lifecycle), for ArtifactExpiredError. */
+    private readonly retentionDays?: number,
   ) {}
 
   async putJson(key: string, value: unknown): Promise<number> {
@@ -40,6 +43,21 @@ export class PayloadStore {
     const out = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
     const text = await out.Body?.transformToString('utf8');
     return JSON.parse(text ?? 'null') as T;
+  }
+
+  /**
+   * A run's artifact (a step output, its input or result). Throws ArtifactExpiredError when
+   * the object is gone: the bucket's lifecycle deleted it after the retention. (On AWS a
+   * missing key answers NoSuchKey only to a role with s3:ListBucket, else AccessDenied:
+   * serverless.yml grants it to every role that reads artifacts.)
+   */
+  async getArtifact<T = unknown>(key: string, owner: { runId: string; step?: string }): Promise<T> {
+    try {
+      return await this.getJson<T>(key);
+    } catch (error) {
+      if ((error as Error).name !== 'NoSuchKey') throw error;
+      throw new ArtifactExpiredError(owner.runId, key, owner.step, this.retentionDays, { cause: error });
+    }
   }
 
   /**

@@ -1,7 +1,7 @@
 import { releasedByMessage } from './advance.ts';
 import type { JobPlan } from './dag.ts';
 import type { Deps } from './deps.ts';
-import { currentAttemptOf, type DispatchItem } from './dispatch.ts';
+import { currentAttemptOf, type DispatchItem, runRefOf } from './dispatch.ts';
 import { loadPlan } from './runInput.ts';
 import { EventType, StepStatus } from './status.ts';
 import type { RunRecord, StepRecord } from './store/types.ts';
@@ -72,7 +72,7 @@ export async function reconcileRun(
   }
 
   const items = [...resend, ...release.map((step) => ({ step, attempt: 1 }))];
-  if (items.length) await deps.dispatcher.dispatch({ runId: run.runId, job: run.job, input }, plan, items);
+  if (items.length) await deps.dispatcher.dispatch(runRefOf(run, input), plan, items);
 
   const counts = { succeeded: 0, failed: 0, skipped: 0 };
   for (const step of steps.values()) {
@@ -83,12 +83,15 @@ export async function reconcileRun(
   await deps.store.setRunCounts(run.runId, counts);
   const report = { requeued: resend.length, released: release.length, skipped, counts };
   if (resend.length || release.length || skipped) {
-    await deps.store.appendEvent({
-      runId: run.runId,
-      type: EventType.RUN_RECONCILED,
-      message: `reconciled: ${resend.length} message(s) re-sent, ${release.length} step(s) released, ${skipped} skipped`,
-      data: { ...report },
-    });
+    await deps.store.appendEvent(
+      {
+        runId: run.runId,
+        type: EventType.RUN_RECONCILED,
+        message: `reconciled: ${resend.length} message(s) re-sent, ${release.length} step(s) released, ${skipped} skipped`,
+        data: { ...report },
+      },
+      run.expiresAt,
+    );
   }
   deps.log.info('run reconciled', { runId: run.runId, ...report });
   return report;

@@ -65,7 +65,9 @@ export async function prepareRerun(
   const parent = await src.store.requireRun(parentRunId);
   checkRerunnable(parent, options);
   const job = src.registry.get(parent.job);
-  const raw = parent.inputKey ? await src.payloads.getJson(parent.inputKey) : parent.input;
+  const raw = parent.inputKey
+    ? await src.payloads.getArtifact(parent.inputKey, { runId: parent.runId })
+    : parent.input;
   const input = job.parseInput(raw);
   const plan = job.plan(input);
   checkStepNames(plan, options);

@@ -4,7 +4,7 @@ import type { RunRecord } from './store/types.ts';
 
 /** A run's input as its job parsed it, wherever it is stored. */
 export async function loadRunInput(deps: Deps, run: RunRecord): Promise<unknown> {
-  const raw = run.inputKey ? await deps.payloads.getJson(run.inputKey) : run.input;
+  const raw = run.inputKey ? await deps.payloads.getArtifact(run.inputKey, { runId: run.runId }) : run.input;
   return deps.registry.get(run.job).parseInput(raw);
 }
 

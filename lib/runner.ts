@@ -103,7 +103,12 @@ export class StepRunner {
     const { runId, step, attempt } = message;
     const base = { runId, step, attempt };
     const plan = this.planFor(message);
-    const run: RunRef = { runId, job: message.job, input: message.input };
+    const run: RunRef = {
+      runId,
+      job: message.job,
+      input: message.input,
+      ...(message.expiresAt === undefined ? {} : { expiresAt: message.expiresAt }),
+    };
 
     const claim = await this.deps.store.claimStep(runId, step, attempt, {
       ...(limits.taskArn ? { taskArn: limits.taskArn } : {}),
@@ -129,7 +134,7 @@ export class StepRunner {
       }
       if (current.status === StepStatus.FAILED && current.attempt === attempt) {
         // A delivery after a crash between recording the failure and skipping downstream.
-        await skipDownstream(this.deps, runId, plan, step);
+        await skipDownstream(this.deps, runId, plan, step, message.expiresAt);
         await this.deps.store.requestReconcile(runId);
         return { ...base, status: AttemptStatus.ALREADY_DONE };
       }
@@ -148,14 +153,17 @@ export class StepRunner {
 
     const lostWorkers = (claim.item.claims ?? 1) - 1;
     if (lostWorkers > 0) {
-      await this.deps.store.appendEvent({
-        runId,
-        type: EventType.STEP_WORKER_LOST,
-        step,
-        attempt,
-        message: `a worker died running attempt ${attempt} (${lostWorkers} so far); claimed again`,
-        data: { lostWorkers },
-      });
+      await this.deps.store.appendEvent(
+        {
+          runId,
+          type: EventType.STEP_WORKER_LOST,
+          step,
+          attempt,
+          message: `a worker died running attempt ${attempt} (${lostWorkers} so far); claimed again`,
+          data: { lostWorkers },
+        },
+        message.expiresAt,
+      );
       const lost = new WorkerLostError(step, attempt, lostWorkers);
       // A Lambda worker dies holding an attempt when the invocation times out with the
       // body blocking the event loop, or runs out of memory: both are what ECS is for.
@@ -242,7 +250,11 @@ export class StepRunner {
   private deferStartEvent(message: StepMessage): void {
     const { runId, step, attempt } = message;
     const key = attemptKey(message);
-    const event = this.deps.store.prepareEvent({ runId, type: EventType.STEP_START, step, attempt });
+    const event = this.deps.store.prepareEvent(
+      { runId, type: EventType.STEP_START, step, attempt },
+      undefined,
+      message.expiresAt,
+    );
     const timer = setTimeout(() => {
       if (!this.pendingStarts.delete(key)) return;
       this.deps.store.putEvents([event]).catch((error: unknown) => {
@@ -270,7 +282,7 @@ export class StepRunner {
 
   /** The event, prepared, standing for the attempt's STEP_START too if that was not written yet. */
   private takeAttemptEvent(message: StepMessage, event: Omit<RunEvent, 'at'>): PreparedEvent {
-    return this.deps.store.prepareEvent(event, this.takePendingStart(message)?.at);
+    return this.deps.store.prepareEvent(event, this.takePendingStart(message)?.at, message.expiresAt);
   }
 
   /** The attempt's STEP_START if it was not written yet, no longer waiting on its timer. */
@@ -419,12 +431,15 @@ export class StepRunner {
     const where = { runId: message.runId, step: message.step, attempt: message.attempt };
     const progress = new ProgressReporter(
       (text, data) =>
-        this.deps.store.appendEvent({
-          ...where,
-          type: EventType.STEP_PROGRESS,
-          message: text,
-          ...(data ? { data } : {}),
-        }),
+        this.deps.store.appendEvent(
+          {
+            ...where,
+            type: EventType.STEP_PROGRESS,
+            message: text,
+            ...(data ? { data } : {}),
+          },
+          message.expiresAt,
+        ),
       (error) => log.warn('could not write a STEP_PROGRESS event', { ...where, error }),
     );
     const ctx: StepContext<unknown> = {

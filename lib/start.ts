@@ -5,6 +5,7 @@ import type { Deps } from './deps.ts';
 import { InvalidInputError, PayloadTooLargeError, RunConflictError } from './errors.ts';
 import { newRunId, RUN_ID, runIdForClientToken } from './ids.ts';
 import { initialSteps, type PreparedRerun, prepareRerun, RerunOptionsSchema } from './rerun.ts';
+import { expiryOf } from './retention.ts';
 import { MIN_WAIT_SECONDS, type PollState } from './runState.ts';
 import { EventType, RunStatus } from './status.ts';
 import { s3Keys } from './store/keys.ts';
@@ -70,7 +71,11 @@ export async function startRun(deps: Deps, raw: unknown, executionArn?: string):
   // A client token alone (a schedule's tick) names the run too: a tick delivered twice is one run.
   const runId =
     request.runId ?? (request.clientToken ? runIdForClientToken(job.name, request.clientToken) : newRunId());
-  const now = new Date().toISOString();
+  const started = new Date();
+  const now = started.toISOString();
+  // The run's items expire with its artifacts (the bucket's lifecycle): lib/retention.ts.
+  const retentionDays = deps.config.retentionDays;
+  const expiresAt = retentionDays === undefined ? undefined : expiryOf(started, retentionDays);
   const inline = inputBytes <= INLINE_INPUT_BYTES;
   // A rerun of a run with a large input points at the parent's (immutable) input object.
   const inputKey = inline ? undefined : (rerun?.parent.inputKey ?? s3Keys.runInput(runId));
@@ -92,6 +97,7 @@ export async function startRun(deps: Deps, raw: unknown, executionArn?: string):
     ...(request.clientToken ? { clientToken: request.clientToken } : {}),
     ...(request.parentRunId ? { parentRunId: request.parentRunId } : {}),
     ...(rerun ? { reused } : {}),
+    ...(expiresAt === undefined ? {} : { expiresAt }),
   };
   const created = await deps.store.createRun(run);
   let current = created.ok ? created.item : created.current;
@@ -99,12 +105,14 @@ export async function startRun(deps: Deps, raw: unknown, executionArn?: string):
   if (current.job !== job.name) {
     throw new RunConflictError(runId, `already exists as a run of job '${current.job}', not '${job.name}'`);
   }
+  // A retried StartRun keeps the expiry the run was created with.
+  const runExpiry = current.expiresAt;
 
   if (current.status === RunStatus.STARTING) {
     const { steps, shards, roots } = initialSteps(runId, plan, now, rerun?.reuse);
     if (!current.stepsWritten) {
       // Nothing is dispatched yet, so (re)writing every step item is safe.
-      await deps.store.putSteps(steps, shards);
+      await deps.store.putSteps(steps, shards, runExpiry);
       const marked = await deps.store.setRunStatus(runId, [RunStatus.STARTING], RunStatus.STARTING, {
         stepsWritten: true,
       });
@@ -113,31 +121,42 @@ export async function startRun(deps: Deps, raw: unknown, executionArn?: string):
     // A retried StartRun (its first try died after dispatching) sends the roots again and
     // leaves the steps as they are, some maybe done by now: a root's second message is a
     // duplicate delivery, which the claim and the idempotency key absorb.
-    await dispatchFirstAttempts(deps, { runId, job: job.name, input }, plan, roots);
+    await dispatchFirstAttempts(
+      deps,
+      { runId, job: job.name, input, ...(runExpiry === undefined ? {} : { expiresAt: runExpiry }) },
+      plan,
+      roots,
+    );
     const moved = await deps.store.setRunStatus(runId, [RunStatus.STARTING], RunStatus.RUNNING);
     if (moved.ok) {
       current = moved.item;
-      await deps.store.appendEvent({
-        runId,
-        type: EventType.RUN_START,
-        message: rerun
-          ? `rerun of '${job.name}' (parent ${rerun.parent.runId}) started: ${plan.order.length - reused} step(s) to run, ${reused} reused`
-          : `run of '${job.name}' started with ${plan.order.length} step(s)`,
-        data: {
-          steps: plan.order.length,
-          roots: roots.length,
-          ...(rerun ? { parentRunId: rerun.parent.runId, reused } : {}),
-          ...(executionArn ? { executionArn } : {}),
+      await deps.store.appendEvent(
+        {
+          runId,
+          type: EventType.RUN_START,
+          message: rerun
+            ? `rerun of '${job.name}' (parent ${rerun.parent.runId}) started: ${plan.order.length - reused} step(s) to run, ${reused} reused`
+            : `run of '${job.name}' started with ${plan.order.length} step(s)`,
+          data: {
+            steps: plan.order.length,
+            roots: roots.length,
+            ...(rerun ? { parentRunId: rerun.parent.runId, reused } : {}),
+            ...(executionArn ? { executionArn } : {}),
+          },
         },
-      });
+        runExpiry,
+      );
       if (rerun && reused > 0) {
         const keys = [...rerun.reuse.reused.keys()];
-        await deps.store.appendEvent({
-          runId,
-          type: EventType.STEP_REUSED,
-          message: `${reused} step(s) reuse the outputs of run ${rerun.parent.runId}: ${keys.slice(0, 20).join(', ')}${keys.length > 20 ? ', …' : ''}`,
-          data: { parentRunId: rerun.parent.runId, count: reused, steps: keys.slice(0, LISTED_REUSED) },
-        });
+        await deps.store.appendEvent(
+          {
+            runId,
+            type: EventType.STEP_REUSED,
+            message: `${reused} step(s) reuse the outputs of run ${rerun.parent.runId}: ${keys.slice(0, 20).join(', ')}${keys.length > 20 ? ', …' : ''}`,
+            data: { parentRunId: rerun.parent.runId, count: reused, steps: keys.slice(0, LISTED_REUSED) },
+          },
+          runExpiry,
+        );
       }
     } else if (moved.current) {
       current = moved.current;

@@ -29,9 +29,11 @@ export function hasOutput(step: StepRecord): boolean {
   return step.outputKey !== undefined || 'output' in step;
 }
 
-/** A succeeded step's output, from its item or from S3. */
+/** A succeeded step's output, from its item or from S3 (ArtifactExpiredError when it is gone). */
 export async function readStepOutput(payloads: PayloadStore, step: StepRecord): Promise<unknown> {
-  if (step.outputKey !== undefined) return payloads.getJson(step.outputKey);
+  // A reused output (a rerun's) is under its earlier run's prefix, and expires with that run.
+  if (step.outputKey !== undefined)
+    return payloads.getArtifact(step.outputKey, { runId: step.runId, step: step.key });
   if (!('output' in step))
     throw new Error(`step '${step.key}' of run '${step.runId}' has no recorded output`);
   return step.output;

@@ -2,7 +2,7 @@ import { releaseDependents, skipDownstream } from './advance.ts';
 import { failAttempt } from './attemptOutcome.ts';
 import type { JobPlan } from './dag.ts';
 import type { Deps } from './deps.ts';
-import { currentAttemptOf, type RunRef } from './dispatch.ts';
+import { currentAttemptOf, type RunRef, runRefOf } from './dispatch.ts';
 import type { TaskState } from './ecsTasks.ts';
 import { StepTimeoutError, TaskLostError } from './errors.ts';
 import type { StepMessage } from './messages.ts';
@@ -63,7 +63,7 @@ export async function superviseTasks(
   const entries = taskEntriesOf(run);
   if (entries.length === 0) return { lost: 0, timedOut: 0, relaunched: 0, settled: 0 };
   const { plan, input } = await loadPlan(deps, run);
-  const runRef = { runId: run.runId, job: run.job, input };
+  const runRef = runRefOf(run, input);
   const steps = await deps.store.getSteps(run.runId, [...new Set(entries.map((e) => e.step))]);
   const tasks = await deps.ecsTasks.describe([...new Set(entries.map((e) => e.taskArn))]);
   const now = Date.now();
@@ -105,14 +105,17 @@ export async function superviseTasks(
       );
       if (!verdict) continue;
       await stop(entry.taskArn, `lambdag: ${verdict.message}`);
-      await deps.store.appendEvent({
-        runId: run.runId,
-        type: EventType.STEP_TASK_LOST,
-        step: step.key,
-        attempt: step.attempt,
-        message: verdict.message,
-        data: { taskArn: entry.taskArn, taskStatus: task?.lastStatus },
-      });
+      await deps.store.appendEvent(
+        {
+          runId: run.runId,
+          type: EventType.STEP_TASK_LOST,
+          step: step.key,
+          attempt: step.attempt,
+          message: verdict.message,
+          data: { taskArn: entry.taskArn, taskStatus: task?.lastStatus },
+        },
+        run.expiresAt,
+      );
       await failAttempt(deps, { run: runRef, plan, message: messageOf(run, step, input) }, verdict);
       if (verdict instanceof StepTimeoutError) report.timedOut++;
       else report.lost++;
@@ -157,14 +160,17 @@ export async function superviseTasks(
         }
         continue;
       }
-      await deps.store.appendEvent({
-        runId: run.runId,
-        type: EventType.STEP_TASK_LOST,
-        step: step.key,
-        attempt: step.attempt,
-        message: `${why}; sending the attempt again`,
-        data: { taskArn: entry.taskArn, taskStatus: task?.lastStatus },
-      });
+      await deps.store.appendEvent(
+        {
+          runId: run.runId,
+          type: EventType.STEP_TASK_LOST,
+          step: step.key,
+          attempt: step.attempt,
+          message: `${why}; sending the attempt again`,
+          data: { taskArn: entry.taskArn, taskStatus: task?.lastStatus },
+        },
+        run.expiresAt,
+      );
       await deps.dispatcher.dispatch(runRef, plan, [currentAttemptOf(step)]);
       report.relaunched++;
       continue;
@@ -198,7 +204,7 @@ async function finishAfterOutcome(
     await releaseDependents(deps, run, plan, step.key, { retry: true, delivery: entry.taskArn });
     await deps.store.requestReconcile(run.runId);
   } else if (step.attempt === entry.attempt && step.status === StepStatus.FAILED) {
-    await skipDownstream(deps, run.runId, plan, step.key);
+    await skipDownstream(deps, run.runId, plan, step.key, run.expiresAt);
     await deps.store.requestReconcile(run.runId);
   } else if (step.attempt === entry.attempt + 1 && step.status === StepStatus.QUEUED) {
     await deps.dispatcher.dispatch(run, plan, [currentAttemptOf(step)]);
@@ -279,6 +285,7 @@ function messageOf(run: RunRecord, step: StepRecord, input: unknown): StepMessag
     step: step.key,
     attempt: step.attempt,
     input,
+    ...(run.expiresAt === undefined ? {} : { expiresAt: run.expiresAt }),
     ecs: step.promotedAt === undefined ? {} : { promotedAt: step.promotedAt },
   };
 }

@@ -124,7 +124,7 @@ const PROVISIONERS: Record<'AWS::SQS::Queue' | 'AWS::DynamoDB::Table' | 'AWS::S3
           GlobalSecondaryIndexes: properties.GlobalSecondaryIndexes as GlobalSecondaryIndex[] | undefined,
         }),
       );
-      // TimeToLiveSpecification is not emulated (dynalite has no UpdateTimeToLive); items simply stay.
+      // dynalite has no UpdateTimeToLive: local/expiry.ts applies TimeToLiveSpecification itself.
     } catch (error) {
       if (!(error instanceof ResourceInUseException)) throw error;
     }

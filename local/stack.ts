@@ -25,6 +25,7 @@ import {
   SqsEventSource,
   type SqsHandler,
 } from './eventSource.ts';
+import { expiryRulesOf, LocalExpiry, type LocalExpiryOptions } from './expiry.ts';
 import { IamAuthority, type UsageEntry } from './iam/authority.ts';
 import { startIamGateway } from './iam/gateway.ts';
 import type { Role } from './iam/roles.ts';
@@ -91,6 +92,8 @@ export interface LocalStackOptions {
   readonly schedules?: boolean | Omit<SchedulerOptions, 'stage'>;
   /** Change a role as read from serverless.yml before it is enforced (tests take a permission away). */
   readonly editRole?: (role: Role) => Role;
+  /** DynamoDB TTL and S3 lifecycle expiration: sweep interval, and the clock (local/expiry.ts). */
+  readonly expiry?: LocalExpiryOptions;
 }
 
 export interface LocalStackFaults {
@@ -131,6 +134,8 @@ export interface LocalStack {
   readonly faults: { sends(runId: string, step: string): number; readonly duplicated: number };
   /** The schedule runner; present when `schedules` was set. */
   readonly scheduler?: LocalScheduler;
+  /** Deletes what has expired (TTL, bucket lifecycle), as AWS does. */
+  readonly expiry: LocalExpiry;
   stop(): Promise<void>;
 }
 
@@ -220,6 +225,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       accountId: ACCOUNT_ID,
       visibilityTimeoutSeconds: options.visibilityTimeoutSeconds,
     });
+    const expiry = new LocalExpiry(admin, expiryRulesOf(model.resources, resources), log, options.expiry);
+    expiry.start();
+    stoppers.push(() => expiry.stop());
     const functionEnv = environmentOf(model, resources);
     Object.assign(process.env, functionEnv);
     const registry = options.registry ?? (await import('../handlers/registry.ts')).registry;
@@ -389,6 +397,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       ecs,
       faults: audit,
       ...(scheduler && { scheduler }),
+      expiry,
       stop,
     };
   } catch (error) {

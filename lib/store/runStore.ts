@@ -12,6 +12,7 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { ReleaseTargetMissingError, RunNotFoundError, type SerializedError } from '../errors.ts';
 import type { FanInShard } from '../fanIn.ts';
 import { newRunId } from '../ids.ts';
+import { TTL_ATTRIBUTE } from '../retention.ts';
 import { EventType, RunStatus, StepStatus } from '../status.ts';
 import {
   BY_JOB_INDEX,
@@ -36,17 +37,38 @@ const BATCH_WRITE = 25;
 const BATCH_GET = 100;
 const PARALLEL_BATCHES = 4;
 
+export interface RunStoreOptions {
+  readonly now?: () => Date;
+  /** How long runs are kept (for RunNotFoundError's message). */
+  readonly retentionDays?: number;
+}
+
+/**
+ * The expiry (epoch seconds) of a run's items, the run item's `expiresAt`: every item the
+ * store creates in the run's partition carries it as the table's TTL attribute, so the run
+ * expires as a whole, with its artifacts (lib/retention.ts). Undefined: kept forever (no
+ * retention configured, or a run started before runs had one). Only creating writes set
+ * it; updates leave it as it is.
+ */
+export type RunExpiry = number | undefined;
+
 /**
  * The run store: a run item, one item per step and the run's events, all in one
  * partition of the runs table. Every state change is one conditional write;
  * failed preconditions return the current item (ALL_OLD), never throw.
  */
 export class RunStore {
+  private readonly now: () => Date;
+  private readonly retentionDays: number | undefined;
+
   constructor(
     private readonly ddb: DynamoDBDocumentClient,
     private readonly table: string,
-    private readonly now: () => Date = () => new Date(),
-  ) {}
+    options: RunStoreOptions = {},
+  ) {
+    this.now = options.now ?? (() => new Date());
+    this.retentionDays = options.retentionDays;
+  }
 
   private iso(): string {
     return this.now().toISOString();
@@ -80,7 +102,7 @@ export class RunStore {
 
   async requireRun(runId: string): Promise<RunRecord> {
     const run = await this.getRun(runId);
-    if (!run) throw new RunNotFoundError(runId);
+    if (!run) throw new RunNotFoundError(runId, this.retentionDays);
     return run;
   }
 
@@ -248,17 +270,27 @@ export class RunStore {
     );
   }
 
-  /** Effect: these entries leave the run's `tasks` set (idempotent: absent ones are ignored). */
+  /**
+   * Effect: these entries leave the run's `tasks` set (idempotent: absent ones are ignored).
+   * Precondition: the run exists; an update of a missing item would create it, and a run
+   * item that expired would come back as a stub without a TTL, kept forever.
+   */
   async untrackTasks(runId: string, entries: readonly TaskEntry[]): Promise<void> {
     if (entries.length === 0) return;
-    await this.ddb.send(
-      new UpdateCommand({
-        TableName: this.table,
-        Key: { pk: runPk(runId), sk: RUN_SK },
-        UpdateExpression: 'DELETE tasks :entries',
-        ExpressionAttributeValues: { ':entries': new Set(entries.map(encodeTaskEntry)) },
-      }),
-    );
+    try {
+      await this.ddb.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { pk: runPk(runId), sk: RUN_SK },
+          UpdateExpression: 'DELETE tasks :entries',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: { ':entries': new Set(entries.map(encodeTaskEntry)) },
+        }),
+      );
+    } catch (error) {
+      // No run: nothing to untrack.
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
   }
 
   /** Effect: reconcile = true, so the next poll recounts the run from its steps. */
@@ -313,16 +345,28 @@ export class RunStore {
   // ---- steps ------------------------------------------------------------
 
   /**
-   * Effect: step items, and the shard items of wide fan-ins, written (idempotent overwrite;
-   * only before any step of the run is dispatched).
+   * Effect: step items, and the shard items of wide fan-ins, written with the run's expiry
+   * (idempotent overwrite; only before any step of the run is dispatched).
    */
-  async putSteps(steps: readonly StepRecord[], shards: readonly FanInShard[] = []): Promise<void> {
+  async putSteps(
+    steps: readonly StepRecord[],
+    shards: readonly FanInShard[] = [],
+    expiresAt?: RunExpiry,
+  ): Promise<void> {
+    const ttl = ttlOf(expiresAt);
     // `resolvedBy`: the upstream steps (or shards) resolveDependency has counted (a map it adds to).
     const items: Item[] = [
-      ...steps.map((step) => ({ ...step, resolvedBy: {}, pk: runPk(step.runId), sk: stepSk(step.key) })),
+      ...steps.map((step) => ({
+        ...step,
+        resolvedBy: {},
+        ...ttl,
+        pk: runPk(step.runId),
+        sk: stepSk(step.key),
+      })),
       ...shards.map((shard) => ({
         ...shard,
         resolvedBy: {},
+        ...ttl,
         pk: runPk(shard.runId),
         sk: fanInShardSk(shard.step, shard.shard),
       })),
@@ -722,21 +766,23 @@ export class RunStore {
 
   // ---- events -----------------------------------------------------------
 
-  async appendEvent(event: Omit<RunEvent, 'at'>): Promise<void> {
-    await this.putEvents([this.prepareEvent(event)]);
+  /** Write an event now; `expiresAt`: its run's (RunExpiry). */
+  async appendEvent(event: Omit<RunEvent, 'at'>, expiresAt: RunExpiry): Promise<void> {
+    await this.putEvents([this.prepareEvent(event, undefined, expiresAt)]);
   }
 
   /**
-   * An event item stamped now (time and order), to be written later with putEvents. With
-   * `startedAt`, the item also stands for its attempt's STEP_START at that time, which
-   * listEvents returns just before it: a short attempt's start and outcome are one item
-   * (one write unit), not two.
+   * An event item stamped now (time and order), with its run's expiry, to be written later
+   * with putEvents. With `startedAt`, the item also stands for its attempt's STEP_START at
+   * that time, which listEvents returns just before it: a short attempt's start and outcome
+   * are one item (one write unit), not two.
    */
-  prepareEvent(event: Omit<RunEvent, 'at'>, startedAt?: string): PreparedEvent {
+  prepareEvent(event: Omit<RunEvent, 'at'>, startedAt?: string, expiresAt?: RunExpiry): PreparedEvent {
     return {
       ...event,
       at: this.iso(),
       ...(startedAt ? { startedAt } : {}),
+      ...ttlOf(expiresAt),
       pk: runPk(event.runId),
       sk: `${EVENT_SK_PREFIX}${newRunId()}`,
     };
@@ -888,6 +934,17 @@ function strip(item: Item): Item {
   const { pk: _pk, sk: _sk, gsi1pk: _g1, gsi1sk: _g2, ...rest } = item;
   return rest;
 }
+
+/** The TTL attribute of an item created in a run's partition (none when the run has no expiry). */
+function ttlOf(expiresAt: RunExpiry): Item {
+  return expiresAt === undefined ? {} : { [TTL_ATTRIBUTE]: expiresAt };
+}
+
+/** A step's or an event's record: the TTL is the run's, shown on the run record only. */
+function stripItem(item: Item): Item {
+  const { [TTL_ATTRIBUTE]: _ttl, ...rest } = strip(item);
+  return rest;
+}
 /** Where a succeeded step's output is: inline in its item, or in S3. */
 export type StepResult = { readonly output: unknown } | { readonly outputKey: string };
 
@@ -899,6 +956,7 @@ export type PreparedEvent = RunEvent & {
   readonly pk: string;
   readonly sk: string;
   readonly startedAt?: string;
+  readonly expiresAt?: number;
 };
 
 /** A put or delete of one BatchWriteItem. */
@@ -933,12 +991,12 @@ export function decodeTaskEntry(text: string): TaskEntry | undefined {
 }
 /** `resolvedBy` is bookkeeping of resolveDependency, not part of a step's record. */
 const toStep = (item: Item) => {
-  const { resolvedBy: _resolvedBy, ...step } = strip(item);
+  const { resolvedBy: _resolvedBy, ...step } = stripItem(item);
   return step as unknown as StepRecord;
 };
 /** An event item's events: its attempt's STEP_START first when the item stands for it too (prepareEvent). */
 function eventsOf(item: Item): RunEvent[] {
-  const { startedAt, ...rest } = strip(item);
+  const { startedAt, ...rest } = stripItem(item);
   const event = rest as unknown as RunEvent;
   if (typeof startedAt !== 'string') return [event];
   const start: RunEvent = {

@@ -53,6 +53,11 @@ export interface RunRecord {
   readonly tasks?: readonly string[];
   /** Steps of a rerun that reuse their parent run's outputs (counted in `succeeded` too). */
   readonly reused?: number;
+  /**
+   * When the run expires (epoch seconds, the runs table's TTL attribute): its start plus the
+   * retention, as lib/retention.ts computes it. Every item of the run carries the same.
+   */
+  readonly expiresAt?: number;
 }
 
 export interface StepRecord {

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readConfig } from '../../lib/config.ts';
+import { TTL_ATTRIBUTE } from '../../lib/retention.ts';
 import { checkTemplate, formatProblems } from '../support/templateSchema.ts';
 
 /**
@@ -27,10 +28,13 @@ const PER_STAGE = {
     visibilityTimeout: 30,
     workerTimeout: 30,
     logRetentionDays: 7,
+    retentionDays: 7,
+    pointInTimeRecovery: false,
     // LocalStack's community edition has no ECS: off on the local stage.
     ecs: { enabled: false, image: 'localhost.localstack.cloud:4510/lambdag:latest' },
     env: {
       LAMBDAG_MAX_RECEIVE_COUNT: '5',
+      LAMBDAG_RETENTION_DAYS: '7',
       LAMBDAG_STALL_SECONDS: '20',
       LAMBDAG_QUEUED_LOST_SECONDS: '30',
       LAMBDAG_RUNNING_LOST_SECONDS: '45',
@@ -41,6 +45,8 @@ const PER_STAGE = {
     visibilityTimeout: 5400,
     workerTimeout: 900,
     logRetentionDays: 14,
+    retentionDays: 30,
+    pointInTimeRecovery: false,
     // On, but without subnets until they are filled in: deployed without ECS.
     ecs: {
       enabled: false,
@@ -48,6 +54,27 @@ const PER_STAGE = {
     },
     env: {
       LAMBDAG_MAX_RECEIVE_COUNT: '5',
+      LAMBDAG_RETENTION_DAYS: '30',
+      LAMBDAG_STALL_SECONDS: '300',
+      LAMBDAG_QUEUED_LOST_SECONDS: '900',
+      LAMBDAG_RUNNING_LOST_SECONDS: '1000',
+    },
+  },
+  prod: {
+    maxConcurrency: 200,
+    visibilityTimeout: 5400,
+    workerTimeout: 900,
+    logRetentionDays: 90,
+    retentionDays: 90,
+    pointInTimeRecovery: true,
+    // As in dev: on, but without subnets until they are filled in.
+    ecs: {
+      enabled: false,
+      image: '<AWS::AccountId>.dkr.ecr.<AWS::Region>.<AWS::URLSuffix>/lambdag:latest',
+    },
+    env: {
+      LAMBDAG_MAX_RECEIVE_COUNT: '5',
+      LAMBDAG_RETENTION_DAYS: '90',
       LAMBDAG_STALL_SECONDS: '300',
       LAMBDAG_QUEUED_LOST_SECONDS: '900',
       LAMBDAG_RUNNING_LOST_SECONDS: '1000',
@@ -424,6 +451,23 @@ describe.each(STAGES)('packaging the %s stage offline', (stage) => {
     });
   });
 
+  it('expires a run with its artifacts (a TTL on the runs table) and backs the table up where the stage says', () => {
+    const runs = resource(template(), 'RunsTable').Properties;
+    expect(runs.TimeToLiveSpecification).toEqual({ AttributeName: TTL_ATTRIBUTE, Enabled: true });
+    expect(runs.PointInTimeRecoverySpecification).toEqual({
+      PointInTimeRecoveryEnabled: expected.pointInTimeRecovery,
+    });
+    // The same number of days for the artifacts (the bucket's lifecycle) and the runs' TTL.
+    const rules = resource(template(), 'ArtifactsBucket').Properties.LifecycleConfiguration;
+    expect(list(isObj(rules) ? rules.Rules : undefined)).toContainEqual(
+      expect.objectContaining({ Status: 'Enabled', ExpirationInDays: expected.retentionDays }),
+    );
+    for (const fn of FUNCTIONS) {
+      const config = readConfig(functionEnvironment(template(), fn, () => false));
+      expect(config.retentionDays, fn).toBe(expected.retentionDays);
+    }
+  });
+
   it('feeds the step worker from both step queues with partial batch failures and a concurrency cap', () => {
     const mappings = ofType(template(), 'AWS::Lambda::EventSourceMapping').map(([, m]) => m.Properties);
     expect(mappings.map((m) => render(m.EventSourceArn)).sort()).toEqual([
@@ -615,6 +659,7 @@ describe.each(STAGES)('packaging the %s stage offline', (stage) => {
       ArtifactsBucketName: '<ArtifactsBucket>',
       RunsTableName: '<RunsTable>',
       IdempotencyTableName: '<IdempotencyTable>',
+      RetentionDays: String(expected.retentionDays),
     });
   });
 });
@@ -749,6 +794,7 @@ describe.each(STAGES)('IAM in the %s template', (stage) => {
         ]),
     );
     expect(Object.keys(data).sort()).toEqual([
+      '<ArtifactsBucket.Arn>',
       '<ArtifactsBucket.Arn>/*',
       '<IdempotencyTable.Arn>',
       '<RunsTable.Arn>',

@@ -80,22 +80,6 @@ const PER_STAGE = {
       LAMBDAG_RUNNING_LOST_SECONDS: '1000',
     },
   },
-  prod: {
-    maxConcurrency: 200,
-    visibilityTimeout: 5400,
-    workerTimeout: 900,
-    logRetentionDays: 90,
-    ecs: {
-      enabled: false,
-      image: '<AWS::AccountId>.dkr.ecr.<AWS::Region>.<AWS::URLSuffix>/lambdag:latest',
-    },
-    env: {
-      LAMBDAG_MAX_RECEIVE_COUNT: '5',
-      LAMBDAG_STALL_SECONDS: '300',
-      LAMBDAG_QUEUED_LOST_SECONDS: '900',
-      LAMBDAG_RUNNING_LOST_SECONDS: '1000',
-    },
-  },
 } as const satisfies Record<Stage, unknown>;
 
 // ---- running serverless -------------------------------------------------------

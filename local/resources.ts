@@ -41,6 +41,9 @@ const NOT_EMULATED = new Set([
   'AWS::SNS::Topic',
   'AWS::CloudWatch::Alarm',
   'AWS::Logs::LogGroup',
+  // Read by the local event bus (local/eventBridge.ts), not provisioned.
+  'AWS::Events::Rule',
+  'AWS::Lambda::Permission',
 ]);
 
 /**

@@ -18,6 +18,8 @@ export interface ServerlessModel {
   readonly environment: Readonly<Record<string, unknown>>;
   /** The run state machine's name (stepFunctions.stateMachines.run.name). */
   readonly stateMachineName: string;
+  /** Its logical id in the template (stepFunctions.stateMachines.run.id), what `Ref` names. */
+  readonly stateMachineLogicalId: string;
 }
 
 export interface FunctionSpec {
@@ -112,6 +114,8 @@ export function loadServerlessModel(file: string, options: ModelOptions): Server
     resources: resourcesDoc as Record<string, CfnResource>,
     environment: conditions.apply(provider.environment ?? {}) as Record<string, unknown>,
     stateMachineName: String(resolve(runMachine.name, 'stepFunctions.stateMachines.run.name')),
+    // serverless-step-functions' default logical id when the machine sets none.
+    stateMachineLogicalId: String(runMachine.id ?? 'RunStepFunctionsStateMachine'),
   };
 }
 

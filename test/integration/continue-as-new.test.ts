@@ -1,7 +1,9 @@
 import { GetExecutionHistoryCommand, ListExecutionsCommand } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { continuationName } from '../../lib/continueAsNew.ts';
 import { EventType } from '../../lib/status.ts';
-import { eventsOf, useStack } from '../support/stack.ts';
+import type { BusEvent } from '../../local/eventBridge.ts';
+import { eventsOf, until, useStack } from '../support/stack.ts';
 
 const handle = useStack();
 
@@ -54,4 +56,60 @@ describe('continue-as-new', () => {
     );
     expect((await handle.client.getRun(runId)).executionArn).toBe(chain.at(-1)?.executionArn);
   });
+});
+
+describe('continue-as-new of a run with an 80-character run id', () => {
+  it('names each next execution within 80 characters, and the run hands over and finishes', async () => {
+    const runId = `L${'0123456789'.repeat(8).slice(1)}`;
+    expect(runId).toHaveLength(80);
+    // A run id given in the input, as anyone may (StartRun accepts 6-80 characters).
+    const { executionArn } = await handle.stack.startExecution({ job: 'slow', runId }, runId);
+    const run = await handle.client.waitForRun(runId, { signal: AbortSignal.timeout(45_000) });
+    expect(run).toMatchObject({ status: 'SUCCEEDED', result: 'waited' });
+
+    const continued = (await eventsOf(handle, runId)).filter((e) => e.type === EventType.RUN_CONTINUED);
+    expect(continued.length).toBeGreaterThanOrEqual(2);
+    const names = continued.map((e) =>
+      String((e.data as { executionArn: string }).executionArn)
+        .split(':')
+        .at(-1),
+    );
+    for (const [i, name] of names.entries()) {
+      expect(name).toBe(continuationName(runId, i + 1));
+      expect(name?.length).toBeLessThanOrEqual(80);
+      expect(name).toMatch(new RegExp(`^${runId.slice(0, 60)}[0-9A-Za-z]*-[0-9a-f]{8}-g${i + 1}$`));
+    }
+    const first = await handle.stack.waitForExecution(executionArn);
+    expect(first.status).toBe('SUCCEEDED');
+    expect(JSON.parse(first.output ?? '{}')).toMatchObject({ handOver: true, nextExecutionName: names[0] });
+  }, 60_000);
+});
+
+describe('an execution status change for an older generation of a run', () => {
+  it('does nothing: the run goes on in its current execution', async () => {
+    const { runId, executionArn } = await handle.client.startRun({ job: 'slow' });
+    await until('the run to be handed over', async () =>
+      (await eventsOf(handle, runId)).some((e) => e.type === EventType.RUN_CONTINUED) ? true : undefined,
+    );
+    // The first execution handed over (it SUCCEEDED); an ABORTED event for it, as a late or
+    // mistaken delivery would bring, must not end the run its successor now drives.
+    const started = handle.stack.events
+      .events()
+      .find((p) => (p.event.detail as { executionArn: string }).executionArn === executionArn);
+    if (!started) throw new Error(`no event of ${executionArn} on the bus`);
+    const stale: BusEvent = {
+      ...started.event,
+      id: `stale-${runId}`,
+      detail: { ...(started.event.detail as object), status: 'ABORTED' },
+    };
+    const deliveries = await handle.stack.events.deliver(stale).deliveries;
+    expect(deliveries.map((d) => d.error)).toEqual([undefined]);
+    const result = deliveries[0]?.result as { action: string; runId: string; reason: string };
+    expect(result).toMatchObject({ action: 'ignored', runId });
+    expect(result.reason).toMatch(/^not the run's current execution/);
+
+    const run = await handle.client.waitForRun(runId, { signal: AbortSignal.timeout(45_000) });
+    expect(run).toMatchObject({ status: 'SUCCEEDED', result: 'waited' });
+    expect(run.error).toBeUndefined();
+  }, 60_000);
 });

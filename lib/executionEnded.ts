@@ -54,6 +54,8 @@ const MAX_CAUSE = 500;
 export interface ExecutionEndOptions extends CancelLimits {
   /** Between looks at a winding-down run (its workers and tasks record their steps CANCELED). */
   readonly checkMs: number;
+  /** How long a run named by a stopped execution may take to appear: StartRun's timeout. */
+  readonly startWaitMs: number;
   /** Epoch ms by which to be done: past it, steps still running are marked CANCELED at once. */
   readonly deadline?: number;
 }
@@ -90,7 +92,9 @@ export async function endRunOfEndedExecution(
 
   const runId = await runIdOf(deps, detail);
   if (!runId) return ignore('no run was started by this execution');
-  const run = await deps.store.getRun(runId);
+  // Stopped (or timed out) during StartRun: its invocation goes on and may yet write the run.
+  const startMayRun = detail.status !== 'FAILED';
+  const run = startMayRun ? await runOnceStarted(deps, runId, options) : await deps.store.getRun(runId);
   if (!run) return ignore('the run does not exist', runId);
   if (TERMINAL_RUN_STATUSES.has(run.status)) return ignore(`the run already finished ${run.status}`, runId);
   if (run.executionArn !== detail.executionArn)
@@ -107,6 +111,21 @@ export async function endRunOfEndedExecution(
   });
   return { action: 'ended', runId, outcome };
 }
+
+/**
+ * The run, waiting for it while a StartRun may still be writing it: Step Functions stops an
+ * execution at once, but the Lambda invocation of its task runs to its end.
+ */
+async function runOnceStarted(deps: Deps, runId: string, options: ExecutionEndOptions) {
+  const until = Math.min(Date.now() + options.startWaitMs, options.deadline ?? Number.POSITIVE_INFINITY);
+  for (;;) {
+    const run = await deps.store.getRun(runId);
+    if (run || Date.now() + options.checkMs >= until) return run;
+    await sleep(options.checkMs);
+  }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function runErrorOf(detail: ExecutionStatusChange['detail'], ending: (typeof ENDINGS)[string]): RunError {
   const name = detail.name ?? detail.executionArn.split(':').at(-1) ?? detail.executionArn;
@@ -147,7 +166,7 @@ async function windDown(
       // RUNNING: a step changed under the sweep; look again.
       if (out.status !== RunStatus.RUNNING) return out as RunOutcome;
     }
-    await new Promise((resolve) => setTimeout(resolve, options.checkMs));
+    await sleep(options.checkMs);
   }
 }
 
@@ -226,5 +245,6 @@ export function executionEndOptionsFromEnv(env: NodeJS.ProcessEnv = process.env)
   return {
     cancelGraceSeconds: num('LAMBDAG_CANCEL_GRACE_SECONDS', 60),
     checkMs: num('LAMBDAG_EXECUTION_END_CHECK_MS', 1_000),
+    startWaitMs: num('LAMBDAG_EXECUTION_END_START_WAIT_SECONDS', 60) * 1000,
   };
 }

@@ -1,4 +1,8 @@
-import { DescribeExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
+import {
+  DescribeExecutionCommand,
+  GetExecutionHistoryCommand,
+  StopExecutionCommand,
+} from '@aws-sdk/client-sfn';
 import { describe, expect, it } from 'vitest';
 import type { ExecutionEndResult } from '../../lib/executionEnded.ts';
 import { newRunId } from '../../lib/ids.ts';
@@ -101,6 +105,50 @@ describe("StopExecution on a run's execution, with an ECS step in flight", () =>
     expect(result).toEqual({ action: 'ignored', reason: 'the run already finished FAILED', runId });
     expect(await handle.client.getRun(runId)).toEqual(before);
     expect(await eventsOf(handle, runId)).toEqual(eventsBefore);
+  }, 60_000);
+});
+
+describe('StopExecution while StartRun is still writing the run', () => {
+  it('waits for the run and ends it FAILED with EXECUTION_ABORTED', async () => {
+    // The fault: a slow StartRun (a cold start, say), whose run item is written only after
+    // executionEnded first looked for it. The stack's handlers share one store.
+    const store = handle.stack.deps.store;
+    const { getRun, createRun } = store;
+    let target: string | undefined;
+    let looked: () => void = () => {};
+    const firstLook = new Promise<void>((resolve) => {
+      looked = resolve;
+    });
+    store.getRun = async (id) => {
+      const found = await getRun.call(store, id);
+      if (id === target && !found) looked();
+      return found;
+    };
+    store.createRun = async (run) => {
+      if (run.job === 'diamond' && (run.input as { x?: number }).x === 4242) {
+        target = run.runId;
+        await firstLook;
+      }
+      return createRun.call(store, run);
+    };
+    try {
+      const { runId, executionArn } = await handle.client.startRun({ job: 'diamond', input: { x: 4242 } });
+      await until('StartRun to be writing the run', async () => (target === runId ? true : undefined));
+      await stopExecution(executionArn);
+
+      const [result] = await resultsOf(await statusEvent(executionArn, 'ABORTED'));
+      expect(result).toMatchObject({ action: 'ended', runId, outcome: { status: RunStatus.FAILED } });
+      const run = await handle.client.getRun(runId);
+      expect(run).toMatchObject({ status: RunStatus.FAILED, error: { code: 'EXECUTION_ABORTED' } });
+      // Stopped before StartRun returned: the execution never recorded its result.
+      const { events = [] } = await handle.deps.aws.sfn.send(
+        new GetExecutionHistoryCommand({ executionArn }),
+      );
+      expect(events.some((e) => e.stateExitedEventDetails?.name === 'StartRun')).toBe(false);
+    } finally {
+      store.getRun = getRun;
+      store.createRun = createRun;
+    }
   }, 60_000);
 });
 

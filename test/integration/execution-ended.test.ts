@@ -1,6 +1,7 @@
 import {
   DescribeExecutionCommand,
   GetExecutionHistoryCommand,
+  StartExecutionCommand,
   StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import { describe, expect, it } from 'vitest';
@@ -149,6 +150,33 @@ describe('StopExecution while StartRun is still writing the run', () => {
       store.getRun = getRun;
       store.createRun = createRun;
     }
+  }, 60_000);
+});
+
+describe('StopExecution of a run started from the console (no run id in the input)', () => {
+  it("finds the run from the execution's history and ends it", async () => {
+    const token = `console-${newRunId()}`;
+    const { executionArn = '' } = await handle.deps.aws.sfn.send(
+      new StartExecutionCommand({
+        stateMachineArn: handle.stack.stateMachineArn,
+        name: token,
+        input: JSON.stringify({ job: 'cancelable', input: { token } }),
+      }),
+    );
+    const run = await until('the run to start', async () =>
+      (await handle.deps.store.listRuns('cancelable', 50)).find((r) => r.executionArn === executionArn),
+    );
+    await until('hold to run', async () =>
+      (await stepsOf(handle, run.runId)).get('hold')?.status === StepStatus.RUNNING ? true : undefined,
+    );
+    await stopExecution(executionArn);
+
+    const [result] = await resultsOf(await statusEvent(executionArn, 'ABORTED'));
+    expect(result).toMatchObject({ action: 'ended', runId: run.runId });
+    expect(await handle.client.getRun(run.runId)).toMatchObject({
+      status: RunStatus.FAILED,
+      error: { code: 'EXECUTION_ABORTED' },
+    });
   }, 60_000);
 });
 

@@ -4,6 +4,7 @@ import type { Context } from 'aws-lambda';
 import {
   ExecutionAbortedError,
   ExecutionError,
+  ExecutionTimeoutError,
   StateMachine,
   type StateMachineDefinition,
 } from 'aws-local-stepfunctions';
@@ -282,6 +283,11 @@ export class LocalStepFunctions {
       },
       (error: unknown) => {
         if (error instanceof ExecutionAbortedError) return;
+        // The definition's top-level TimeoutSeconds passed.
+        if (error instanceof ExecutionTimeoutError) {
+          this.close(execution, 'TIMED_OUT');
+          return;
+        }
         const cause = error instanceof ExecutionError ? (error.cause as Error) : (error as Error);
         const failure = { error: cause?.name ?? 'States.Runtime', cause: cause?.message };
         this.close(execution, cause?.name === 'States.Timeout' ? 'TIMED_OUT' : 'FAILED', failure);

@@ -201,6 +201,31 @@ describe('StopExecution after `lambdag cancel`', () => {
   }, 60_000);
 });
 
+describe('a run execution that timed out (TimeoutSeconds)', () => {
+  it('ends the run FAILED with EXECUTION_TIMED_OUT, its running step aborted', async () => {
+    const token = `timeout-${newRunId()}`;
+    const { runId, executionArn } = await handle.client.startRun({ job: 'cancelable', input: { token } });
+    await until('hold to run', async () =>
+      (await stepsOf(handle, runId)).get('hold')?.status === StepStatus.RUNNING ? true : undefined,
+    );
+    // The run state machine sets no TimeoutSeconds; the event as EventBridge would bring it.
+    const running = await statusEvent(executionArn, 'RUNNING');
+    const timedOut = handle.stack.events.deliver({
+      ...running.event,
+      id: `timed-out-${runId}`,
+      detail: { ...(running.event.detail as object), status: 'TIMED_OUT' },
+    });
+    const [result] = await resultsOf(timedOut);
+    expect(result).toMatchObject({ action: 'ended', runId, outcome: { status: RunStatus.FAILED } });
+    const run = await handle.client.getRun(runId);
+    expect(run.error).toMatchObject({ code: 'EXECUTION_TIMED_OUT', name: 'ExecutionTimedOutError' });
+    expect(run.error?.message).toBe(`the run's execution '${runId}' timed out`);
+    const steps = await stepsOf(handle, runId);
+    expect(steps.get('hold')?.status).toBe(StepStatus.CANCELED);
+    expect(steps.get('last')?.status).toBe(StepStatus.CANCELED);
+  }, 60_000);
+});
+
 describe('an execution that ended through FinalizeRun', () => {
   it('is left alone: a failed run stays as FinalizeRun recorded it', async () => {
     const { runId, executionArn } = await handle.client.startRun({ job: 'failing' });

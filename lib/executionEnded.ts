@@ -7,7 +7,7 @@ import { ConfigError, ErrorCode, InvalidInputError } from './errors.ts';
 import { finalizeRun, outcomeOf, type RunOutcome } from './finalize.ts';
 import { runIdForClientToken } from './ids.ts';
 import { RunStatus, TERMINAL_RUN_STATUSES } from './status.ts';
-import type { RunError } from './store/types.ts';
+import type { RunError, RunRecord } from './store/types.ts';
 import { stopRunTasks } from './taskSupervisor.ts';
 
 /**
@@ -92,9 +92,18 @@ export async function endRunOfEndedExecution(
 
   const runId = await runIdOf(deps, detail);
   if (!runId) return ignore('no run was started by this execution');
-  // Stopped (or timed out) during StartRun: its invocation goes on and may yet write the run.
+  // Stopped (or timed out) during StartRun: its invocation goes on and may yet write the run,
+  // or (a continuation) link the run to this execution, away from the one that handed it over.
   const startMayRun = detail.status !== 'FAILED';
-  const run = startMayRun ? await runOnceStarted(deps, runId, options) : await deps.store.getRun(runId);
+  const handedOverBy = startMayRun ? predecessorOf(detail.input) : undefined;
+  const run = startMayRun
+    ? await runOnceStarted(
+        deps,
+        runId,
+        options,
+        (found) => handedOverBy === undefined || found.executionArn !== handedOverBy,
+      )
+    : await deps.store.getRun(runId);
   if (!run) return ignore('the run does not exist', runId);
   if (TERMINAL_RUN_STATUSES.has(run.status)) return ignore(`the run already finished ${run.status}`, runId);
   if (run.executionArn !== detail.executionArn)
@@ -113,17 +122,34 @@ export async function endRunOfEndedExecution(
 }
 
 /**
- * The run, waiting for it while a StartRun may still be writing it: Step Functions stops an
- * execution at once, but the Lambda invocation of its task runs to its end.
+ * The run, waiting while a StartRun may still be writing it (`ready` says when it is done):
+ * Step Functions stops an execution at once, but the Lambda invocation of its task runs
+ * to its end. Past StartRun's timeout, the run as it is.
  */
-async function runOnceStarted(deps: Deps, runId: string, options: ExecutionEndOptions) {
+async function runOnceStarted(
+  deps: Deps,
+  runId: string,
+  options: ExecutionEndOptions,
+  ready: (run: RunRecord) => boolean,
+): Promise<RunRecord | undefined> {
   const until = Math.min(Date.now() + options.startWaitMs, options.deadline ?? Number.POSITIVE_INFINITY);
   for (;;) {
     const run = await deps.store.getRun(runId);
-    if (run || Date.now() + options.checkMs >= until) return run;
+    if ((run && ready(run)) || Date.now() + options.checkMs >= until) return run;
     await sleep(options.checkMs);
   }
 }
+
+/** A continuation's input names the execution that started it (run.asl.json, ContinueAsNew). */
+function predecessorOf(input: string | null | undefined): string | undefined {
+  const parsed = ContinuationInputSchema.safeParse(parseJson(input));
+  return parsed.success ? parsed.data.AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID : undefined;
+}
+
+const ContinuationInputSchema = z.object({
+  continueRun: z.unknown(),
+  AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID: z.string(),
+});
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -187,15 +213,15 @@ const StartInputSchema = z.object({
   clientToken: z.string().optional(),
 });
 
+/** The execution's input as JSON; undefined when absent (too large for the event). */
+function parseJson(input: string | null | undefined): unknown {
+  // Step Functions only takes JSON input, so a present input parses.
+  return input ? JSON.parse(input) : undefined;
+}
+
 export function runIdFromInput(input: string | null | undefined): string | undefined {
-  if (!input) return undefined;
-  let value: unknown;
-  try {
-    value = JSON.parse(input);
-  } catch {
-    // Step Functions only takes JSON input; anything else is not one of our executions.
-    return undefined;
-  }
+  const value = parseJson(input);
+  if (value === undefined) return undefined;
   const continuation = ContinueRunRequestSchema.safeParse(value);
   if (continuation.success) return continuation.data.continueRun.runId;
   const start = StartInputSchema.safeParse(value);

@@ -1,4 +1,4 @@
-import { GetExecutionHistoryCommand, ListExecutionsCommand } from '@aws-sdk/client-sfn';
+import { GetExecutionHistoryCommand, ListExecutionsCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { continuationName } from '../../lib/continueAsNew.ts';
 import { EventType } from '../../lib/status.ts';
@@ -111,5 +111,53 @@ describe('an execution status change for an older generation of a run', () => {
     const run = await handle.client.waitForRun(runId, { signal: AbortSignal.timeout(45_000) });
     expect(run).toMatchObject({ status: 'SUCCEEDED', result: 'waited' });
     expect(run.error).toBeUndefined();
+  }, 60_000);
+});
+
+describe('StopExecution of the execution a run was just handed to', () => {
+  it('waits for its StartRun to take the run over, then ends the run', async () => {
+    // The fault: a slow StartRun in the new execution (a cold start, say), which links the
+    // run to it only after executionEnded first looked. The stack's handlers share one store.
+    const { runId } = await handle.client.startRun({ job: 'slow' });
+    const store = handle.stack.deps.store;
+    const { getRun, linkExecution } = store;
+    let linking: string | undefined;
+    let looked: () => void = () => {};
+    const firstLook = new Promise<void>((resolve) => {
+      looked = resolve;
+    });
+    store.getRun = async (id) => {
+      const found = await getRun.call(store, id);
+      if (id === runId && linking && found?.executionArn !== linking) looked();
+      return found;
+    };
+    store.linkExecution = async (id, arn) => {
+      if (id === runId && !linking) {
+        linking = arn;
+        await firstLook;
+      }
+      return linkExecution.call(store, id, arn);
+    };
+    try {
+      const next = await until('the run to be handed over', async () => linking);
+      await handle.deps.aws.sfn.send(new StopExecutionCommand({ executionArn: next }));
+      const published = await until('the ABORTED event', async () =>
+        handle.stack.events.events().find((p) => {
+          const detail = p.event.detail as { executionArn: string; status: string };
+          return detail.executionArn === next && detail.status === 'ABORTED';
+        }),
+      );
+      const [delivery] = await published.deliveries;
+      expect(delivery?.result).toMatchObject({ action: 'ended', runId });
+      const run = await handle.client.getRun(runId);
+      expect(run).toMatchObject({
+        status: 'FAILED',
+        executionArn: next,
+        error: { code: 'EXECUTION_ABORTED' },
+      });
+    } finally {
+      store.getRun = getRun;
+      store.linkExecution = linkExecution;
+    }
   }, 60_000);
 });

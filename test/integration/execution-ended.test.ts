@@ -236,3 +236,38 @@ describe('an execution that ended through FinalizeRun', () => {
     expect(await handle.client.getRun(runId)).toEqual(run);
   });
 });
+
+describe('a run execution that failed outside FinalizeRun (PollRun past its retries)', () => {
+  it('ends the run FAILED with EXECUTION_FAILED, naming the error', async () => {
+    const token = `pollfail-${newRunId()}`;
+    const { runId, executionArn } = await handle.client.startRun({ job: 'cancelable', input: { token } });
+    await until('hold to run and quick to succeed', async () => {
+      const steps = await stepsOf(handle, runId);
+      const ready =
+        steps.get('hold')?.status === StepStatus.RUNNING &&
+        steps.get('quick')?.status === StepStatus.SUCCEEDED;
+      return ready ? true : undefined;
+    });
+    // The fault: a setting only PollRun reads goes bad, so every PollRun fails until its
+    // Retry gives up and the execution fails (no state but ContinueAsNew has a Catch).
+    process.env.LAMBDAG_MAX_POLL_TICKS = 'many';
+    try {
+      const [result] = await resultsOf(await statusEvent(executionArn, 'FAILED'));
+      expect(result).toMatchObject({ action: 'ended', runId, outcome: { status: RunStatus.FAILED } });
+    } finally {
+      delete process.env.LAMBDAG_MAX_POLL_TICKS;
+    }
+    const run = await handle.client.getRun(runId);
+    expect(run.error).toMatchObject({ code: 'EXECUTION_FAILED', name: 'ExecutionFailedError' });
+    expect(run.error?.message).toMatch(
+      new RegExp(`^the run's execution '${runId}' failed with ConfigError: .*LAMBDAG_MAX_POLL_TICKS`),
+    );
+    const steps = await stepsOf(handle, runId);
+    expect(['quick', 'hold', 'after', 'last'].map((key) => steps.get(key)?.status)).toEqual([
+      StepStatus.SUCCEEDED,
+      StepStatus.CANCELED,
+      StepStatus.CANCELED,
+      StepStatus.CANCELED,
+    ]);
+  }, 60_000);
+});

@@ -106,8 +106,12 @@ export async function endRunOfEndedExecution(
     : await deps.store.getRun(runId);
   if (!run) return ignore('the run does not exist', runId);
   if (TERMINAL_RUN_STATUSES.has(run.status)) return ignore(`the run already finished ${run.status}`, runId);
-  if (run.executionArn !== detail.executionArn)
-    return ignore(`not the run's current execution (${run.executionArn ?? 'none'})`, runId);
+  // Still linked to the execution that handed it to this one, past StartRun's timeout: this
+  // execution's StartRun never took it over, and the one before has ended (RunHandedOver).
+  const current =
+    run.executionArn === detail.executionArn ||
+    (handedOverBy !== undefined && run.executionArn === handedOverBy);
+  if (!current) return ignore(`not the run's current execution (${run.executionArn ?? 'none'})`, runId);
 
   const error = runErrorOf(detail, ending);
   // A run already canceling (`lambdag cancel`) keeps its cancel: it ends CANCELED.

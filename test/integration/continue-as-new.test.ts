@@ -161,3 +161,45 @@ describe('StopExecution of the execution a run was just handed to', () => {
     }
   }, 60_000);
 });
+
+describe('StopExecution of the execution a run was handed to, whose StartRun never takes it over', () => {
+  it("ends the run once StartRun's time is up: the execution before has handed it over", async () => {
+    const { runId } = await handle.client.startRun({ job: 'slow' });
+    const store = handle.stack.deps.store;
+    const { linkExecution } = store;
+    let linking: string | undefined;
+    let release: () => void = () => {};
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    // The fault: the new execution's StartRun dies before it links the run.
+    store.linkExecution = async (id, arn) => {
+      if (id === runId && !linking) {
+        linking = arn;
+        await released;
+        throw new Error('StartRun died');
+      }
+      return linkExecution.call(store, id, arn);
+    };
+    process.env.LAMBDAG_EXECUTION_END_START_WAIT_SECONDS = '1';
+    try {
+      const next = await until('the run to be handed over', async () => linking);
+      await handle.deps.aws.sfn.send(new StopExecutionCommand({ executionArn: next }));
+      const published = await until('the ABORTED event', async () =>
+        handle.stack.events.events().find((p) => {
+          const detail = p.event.detail as { executionArn: string; status: string };
+          return detail.executionArn === next && detail.status === 'ABORTED';
+        }),
+      );
+      const [delivery] = await published.deliveries;
+      expect(delivery?.result).toMatchObject({ action: 'ended', runId });
+      const run = await handle.client.getRun(runId);
+      expect(run.executionArn).not.toBe(next);
+      expect(run).toMatchObject({ status: 'FAILED', error: { code: 'EXECUTION_ABORTED' } });
+    } finally {
+      release();
+      store.linkExecution = linkExecution;
+      delete process.env.LAMBDAG_EXECUTION_END_START_WAIT_SECONDS;
+    }
+  }, 60_000);
+});

@@ -119,7 +119,7 @@ export async function pollCanceling(
   if (stopped > 0) deps.log.info('ECS tasks of a canceling run stopped', { runId: run.runId, stopped });
   const sweep = await sweepCanceledRun(deps, run, limits);
   // Never a hand-over while canceling: the grace period bounds the ticks.
-  const { handOver: _handOver, ...rest } = state;
+  const { handOver: _handOver, nextExecutionName: _name, ...rest } = state;
   return {
     ...rest,
     status: sweep.running > 0 ? RunStatus.CANCELING : RunStatus.CANCELED,

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { Deps } from './deps.ts';
 import { ConfigError, InvalidInputError } from './errors.ts';
@@ -27,9 +28,34 @@ export function handOverDue(state: PollState, maxTicks: number): boolean {
   return state.ticks >= maxTicks;
 }
 
-/** PollRun's answer when the hand-over is due: the next execution's generation, named by the ASL. */
+/** PollRun's answer when the hand-over is due: the next execution's generation and name (the ASL's `Name.$`). */
 export function handOver(state: PollState): PollState {
-  return { ...state, handOver: true, generation: (state.generation ?? 0) + 1 };
+  const generation = (state.generation ?? 0) + 1;
+  return {
+    ...state,
+    handOver: true,
+    generation,
+    nextExecutionName: continuationName(state.runId, generation),
+  };
+}
+
+/** Step Functions execution names are 1-80 characters. */
+export const MAX_EXECUTION_NAME = 80;
+
+/**
+ * The name of the execution that continues run `runId` as `generation`: `{runId}-g{n}`
+ * when that fits in 80 characters; otherwise the run id cut short, a hash of the whole
+ * run id (two long ids with one prefix still get different names) and the generation:
+ * `{prefix}-{hash8}-g{n}`. A pure function of its arguments, so a retried ContinueAsNew
+ * asks for the same name and its Catch of ExecutionAlreadyExists stays right. Run ids are
+ * [0-9A-Za-z_-] (lib/ids.ts RUN_ID), characters every execution name may hold.
+ */
+export function continuationName(runId: string, generation: number): string {
+  const plain = `${runId}-g${generation}`;
+  if (plain.length <= MAX_EXECUTION_NAME) return plain;
+  const hash = createHash('sha256').update(runId).digest('hex').slice(0, 8);
+  const suffix = `-${hash}-g${generation}`;
+  return `${runId.slice(0, MAX_EXECUTION_NAME - suffix.length)}${suffix}`;
 }
 
 /**
@@ -44,7 +70,7 @@ export async function continueRun(deps: Deps, raw: unknown, executionArn?: strin
       parsed.error.issues.map((i) => `${i.path.join('.') || '(request)'}: ${i.message}`),
     );
   }
-  const { handOver: _done, ...state } = parsed.data.continueRun;
+  const { handOver: _done, nextExecutionName: _name, ...state } = parsed.data.continueRun;
   const run = await deps.store.requireRun(state.runId);
   if (executionArn) await deps.store.linkExecution(run.runId, executionArn);
   await deps.store.appendEvent(

@@ -24,6 +24,12 @@ export const ErrorCode = {
   WORKER_LOST: 'WORKER_LOST',
   RUN_TIMEOUT: 'RUN_TIMEOUT',
   FAIL_FAST: 'FAIL_FAST',
+  /** The run's execution was stopped (StopExecution: console, CLI) before the run ended. */
+  EXECUTION_ABORTED: 'EXECUTION_ABORTED',
+  /** The run's execution passed its TimeoutSeconds before the run ended. */
+  EXECUTION_TIMED_OUT: 'EXECUTION_TIMED_OUT',
+  /** The run's execution failed other than through FinalizeRun (a task past its retries). */
+  EXECUTION_FAILED: 'EXECUTION_FAILED',
   TASK_STOPPED: 'TASK_STOPPED',
   TASK_LOST: 'TASK_LOST',
   LAMBDA_TIMEOUT: 'LAMBDA_TIMEOUT',

@@ -19,6 +19,8 @@ export const PollStateSchema = z.object({
   generation: z.number().int().min(0).optional(),
   /** Set by PollRun when this execution should hand the run over to a new one. */
   handOver: z.boolean().optional(),
+  /** With `handOver`: the name of the execution that takes the run over (lib/continueAsNew.ts). */
+  nextExecutionName: z.string().optional(),
   /** When this state was made (epoch ms): the next poll measures the run's pace from it. */
   polledAt: z.number().int().optional(),
 });

@@ -42,6 +42,9 @@ const NOT_EMULATED = new Set([
   'AWS::CloudWatch::Alarm',
   'AWS::Logs::LogGroup',
   'AWS::Logs::MetricFilter',
+  // Read by the local event bus (local/eventBridge.ts), not provisioned.
+  'AWS::Events::Rule',
+  'AWS::Lambda::Permission',
 ]);
 
 /**

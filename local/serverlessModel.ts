@@ -18,9 +18,10 @@ export interface ServerlessModel {
   readonly environment: Readonly<Record<string, unknown>>;
   /** The run state machine's name (stepFunctions.stateMachines.run.name). */
   readonly stateMachineName: string;
-  /** Its logical id (stepFunctions.stateMachines.run.id) and role (an intrinsic, usually Fn::GetAtt [Role, Arn]). */
-  readonly stateMachineId: string;
+  /** Its role (stepFunctions.stateMachines.run.role: an intrinsic, usually Fn::GetAtt [Role, Arn]). */
   readonly stateMachineRole: unknown;
+  /** Its logical id in the template (stepFunctions.stateMachines.run.id), what `Ref` names. */
+  readonly stateMachineLogicalId: string;
 }
 
 export interface FunctionSpec {
@@ -135,8 +136,9 @@ export function loadServerlessModel(file: string, options: ModelOptions): Server
     resources: resourcesDoc as Record<string, CfnResource>,
     environment: conditions.apply(provider.environment ?? {}) as Record<string, unknown>,
     stateMachineName: String(resolve(runMachine.name, 'stepFunctions.stateMachines.run.name')),
-    stateMachineId: String(resolve(runMachine.id ?? 'RunStateMachine', 'stepFunctions.stateMachines.run.id')),
     stateMachineRole: resolve(runMachine.role, 'stepFunctions.stateMachines.run.role'),
+    // serverless-step-functions' default logical id when the machine sets none.
+    stateMachineLogicalId: String(runMachine.id ?? 'RunStepFunctionsStateMachine'),
   };
 }
 

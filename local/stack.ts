@@ -19,6 +19,7 @@ import type { JobRegistry } from '../lib/registry.ts';
 import type { RequestMetrics } from '../lib/requestMetrics.ts';
 import type { RunnerHooks } from '../lib/runner.ts';
 import { LocalEcs } from './ecs.ts';
+import { eventBusForStack, type LocalEventBridge } from './eventBridge.ts';
 import {
   type EventSourceMapping,
   type EventSourceStats,
@@ -131,6 +132,8 @@ export interface LocalStack {
   readonly eventSource: { stats(): EventSourceStats; drain(timeoutMs?: number): Promise<boolean> };
   /** The local ECS: `runtime: 'ecs'` steps run as its child-process tasks. */
   readonly ecs: LocalEcs;
+  /** The default event bus: serverless.yml's rules, fed by the executions' status changes. */
+  readonly events: LocalEventBridge;
   readonly faults: { sends(runId: string, step: string): number; readonly duplicated: number };
   /** The schedule runner; present when `schedules` was set. */
   readonly scheduler?: LocalScheduler;
@@ -325,6 +328,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       retryMs: LOCAL_RETRY_INTERVAL_MS,
     });
     stoppers.push(() => sfn.stopAll());
+    // Execution status changes go to serverless.yml's rules (RunExecutionEndedRule).
+    const events = eventBusForStack(model, resources, functions, stateMachineArn, {
+      accountId: ACCOUNT_ID,
+      log,
+    });
+    sfn.publishStatusChanges((entry) => events.put(entry));
+    stoppers.push(() => events.close());
     const sfnServer = await startSfnServer(sfn, log);
     stoppers.push(() => closeServer(sfnServer.server));
     upstreams.states = sfnServer.endpoint;
@@ -395,6 +405,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       },
       eventSource,
       ecs,
+      events,
       faults: audit,
       ...(scheduler && { scheduler }),
       expiry,

@@ -4,10 +4,12 @@ import type { Context } from 'aws-lambda';
 import {
   ExecutionAbortedError,
   ExecutionError,
+  ExecutionTimeoutError,
   StateMachine,
   type StateMachineDefinition,
 } from 'aws-local-stepfunctions';
 import type { Log } from '../lib/log.ts';
+import type { BusEntry } from './eventBridge.ts';
 import { ApiServiceError } from './jsonApiServer.ts';
 import { type LambdaFunctionInfo, lambdaContext } from './lambdaContext.ts';
 
@@ -97,12 +99,22 @@ const hasControlCharacter = (name: string) =>
 export class LocalStepFunctions {
   private readonly machines = new Map<string, Machine>();
   private readonly executions = new Map<string, RunningExecution>();
+  private statusSink: ((entry: BusEntry) => void) | undefined;
 
   constructor(
     private readonly region: string,
     private readonly accountId: string,
     private readonly log: Log,
   ) {}
+
+  /**
+   * Send every execution status change to `sink` (the local event bus), as Step Functions
+   * sends "Step Functions Execution Status Change" events of standard workflows to
+   * EventBridge's default bus.
+   */
+  publishStatusChanges(sink: (entry: BusEntry) => void): void {
+    this.statusSink = sink;
+  }
 
   createStateMachine(spec: StateMachineSpec): string {
     const arn = `arn:aws:states:${this.region}:${this.accountId}:stateMachine:${spec.name}`;
@@ -220,6 +232,8 @@ export class LocalStepFunctions {
 
   /** Stop every running execution (the stack is shutting down) and wait for them to settle. */
   async stopAll(): Promise<void> {
+    // The stack shutting down is not a StopExecution: its executions' ends are not events.
+    this.statusSink = undefined;
     const running = [...this.executions.values()].filter((e) => e.status === 'RUNNING');
     for (const execution of running) this.stopExecution(execution.executionArn, 'lambdag.LocalStackStopped');
     await Promise.all(running.map((e) => e.done));
@@ -269,6 +283,7 @@ export class LocalStepFunctions {
       done: Promise.resolve(),
     };
     this.executions.set(executionArn, execution);
+    this.publishStatus(execution);
     const history = (async () => {
       for await (const event of run.eventLogs) {
         const mapped = historyEventOf(event as unknown as LocalEvent, machine.spec.roleArn);
@@ -281,6 +296,11 @@ export class LocalStepFunctions {
       },
       (error: unknown) => {
         if (error instanceof ExecutionAbortedError) return;
+        // The definition's top-level TimeoutSeconds passed.
+        if (error instanceof ExecutionTimeoutError) {
+          this.close(execution, 'TIMED_OUT');
+          return;
+        }
         const cause = error instanceof ExecutionError ? (error.cause as Error) : (error as Error);
         const failure = { error: cause?.name ?? 'States.Runtime', cause: cause?.message };
         this.close(execution, cause?.name === 'States.Timeout' ? 'TIMED_OUT' : 'FAILED', failure);
@@ -301,6 +321,36 @@ export class LocalStepFunctions {
   ): void {
     if (execution.status !== 'RUNNING') return;
     Object.assign(execution, outcome, { status, stopDate: new Date(), abort: undefined });
+    this.publishStatus(execution);
+  }
+
+  /** The event's detail is what DescribeExecution says (dates in epoch ms), sent once the change is complete. */
+  private publishStatus(execution: Execution): void {
+    const sink = this.statusSink;
+    if (!sink) return;
+    const { executionArn, stateMachineArn, name, status, input, output, error, cause } = execution;
+    const detail = {
+      executionArn,
+      stateMachineArn,
+      name,
+      status,
+      startDate: execution.startDate.getTime(),
+      stopDate: execution.stopDate?.getTime() ?? null,
+      input,
+      inputDetails: { included: true },
+      output: output ?? null,
+      outputDetails: output === undefined ? null : { included: true },
+      ...(error === undefined ? {} : { error }),
+      ...(cause === undefined ? {} : { cause }),
+    };
+    setImmediate(() =>
+      sink({
+        source: 'aws.states',
+        detailType: 'Step Functions Execution Status Change',
+        resources: [executionArn],
+        detail,
+      }),
+    );
   }
 }
 

@@ -165,7 +165,9 @@ function declaredResources(
     });
   }
   const machineArn = `arn:aws:states:${region}:${accountId}:stateMachine:${model.stateMachineName}`;
-  set(model.stateMachineId, 'AWS::StepFunctions::StateMachine', machineArn, { Name: model.stateMachineName });
+  set(model.stateMachineLogicalId, 'AWS::StepFunctions::StateMachine', machineArn, {
+    Name: model.stateMachineName,
+  });
 
   for (const [id, resource] of Object.entries(all)) {
     const props = (resource.Properties ?? {}) as Doc;

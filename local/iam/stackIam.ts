@@ -72,7 +72,7 @@ export class StackIam {
   /** The run state machine's session, as its `role`. */
   stateMachineSession(): Session {
     return this.session(
-      this.model.stateMachineId,
+      this.model.stateMachineLogicalId,
       this.model.stateMachineRole,
       'states.amazonaws.com',
       'stepFunctions.stateMachines.run.role',

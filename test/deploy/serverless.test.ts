@@ -17,7 +17,7 @@ import { checkTemplate, formatProblems } from '../support/templateSchema.ts';
 
 const root = join(import.meta.dirname, '../..');
 const slsBin = join(root, 'node_modules/serverless/bin/serverless.js');
-const FUNCTIONS = ['startRun', 'pollRun', 'finalizeRun', 'stepWorker'] as const;
+const FUNCTIONS = ['startRun', 'pollRun', 'finalizeRun', 'executionEnded', 'stepWorker'] as const;
 const STAGES = ['local', 'dev', 'prod'] as const;
 type Stage = (typeof STAGES)[number];
 
@@ -263,6 +263,12 @@ function ownByName(template: Template, resource: string): string {
     return '<StepTaskDefinition>:*';
   }
   if (service === 'ecs' && rest === 'task/<EcsCluster>/*') return '<EcsCluster>/task/*';
+  if (
+    service === 'states' &&
+    rest === `execution:${String(property('RunStateMachine', 'StateMachineName'))}:*`
+  ) {
+    return '<RunStateMachine>/execution/*';
+  }
   return resource;
 }
 
@@ -373,6 +379,7 @@ const ECS_RESOURCES = [
   'StepTaskExecutionRole',
   'StepWorkerEcsPolicy',
   'PollRunEcsPolicy',
+  'ExecutionEndedEcsPolicy',
 ];
 
 describe.each(STAGES)('packaging the %s stage offline', (stage) => {
@@ -400,7 +407,7 @@ describe.each(STAGES)('packaging the %s stage offline', (stage) => {
   it('declares the functions, queues, tables, bucket, state machine, event source mappings and alarms', () => {
     const t = template();
     const count = (type: string) => ofType(t, type).length;
-    expect(count('AWS::Lambda::Function')).toBe(4);
+    expect(count('AWS::Lambda::Function')).toBe(5);
     expect(count('AWS::SQS::Queue')).toBe(4);
     expect(count('AWS::DynamoDB::Table')).toBe(2);
     expect(count('AWS::StepFunctions::StateMachine')).toBe(1);
@@ -669,7 +676,12 @@ const LOG_DELIVERY = [
   'logs:UpdateLogDelivery',
 ];
 
-const OWN_WILDCARDS = new Set(['<ArtifactsBucket.Arn>/*', '<StepTaskDefinition>:*', '<EcsCluster>/task/*']);
+const OWN_WILDCARDS = new Set([
+  '<ArtifactsBucket.Arn>/*',
+  '<StepTaskDefinition>:*',
+  '<EcsCluster>/task/*',
+  '<RunStateMachine>/execution/*',
+]);
 
 describe.each(STAGES)('IAM in the %s template', (stage) => {
   const template = () => packages[stage].template;
@@ -761,8 +773,9 @@ describe.each(STAGES)('IAM in the %s template', (stage) => {
         StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' },
       },
       'PollRunEcsPolicy ecs:DescribeTasks,ecs:StopTask': inCluster,
+      'ExecutionEndedEcsPolicy ecs:DescribeTasks,ecs:StopTask': inCluster,
     });
-    for (const id of ['StepWorkerEcsPolicy', 'PollRunEcsPolicy']) {
+    for (const id of ['StepWorkerEcsPolicy', 'PollRunEcsPolicy', 'ExecutionEndedEcsPolicy']) {
       expect(resource(template(), id).Condition, id).toBe('EcsEnabled');
     }
   });
@@ -990,6 +1003,46 @@ describe.each(STAGES)('the state machine in the %s template', (stage) => {
     const invoked = [...JSON.stringify(actual).matchAll(/<(\w+)\.Arn>/g)].map((m) => m[1]);
     expect(invoked.length).toBe(3);
     for (const id of invoked) expect(resource(template, String(id)).Type).toBe('AWS::Lambda::Function');
+  });
+});
+
+describe.each(STAGES)('the end of a run execution in the %s template', (stage) => {
+  const template = () => packages[stage].template;
+
+  it("sends the run state machine's stopped, timed-out and failed executions to executionEnded", () => {
+    const rules = ofType(template(), 'AWS::Events::Rule');
+    expect(rules.map(([id]) => id)).toEqual(['RunExecutionEndedRule']);
+    const rule = resource(template(), 'RunExecutionEndedRule').Properties;
+    expect(rule.State).toBe('ENABLED');
+    expect(rule.EventBusName).toBeUndefined();
+    expect(rule.EventPattern).toEqual({
+      source: ['aws.states'],
+      'detail-type': ['Step Functions Execution Status Change'],
+      detail: { stateMachineArn: [{ Ref: 'RunStateMachine' }], status: ['ABORTED', 'TIMED_OUT', 'FAILED'] },
+    });
+    expect(list(rule.Targets).map((t) => (isObj(t) ? [t.Id, render(t.Arn)] : t))).toEqual([
+      ['executionEnded', '<ExecutionEndedLambdaFunction.Arn>'],
+    ]);
+  });
+
+  it('lets EventBridge invoke executionEnded for that rule only', () => {
+    const permissions = ofType(template(), 'AWS::Lambda::Permission').map(([, p]) => p.Properties);
+    expect(
+      permissions.map((p) => Object.fromEntries(Object.entries(p).map(([k, v]) => [k, render(v)]))),
+    ).toEqual([
+      {
+        Action: 'lambda:InvokeFunction',
+        FunctionName: '<ExecutionEndedLambdaFunction.Arn>',
+        Principal: 'events.amazonaws.com',
+        SourceArn: '<RunExecutionEndedRule.Arn>',
+      },
+    ]);
+  });
+
+  it('gives executionEnded time to wind a run down for the cancel grace period', () => {
+    const fn = resource(template(), 'ExecutionEndedLambdaFunction').Properties;
+    expect(fn.Timeout).toBe(120);
+    expect(render(fn.Role)).toBe('<ExecutionEndedRole.Arn>');
   });
 });
 

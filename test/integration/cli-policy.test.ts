@@ -24,10 +24,11 @@ function documentedPolicy(): SourcedStatement[] {
   const doc = readFileSync(join(root, 'docs/deploy.md'), 'utf8');
   const match = /<!-- cli-user-policy -->\s*```json\n([\s\S]*?)```/.exec(doc);
   if (!match) throw new Error('docs/deploy.md has no ```json block after <!-- cli-user-policy -->');
-  const text = (match[1] as string)
-    .replaceAll('${Region}', 'us-east-1')
-    .replaceAll('${Account}', '000000000000')
-    .replaceAll('${Stage}', 'local');
+  const values: Record<string, string> = { Region: 'us-east-1', Account: '000000000000', Stage: 'local' };
+  const text = (match[1] as string).replace(
+    /\$\{(Region|Account|Stage)\}/g,
+    (_, name: string) => values[name] as string,
+  );
   const policy = JSON.parse(text) as { Statement: PolicyStatement[] };
   return policy.Statement.map((statement, i) => {
     const sourced = { statement, source: `CliUser#${statement.Sid ?? i}` };

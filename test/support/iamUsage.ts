@@ -39,6 +39,11 @@ export const UNUSABLE_GRANTS: readonly { role: RegExp; action: RegExp; why: stri
     why: 'lib-storage aborts a multipart upload only when one of its parts fails, which the emulators never make happen',
   },
   {
+    role: /.*/,
+    action: /^s3:ListBucket$/,
+    why: 'asked only when a function reads an artifact that is gone (expired), to answer 404 NoSuchKey rather than 403; test/integration/iam.test.ts shows both answers',
+  },
+  {
     role: /^StepTaskExecutionRole$/,
     action: /^ecr:/,
     why: 'the ECS agent pulls the image with the task execution role; local tasks are processes, not images',

@@ -4,6 +4,7 @@ import { afterAll, beforeAll } from 'vitest';
 import { LambdagClient } from '../../lib/client.ts';
 import { createDeps, type Deps } from '../../lib/deps.ts';
 import { StepStatus } from '../../lib/status.ts';
+import type { RunStore } from '../../lib/store/runStore.ts';
 import type { RunEvent, RunRecord, StepRecord } from '../../lib/store/types.ts';
 import { type LocalStack, type LocalStackOptions, startLocalStack } from '../../local/stack.ts';
 import { testRegistry } from '../fixtures/jobs.ts';
@@ -34,6 +35,13 @@ export function useStack(options: Partial<LocalStackOptions> = {}): StackHandle 
     await handle.stack?.stop();
   });
   return handle;
+}
+
+/** The run store of one in-process function (each signs as its own role): tests inject faults into it. */
+export function storeOf(handle: StackHandle, functionName: string): RunStore {
+  const deps = handle.stack.functionDeps.get(functionName);
+  if (!deps) throw new Error(`the stack has no function ${functionName}`);
+  return deps.store;
 }
 
 export async function runToEnd(handle: StackHandle, job: string, input?: unknown): Promise<RunRecord> {

@@ -1,0 +1,23 @@
+import middy from '@middy/core';
+import type { Context } from 'aws-lambda';
+import type { Deps } from '../lib/deps.ts';
+import { endRunOfEndedExecution, executionEndOptionsFromEnv } from '../lib/executionEnded.ts';
+import { deadlineOf, lazyDeps, logRequestMetrics, transientAwsErrors } from './shared.ts';
+
+/**
+ * Target of the RunExecutionEndedRule (EventBridge): a run execution that ended without
+ * FinalizeRun (stopped, timed out, failed) ends its run (lib/executionEnded.ts).
+ */
+export function createHandler(getDeps: () => Deps) {
+  return middy(async (event: unknown, context: Context) => {
+    const deadline = deadlineOf(context);
+    return endRunOfEndedExecution(getDeps(), event, {
+      ...executionEndOptionsFromEnv(),
+      ...(deadline === undefined ? {} : { deadline }),
+    });
+  })
+    .use(transientAwsErrors())
+    .use(logRequestMetrics());
+}
+
+export const handler = createHandler(lazyDeps());

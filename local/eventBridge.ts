@@ -1,0 +1,249 @@
+import { randomUUID } from 'node:crypto';
+import { LocalStackError } from '../lib/errors.ts';
+import type { Log } from '../lib/log.ts';
+import { checkEventPattern, type EventPattern, matchesEventPattern } from './eventPattern.ts';
+import { lambdaContext } from './lambdaContext.ts';
+import { type ResourceMap, resolveIntrinsics } from './resources.ts';
+import type { CfnResource, ServerlessModel } from './serverlessModel.ts';
+import type { LocalTaskFunction } from './stepFunctions.ts';
+
+/** An event on the default bus, in the envelope EventBridge gives its targets. */
+export interface BusEvent {
+  readonly version: '0';
+  readonly id: string;
+  readonly 'detail-type': string;
+  readonly source: string;
+  readonly account: string;
+  readonly time: string;
+  readonly region: string;
+  readonly resources: readonly string[];
+  readonly detail: unknown;
+}
+
+/** What a service puts on the bus (PutEvents' entry). */
+export interface BusEntry {
+  readonly source: string;
+  readonly detailType: string;
+  readonly detail: unknown;
+  readonly resources?: readonly string[];
+}
+
+/** One invocation of a rule's target for an event: what the function returned, or its error. */
+export interface Delivery {
+  readonly rule: string;
+  readonly target: string;
+  readonly functionName: string;
+  readonly result?: unknown;
+  readonly error?: string;
+}
+
+export interface PublishedEvent {
+  readonly event: BusEvent;
+  /** Settles once every matching target has been invoked (with its retries). */
+  readonly deliveries: Promise<Delivery[]>;
+}
+
+interface Rule {
+  readonly logicalId: string;
+  readonly arn: string;
+  readonly pattern: EventPattern;
+  readonly targets: readonly { readonly id: string; readonly fn: LocalTaskFunction }[];
+}
+
+export interface LocalEventBridgeOptions {
+  readonly region: string;
+  readonly accountId: string;
+  /** The template's resources (serverless.yml), conditions applied. */
+  readonly resources: Readonly<Record<string, CfnResource>>;
+  /** What Ref / Fn::GetAtt give for the resources rules refer to (functions, the state machine). */
+  readonly resolved: ResourceMap;
+  /** The stack's functions by ARN: the targets rules may name. */
+  readonly functions: ReadonlyMap<string, LocalTaskFunction>;
+  readonly log: Log;
+  /** Pause before each retry of a failed invocation (Lambda waits minutes; locally short). */
+  readonly retryMs?: number;
+}
+
+/** Lambda retries an asynchronous invocation (EventBridge's) twice after a function error. */
+const ASYNC_RETRIES = 2;
+
+/**
+ * The default event bus of the embedded stack: the AWS::Events::Rule resources of
+ * serverless.yml with their event patterns (local/eventPattern.ts), and their Lambda
+ * targets invoked in-process, asynchronously, as EventBridge does. A target needs an
+ * AWS::Lambda::Permission letting events.amazonaws.com invoke it for that rule, as on AWS
+ * (where, without one, every invocation fails); the stack refuses to start without it.
+ */
+export class LocalEventBridge {
+  private readonly rules: readonly Rule[];
+  private readonly published: PublishedEvent[] = [];
+  private readonly inFlight = new Set<Promise<Delivery[]>>();
+  private closed = false;
+
+  constructor(private readonly options: LocalEventBridgeOptions) {
+    this.rules = readRules(options);
+  }
+
+  /** The events put on the bus so far, in order, each with its deliveries. */
+  events(): readonly PublishedEvent[] {
+    return this.published;
+  }
+
+  /** PutEvents of one entry on the default bus. */
+  put(entry: BusEntry): PublishedEvent {
+    return this.deliver({
+      version: '0',
+      id: randomUUID(),
+      'detail-type': entry.detailType,
+      source: entry.source,
+      account: this.options.accountId,
+      time: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      region: this.options.region,
+      resources: entry.resources ?? [],
+      detail: entry.detail,
+    });
+  }
+
+  /** Deliver an event as it is (EventBridge delivers at least once: tests send one twice). */
+  deliver(event: BusEvent): PublishedEvent {
+    if (this.closed) {
+      this.options.log.debug('event bus closed; event not delivered', { id: event.id });
+      return { event, deliveries: Promise.resolve([]) };
+    }
+    const matched = this.rules.filter((rule) => matchesEventPattern(rule.pattern, event));
+    const deliveries = Promise.all(
+      matched.flatMap((rule) => rule.targets.map((target) => this.invoke(rule, target, event))),
+    );
+    this.inFlight.add(deliveries);
+    void deliveries.finally(() => this.inFlight.delete(deliveries));
+    const published = { event, deliveries };
+    this.published.push(published);
+    return published;
+  }
+
+  /** Deliver nothing more, and wait for the deliveries under way. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all([...this.inFlight]);
+  }
+
+  private async invoke(rule: Rule, target: Rule['targets'][number], event: BusEvent): Promise<Delivery> {
+    const base = { rule: rule.logicalId, target: target.id, functionName: target.fn.functionName };
+    let error = '';
+    for (let attempt = 0; attempt <= ASYNC_RETRIES; attempt++) {
+      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, this.options.retryMs ?? 200));
+      try {
+        const payload = JSON.parse(JSON.stringify(event));
+        const result = await target.fn.handler(payload, lambdaContext(target.fn, randomUUID()));
+        return { ...base, result: result === undefined ? null : JSON.parse(JSON.stringify(result)) };
+      } catch (caught) {
+        error = caught instanceof Error ? `${caught.name}: ${caught.message}` : String(caught);
+        this.options.log.warn('event target failed', { ...base, attempt: attempt + 1, error });
+      }
+    }
+    this.options.log.error('event target failed after its retries; event dropped', { ...base, id: event.id });
+    return { ...base, error };
+  }
+}
+
+/**
+ * The bus for the embedded stack: the rules of `model`, whose intrinsics may name the
+ * provisioned resources, the functions (`<Name>LambdaFunction`, as Serverless names them)
+ * and the run state machine.
+ */
+export function eventBusForStack(
+  model: ServerlessModel,
+  provisioned: ResourceMap,
+  functions: ReadonlyMap<string, LocalTaskFunction>,
+  stateMachineArn: string,
+  options: { accountId: string; log: Log },
+): LocalEventBridge {
+  const resolved: ResourceMap = new Map(provisioned);
+  for (const [name, fn] of functions) {
+    resolved.set(`${name.charAt(0).toUpperCase()}${name.slice(1)}LambdaFunction`, {
+      type: 'AWS::Lambda::Function',
+      ref: fn.functionName,
+      attributes: { Arn: fn.functionArn },
+    });
+  }
+  resolved.set(model.stateMachineLogicalId, {
+    type: 'AWS::StepFunctions::StateMachine',
+    ref: stateMachineArn,
+    attributes: { Arn: stateMachineArn, Name: model.stateMachineName },
+  });
+  return new LocalEventBridge({
+    region: model.region,
+    accountId: options.accountId,
+    resources: model.resources,
+    resolved,
+    functions: new Map([...functions.values()].map((fn) => [fn.functionArn, fn])),
+    log: options.log,
+  });
+}
+
+function readRules(options: LocalEventBridgeOptions): Rule[] {
+  const { region, accountId, resources } = options;
+  const resolved: ResourceMap = new Map(options.resolved);
+  const ruleIds = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::Events::Rule');
+  for (const [id, rule] of ruleIds) {
+    const name = String(rule.Properties?.Name ?? id);
+    resolved.set(id, {
+      type: 'AWS::Events::Rule',
+      ref: name,
+      attributes: { Arn: `arn:aws:events:${region}:${accountId}:rule/${name}` },
+    });
+  }
+  const permissions = Object.entries(resources)
+    .filter(([, r]) => r.Type === 'AWS::Lambda::Permission')
+    .map(
+      ([id, r]) =>
+        resolveIntrinsics(r.Properties ?? {}, resolved, `${id}.Properties`) as Record<string, unknown>,
+    );
+
+  const rules: Rule[] = [];
+  for (const [id, rule] of ruleIds) {
+    const where = `serverless.yml ${id}`;
+    const props = resolveIntrinsics(rule.Properties ?? {}, resolved, `${id}.Properties`) as Record<
+      string,
+      unknown
+    >;
+    const arn = resolved.get(id)?.attributes.Arn as string;
+    for (const unsupported of ['ScheduleExpression', 'EventBusName', 'RoleArn']) {
+      if (
+        props[unsupported] !== undefined &&
+        !(unsupported === 'EventBusName' && props[unsupported] === 'default')
+      )
+        throw new LocalStackError(
+          `${where}: ${unsupported} is not implemented by the embedded stack's event bus`,
+        );
+    }
+    if (props.State === 'DISABLED') continue;
+    const rawPattern =
+      typeof props.EventPattern === 'string' ? JSON.parse(props.EventPattern) : props.EventPattern;
+    const pattern = checkEventPattern(rawPattern, where);
+    const targets = ((props.Targets ?? []) as Record<string, unknown>[]).map((target, i) => {
+      const at = `${where} Targets[${i}]`;
+      for (const key of Object.keys(target)) {
+        if (key !== 'Id' && key !== 'Arn')
+          throw new LocalStackError(`${at}: ${key} is not implemented by the embedded stack`);
+      }
+      const fn = options.functions.get(String(target.Arn));
+      if (!fn)
+        throw new LocalStackError(`${at}: ${String(target.Arn)} is not a function serverless.yml declares`);
+      const allowed = permissions.some(
+        (p) =>
+          p.Action === 'lambda:InvokeFunction' &&
+          p.Principal === 'events.amazonaws.com' &&
+          (p.FunctionName === fn.functionArn || p.FunctionName === fn.functionName) &&
+          (p.SourceArn === undefined || p.SourceArn === arn),
+      );
+      if (!allowed)
+        throw new LocalStackError(
+          `${at}: no AWS::Lambda::Permission lets events.amazonaws.com invoke ${fn.functionName} for this rule; EventBridge could not invoke it`,
+        );
+      return { id: String(target.Id), fn };
+    });
+    rules.push({ logicalId: id, arn, pattern, targets });
+  }
+  return rules;
+}

@@ -25,6 +25,7 @@ export async function localUpCommand(options: { dir?: string }): Promise<number>
       ...Object.entries(stack.env)
         .filter(([name]) => name.startsWith('AWS_ENDPOINT_URL_'))
         .map(([name, url]) => `  ${name}=${url}`),
+      `  AWS_ACCESS_KEY_ID=${stack.env.AWS_ACCESS_KEY_ID} AWS_SECRET_ACCESS_KEY=${stack.env.AWS_SECRET_ACCESS_KEY} (the stack's admin key; the functions sign as their own roles)`,
       `  state machine: ${stack.stateMachineArn}`,
       ...(stack.scheduler?.upcoming() ?? []).map(
         (s) => `  schedule ${s.job}/${s.schedule}: ${s.expression}, next at ${s.next}`,

@@ -51,6 +51,20 @@ describe('a DAG mixing Lambda and ECS steps', () => {
   });
 });
 
+describe('payloads too large for a message, through ECS tasks', () => {
+  it("writes one task's output to S3, reads it in the next task, and fails fast from the task", async () => {
+    const run = await runToEnd(handle, 'ecs-payloads');
+    expect(run.status).toBe('FAILED');
+    expect(run.error).toMatchObject({ step: 'read', code: 'FAIL_FAST' });
+    expect(run.error?.message).toContain('read 300000 characters, then failed on purpose');
+    const steps = await stepsOf(handle, run.runId);
+    expect(steps.get('big')?.status).toBe(StepStatus.SUCCEEDED);
+    expect(steps.get('read')?.status).toBe(StepStatus.FAILED);
+    // Fail-fast from the task stopped the Lambda step running beside it.
+    expect(steps.get('later')?.status).toBe(StepStatus.CANCELED);
+  });
+});
+
 describe('an ECS task that stops or dies mid-step', () => {
   it('retries the step when its task is stopped (SIGTERM aborts the step), then succeeds', async () => {
     const { runId } = await handle.client.startRun({ job: 'long', input: { chunks: 20, chunkMs: 250 } });

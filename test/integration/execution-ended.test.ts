@@ -109,6 +109,33 @@ describe("StopExecution on a run's execution, with an ECS step in flight", () =>
   }, 60_000);
 });
 
+describe('StopExecution on a run whose input is in S3, with an ECS step in flight', () => {
+  it('reads the input to know the plan, stops the task, and ends the run', async () => {
+    const blob = 'b'.repeat(300_000);
+    const { runId, executionArn } = await handle.client.startRun({
+      job: 'big-input-on-ecs',
+      input: { blob },
+    });
+    // Too large for the execution's input: the run keeps it in S3.
+    await until(
+      'the run with its input in S3',
+      async () => (await handle.deps.store.getRun(runId))?.inputKey,
+    );
+    await until('crunch to run in an ECS task', async () => {
+      const crunch = (await stepsOf(handle, runId)).get('crunch');
+      return crunch?.status === StepStatus.RUNNING ? crunch.taskArn : undefined;
+    });
+    await stopExecution(executionArn);
+    const [result] = await resultsOf(await statusEvent(executionArn, 'ABORTED'));
+    expect(result).toMatchObject({ action: 'ended', runId, outcome: { status: RunStatus.FAILED } });
+    expect((await stepsOf(handle, runId)).get('crunch')?.status).toBe(StepStatus.CANCELED);
+    const read = handle.stack.iam.authority
+      .usage()
+      .allowed.some((u) => u.principal === 'lambdag-local-executionEnded' && u.action === 's3:GetObject');
+    expect(read, 'executionEnded read the run input from S3').toBe(true);
+  }, 60_000);
+});
+
 describe('StopExecution while StartRun is still writing the run', () => {
   it('waits for the run and ends it FAILED with EXECUTION_ABORTED', async () => {
     // The fault: a slow StartRun (a cold start, say), whose run item is written only after

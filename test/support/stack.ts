@@ -18,6 +18,15 @@ export interface StackHandle {
 /** The module the local ECS tasks load the test jobs from (they run in processes of their own). */
 const TEST_REGISTRY_MODULE = join(import.meta.dirname, '../fixtures/registry.ts');
 
+/**
+ * The handlers' and the stack's log level in tests: silent, so a green run prints its results
+ * and not the warnings the faults the tests inject are meant to cause. Set
+ * LAMBDAG_TEST_LOG_LEVEL=WARN (or DEBUG) to see them while debugging.
+ */
+const TEST_LOG_LEVEL = (process.env.LAMBDAG_TEST_LOG_LEVEL ?? 'SILENT') as NonNullable<
+  LocalStackOptions['logLevel']
+>;
+
 /** One embedded stack per test file: started before its tests, stopped after. */
 export function useStack(options: Partial<LocalStackOptions> = {}): StackHandle {
   const handle = {} as StackHandle;
@@ -25,10 +34,12 @@ export function useStack(options: Partial<LocalStackOptions> = {}): StackHandle 
     handle.stack = await startLocalStack({
       registry: testRegistry,
       registryModule: TEST_REGISTRY_MODULE,
-      quiet: true,
+      logLevel: TEST_LOG_LEVEL,
       ...options,
     });
-    handle.deps = createDeps(testRegistry, { log: new Logger({ serviceName: 'test', logLevel: 'WARN' }) });
+    handle.deps = createDeps(testRegistry, {
+      log: new Logger({ serviceName: 'test', logLevel: TEST_LOG_LEVEL }),
+    });
     handle.client = LambdagClient.fromDeps(handle.deps, handle.stack.stateMachineArn);
   });
   afterAll(async () => {

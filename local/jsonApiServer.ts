@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Log } from '../lib/log.ts';
+import { listenOnLoopback } from './loopback.ts';
 
 const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -40,12 +40,7 @@ export async function startJsonApiServer(
         send(options, response, 500, { __type: 'InternalFailure', message: String(error) });
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  return { server, endpoint: `http://127.0.0.1:${port}` };
+  return { server, endpoint: await listenOnLoopback(server) };
 }
 
 async function handle(

@@ -32,6 +32,7 @@ import { startIamGateway } from './iam/gateway.ts';
 import type { Role } from './iam/roles.ts';
 import { StackIam } from './iam/stackIam.ts';
 import { InvocationTrace } from './invocationTrace.ts';
+import { listenOnLoopback } from './loopback.ts';
 import { provisionResources, type ResourceMap, resolveIntrinsics } from './resources.ts';
 import { LocalScheduler, type SchedulerOptions } from './scheduler.ts';
 import { SendAudit } from './sendAudit.ts';
@@ -437,12 +438,7 @@ async function startDynalite(
     updateTableMs: 0,
     ...(dataDir && { path: dataDir }),
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  return { endpoint: `http://127.0.0.1:${port}`, stop: () => closeServer(server) };
+  return { endpoint: await listenOnLoopback(server), stop: () => closeServer(server) };
 }
 
 function closeServer(server: Server): Promise<void> {

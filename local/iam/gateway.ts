@@ -7,8 +7,8 @@ import {
   type Server,
   type ServerResponse,
 } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Log } from '../../lib/log.ts';
+import { listenOnLoopback } from '../loopback.ts';
 import type { AccessDenied, IamAuthority, Principal } from './authority.ts';
 import { type ApiRequest, authorizationOf, needsBody, type RequestContext } from './requestActions.ts';
 
@@ -52,13 +52,9 @@ export async function startIamGateway(
     });
   });
   server.keepAliveTimeout = 65_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
+  const endpoint = await listenOnLoopback(server);
   server.once('close', () => agent.destroy());
-  const { port } = server.address() as AddressInfo;
-  return { server, endpoint: `http://127.0.0.1:${port}` };
+  return { server, endpoint };
 }
 
 async function handle(

@@ -41,10 +41,11 @@ export async function releaseDependents(
     /** The delivery releasing it (SQS message id, ECS task ARN), recorded on what it queues. */
     readonly delivery?: string;
     /**
-     * Takes the fan-in dependents instead of resolving them here: the worker's batch resolves
-     * those of all its attempts together (releaseFanIns) before the invocation returns.
+     * Takes the fan-in dependents instead of resolving them here, when it can: the worker's
+     * batch (AttemptEffects) resolves those of all its attempts together (releaseFanIn)
+     * before the invocation returns.
      */
-    readonly deferFanIn?: (dependent: string, upstreamIndex: number) => void;
+    readonly fanIns?: FanInDeferral;
   } = {},
 ): Promise<string[]> {
   const ready: string[] = [];
@@ -55,8 +56,10 @@ export async function releaseDependents(
     if (upstream.length > 1) {
       const index = plan.upstreamIndex.get(dependent)?.get(stepKey);
       if (index === undefined) throw new Error(`step '${stepKey}' is not upstream of '${dependent}'`);
-      if (options.deferFanIn && options.retry !== true) {
-        options.deferFanIn(dependent, index);
+      if (
+        options.retry !== true &&
+        options.fanIns?.deferFanIn(run, plan, dependent, index, options.delivery)
+      ) {
         return;
       }
       if (!(await resolveUpstream(deps, run.runId, plan, dependent, [index]))) return;
@@ -76,6 +79,18 @@ export async function releaseDependents(
   }));
   if (items.length > 0) await deps.dispatcher.dispatch(run, plan, items);
   return ready;
+}
+
+/** Where a success's fan-in releases go instead of being resolved at once (AttemptEffects). */
+export interface FanInDeferral {
+  /** True when the release was taken, to be written with the batch's others. */
+  deferFanIn(
+    run: RunRef,
+    plan: JobPlan,
+    dependent: string,
+    upstreamIndex: number,
+    delivery?: string,
+  ): boolean;
 }
 
 /** Upstream steps of one fan-in that an invocation's attempts resolved, gathered by AttemptBatch. */

@@ -1,12 +1,12 @@
 import { skipDownstream } from './advance.ts';
 import { retryDelaySeconds } from './backoff.ts';
-import { abortRun } from './cancel.ts';
 import type { JobPlan } from './dag.ts';
 import type { Deps } from './deps.ts';
 import type { RunRef } from './dispatch.ts';
 import { ErrorCode, NonRetryableError, serializeError } from './errors.ts';
 import { OnLambdaTimeout } from './job.ts';
 import type { StepMessage } from './messages.ts';
+import { abortRun } from './runAbort.ts';
 import { EventType } from './status.ts';
 import type { RunEvent } from './store/types.ts';
 
@@ -33,13 +33,22 @@ export interface AttemptOutcome {
   readonly outputKey?: string;
 }
 
-/** An attempt that ended without success, as the runner or PollRun's task supervisor sees it. */
+/** Writes an attempt's events (the runner's AttemptEffects; PollRun's supervision writes them plainly). */
+export interface AttemptEvents {
+  append(event: Omit<RunEvent, 'at'>): Promise<void>;
+}
+
+/**
+ * An attempt that ended without success, as the runner or PollRun's task supervisor sees it.
+ * These are the step's transitions out of RUNNING attempt n on failure, shared by both; this
+ * module imports neither (PollRun's supervision calls it, not the worker's runner).
+ */
 export interface EndingAttempt {
   readonly run: RunRef;
   readonly plan: JobPlan;
   readonly message: StepMessage;
-  /** Writes the attempt's event; the runner's version adds its deferred STEP_START. */
-  readonly appendEvent?: (event: Omit<RunEvent, 'at'>) => Promise<void>;
+  /** Writes the attempt's events: the runner's (AttemptEffects) add its deferred STEP_START. */
+  readonly events?: AttemptEvents;
 }
 
 /**
@@ -173,9 +182,11 @@ export function nextAttempt(message: StepMessage, delaySeconds: number) {
   };
 }
 
-const appenderOf = (deps: Deps, ending: EndingAttempt) =>
-  ending.appendEvent ??
-  ((event: Omit<RunEvent, 'at'>) => deps.store.appendEvent(event, ending.run.expiresAt));
+function appenderOf(deps: Deps, ending: EndingAttempt): (event: Omit<RunEvent, 'at'>) => Promise<void> {
+  const events = ending.events;
+  if (events) return (event) => events.append(event);
+  return (event) => deps.store.appendEvent(event, ending.run.expiresAt);
+}
 
 /** The step's own `retryable` predicate; one that throws means "do not retry", and is logged. */
 function isRetryable(

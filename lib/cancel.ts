@@ -3,8 +3,12 @@ import { RunNotFoundError } from './errors.ts';
 import type { PollState } from './runState.ts';
 import { EventType, RunStatus, StepStatus } from './status.ts';
 import { forEachLimit, type RunStore } from './store/runStore.ts';
-import type { RunError, RunRecord, StepRecord } from './store/types.ts';
+import type { RunRecord, StepRecord } from './store/types.ts';
 import { stopRunTasks } from './taskSupervisor.ts';
+
+// Where PollRun and executionEnded have always found it; it lives apart so the step
+// transitions (lib/attemptOutcome.ts) can stop a run without importing cancellation.
+export { abortRun } from './runAbort.ts';
 
 /**
  * Cancellation, in three places:
@@ -34,27 +38,6 @@ export interface CancelResult {
   /** The run's status after the call. */
   readonly status: RunStatus;
   readonly message: string;
-}
-
-/**
- * lambdag stops a run itself (its timeout passed, a fail-fast step failed): the run winds
- * down like a canceled one — steps not started never start, running ones are aborted —
- * and ends FAILED with `error`. False when the run was not running (nothing changed).
- */
-export async function abortRun(deps: Deps, runId: string, error: RunError): Promise<boolean> {
-  const moved = await deps.store.requestCancel(runId, error.message, error);
-  if (!moved.ok) return false;
-  await deps.store.appendEvent(
-    {
-      runId,
-      type: EventType.RUN_CANCEL_REQUESTED,
-      message: `stopping the run: ${error.message}`,
-      data: { reason: error.message, error },
-    },
-    moved.item.expiresAt,
-  );
-  deps.log.warn('run stopped by lambdag', { runId, error });
-  return true;
 }
 
 /**

@@ -42,10 +42,12 @@ export async function openTarget(options: TargetOptions): Promise<Target> {
   const dir = stateDir(options.dir);
   const live = readLiveState(dir);
   if (live) {
-    return build(live.env, localClients(live.env), `local stack (pid ${live.pid})`, false, async () => {});
+    const env = { ...definedOnly(process.env), ...live.env };
+    return build(env, localClients(live.env), `local stack (pid ${live.pid})`, false, async () => {});
   }
   const stack = await startLocalStack({ dataDir: dataDir(dir), quiet: true });
-  return build(stack.env, localClients(stack.env), 'one-shot local stack', true, () => stack.stop());
+  const env = { ...definedOnly(process.env), ...stack.env };
+  return build(env, localClients(stack.env), 'one-shot local stack', true, () => stack.stop());
 }
 
 /** An embedded stack's clients: its gateway, its region, its admin key (from the env it hands out). */
@@ -77,6 +79,7 @@ async function deployedTarget(stage: string, options: TargetOptions): Promise<Ta
   return build(env, aws, `stage ${stage} (${stackName}${where})`, false, async () => {});
 }
 
+/** The set variables of an environment, to merge under (or over) a target's. */
 function definedOnly(env: Env): Record<string, string> {
   return Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => !!entry[1]));
 }

@@ -1,7 +1,12 @@
 /**
  * Typed errors with stable codes. `name` is a literal (never `constructor.name`,
  * which minifiers rename): Lambda reports it as `errorType` and ASL `ErrorEquals`
- * matches on it, so names are part of the public API.
+ * matches on it, so names are part of the public API. Each class also declares its
+ * retry policy (`static retry`, read by classifyFailure in lib/failure.ts).
+ *
+ * Over 400 lines on purpose: one file holds every error class, so ERROR_CLASSES (and the
+ * test that no exported class is missing from it) sees them all in one place. Each class
+ * is small and stands alone.
  */
 
 export const ErrorCode = {

@@ -1,4 +1,5 @@
 import { CloudFormationClient, DescribeStacksCommand, type Output } from '@aws-sdk/client-cloudformation';
+import { type AwsClientOptions, clientConfig } from '../lib/aws.ts';
 import { ConfigError } from '../lib/errors.ts';
 
 /** The stack outputs serverless.yml declares, and the variable each one fills. */
@@ -52,7 +53,7 @@ export async function stackEnvironment(
   return env;
 }
 
-/** The CloudFormation client, configured like every other client: from the environment. */
-export function createCloudFormationClient(): CloudFormationClient {
-  return new CloudFormationClient({});
+/** The CloudFormation client, configured like every other client: the target's endpoint and region, else the environment's. */
+export function createCloudFormationClient(options: AwsClientOptions = {}): CloudFormationClient {
+  return new CloudFormationClient(clientConfig('cloudformation', options));
 }

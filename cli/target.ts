@@ -1,7 +1,10 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { registry } from '../handlers/registry.ts';
+import { type AwsClientOptions, createAwsClients } from '../lib/aws.ts';
 import { LambdagClient } from '../lib/client.ts';
+import { type Env, readAwsEndpoints, readConfig, sameEndpointEverywhere } from '../lib/config.ts';
 import { createDeps, type Deps } from '../lib/deps.ts';
+import { ConfigError } from '../lib/errors.ts';
 import { startLocalStack } from '../local/stack.ts';
 import { dataDir, readLiveState, stateDir } from './localState.ts';
 import { createCloudFormationClient, DEPLOYED_ENV, stackEnvironment } from './stackOutputs.ts';
@@ -29,44 +32,73 @@ export interface TargetOptions {
 /**
  * `--stage local` without an endpoint is the embedded stack (a running `lambdag
  * local up`, else a one-shot one). Any other stage, or any explicit endpoint, is a
- * deployed stack: AWS, or LocalStack after `sls deploy --stage local`.
+ * deployed stack: AWS, or LocalStack after `sls deploy --stage local`. The target's
+ * configuration, endpoints and region are passed to its deps explicitly; this process's
+ * environment is read, never written.
  */
 export async function openTarget(options: TargetOptions): Promise<Target> {
   const stage = options.stage ?? 'local';
-  if (options.region) process.env.AWS_REGION = options.region;
-  if (options.endpoint) process.env.AWS_ENDPOINT_URL = options.endpoint;
   if (stage !== 'local' || options.endpoint) return deployedTarget(stage, options);
   const dir = stateDir(options.dir);
   const live = readLiveState(dir);
   if (live) {
-    Object.assign(process.env, live.env);
-    return build(live.stateMachineArn, `local stack (pid ${live.pid})`, false, async () => {});
+    const env = { ...definedOnly(process.env), ...live.env };
+    return build(env, localClients(live.env), `local stack (pid ${live.pid})`, false, async () => {});
   }
   const stack = await startLocalStack({ dataDir: dataDir(dir), quiet: true });
-  return build(stack.stateMachineArn, 'one-shot local stack', true, () => stack.stop());
+  const env = { ...definedOnly(process.env), ...stack.env };
+  return build(env, localClients(stack.env), 'one-shot local stack', true, () => stack.stop());
+}
+
+/** An embedded stack's clients: its gateway, its region, its admin key (from the env it hands out). */
+function localClients(env: Env): AwsClientOptions {
+  const { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey, AWS_REGION: region } = env;
+  return {
+    endpoints: readAwsEndpoints(env),
+    ...(region ? { region } : {}),
+    ...(accessKeyId && secretAccessKey ? { credentials: { accessKeyId, secretAccessKey } } : {}),
+  };
 }
 
 async function deployedTarget(stage: string, options: TargetOptions): Promise<Target> {
   const stackName = options.stackName ?? `lambdag-${stage}`;
+  const aws: AwsClientOptions = {
+    ...(options.endpoint ? { endpoints: sameEndpointEverywhere(options.endpoint) } : {}),
+    ...(options.region ? { region: options.region } : {}),
+  };
   // Variables already exported win; otherwise they come from the stack outputs.
-  if (!DEPLOYED_ENV.every((name) => process.env[name])) {
-    const env = await stackEnvironment(createCloudFormationClient(), stackName);
-    for (const [name, value] of Object.entries(env)) process.env[name] ??= value;
-  }
-  process.env.LAMBDAG_STAGE ??= stage;
-  const arn = process.env.LAMBDAG_STATE_MACHINE_ARN as string;
+  const outputs = DEPLOYED_ENV.every((name) => process.env[name])
+    ? {}
+    : await stackEnvironment(createCloudFormationClient(aws), stackName);
+  const env: Env = {
+    ...outputs,
+    ...definedOnly(process.env),
+    LAMBDAG_STAGE: process.env.LAMBDAG_STAGE || stage,
+  };
   const where = options.endpoint ? ` at ${options.endpoint}` : '';
-  return build(arn, `stage ${stage} (${stackName}${where})`, false, async () => {});
+  return build(env, aws, `stage ${stage} (${stackName}${where})`, false, async () => {});
+}
+
+/** The set variables of an environment, to merge under (or over) a target's. */
+function definedOnly(env: Env): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => !!entry[1]));
 }
 
 function build(
-  stateMachineArn: string,
+  env: Env,
+  aws: AwsClientOptions,
   description: string,
   ephemeral: boolean,
   close: () => Promise<void>,
 ): Target {
-  // The CLI's own logs would interleave with its output; keep them to warnings.
-  const deps = createDeps(registry, { log: new Logger({ serviceName: 'lambdag-cli', logLevel: 'WARN' }) });
+  const stateMachineArn = env.LAMBDAG_STATE_MACHINE_ARN;
+  if (!stateMachineArn) throw new ConfigError('LAMBDAG_STATE_MACHINE_ARN', 'is not set');
+  const deps = createDeps(registry, {
+    config: readConfig(env),
+    aws: createAwsClients(aws),
+    // The CLI's own logs would interleave with its output; keep them to warnings.
+    log: new Logger({ serviceName: 'lambdag-cli', logLevel: 'WARN' }),
+  });
   const client = LambdagClient.fromDeps(deps, stateMachineArn);
   return { client, deps, description, ephemeral, close };
 }

@@ -7,8 +7,10 @@
 import { pathToFileURL } from 'node:url';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { registry as bundled } from '../handlers/registry.ts';
+import { readEcsTaskSettings } from '../lib/config.ts';
 import { createDeps } from '../lib/deps.ts';
 import { STEP_MESSAGE_ENV } from '../lib/ecsTasks.ts';
+import { ConfigError } from '../lib/errors.ts';
 import type { JobRegistry } from '../lib/registry.ts';
 import { taskArnOf } from './metadata.ts';
 import { runStepTask } from './task.ts';
@@ -27,9 +29,10 @@ process.once('SIGTERM', () => {
 });
 
 try {
+  const settings = readEcsTaskSettings();
   const taskArn = await taskArnOf(process.env);
-  const outcome = await runStepTask(createDeps(await loadRegistry(), { log }), body, {
-    heartbeatMs: Number(process.env.LAMBDAG_ECS_HEARTBEAT_SECONDS ?? 30) * 1000,
+  const outcome = await runStepTask(createDeps(await loadRegistry(settings.registryModule), { log }), body, {
+    heartbeatMs: settings.heartbeatMs,
     stop: stop.signal,
     ...(taskArn ? { taskArn } : {}),
   });
@@ -44,10 +47,9 @@ try {
  * The jobs: the bundled registry, or the module LAMBDAG_REGISTRY_MODULE names (exporting
  * `registry`): how the embedded stack's tasks run the jobs its in-process handlers run.
  */
-async function loadRegistry(): Promise<JobRegistry> {
-  const path = process.env.LAMBDAG_REGISTRY_MODULE;
+async function loadRegistry(path: string | undefined): Promise<JobRegistry> {
   if (!path) return bundled;
   const module = (await import(pathToFileURL(path).href)) as { registry?: JobRegistry };
-  if (!module.registry) throw new Error(`LAMBDAG_REGISTRY_MODULE ${path} exports no 'registry'`);
+  if (!module.registry) throw new ConfigError('LAMBDAG_REGISTRY_MODULE', `${path} exports no 'registry'`);
   return module.registry;
 }

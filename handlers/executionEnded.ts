@@ -1,7 +1,8 @@
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
+import { readExecutionEndSettings } from '../lib/config.ts';
 import type { Deps } from '../lib/deps.ts';
-import { endRunOfEndedExecution, executionEndOptionsFromEnv } from '../lib/executionEnded.ts';
+import { endRunOfEndedExecution } from '../lib/executionEnded.ts';
 import { deadlineOf, lazyDeps, logRequestMetrics, transientAwsErrors } from './shared.ts';
 
 /**
@@ -12,7 +13,7 @@ export function createHandler(getDeps: () => Deps) {
   return middy(async (event: unknown, context: Context) => {
     const deadline = deadlineOf(context);
     return endRunOfEndedExecution(getDeps(), event, {
-      ...executionEndOptionsFromEnv(),
+      ...readExecutionEndSettings(),
       ...(deadline === undefined ? {} : { deadline }),
     });
   })

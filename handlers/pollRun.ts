@@ -1,13 +1,14 @@
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
+import { readPollSettings } from '../lib/config.ts';
 import type { Deps } from '../lib/deps.ts';
-import { pollOptionsFromEnv, pollRun } from '../lib/poll.ts';
+import { pollRun } from '../lib/poll.ts';
 import { lazyDeps, logRequestMetrics, transientAwsErrors } from './shared.ts';
 
 /** Task `PollRun` of the run state machine. */
 export function createHandler(getDeps: () => Deps) {
   return middy(async (event: unknown, context: Context) =>
-    pollRun(getDeps(), event, pollOptionsFromEnv(), {
+    pollRun(getDeps(), event, readPollSettings(), {
       deadline: Date.now() + context.getRemainingTimeInMillis(),
     }),
   )

@@ -3,8 +3,8 @@ import type { MiddlewareObj } from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { createDeps, type Deps } from '../lib/deps.ts';
 import { TransientAwsError } from '../lib/errors.ts';
+import { classifyFailure } from '../lib/failure.ts';
 import { RequestMetrics } from '../lib/requestMetrics.ts';
-import { isTransientAwsError } from '../lib/transient.ts';
 import { registry } from './registry.ts';
 
 /**
@@ -16,7 +16,7 @@ export function lazyDeps(): () => Deps {
   return () => {
     if (!deps) {
       deps = createDeps(registry);
-      if (process.env.LAMBDAG_REQUEST_METRICS === '1') requestMetrics.install(deps.aws);
+      if (deps.config.requestMetrics) requestMetrics.install(deps.aws);
     }
     return deps;
   };
@@ -54,7 +54,9 @@ export function deadlineOf(context: Context | undefined, marginMs = 5_000): numb
 export function transientAwsErrors(): MiddlewareObj {
   return {
     onError: async (request) => {
-      if (isTransientAwsError(request.error)) request.error = new TransientAwsError(request.error as Error);
+      if (classifyFailure(request.error).transient && !(request.error instanceof TransientAwsError)) {
+        request.error = new TransientAwsError(request.error as Error);
+      }
     },
   };
 }

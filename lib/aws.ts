@@ -4,10 +4,11 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { type AwsEndpoints, type AwsService, readAwsEndpoints } from './config.ts';
 
 /**
- * The SDK v3 clients lambdag uses. Built in one place with no endpoint option,
- * so the SDK itself reads `AWS_ENDPOINT_URL_SQS`, `..._S3`, `..._DYNAMODB`,
+ * The SDK v3 clients lambdag uses. Built in one place; by default with no endpoint or
+ * region option, so the SDK itself reads `AWS_ENDPOINT_URL_SQS`, `..._S3`, `..._DYNAMODB`,
  * `..._SFN`, `..._ECS` and the region from the environment: the same code runs on AWS,
  * LocalStack and the embedded stack. lib/ receives these; it never builds them.
  */
@@ -22,28 +23,52 @@ export interface AwsClients {
 
 export interface AwsClientOptions {
   /**
-   * Sign as these instead of the SDK's default chain. Only the embedded stack passes them: its
-   * in-process functions share one environment, yet each must sign as its own role.
+   * Sign as these instead of the SDK's default chain. The embedded stack passes them (its
+   * in-process functions share one environment, yet each must sign as its own role), and
+   * the CLI for a running embedded stack (its admin key).
    */
   readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string };
+  /** Instead of the environment's AWS_REGION. */
+  readonly region?: string;
+  /**
+   * Instead of the environment's endpoint overrides (the CLI's `--endpoint`, a running
+   * embedded stack's gateway): each given one is passed to its client.
+   */
+  readonly endpoints?: AwsEndpoints;
+}
+
+/**
+ * The options every client of `service` gets: credentials, region and endpoint when given.
+ * Used for the CLI's CloudFormation client too.
+ */
+export function clientConfig(
+  service: AwsService,
+  options: AwsClientOptions,
+): { credentials?: AwsClientOptions['credentials']; region?: string; endpoint?: string } {
+  const endpoint = options.endpoints?.[service];
+  return {
+    ...(options.credentials ? { credentials: options.credentials } : {}),
+    ...(options.region ? { region: options.region } : {}),
+    ...(endpoint ? { endpoint } : {}),
+  };
 }
 
 export function createAwsClients(options: AwsClientOptions = {}): AwsClients {
+  const endpoints = options.endpoints ?? readAwsEndpoints();
   // Path-style addressing keeps bucket names out of DNS on local endpoints; it also works on AWS.
-  const forcePathStyle = Boolean(process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL);
+  const forcePathStyle = Boolean(endpoints.s3);
   // With an endpoint override, send to that endpoint even if a queue URL names another host
   // (emulators build URLs like http://sqs.us-east-1.localhost:PORT/... that need not resolve).
-  const useQueueUrlAsEndpoint = !(process.env.AWS_ENDPOINT_URL_SQS ?? process.env.AWS_ENDPOINT_URL);
-  const common = options.credentials ? { credentials: options.credentials } : {};
-  const dynamodb = new DynamoDBClient(common);
+  const useQueueUrlAsEndpoint = !endpoints.sqs;
+  const dynamodb = new DynamoDBClient(clientConfig('dynamodb', options));
   return {
-    sqs: new SQSClient({ ...common, useQueueUrlAsEndpoint }),
-    s3: new S3Client({ ...common, forcePathStyle }),
+    sqs: new SQSClient({ ...clientConfig('sqs', options), useQueueUrlAsEndpoint }),
+    s3: new S3Client({ ...clientConfig('s3', options), forcePathStyle }),
     dynamodb,
     ddb: DynamoDBDocumentClient.from(dynamodb, {
       marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
     }),
-    sfn: new SFNClient(common),
-    ecs: new ECSClient(common),
+    sfn: new SFNClient(clientConfig('sfn', options)),
+    ecs: new ECSClient(clientConfig('ecs', options)),
   };
 }

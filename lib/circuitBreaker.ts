@@ -1,3 +1,5 @@
+import { backoffDelay, Jitter } from './backoff.ts';
+
 export interface CircuitBreakerOptions {
   /** Transient failures in a row (with no success between) that open the circuit. */
   readonly failureThreshold: number;
@@ -64,11 +66,12 @@ export class CircuitBreaker {
     this.probing = false;
     if (!probeFailed && this.failures < this.options.failureThreshold) return;
     this.openings++;
-    const ceiling = Math.min(
-      this.options.maxCooldownMs,
-      this.options.baseCooldownMs * 2 ** (this.openings - 1),
-    );
     // Half jitter: at least half the cool-down, so a fleet of workers does not all probe at once.
-    this.openUntil = this.now() + ceiling / 2 + (this.random() * ceiling) / 2;
+    const cooldown = backoffDelay(
+      this.openings,
+      { base: this.options.baseCooldownMs, cap: this.options.maxCooldownMs, jitter: Jitter.HALF },
+      this.random,
+    );
+    this.openUntil = this.now() + cooldown;
   }
 }

@@ -6,7 +6,12 @@ import {
 } from '@aws-sdk/client-sfn';
 import { type CancelResult, requestCancel } from './cancel.ts';
 import type { Deps } from './deps.ts';
-import { PayloadTooLargeError, RunNotFoundError, RunStartFailedError } from './errors.ts';
+import {
+  PayloadTooLargeError,
+  RunNotFinishedError,
+  RunNotFoundError,
+  RunStartFailedError,
+} from './errors.ts';
 import { newRunId, runIdForClientToken } from './ids.ts';
 import type { PayloadStore } from './payload.ts';
 import type { JobRegistry } from './registry.ts';
@@ -254,7 +259,7 @@ export class LambdagClient {
 
   /** The run's result document (manifest with every step), once it has finished. */
   getResultDocument(run: RunRecord): Promise<unknown> {
-    if (!run.resultKey) throw new Error(`run '${run.runId}' has no result yet (status ${run.status})`);
+    if (!run.resultKey) throw new RunNotFinishedError(run.runId, run.status, 'it has no result yet');
     return this.deps.payloads.getArtifact(run.resultKey, { runId: run.runId });
   }
 }

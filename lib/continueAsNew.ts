@@ -1,20 +1,9 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { Deps } from './deps.ts';
-import { ConfigError, InvalidInputError } from './errors.ts';
+import { InvalidInputError } from './errors.ts';
 import { type PollState, PollStateSchema } from './runState.ts';
 import { EventType } from './status.ts';
-
-/**
- * A standard execution's history holds at most 25,000 events, and each poll tick
- * adds about nine (Wait entered/exited, Task entered/scheduled/started/succeeded/
- * exited, Choice entered/exited). Before the cap, PollRun asks the state machine to
- * hand the run over to a fresh execution of itself (continue-as-new); the new
- * execution picks the run up where this one left it. 2,000 ticks is about 18,000
- * events, leaving room for retries; at the longest wait (30 s) that is over 16 hours
- * per execution, and a run may chain as many executions as it needs.
- */
-export const DEFAULT_MAX_POLL_TICKS = 2_000;
 
 /** The input of the execution that continues a run: `{"continueRun": <poll state>}`. */
 export const ContinueRunRequestSchema = z.object({ continueRun: PollStateSchema });
@@ -87,14 +76,4 @@ export async function continueRun(deps: Deps, raw: unknown, executionArn?: strin
     run.expiresAt,
   );
   return { ...state, ticks: 0 };
-}
-
-export function maxPollTicksFromEnv(env: NodeJS.ProcessEnv = process.env): number {
-  const raw = env.LAMBDAG_MAX_POLL_TICKS;
-  if (raw === undefined || raw === '') return DEFAULT_MAX_POLL_TICKS;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 1) {
-    throw new ConfigError('LAMBDAG_MAX_POLL_TICKS', `must be a positive integer, got '${raw}'`);
-  }
-  return value;
 }

@@ -3,9 +3,10 @@ import {
   type SendMessageBatchRequestEntry,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
+import { backoffSleep } from './backoff.ts';
 import { DEFAULT_QUEUE, type LambdagConfig } from './config.ts';
 import type { JobPlan } from './dag.ts';
-import { InvalidJobError } from './errors.ts';
+import { DispatchFailedError, InvalidJobError, MessagesRejectedError } from './errors.ts';
 import { OnLambdaTimeout, Priority, Runtime } from './job.ts';
 import { encodeStepMessage, MAX_DELAY_SECONDS, type StepMessage } from './messages.ts';
 import type { PayloadStore } from './payload.ts';
@@ -50,6 +51,8 @@ export const runRefOf = (run: RunRecord, input: unknown): RunRef => ({
 });
 
 const BATCH_ENTRIES = 10;
+/** Resends of the entries SQS failed in a batch: up to 200, 400, 800 ms... apart, at most 2 s. */
+const SEND_RETRY_BACKOFF = { base: 200, cap: 2_000 } as const;
 
 /** Sends step attempts to their step queues, batched, with the claim check for large bodies. */
 export class Dispatcher {
@@ -150,17 +153,14 @@ export class Dispatcher {
   private async sendBatch(url: string, entries: SendMessageBatchRequestEntry[]): Promise<void> {
     let pending = entries;
     for (let round = 0; pending.length > 0; round++) {
-      if (round > 0)
-        await new Promise((r) => setTimeout(r, Math.random() * Math.min(2_000, 100 * 2 ** round)));
+      if (round > 0) await backoffSleep(round, SEND_RETRY_BACKOFF);
       const out = await this.sqs.send(new SendMessageBatchCommand({ QueueUrl: url, Entries: pending }));
       const failed = out.Failed ?? [];
       const permanent = failed.filter((f) => f.SenderFault);
       if (permanent.length > 0) {
-        throw new Error(
-          `SQS rejected step messages: ${permanent.map((f) => `${f.Code}: ${f.Message}`).join('; ')}`,
-        );
+        throw new MessagesRejectedError(permanent.map((f) => `${f.Code}: ${f.Message}`));
       }
-      if (round >= 5 && failed.length > 0) throw new Error(`SQS kept failing ${failed.length} step messages`);
+      if (round >= 5 && failed.length > 0) throw new DispatchFailedError(failed.length);
       const ids = new Set(failed.map((f) => f.Id));
       pending = pending.filter((e) => ids.has(e.Id));
     }

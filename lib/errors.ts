@@ -1,7 +1,12 @@
 /**
  * Typed errors with stable codes. `name` is a literal (never `constructor.name`,
  * which minifiers rename): Lambda reports it as `errorType` and ASL `ErrorEquals`
- * matches on it, so names are part of the public API.
+ * matches on it, so names are part of the public API. Each class also declares its
+ * retry policy (`static retry`, read by classifyFailure in lib/failure.ts).
+ *
+ * Over 400 lines on purpose: one file holds every error class, so ERROR_CLASSES (and the
+ * test that no exported class is missing from it) sees them all in one place. Each class
+ * is small and stands alone.
  */
 
 export const ErrorCode = {
@@ -41,17 +46,61 @@ export const ErrorCode = {
   NOTHING_TO_RERUN: 'NOTHING_TO_RERUN',
   RELEASE_FAILED: 'RELEASE_FAILED',
   RELEASE_TARGET_MISSING: 'RELEASE_TARGET_MISSING',
+  INVALID_SCHEDULE: 'INVALID_SCHEDULE',
+  MESSAGES_REJECTED: 'MESSAGES_REJECTED',
+  DISPATCH_FAILED: 'DISPATCH_FAILED',
+  STEP_OUTPUT_MISSING: 'STEP_OUTPUT_MISSING',
+  REDRIVE_INCOMPLETE: 'REDRIVE_INCOMPLETE',
+  RUN_VANISHED: 'RUN_VANISHED',
+  TASK_METADATA: 'TASK_METADATA',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/**
+ * What an error says about trying again; each error class declares one (`static retry`),
+ * and classifyFailure() (lib/failure.ts) reads it.
+ */
+export interface RetryPolicy {
+  /** A step attempt failing with it may be retried within the step's `retries`. */
+  readonly retryable: boolean;
+  /**
+   * A passing fault of the AWS services (throttling, a 5xx, a dropped connection): worth
+   * retrying in place, matched by the run state machine's Retry, counted by the worker's
+   * circuit breaker.
+   */
+  readonly transient: boolean;
+}
+
+export const Retry = {
+  /** Another try cannot succeed: the input, the definition or the request is wrong. */
+  FINAL: { retryable: false, transient: false },
+  /** Another attempt may succeed (a timeout, a lost worker or task). */
+  RETRYABLE: { retryable: true, transient: false },
+  /** The infrastructure failed in a way that passes. */
+  TRANSIENT: { retryable: true, transient: true },
+} as const satisfies Record<string, RetryPolicy>;
 
 export abstract class LambdagError extends Error {
   abstract override readonly name: string;
   abstract readonly code: ErrorCode;
 }
 
+/**
+ * An error class as the registry below sees it: its literal name (what Lambda reports as
+ * errorType and ASL matches) and its retry policy, both static so they are known without
+ * an instance.
+ */
+export interface LambdagErrorClass {
+  readonly errorName: string;
+  readonly retry: RetryPolicy;
+  readonly prototype: LambdagError;
+}
+
 /** A job definition is not a valid DAG (cycle, unknown dependency, duplicate or bad key, no steps). */
 export class InvalidJobError extends LambdagError {
-  override readonly name = 'InvalidJobError' as const;
+  static readonly errorName = 'InvalidJobError';
+  static readonly retry = Retry.FINAL;
+  override readonly name = InvalidJobError.errorName;
   readonly code = ErrorCode.INVALID_JOB;
   constructor(
     readonly job: string,
@@ -63,7 +112,9 @@ export class InvalidJobError extends LambdagError {
 }
 
 export class JobNotFoundError extends LambdagError {
-  override readonly name = 'JobNotFoundError' as const;
+  static readonly errorName = 'JobNotFoundError';
+  static readonly retry = Retry.FINAL;
+  override readonly name = JobNotFoundError.errorName;
   readonly code = ErrorCode.JOB_NOT_FOUND;
   constructor(
     readonly job: string,
@@ -75,7 +126,9 @@ export class JobNotFoundError extends LambdagError {
 
 /** Run input that is not JSON or fails the job's schema. `issues` say where. */
 export class InvalidInputError extends LambdagError {
-  override readonly name = 'InvalidInputError' as const;
+  static readonly errorName = 'InvalidInputError';
+  static readonly retry = Retry.FINAL;
+  override readonly name = InvalidInputError.errorName;
   readonly code = ErrorCode.INVALID_INPUT;
   constructor(
     message: string,
@@ -86,7 +139,9 @@ export class InvalidInputError extends LambdagError {
 }
 
 export class RunNotFoundError extends LambdagError {
-  override readonly name = 'RunNotFoundError' as const;
+  static readonly errorName = 'RunNotFoundError';
+  static readonly retry = Retry.FINAL;
+  override readonly name = RunNotFoundError.errorName;
   readonly code = ErrorCode.RUN_NOT_FOUND;
   /** `retentionDays`: how long runs are kept, when known; an older run's items have expired. */
   constructor(
@@ -105,7 +160,9 @@ export class RunNotFoundError extends LambdagError {
  * there (DynamoDB deletes expired items up to about 48 hours late).
  */
 export class ArtifactExpiredError extends LambdagError {
-  override readonly name = 'ArtifactExpiredError' as const;
+  static readonly errorName = 'ArtifactExpiredError';
+  static readonly retry = Retry.RETRYABLE;
+  override readonly name = ArtifactExpiredError.errorName;
   readonly code = ErrorCode.ARTIFACT_EXPIRED;
   constructor(
     readonly runId: string,
@@ -123,7 +180,9 @@ export class ArtifactExpiredError extends LambdagError {
 
 /** A run id is already taken by a run of another job or input. */
 export class RunConflictError extends LambdagError {
-  override readonly name = 'RunConflictError' as const;
+  static readonly errorName = 'RunConflictError';
+  static readonly retry = Retry.FINAL;
+  override readonly name = RunConflictError.errorName;
   readonly code = ErrorCode.RUN_CONFLICT;
   constructor(
     readonly runId: string,
@@ -134,7 +193,9 @@ export class RunConflictError extends LambdagError {
 }
 
 export class PayloadTooLargeError extends LambdagError {
-  override readonly name = 'PayloadTooLargeError' as const;
+  static readonly errorName = 'PayloadTooLargeError';
+  static readonly retry = Retry.RETRYABLE;
+  override readonly name = PayloadTooLargeError.errorName;
   readonly code = ErrorCode.PAYLOAD_TOO_LARGE;
   constructor(
     readonly what: string,
@@ -147,12 +208,16 @@ export class PayloadTooLargeError extends LambdagError {
 
 /** A queue message that cannot be parsed or names no known run/job/step. Never retried by us; SQS moves it to the DLQ. */
 export class InvalidMessageError extends LambdagError {
-  override readonly name = 'InvalidMessageError' as const;
+  static readonly errorName = 'InvalidMessageError';
+  static readonly retry = Retry.FINAL;
+  override readonly name = InvalidMessageError.errorName;
   readonly code = ErrorCode.INVALID_MESSAGE;
 }
 
 export class ConfigError extends LambdagError {
-  override readonly name = 'ConfigError' as const;
+  static readonly errorName = 'ConfigError';
+  static readonly retry = Retry.FINAL;
+  override readonly name = ConfigError.errorName;
   readonly code = ErrorCode.CONFIG;
   constructor(
     readonly variable: string,
@@ -164,13 +229,18 @@ export class ConfigError extends LambdagError {
 
 /** Thrown by step code to fail the step at once, without using its retries. */
 export class NonRetryableError extends LambdagError {
-  override readonly name: string = 'NonRetryableError';
+  static readonly errorName = 'NonRetryableError';
+  static readonly retry = Retry.FINAL;
+  /** Subclasses (step code's own) may name themselves; they stay non-retryable. */
+  override readonly name: string = NonRetryableError.errorName;
   readonly code: ErrorCode = ErrorCode.NON_RETRYABLE;
 }
 
 /** Another delivery of the same step attempt is running; try this delivery later. */
 export class StepInProgressError extends LambdagError {
-  override readonly name = 'StepInProgressError' as const;
+  static readonly errorName = 'StepInProgressError';
+  static readonly retry = Retry.RETRYABLE;
+  override readonly name = StepInProgressError.errorName;
   readonly code = ErrorCode.STEP_IN_PROGRESS;
 }
 
@@ -179,7 +249,9 @@ export class StepInProgressError extends LambdagError {
  * after the SDK's own retries. The run state machine retries tasks that throw it.
  */
 export class TransientAwsError extends LambdagError {
-  override readonly name = 'TransientAwsError' as const;
+  static readonly errorName = 'TransientAwsError';
+  static readonly retry = Retry.TRANSIENT;
+  override readonly name = TransientAwsError.errorName;
   readonly code = ErrorCode.TRANSIENT_AWS;
   constructor(readonly original: Error) {
     super(`${original.name}: ${original.message}`, { cause: original });
@@ -192,7 +264,9 @@ export class TransientAwsError extends LambdagError {
  * step's retry budget decides what follows.
  */
 export class WorkerLostError extends LambdagError {
-  override readonly name = 'WorkerLostError' as const;
+  static readonly errorName = 'WorkerLostError';
+  static readonly retry = Retry.RETRYABLE;
+  override readonly name = WorkerLostError.errorName;
   readonly code = ErrorCode.WORKER_LOST;
   constructor(step: string, attempt: number, lost: number) {
     super(
@@ -204,7 +278,9 @@ export class WorkerLostError extends LambdagError {
 
 /** The ECS task running a step was asked to stop (SIGTERM): the attempt fails and is retried. */
 export class TaskStoppedError extends LambdagError {
-  override readonly name = 'TaskStoppedError' as const;
+  static readonly errorName = 'TaskStoppedError';
+  static readonly retry = Retry.RETRYABLE;
+  override readonly name = TaskStoppedError.errorName;
   readonly code = ErrorCode.TASK_STOPPED;
   constructor(step: string, signal: string) {
     super(`the ECS task running step '${step}' got ${signal} and stopped the step`);
@@ -216,7 +292,9 @@ export class TaskStoppedError extends LambdagError {
  * started, or stopped beating): found by PollRun, retried within the step's `retries`.
  */
 export class TaskLostError extends LambdagError {
-  override readonly name = 'TaskLostError' as const;
+  static readonly errorName = 'TaskLostError';
+  static readonly retry = Retry.RETRYABLE;
+  override readonly name = TaskLostError.errorName;
   readonly code = ErrorCode.TASK_LOST;
   constructor(
     readonly step: string,
@@ -229,7 +307,9 @@ export class TaskLostError extends LambdagError {
 
 /** ECS did not start a task for a step (RunTask returned failures): the delivery is retried. */
 export class EcsLaunchError extends LambdagError {
-  override readonly name = 'EcsLaunchError' as const;
+  static readonly errorName = 'EcsLaunchError';
+  static readonly retry = Retry.RETRYABLE;
+  override readonly name = EcsLaunchError.errorName;
   readonly code = ErrorCode.ECS_LAUNCH_FAILED;
   constructor(
     readonly step: string,
@@ -245,7 +325,9 @@ export class EcsLaunchError extends LambdagError {
  * SUCCEEDED and release again.
  */
 export class ReleaseFailedError extends LambdagError {
-  override readonly name = 'ReleaseFailedError' as const;
+  static readonly errorName = 'ReleaseFailedError';
+  static readonly retry = Retry.RETRYABLE;
+  override readonly name = ReleaseFailedError.errorName;
   readonly code = ErrorCode.RELEASE_FAILED;
   constructor(
     readonly steps: readonly string[],
@@ -260,7 +342,9 @@ export class ReleaseFailedError extends LambdagError {
  * a wrong run or step, or a shard a run started by an older version never wrote.
  */
 export class ReleaseTargetMissingError extends LambdagError {
-  override readonly name = 'ReleaseTargetMissingError' as const;
+  static readonly errorName = 'ReleaseTargetMissingError';
+  static readonly retry = Retry.FINAL;
+  override readonly name = ReleaseTargetMissingError.errorName;
   readonly code = ErrorCode.RELEASE_TARGET_MISSING;
   constructor(
     readonly runId: string,
@@ -275,7 +359,9 @@ export class ReleaseTargetMissingError extends LambdagError {
 
 /** The worker's circuit breaker is open: the record was handed back without being started. */
 export class CircuitOpenError extends LambdagError {
-  override readonly name = 'CircuitOpenError' as const;
+  static readonly errorName = 'CircuitOpenError';
+  static readonly retry = Retry.RETRYABLE;
+  override readonly name = CircuitOpenError.errorName;
   readonly code = ErrorCode.CIRCUIT_OPEN;
   constructor(readonly retryInMs: number) {
     super(`AWS dependencies keep failing; not starting step attempts for ${Math.ceil(retryInMs / 1000)}s`);
@@ -284,7 +370,9 @@ export class CircuitOpenError extends LambdagError {
 
 /** The run's execution ended before StartRun recorded the run (bad request, unknown job). */
 export class RunStartFailedError extends LambdagError {
-  override readonly name = 'RunStartFailedError' as const;
+  static readonly errorName = 'RunStartFailedError';
+  static readonly retry = Retry.FINAL;
+  override readonly name = RunStartFailedError.errorName;
   readonly code = ErrorCode.RUN_START_FAILED;
   constructor(
     readonly runId: string,
@@ -299,7 +387,9 @@ export class RunStartFailedError extends LambdagError {
 }
 
 export class LocalStackError extends LambdagError {
-  override readonly name = 'LocalStackError' as const;
+  static readonly errorName = 'LocalStackError';
+  static readonly retry = Retry.FINAL;
+  override readonly name = LocalStackError.errorName;
   readonly code = ErrorCode.LOCAL_STACK;
 }
 
@@ -342,7 +432,9 @@ function truncate(text: string, max: number): string {
 
 /** A step attempt ran past its time limit. Retryable within the step's retries. */
 export class StepTimeoutError extends LambdagError {
-  override readonly name = 'StepTimeoutError' as const;
+  static readonly errorName = 'StepTimeoutError';
+  static readonly retry = Retry.RETRYABLE;
+  override readonly name = StepTimeoutError.errorName;
   readonly code = ErrorCode.STEP_TIMEOUT;
   constructor(
     readonly step: string,
@@ -357,7 +449,9 @@ export class StepTimeoutError extends LambdagError {
  * `onLambdaTimeout: 'ecs'` the next attempt runs on ECS, else it is retried like a timeout.
  */
 export class LambdaTimeoutError extends LambdagError {
-  override readonly name = 'LambdaTimeoutError' as const;
+  static readonly errorName = 'LambdaTimeoutError';
+  static readonly retry = Retry.RETRYABLE;
+  override readonly name = LambdaTimeoutError.errorName;
   readonly code = ErrorCode.LAMBDA_TIMEOUT;
   constructor(
     readonly step: string,
@@ -372,7 +466,9 @@ export class LambdaTimeoutError extends LambdagError {
  * runner records the attempt CANCELED (not failed, not retried) when it sees it.
  */
 export class RunCanceledError extends LambdagError {
-  override readonly name = 'RunCanceledError' as const;
+  static readonly errorName = 'RunCanceledError';
+  static readonly retry = Retry.FINAL;
+  override readonly name = RunCanceledError.errorName;
   readonly code = ErrorCode.RUN_CANCELED;
   constructor(
     readonly runId: string,
@@ -384,7 +480,9 @@ export class RunCanceledError extends LambdagError {
 
 /** The run has not finished (STARTING, RUNNING or CANCELING), so it cannot be re-run yet. */
 export class RunNotFinishedError extends LambdagError {
-  override readonly name = 'RunNotFinishedError' as const;
+  static readonly errorName = 'RunNotFinishedError';
+  static readonly retry = Retry.FINAL;
+  override readonly name = RunNotFinishedError.errorName;
   readonly code = ErrorCode.RUN_NOT_FINISHED;
   constructor(
     readonly runId: string,
@@ -397,7 +495,9 @@ export class RunNotFinishedError extends LambdagError {
 
 /** Step names that the run's job does not have (e.g. `rerun --steps`). `steps` lists them. */
 export class UnknownStepError extends LambdagError {
-  override readonly name = 'UnknownStepError' as const;
+  static readonly errorName = 'UnknownStepError';
+  static readonly retry = Retry.FINAL;
+  override readonly name = UnknownStepError.errorName;
   readonly code = ErrorCode.UNKNOWN_STEP;
   constructor(
     readonly job: string,
@@ -413,7 +513,9 @@ export class UnknownStepError extends LambdagError {
 
 /** `rerun --from-failure` of a run in which every step succeeded. */
 export class NothingToRerunError extends LambdagError {
-  override readonly name = 'NothingToRerunError' as const;
+  static readonly errorName = 'NothingToRerunError';
+  static readonly retry = Retry.FINAL;
+  override readonly name = NothingToRerunError.errorName;
   readonly code = ErrorCode.NOTHING_TO_RERUN;
   constructor(
     readonly runId: string,
@@ -423,28 +525,140 @@ export class NothingToRerunError extends LambdagError {
   }
 }
 
+/** A schedule expression that is not EventBridge's rate(...) or cron(...), or not valid as one. */
+export class InvalidScheduleError extends LambdagError {
+  static readonly errorName = 'InvalidScheduleError';
+  static readonly retry = Retry.FINAL;
+  override readonly name = InvalidScheduleError.errorName;
+  readonly code = ErrorCode.INVALID_SCHEDULE;
+  constructor(
+    readonly expression: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** SQS refused step messages as malformed (a sender fault): sending them again cannot help. */
+export class MessagesRejectedError extends LambdagError {
+  static readonly errorName = 'MessagesRejectedError';
+  static readonly retry = Retry.FINAL;
+  override readonly name = MessagesRejectedError.errorName;
+  readonly code = ErrorCode.MESSAGES_REJECTED;
+  constructor(readonly reasons: readonly string[]) {
+    super(`SQS rejected step messages: ${reasons.join('; ')}`);
+  }
+}
+
+/** SQS kept failing some step messages of a batch through every resend. */
+export class DispatchFailedError extends LambdagError {
+  static readonly errorName = 'DispatchFailedError';
+  static readonly retry = Retry.RETRYABLE;
+  override readonly name = DispatchFailedError.errorName;
+  readonly code = ErrorCode.DISPATCH_FAILED;
+  constructor(readonly failed: number) {
+    super(`SQS kept failing ${failed} step messages`);
+  }
+}
+
+/**
+ * A SUCCEEDED step has neither an output nor an output key: its item is not what the
+ * runner wrote. Retryable, as any failure to load an upstream output has always been.
+ */
+export class StepOutputMissingError extends LambdagError {
+  static readonly errorName = 'StepOutputMissingError';
+  static readonly retry = Retry.RETRYABLE;
+  override readonly name = StepOutputMissingError.errorName;
+  readonly code = ErrorCode.STEP_OUTPUT_MISSING;
+  constructor(
+    readonly runId: string,
+    readonly step: string,
+  ) {
+    super(`step '${step}' of run '${runId}' has no recorded output`);
+  }
+}
+
+/** A DLQ redrive sent some messages back but not all; those stay in the DLQ (run it again). */
+export class RedriveIncompleteError extends LambdagError {
+  static readonly errorName = 'RedriveIncompleteError';
+  static readonly retry = Retry.RETRYABLE;
+  override readonly name = RedriveIncompleteError.errorName;
+  readonly code = ErrorCode.REDRIVE_INCOMPLETE;
+  constructor(
+    readonly queue: string,
+    readonly left: number,
+  ) {
+    super(`redrive of '${queue}': ${left} message(s) could not be sent back; they stay in the DLQ`);
+  }
+}
+
+/**
+ * StartRun's conditional create found a run under the id, yet did not get it back (it
+ * expired or was deleted in between): StartRun's retry creates it again.
+ */
+export class RunVanishedError extends LambdagError {
+  static readonly errorName = 'RunVanishedError';
+  static readonly retry = Retry.RETRYABLE;
+  override readonly name = RunVanishedError.errorName;
+  readonly code = ErrorCode.RUN_VANISHED;
+  constructor(readonly runId: string) {
+    super(`run '${runId}' could not be created or read`);
+  }
+}
+
+/** The ECS task metadata endpoint did not answer with the task's document. */
+export class TaskMetadataError extends LambdagError {
+  static readonly errorName = 'TaskMetadataError';
+  static readonly retry = Retry.RETRYABLE;
+  override readonly name = TaskMetadataError.errorName;
+  readonly code = ErrorCode.TASK_METADATA;
+  constructor(readonly status: number) {
+    super(`task metadata endpoint answered ${status}`);
+  }
+}
+
+/**
+ * Every error class lambdag raises. A test checks that each LambdagError subclass this
+ * module exports is here, so ERROR_NAMES cannot miss one.
+ */
+export const ERROR_CLASSES = [
+  InvalidJobError,
+  JobNotFoundError,
+  InvalidInputError,
+  RunNotFoundError,
+  ArtifactExpiredError,
+  RunConflictError,
+  PayloadTooLargeError,
+  InvalidMessageError,
+  ConfigError,
+  NonRetryableError,
+  StepInProgressError,
+  TransientAwsError,
+  WorkerLostError,
+  TaskStoppedError,
+  TaskLostError,
+  EcsLaunchError,
+  ReleaseFailedError,
+  ReleaseTargetMissingError,
+  CircuitOpenError,
+  RunStartFailedError,
+  LocalStackError,
+  StepTimeoutError,
+  LambdaTimeoutError,
+  RunCanceledError,
+  RunNotFinishedError,
+  UnknownStepError,
+  NothingToRerunError,
+  InvalidScheduleError,
+  MessagesRejectedError,
+  DispatchFailedError,
+  StepOutputMissingError,
+  RedriveIncompleteError,
+  RunVanishedError,
+  TaskMetadataError,
+] as const satisfies readonly LambdagErrorClass[];
+
+export type LambdagErrorName = (typeof ERROR_CLASSES)[number]['errorName'];
+
 /** Every error name lambdag raises: the values Lambda reports as errorType and ASL can match. */
-export const ERROR_NAMES = [
-  'InvalidJobError',
-  'JobNotFoundError',
-  'InvalidInputError',
-  'RunNotFoundError',
-  'ArtifactExpiredError',
-  'RunConflictError',
-  'PayloadTooLargeError',
-  'InvalidMessageError',
-  'ConfigError',
-  'NonRetryableError',
-  'StepInProgressError',
-  'LocalStackError',
-  'StepTimeoutError',
-  'LambdaTimeoutError',
-  'TaskStoppedError',
-  'TaskLostError',
-  'EcsLaunchError',
-  'RunCanceledError',
-  'RunNotFinishedError',
-  'UnknownStepError',
-  'NothingToRerunError',
-  'TransientAwsError',
-] as const;
+export const ERROR_NAMES: readonly LambdagErrorName[] = ERROR_CLASSES.map((cls) => cls.errorName);

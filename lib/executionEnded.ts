@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { abortRun, type CancelLimits, sweepCanceledRun } from './cancel.ts';
 import { ContinueRunRequestSchema } from './continueAsNew.ts';
 import type { Deps } from './deps.ts';
-import { ConfigError, ErrorCode, InvalidInputError } from './errors.ts';
+import { ErrorCode, InvalidInputError } from './errors.ts';
 import { finalizeRun, outcomeOf, type RunOutcome } from './finalize.ts';
 import { runIdForClientToken } from './ids.ts';
 import { RunStatus, TERMINAL_RUN_STATUSES } from './status.ts';
@@ -261,20 +261,4 @@ async function runIdFromHistory(deps: Deps, executionArn: string): Promise<strin
     nextToken = page.nextToken;
   } while (nextToken && read < HISTORY_EVENTS_READ);
   return undefined;
-}
-
-export function executionEndOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): ExecutionEndOptions {
-  const num = (name: string, fallback: number) => {
-    const value = env[name];
-    if (value === undefined || value === '') return fallback;
-    const n = Number(value);
-    if (!Number.isFinite(n) || n <= 0)
-      throw new ConfigError(name, `must be a positive number, got '${value}'`);
-    return n;
-  };
-  return {
-    cancelGraceSeconds: num('LAMBDAG_CANCEL_GRACE_SECONDS', 60),
-    checkMs: num('LAMBDAG_EXECUTION_END_CHECK_MS', 1_000),
-    startWaitMs: num('LAMBDAG_EXECUTION_END_START_WAIT_SECONDS', 60) * 1000,
-  };
 }

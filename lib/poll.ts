@@ -1,7 +1,7 @@
 import { abortRun, type CancelLimits, pollCanceling } from './cancel.ts';
-import { handOver, handOverDue, maxPollTicksFromEnv } from './continueAsNew.ts';
+import { handOver, handOverDue } from './continueAsNew.ts';
 import type { Deps } from './deps.ts';
-import { ConfigError, ErrorCode, InvalidInputError } from './errors.ts';
+import { ErrorCode, InvalidInputError } from './errors.ts';
 import type { ReconcileLimits } from './reconcile.ts';
 import { reconcileRun } from './reconcile.ts';
 import { nextWaitSeconds, type PollState, PollStateSchema, paceOf } from './runState.ts';
@@ -153,28 +153,4 @@ async function observe(
     ...(state.generation ? { generation: state.generation } : {}),
   };
   return { next, watchable: !run.tasks?.length };
-}
-
-export function pollOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): PollOptions {
-  const num = (name: string, fallback: number, { zero = false } = {}) => {
-    const value = env[name];
-    if (value === undefined || value === '') return fallback;
-    const n = Number(value);
-    if (!Number.isFinite(n) || n < 0 || (n === 0 && !zero))
-      throw new ConfigError(name, `must be a ${zero ? 'non-negative' : 'positive'} number, got '${value}'`);
-    return n;
-  };
-  return {
-    stallSeconds: num('LAMBDAG_STALL_SECONDS', 300),
-    // 1 + 2 + 4 + 8 s: the waits of a run's first 15 s (0: PollRun never watches).
-    watchSeconds: num('LAMBDAG_POLL_WATCH_SECONDS', 15, { zero: true }),
-    watchCheckMs: num('LAMBDAG_POLL_WATCH_CHECK_MS', 500),
-    maxTicks: maxPollTicksFromEnv(env),
-    queuedLostSeconds: num('LAMBDAG_QUEUED_LOST_SECONDS', 900),
-    runningLostSeconds: num('LAMBDAG_RUNNING_LOST_SECONDS', 1_000),
-    cancelGraceSeconds: num('LAMBDAG_CANCEL_GRACE_SECONDS', 60),
-    // Four of the tasks' 30 s heartbeats.
-    ecsStaleSeconds: num('LAMBDAG_ECS_STALE_SECONDS', 120),
-    ecsStartTimeoutSeconds: num('LAMBDAG_ECS_START_TIMEOUT_SECONDS', 600),
-  };
 }

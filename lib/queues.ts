@@ -9,7 +9,7 @@ import {
   SendMessageBatchCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import { ConfigError } from './errors.ts';
+import { ConfigError, RedriveIncompleteError } from './errors.ts';
 
 /** One step queue and its dead-letter queue, as `lambdag queues` shows them. */
 export interface QueueStats {
@@ -121,9 +121,7 @@ export class QueueInspector {
       }
       moved += done.length;
       if (done.length < Messages.length) {
-        throw new Error(
-          `redrive of '${queue}': ${Messages.length - done.length} message(s) could not be sent back; they stay in the DLQ`,
-        );
+        throw new RedriveIncompleteError(queue, Messages.length - done.length);
       }
     }
     return { moved, queue };

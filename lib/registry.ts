@@ -1,4 +1,4 @@
-import { JobNotFoundError } from './errors.ts';
+import { InvalidJobError, JobNotFoundError } from './errors.ts';
 import type { JobDefinition } from './job.ts';
 import type { Schedule } from './schedule.ts';
 
@@ -8,7 +8,7 @@ export class JobRegistry {
 
   constructor(jobs: readonly JobDefinition<unknown>[]) {
     for (const job of jobs) {
-      if (this.jobs.has(job.name)) throw new Error(`job '${job.name}' is registered twice`);
+      if (this.jobs.has(job.name)) throw new InvalidJobError(job.name, 'is registered twice');
       this.jobs.set(job.name, job);
     }
   }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { InvalidJobError } from './errors.ts';
+import { InvalidJobError, InvalidScheduleError } from './errors.ts';
 
 /**
  * A schedule on a job: at each tick of `expression`, start a run of the job
@@ -81,7 +81,8 @@ export function defineSchedules(job: string, options: readonly ScheduleOptions[]
     try {
       return { ...schedule, job, parsed: parseScheduleExpression(schedule.expression) };
     } catch (error) {
-      throw new InvalidJobError(job, `${where}: ${(error as Error).message}`);
+      if (!(error instanceof InvalidScheduleError)) throw error;
+      throw new InvalidJobError(job, `${where}: ${error.message}`);
     }
   });
 }
@@ -91,10 +92,11 @@ export function parseScheduleExpression(expression: string): ScheduleExpression 
   if (rate) {
     const value = Number(rate[1]);
     const unit = rate[2] as string;
-    if (value < 1) throw new Error(`'${expression}': the rate must be at least 1`);
+    if (value < 1) throw new InvalidScheduleError(expression, `'${expression}': the rate must be at least 1`);
     // EventBridge is strict: "1 minute", "5 minutes".
     if ((value === 1) !== !unit.endsWith('s')) {
-      throw new Error(
+      throw new InvalidScheduleError(
+        expression,
         `'${expression}': use the singular unit for 1 and the plural otherwise (rate(1 minute), rate(5 minutes))`,
       );
     }
@@ -103,20 +105,25 @@ export function parseScheduleExpression(expression: string): ScheduleExpression 
   }
   const cron = CRON.exec(expression);
   if (cron) return { kind: 'cron', fields: parseCron(expression, (cron[1] as string).trim().split(/\s+/)) };
-  throw new Error(
+  throw new InvalidScheduleError(
+    expression,
     `'${expression}' is not rate(N unit) or cron(min hour day-of-month month day-of-week year)`,
   );
 }
 
 function parseCron(expression: string, parts: string[]): CronFields {
   if (parts.length !== 6) {
-    throw new Error(
+    throw new InvalidScheduleError(
+      expression,
       `'${expression}': cron takes 6 fields (minutes hours day-of-month month day-of-week year), got ${parts.length}`,
     );
   }
   const [min, hour, dom, month, dow, year] = parts as [string, string, string, string, string, string];
   if ((dom === '?') === (dow === '?')) {
-    throw new Error(`'${expression}': exactly one of day-of-month and day-of-week must be '?'`);
+    throw new InvalidScheduleError(
+      expression,
+      `'${expression}': exactly one of day-of-month and day-of-week must be '?'`,
+    );
   }
   return {
     minutes: field(expression, 'minutes', min, 0, 59),
@@ -141,7 +148,8 @@ function field(
     const index = names?.indexOf(token.toUpperCase()) ?? -1;
     const n = index >= 0 ? index + 1 : /^\d+$/.test(token) ? Number(token) : Number.NaN;
     if (!Number.isInteger(n) || n < min || n > max) {
-      throw new Error(
+      throw new InvalidScheduleError(
+        expression,
         `'${expression}': ${name} '${token}' is not in ${min}-${max}${/[LW#]/.test(token) ? ' (L, W and # are not supported)' : ''}`,
       );
     }
@@ -152,7 +160,10 @@ function field(
     const [range = '', stepText] = part.split('/');
     const step = stepText === undefined ? 1 : Number(stepText);
     if (!Number.isInteger(step) || step < 1)
-      throw new Error(`'${expression}': ${name} step '${stepText}' is not a positive integer`);
+      throw new InvalidScheduleError(
+        expression,
+        `'${expression}': ${name} step '${stepText}' is not a positive integer`,
+      );
     let from: number;
     let to: number;
     if (range === '*') {
@@ -162,7 +173,11 @@ function field(
       const [a = '', b = ''] = range.split('-');
       from = value(a);
       to = value(b);
-      if (from > to) throw new Error(`'${expression}': ${name} range '${range}' runs backwards`);
+      if (from > to)
+        throw new InvalidScheduleError(
+          expression,
+          `'${expression}': ${name} range '${range}' runs backwards`,
+        );
     } else {
       from = value(range);
       to = stepText === undefined ? from : max;

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { dispatchFirstAttempts } from './advance.ts';
 import { continueRun, isContinuation } from './continueAsNew.ts';
 import type { Deps } from './deps.ts';
-import { InvalidInputError, PayloadTooLargeError, RunConflictError } from './errors.ts';
+import { InvalidInputError, PayloadTooLargeError, RunConflictError, RunVanishedError } from './errors.ts';
 import { newRunId, RUN_ID, runIdForClientToken } from './ids.ts';
 import { initialSteps, type PreparedRerun, prepareRerun, RerunOptionsSchema } from './rerun.ts';
 import { expiryOf } from './retention.ts';
@@ -101,7 +101,7 @@ export async function startRun(deps: Deps, raw: unknown, executionArn?: string):
   };
   const created = await deps.store.createRun(run);
   let current = created.ok ? created.item : created.current;
-  if (!current) throw new Error(`run '${runId}' could not be created or read`);
+  if (!current) throw new RunVanishedError(runId);
   if (current.job !== job.name) {
     throw new RunConflictError(runId, `already exists as a run of job '${current.job}', not '${job.name}'`);
   }

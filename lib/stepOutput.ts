@@ -1,3 +1,4 @@
+import { StepOutputMissingError } from './errors.ts';
 import type { PayloadStore } from './payload.ts';
 import { s3Keys } from './store/keys.ts';
 import type { StepResult } from './store/runStore.ts';
@@ -34,7 +35,6 @@ export async function readStepOutput(payloads: PayloadStore, step: StepRecord): 
   // A reused output (a rerun's) is under its earlier run's prefix, and expires with that run.
   if (step.outputKey !== undefined)
     return payloads.getArtifact(step.outputKey, { runId: step.runId, step: step.key });
-  if (!('output' in step))
-    throw new Error(`step '${step.key}' of run '${step.runId}' has no recorded output`);
+  if (!('output' in step)) throw new StepOutputMissingError(step.runId, step.key);
   return step.output;
 }

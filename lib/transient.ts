@@ -1,42 +1,12 @@
-/** AWS error names that mean "try again later", across the services lambdag calls. */
-const TRANSIENT_NAMES = new Set([
-  'ThrottlingException',
-  'Throttling',
-  'ThrottledException',
-  'TooManyRequestsException',
-  'ProvisionedThroughputExceededException',
-  'RequestLimitExceeded',
-  'RequestThrottled',
-  'RequestThrottledException',
-  'SlowDown',
-  'ServiceUnavailable',
-  'ServiceUnavailableException',
-  'InternalServerError',
-  'InternalError',
-  'InternalFailure',
-  'TimeoutError',
-  'RequestTimeout',
-  'RequestTimeoutException',
-]);
-
-const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN']);
+import { backoffDelay, sleep } from './backoff.ts';
+import { classifyFailure } from './failure.ts';
 
 /**
- * Is this error from an AWS call that may well succeed if made again? Looks through
- * `cause` too: libraries wrap SDK errors (Powertools idempotency's persistence errors).
+ * Is this error from an AWS call that may well succeed if made again? (classifyFailure's
+ * `transient`, looking through `cause` too.)
  */
-export function isTransientAwsError(error: unknown, depth = 0): boolean {
-  if (!(error instanceof Error)) return false;
-  if (depth < 3 && error.cause !== undefined && isTransientAwsError(error.cause, depth + 1)) return true;
-  const e = error as Error & {
-    $retryable?: unknown;
-    $metadata?: { httpStatusCode?: number };
-    code?: string;
-  };
-  if (TRANSIENT_NAMES.has(e.name)) return true;
-  if (e.$retryable) return true;
-  if ((e.$metadata?.httpStatusCode ?? 0) >= 500) return true;
-  return e.code !== undefined && NETWORK_CODES.has(e.code);
+export function isTransientAwsError(error: unknown): boolean {
+  return classifyFailure(error).transient;
 }
 
 export interface TransientRetryOptions {
@@ -65,9 +35,11 @@ export async function withTransientRetries<T>(
       return await fn();
     } catch (error) {
       if (!isTransientAwsError(error) || tryNumber >= options.tries || options.giveUp?.()) throw error;
-      const delayMs = Math.round(random() * Math.min(options.maxMs, options.baseMs * 2 ** (tryNumber - 1)));
+      const delayMs = Math.round(
+        backoffDelay(tryNumber, { base: options.baseMs, cap: options.maxMs }, random),
+      );
       options.onRetry?.(error, tryNumber, delayMs);
-      await new Promise((resolve) => setTimeout(resolve, delayMs));
+      await sleep(delayMs);
     }
   }
 }

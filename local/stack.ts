@@ -12,6 +12,7 @@ import type { SQSRecord } from 'aws-lambda';
 import dynalite from 'dynalite';
 import { buildApp } from 'fauxqs';
 import { createAwsClients } from '../lib/aws.ts';
+import { readConfig } from '../lib/config.ts';
 import { createDeps, type Deps } from '../lib/deps.ts';
 import { LocalStackError } from '../lib/errors.ts';
 import type { Log } from '../lib/log.ts';
@@ -215,6 +216,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb,
       ...(logLevel !== 'INFO' && { POWERTOOLS_LOG_LEVEL: logLevel }),
     };
+    // This process's environment is the in-process functions' environment, as a Lambda's is
+    // its own: the SDK clients built here read their endpoints, region and key from it, and
+    // the ECS tasks (child processes) inherit it. Their lambdag config is passed explicitly
+    // (readConfig below); restored by stop().
     Object.assign(process.env, baseEnv);
     delete process.env.AWS_SESSION_TOKEN;
     delete process.env.AWS_PROFILE;
@@ -233,6 +238,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     expiry.start();
     stoppers.push(() => expiry.stop());
     const functionEnv = environmentOf(model, resources);
+    // Also in process.env: PollRun's and executionEnded's settings are read per invocation
+    // (lib/config.ts), and tests tune them there on a running stack.
     Object.assign(process.env, functionEnv);
     const registry = options.registry ?? (await import('../handlers/registry.ts')).registry;
     iam = new StackIam({
@@ -282,6 +289,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       random: options.faults?.random,
     });
     const handlerLog = new Logger({ serviceName: 'lambdag', logLevel });
+    // The functions' config, from their environment: this process's as the stack found it (a
+    // test tunes settings there, as a deployment does in serverless.yml), serverless.yml's, ECS's.
+    const functionConfig = readConfig({ ...savedEnv, ...functionEnv, ...ecsEnv });
     const functionDeps = new Map<string, Deps>();
     // The invocations' trace headers (Lambda's recursive loop detection) go with the functions' sends.
     const trace = new InvocationTrace();
@@ -294,7 +304,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       audit.install(aws.sqs);
       trace.install(aws.sqs);
       options.requestMetrics?.install(aws);
-      const deps = createDeps(registry, { aws, log: handlerLog });
+      const deps = createDeps(registry, { config: functionConfig, aws, log: handlerLog });
       functionDeps.set(spec.name, deps);
       // The event source polls with the function's role too, as Lambda's does.
       pollers.set(spec.name, createAwsClients({ credentials }).sqs);
@@ -339,6 +349,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const sfnServer = await startSfnServer(sfn, log);
     stoppers.push(() => closeServer(sfnServer.server));
     upstreams.states = sfnServer.endpoint;
+    // For code in this process that reaches the stack as a deployed one would (tests' own
+    // clients); the CLI is handed `env` instead.
     process.env.AWS_ENDPOINT_URL_SFN = endpoints.sfn;
     process.env.LAMBDAG_STATE_MACHINE_ARN = stateMachineArn;
 

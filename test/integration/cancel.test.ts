@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { readPollSettings } from '../../lib/config.ts';
 import { RunCanceledError, RunNotFoundError } from '../../lib/errors.ts';
 import { finalizeRun, type RunOutcome } from '../../lib/finalize.ts';
 import { newRunId } from '../../lib/ids.ts';
-import { pollOptionsFromEnv, pollRun } from '../../lib/poll.ts';
+import { pollRun } from '../../lib/poll.ts';
 import { AttemptStatus, StepRunner } from '../../lib/runner.ts';
 import type { PollState } from '../../lib/runState.ts';
 import { EventType, RunStatus, StepStatus } from '../../lib/status.ts';
@@ -184,7 +185,7 @@ describe('PollRun and FinalizeRun, for a run that is canceling', () => {
 
     // Within the grace period: the steps not started are canceled, the running one is left to its worker.
     const first = await pollRun(handle.deps, state(run.runId), {
-      ...pollOptionsFromEnv(),
+      ...readPollSettings(),
       cancelGraceSeconds: 3_600,
     });
     expect(first.status).toBe(RunStatus.CANCELING);
@@ -198,7 +199,7 @@ describe('PollRun and FinalizeRun, for a run that is canceling', () => {
     expect(early.status).toBe(RunStatus.RUNNING);
 
     // Past the grace period, the lost step is canceled too, and the run is done.
-    const second = await pollRun(handle.deps, first, { ...pollOptionsFromEnv(), cancelGraceSeconds: 0.001 });
+    const second = await pollRun(handle.deps, first, { ...readPollSettings(), cancelGraceSeconds: 0.001 });
     expect(second.status).toBe(RunStatus.CANCELED);
     steps = await stepsOf(handle, run.runId);
     expect(steps.get('hold')?.status).toBe(StepStatus.CANCELED);

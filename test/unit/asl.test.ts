@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import aslValidator from 'asl-validator';
 import { describe, expect, it } from 'vitest';
-import { ERROR_NAMES, InvalidJobError, StepTimeoutError } from '../../lib/errors.ts';
+import { ERROR_CLASSES, ERROR_NAMES, InvalidJobError, StepTimeoutError } from '../../lib/errors.ts';
 
 const dir = join(import.meta.dirname, '../../statemachines');
 const files = readdirSync(dir).filter((f) => f.endsWith('.asl.json'));
@@ -16,6 +16,28 @@ function substituted(text: string): unknown {
     ),
   );
 }
+
+/**
+ * The names not ours that ErrorEquals may match, each a documented error: the States
+ * runtime's, the Lambda service integration's (an invocation that failed before our code
+ * ran), the Step Functions integration's (ContinueAsNew's startExecution).
+ */
+const AWS_ERROR_NAMES = [
+  'States.ALL',
+  'States.TaskFailed',
+  'States.Timeout',
+  'States.HeartbeatTimeout',
+  'Lambda.ServiceException',
+  'Lambda.AWSLambdaException',
+  'Lambda.SdkClientException',
+  'Lambda.TooManyRequestsException',
+  'StepFunctions.ExecutionAlreadyExistsException',
+  'StepFunctions.ExecutionLimitExceededException',
+  'StepFunctions.SdkClientException',
+];
+
+/** The errors an execution fails with from a Fail state: the run's outcome, read by executionEnded and the CLI. */
+const FAIL_ERROR_NAMES = ['lambdag.RunFailed', 'lambdag.RunCanceled'];
 
 function walk(value: unknown, visit: (key: string, value: unknown) => void): void {
   if (Array.isArray(value)) for (const item of value) walk(item, visit);
@@ -47,21 +69,24 @@ describe.each(files)('state machine %s', (file) => {
     expect(found).toEqual([]);
   });
 
-  it('names only real errors in ErrorEquals and Fail states', () => {
-    const ours = new Set<string>(ERROR_NAMES);
-    const known = (name: string) =>
-      name.startsWith('States.') ||
-      name.startsWith('Lambda.') ||
-      // Errors of the Step Functions service integration (ContinueAsNew's startExecution).
-      name.startsWith('StepFunctions.') ||
-      name.startsWith('lambdag.') ||
-      ours.has(name);
+  it('names only real errors in ErrorEquals: one of our error classes, or an AWS name we list', () => {
+    const known = new Set<string>([...ERROR_NAMES, ...AWS_ERROR_NAMES]);
     const named: string[] = [];
     walk(definition, (key, value) => {
       if (key === 'ErrorEquals' && Array.isArray(value)) named.push(...(value as string[]));
     });
     expect(named.length).toBeGreaterThan(0);
-    expect(named.filter((n) => !known(n))).toEqual([]);
+    expect(named.filter((n) => !known.has(n))).toEqual([]);
+  });
+
+  it('ends in Fail states only with the errors it documents', () => {
+    const raised: string[] = [];
+    walk(definition, (_key, value) => {
+      if (value && typeof value === 'object' && (value as { Type?: unknown }).Type === 'Fail') {
+        raised.push(String((value as { Error?: unknown }).Error));
+      }
+    });
+    expect(raised.filter((name) => !FAIL_ERROR_NAMES.includes(name))).toEqual([]);
   });
 });
 
@@ -69,5 +94,20 @@ describe('error names', () => {
   it('are the literal names the errors carry', () => {
     expect(ERROR_NAMES).toContain(new InvalidJobError('j', 'm').name);
     expect(ERROR_NAMES).toContain(new StepTimeoutError('s', 1).name);
+  });
+
+  it('that the state machine retries in place are exactly the transient ones', () => {
+    const retried = new Set<string>();
+    for (const file of files) {
+      walk(substituted(readFileSync(join(dir, file), 'utf8')), (key, value) => {
+        if (key !== 'Retry' || !Array.isArray(value)) return;
+        for (const rule of value as { ErrorEquals: string[] }[])
+          for (const name of rule.ErrorEquals) retried.add(name);
+      });
+    }
+    const ours = ERROR_CLASSES.filter((cls) => retried.has(cls.errorName));
+    expect(ours.map((cls) => cls.errorName)).toEqual(
+      ERROR_CLASSES.filter((cls) => cls.retry.transient).map((cls) => cls.errorName),
+    );
   });
 });

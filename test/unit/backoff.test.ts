@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { retryDelaySeconds } from '../../lib/backoff.ts';
+import { backoffCeiling, backoffDelay, Jitter, retryDelaySeconds } from '../../lib/backoff.ts';
 
 describe('retry delay (exponential backoff, full jitter)', () => {
   it('grows as base * 2^(attempt-1) at the top of the jitter', () => {
@@ -16,5 +16,37 @@ describe('retry delay (exponential backoff, full jitter)', () => {
   it('can be anything from zero up to the ceiling', () => {
     expect(retryDelaySeconds(5, { baseSeconds: 1, maxSeconds: 300 }, () => 0)).toBe(0);
     expect(retryDelaySeconds(5, { baseSeconds: 1, maxSeconds: 300 }, () => 0.5)).toBe(8);
+  });
+});
+
+describe('backoffDelay (the one backoff)', () => {
+  const policy = { base: 100, cap: 2_000 };
+
+  it('doubles its ceiling with each try up to the cap, with full jitter by default', () => {
+    expect([1, 2, 3, 4, 5, 6].map((n) => backoffCeiling(n, policy))).toEqual([
+      100, 200, 400, 800, 1_600, 2_000,
+    ]);
+    expect(backoffDelay(3, policy, () => 1)).toBe(400);
+    expect(backoffDelay(3, policy, () => 0)).toBe(0);
+    expect(backoffDelay(3, policy, () => 0.25)).toBe(100);
+  });
+
+  it('keeps at least half the ceiling with half jitter', () => {
+    const half = { ...policy, jitter: Jitter.HALF };
+    expect(backoffDelay(3, half, () => 0)).toBe(200);
+    expect(backoffDelay(3, half, () => 1)).toBe(400);
+    expect(backoffDelay(30, half, () => 0.5)).toBe(1_500);
+  });
+
+  it('treats try 0 (or less) as the first', () => {
+    expect(backoffCeiling(0, policy)).toBe(100);
+  });
+
+  it('uses Math.random when no random is given, staying within the ceiling', () => {
+    for (let i = 0; i < 50; i++) {
+      const delay = backoffDelay(4, policy);
+      expect(delay).toBeGreaterThanOrEqual(0);
+      expect(delay).toBeLessThanOrEqual(800);
+    }
   });
 });

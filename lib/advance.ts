@@ -1,6 +1,7 @@
 import { descendantsOf, type JobPlan } from './dag.ts';
 import type { Deps } from './deps.ts';
 import type { DispatchItem, RunRef } from './dispatch.ts';
+import { PlanMismatchError } from './errors.ts';
 import { resolveUpstream } from './fanIn.ts';
 import { Runtime } from './job.ts';
 import { EventType, StepStatus } from './status.ts';
@@ -55,7 +56,7 @@ export async function releaseDependents(
     const upstream = plan.upstream.get(dependent) ?? [];
     if (upstream.length > 1) {
       const index = plan.upstreamIndex.get(dependent)?.get(stepKey);
-      if (index === undefined) throw new Error(`step '${stepKey}' is not upstream of '${dependent}'`);
+      if (index === undefined) throw new PlanMismatchError(stepKey, dependent);
       if (
         options.retry !== true &&
         options.fanIns?.deferFanIn(run, plan, dependent, index, options.delivery)

@@ -50,6 +50,8 @@ export const ErrorCode = {
   MESSAGES_REJECTED: 'MESSAGES_REJECTED',
   DISPATCH_FAILED: 'DISPATCH_FAILED',
   STEP_OUTPUT_MISSING: 'STEP_OUTPUT_MISSING',
+  UPSTREAM_NOT_SUCCEEDED: 'UPSTREAM_NOT_SUCCEEDED',
+  PLAN_MISMATCH: 'PLAN_MISMATCH',
   REDRIVE_INCOMPLETE: 'REDRIVE_INCOMPLETE',
   RUN_VANISHED: 'RUN_VANISHED',
   TASK_METADATA: 'TASK_METADATA',
@@ -578,6 +580,43 @@ export class StepOutputMissingError extends LambdagError {
   }
 }
 
+/**
+ * A step's upstream is not SUCCEEDED when the step reads it: its release came before the
+ * record (a redelivery of an old attempt, say). Retryable: the record settles.
+ */
+export class UpstreamNotSucceededError extends LambdagError {
+  static readonly errorName = 'UpstreamNotSucceededError';
+  static readonly retry = Retry.RETRYABLE;
+  override readonly name = UpstreamNotSucceededError.errorName;
+  readonly code = ErrorCode.UPSTREAM_NOT_SUCCEEDED;
+  constructor(
+    readonly runId: string,
+    readonly step: string,
+    readonly upstream: string,
+    readonly status: string,
+  ) {
+    super(`upstream step '${upstream}' of '${step}' (run '${runId}') is ${status}, not SUCCEEDED`);
+  }
+}
+
+/**
+ * A release names a step its plan does not list as upstream of the dependent: the plan the
+ * worker built differs from the one the run was started with (a job changed under a run).
+ * Retryable, as it always was; it ends in the DLQ if it persists.
+ */
+export class PlanMismatchError extends LambdagError {
+  static readonly errorName = 'PlanMismatchError';
+  static readonly retry = Retry.RETRYABLE;
+  override readonly name = PlanMismatchError.errorName;
+  readonly code = ErrorCode.PLAN_MISMATCH;
+  constructor(
+    readonly step: string,
+    readonly dependent: string,
+  ) {
+    super(`step '${step}' is not upstream of '${dependent}' in this run's plan`);
+  }
+}
+
 /** A DLQ redrive sent some messages back but not all; those stay in the DLQ (run it again). */
 export class RedriveIncompleteError extends LambdagError {
   static readonly errorName = 'RedriveIncompleteError';
@@ -622,6 +661,8 @@ export class TaskMetadataError extends LambdagError {
  * module exports is here, so ERROR_NAMES cannot miss one.
  */
 export const ERROR_CLASSES = [
+  UpstreamNotSucceededError,
+  PlanMismatchError,
   InvalidJobError,
   JobNotFoundError,
   InvalidInputError,

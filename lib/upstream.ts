@@ -1,5 +1,6 @@
 import type { JobPlan } from './dag.ts';
 import type { Deps } from './deps.ts';
+import { StepOutputMissingError, UpstreamNotSucceededError } from './errors.ts';
 import { StepStatus } from './status.ts';
 import { hasOutput, readStepOutput } from './stepOutput.ts';
 import { forEachLimit } from './store/runStore.ts';
@@ -74,12 +75,12 @@ async function readOutputs(
   const outputs = new Map<string, unknown>();
   await forEachLimit([...records.values()], PARALLEL_READS, async (record) => {
     if (record.status !== StepStatus.SUCCEEDED || !hasOutput(record)) {
-      throw new Error(`upstream step '${record.key}' of '${step}' is ${record.status}, not SUCCEEDED`);
+      throw new UpstreamNotSucceededError(runId, step, record.key, record.status);
     }
     outputs.set(record.key, await readStepOutput(deps.payloads, record));
   });
   for (const key of keys) {
-    if (!outputs.has(key)) throw new Error(`upstream step '${key}' of '${step}' has no recorded output`);
+    if (!outputs.has(key)) throw new StepOutputMissingError(runId, key);
   }
   return outputs;
 }

@@ -3,7 +3,8 @@ import { retryDelaySeconds } from './backoff.ts';
 import type { JobPlan } from './dag.ts';
 import type { Deps } from './deps.ts';
 import type { RunRef } from './dispatch.ts';
-import { ErrorCode, NonRetryableError, serializeError } from './errors.ts';
+import { ErrorCode, serializeError } from './errors.ts';
+import { classifyFailure } from './failure.ts';
 import { OnLambdaTimeout } from './job.ts';
 import type { StepMessage } from './messages.ts';
 import { abortRun } from './runAbort.ts';
@@ -71,7 +72,7 @@ export async function failAttempt(
   const options = plan.steps.get(step)?.options ?? {};
   const retries = options.retries ?? 0;
   const retryable =
-    !(error instanceof NonRetryableError) &&
+    classifyFailure(error).retryable &&
     retriesUsed(message) < retries &&
     isRetryable(deps, options.retryable, error);
 

@@ -5,6 +5,7 @@ import type { CircuitBreaker } from './circuitBreaker.ts';
 import type { Deps } from './deps.ts';
 import { handToEcs } from './ecsHandOff.ts';
 import { CircuitOpenError, InvalidMessageError, ReleaseFailedError } from './errors.ts';
+import { classifyFailure } from './failure.ts';
 import type { IdempotentAttempt } from './idempotentAttempt.ts';
 import { decodeStepMessage, deferralSeconds, type StepMessage } from './messages.ts';
 import {
@@ -14,7 +15,7 @@ import {
   transientRetrySeconds,
 } from './redelivery.ts';
 import { defer, deliveryOf, recordDelivery, redeliver, setVisibility } from './sqsRedelivery.ts';
-import { isTransientAwsError, withTransientRetries } from './transient.ts';
+import { withTransientRetries } from './transient.ts';
 
 /** Transient AWS errors inside one delivery: this many tries, 100 ms to 2 s apart (full jitter). */
 const IN_PLACE_RETRIES = { tries: 3, baseMs: 100, maxMs: 2_000 } as const;
@@ -110,7 +111,7 @@ function classify(
   if (error instanceof IdempotencyAlreadyInProgressError) {
     return { kind: 'in-progress', retryInSeconds: inProgressRetrySeconds(error, ctx.remainingMs()) };
   }
-  if (isTransientAwsError(error)) {
+  if (classifyFailure(error).transient) {
     ctx.breaker.transientFailure();
     deps.log.warn('step attempt hit a transient AWS error; it will be delivered again', {
       ...where,

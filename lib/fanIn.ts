@@ -1,6 +1,5 @@
 import type { JobPlan } from './dag.ts';
 import type { Deps } from './deps.ts';
-import { ReleaseTargetMissingError } from './errors.ts';
 
 /**
  * How a fan-in step counts its upstream steps down.
@@ -79,18 +78,11 @@ export async function resolveUpstream(
     byShard.set(shard, [...(byShard.get(shard) ?? []), index]);
   }
   const emptied: number[] = [];
-  try {
-    await Promise.all(
-      [...byShard].map(async ([shard, indices]) => {
-        if ((await deps.store.resolveDependencies(runId, dependent, indices, shard)) === 0)
-          emptied.push(shard);
-      }),
-    );
-  } catch (error) {
-    // A run started before fan-ins had shards counts every upstream step on the step item.
-    if (!(error instanceof ReleaseTargetMissingError) || error.shard === undefined) throw error;
-    return (await deps.store.resolveDependencies(runId, dependent, upstreamIndices)) === 0;
-  }
+  await Promise.all(
+    [...byShard].map(async ([shard, indices]) => {
+      if ((await deps.store.resolveDependencies(runId, dependent, indices, shard)) === 0) emptied.push(shard);
+    }),
+  );
   if (emptied.length === 0) return false;
   return (await deps.store.resolveDependencies(runId, dependent, emptied)) === 0;
 }

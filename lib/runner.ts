@@ -10,6 +10,7 @@ import {
   retriesUsed,
 } from './attemptOutcome.ts';
 import { retryDelaySeconds } from './backoff.ts';
+import { forEachLimit } from './concurrency.ts';
 import type { JobPlan } from './dag.ts';
 import type { Deps } from './deps.ts';
 import type { RunRef } from './dispatch.ts';
@@ -29,7 +30,7 @@ import { ProgressReporter } from './progress.ts';
 import { RunStatusCache } from './runStatusCache.ts';
 import { EventType, RunStatus, StepStatus } from './status.ts';
 import { hasOutput, readStepOutput, storeStepOutput } from './stepOutput.ts';
-import { forEachLimit, type PreparedEvent } from './store/runStore.ts';
+import type { PreparedEvent } from './store/runStore.ts';
 import type { RunEvent } from './store/types.ts';
 
 export { type AttemptOutcome, AttemptStatus } from './attemptOutcome.ts';

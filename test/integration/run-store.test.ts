@@ -8,8 +8,13 @@ import { EventType, StepStatus } from '../../lib/status.ts';
 import { fanInShardSk, runPk, stepSk } from '../../lib/store/keys.ts';
 import type { StepRecord } from '../../lib/store/types.ts';
 import { useStack } from '../support/stack.ts';
+import { runStoreContract } from '../unit/store/runStoreContract.ts';
 
 const handle = useStack();
+
+describe('the DynamoDB run store (on the emulator), by the contract every RunStore keeps', () => {
+  runStoreContract(() => handle.deps.store);
+});
 
 function waitingStep(runId: string, pending: number): StepRecord {
   const now = new Date().toISOString();

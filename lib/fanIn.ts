@@ -1,5 +1,6 @@
 import type { JobPlan } from './dag.ts';
 import type { Deps } from './deps.ts';
+import type { FanInShard } from './store/types.ts';
 
 /**
  * How a fan-in step counts its upstream steps down.
@@ -23,13 +24,7 @@ export const isShardedFanIn = (upstreamCount: number) => upstreamCount > FAN_IN_
 
 export const shardOf = (upstreamIndex: number) => Math.floor(upstreamIndex / FAN_IN_SHARD_SIZE);
 
-/** A shard item as a run starts: the upstream steps of its range still to succeed. */
-export interface FanInShard {
-  readonly runId: string;
-  readonly step: string;
-  readonly shard: number;
-  readonly pending: number;
-}
+export type { FanInShard } from './store/types.ts';
 
 /**
  * What a step waits for as its run starts: `pending` for its own item, and its shard items

@@ -1,6 +1,5 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { SerializedError } from '../errors.ts';
-import type { FanInShard } from '../fanIn.ts';
 import type { RunStatus, StepStatus } from '../status.ts';
 import { BatchWrites } from './batchWrites.ts';
 import { DynamoTable } from './dynamoTable.ts';
@@ -21,7 +20,7 @@ import type {
 import { StepItems } from './stepItems.ts';
 import { StepTransitions } from './stepTransitions.ts';
 import type { TaskEntry } from './taskEntries.ts';
-import type { RunError, RunEvent, RunRecord, StepRecord } from './types.ts';
+import type { FanInShard, RunError, RunEvent, RunRecord, StepRecord } from './types.ts';
 
 /**
  * The run store on DynamoDB: the runs table's run item, step items, fan-in counters, event

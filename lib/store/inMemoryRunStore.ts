@@ -1,6 +1,5 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { ReleaseTargetMissingError, RunNotFoundError, type SerializedError } from '../errors.ts';
-import type { FanInShard } from '../fanIn.ts';
 import type { RunStatus, StepStatus } from '../status.ts';
 import { EVENTS_END, prepareEvent } from './eventLog.ts';
 import { fanInItemKey } from './fanInCounters.ts';
@@ -22,7 +21,7 @@ import type {
 import { initialItems, stepKey } from './stepItems.ts';
 import { type StepTransition, StepTransitions, stepWrite } from './stepTransitions.ts';
 import { encodeTaskEntry, type TaskEntry } from './taskEntries.ts';
-import type { RunError, RunEvent, RunRecord, StepRecord } from './types.ts';
+import type { FanInShard, RunError, RunEvent, RunRecord, StepRecord } from './types.ts';
 
 type Key = { readonly pk: string; readonly sk: string };
 const EXISTS = { exists: true } as const;

@@ -1,9 +1,8 @@
 import type { SerializedError } from '../errors.ts';
-import type { FanInShard } from '../fanIn.ts';
 import type { RunStatus, StepStatus } from '../status.ts';
 import { DynamoRunStore } from './dynamoRunStore.ts';
 import type { TaskEntry } from './taskEntries.ts';
-import type { RunError, RunEvent, RunRecord, StepRecord } from './types.ts';
+import type { FanInShard, RunError, RunEvent, RunRecord, StepRecord } from './types.ts';
 
 export { decodeTaskEntry, encodeTaskEntry, type TaskEntry } from './taskEntries.ts';
 

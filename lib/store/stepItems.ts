@@ -1,6 +1,5 @@
 import { BatchGetCommand, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { forEachLimit } from '../concurrency.ts';
-import type { FanInShard } from '../fanIn.ts';
 import type { BatchWrites } from './batchWrites.ts';
 import { BATCH_WRITE } from './batchWrites.ts';
 import { type DynamoTable, pauseBeforeRound } from './dynamoTable.ts';
@@ -8,7 +7,7 @@ import { fanInShardSk, runPk, STEP_SK_PREFIX, stepSk } from './keys.ts';
 import { type Item, toStep, ttlOf } from './records.ts';
 import type { RunExpiry, Transition } from './runStore.ts';
 import { type StepTransition, stepWrite } from './stepTransitions.ts';
-import type { StepRecord } from './types.ts';
+import type { FanInShard, StepRecord } from './types.ts';
 
 const BATCH_GET = 100;
 /** Batch requests in flight at once for one call. */

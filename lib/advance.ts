@@ -1,3 +1,4 @@
+import { forEachLimit } from './concurrency.ts';
 import { descendantsOf, type JobPlan } from './dag.ts';
 import type { Deps } from './deps.ts';
 import type { DispatchItem, RunRef } from './dispatch.ts';
@@ -5,7 +6,7 @@ import { PlanMismatchError } from './errors.ts';
 import { resolveUpstream } from './fanIn.ts';
 import { Runtime } from './job.ts';
 import { EventType, StepStatus } from './status.ts';
-import { forEachLimit, type RunExpiry, type StepResult } from './store/runStore.ts';
+import type { RunExpiry, StepResult } from './store/runStore.ts';
 
 const PARALLEL_WRITES = 16;
 

@@ -1,8 +1,9 @@
+import { forEachLimit } from './concurrency.ts';
 import type { Deps } from './deps.ts';
 import { RunNotFoundError } from './errors.ts';
 import type { PollState } from './runState.ts';
 import { EventType, RunStatus, StepStatus } from './status.ts';
-import { forEachLimit, type RunStore } from './store/runStore.ts';
+import type { RunStore } from './store/runStore.ts';
 import type { RunRecord, StepRecord } from './store/types.ts';
 import { stopRunTasks } from './taskSupervisor.ts';
 

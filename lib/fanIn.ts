@@ -1,6 +1,6 @@
 import type { JobPlan } from './dag.ts';
 import type { Deps } from './deps.ts';
-import { ReleaseTargetMissingError } from './errors.ts';
+import type { FanInShard } from './store/types.ts';
 
 /**
  * How a fan-in step counts its upstream steps down.
@@ -24,13 +24,7 @@ export const isShardedFanIn = (upstreamCount: number) => upstreamCount > FAN_IN_
 
 export const shardOf = (upstreamIndex: number) => Math.floor(upstreamIndex / FAN_IN_SHARD_SIZE);
 
-/** A shard item as a run starts: the upstream steps of its range still to succeed. */
-export interface FanInShard {
-  readonly runId: string;
-  readonly step: string;
-  readonly shard: number;
-  readonly pending: number;
-}
+export type { FanInShard } from './store/types.ts';
 
 /**
  * What a step waits for as its run starts: `pending` for its own item, and its shard items
@@ -79,18 +73,11 @@ export async function resolveUpstream(
     byShard.set(shard, [...(byShard.get(shard) ?? []), index]);
   }
   const emptied: number[] = [];
-  try {
-    await Promise.all(
-      [...byShard].map(async ([shard, indices]) => {
-        if ((await deps.store.resolveDependencies(runId, dependent, indices, shard)) === 0)
-          emptied.push(shard);
-      }),
-    );
-  } catch (error) {
-    // A run started before fan-ins had shards counts every upstream step on the step item.
-    if (!(error instanceof ReleaseTargetMissingError) || error.shard === undefined) throw error;
-    return (await deps.store.resolveDependencies(runId, dependent, upstreamIndices)) === 0;
-  }
+  await Promise.all(
+    [...byShard].map(async ([shard, indices]) => {
+      if ((await deps.store.resolveDependencies(runId, dependent, indices, shard)) === 0) emptied.push(shard);
+    }),
+  );
   if (emptied.length === 0) return false;
   return (await deps.store.resolveDependencies(runId, dependent, emptied)) === 0;
 }

@@ -1,9 +1,9 @@
+import { forEachLimit } from './concurrency.ts';
 import type { JobPlan } from './dag.ts';
 import type { Deps } from './deps.ts';
 import { StepOutputMissingError, UpstreamNotSucceededError } from './errors.ts';
 import { StepStatus } from './status.ts';
 import { hasOutput, readStepOutput } from './stepOutput.ts';
-import { forEachLimit } from './store/runStore.ts';
 
 /** What a step's body gets: its upstream outputs by alias, or for a streaming step an async iterable of them. */
 export type Upstream = Record<string, unknown> | AsyncIterable<readonly [string, unknown]>;

@@ -114,3 +114,11 @@ export interface RunEvent {
   readonly message?: string;
   readonly data?: Record<string, unknown>;
 }
+
+/** A wide fan-in's shard item as a run starts: the upstream steps of its range still to succeed (lib/fanIn.ts). */
+export interface FanInShard {
+  readonly runId: string;
+  readonly step: string;
+  readonly shard: number;
+  readonly pending: number;
+}

@@ -1,4 +1,4 @@
-import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { fanout } from '../../examples/fanout/job.ts';
 import { FAN_IN_SHARD_SIZE, resolveUpstream, shardOf } from '../../lib/fanIn.ts';
@@ -8,8 +8,13 @@ import { EventType, StepStatus } from '../../lib/status.ts';
 import { fanInShardSk, runPk, stepSk } from '../../lib/store/keys.ts';
 import type { StepRecord } from '../../lib/store/types.ts';
 import { useStack } from '../support/stack.ts';
+import { runStoreContract } from '../unit/store/runStoreContract.ts';
 
 const handle = useStack();
+
+describe('the DynamoDB run store (on the emulator), by the contract every RunStore keeps', () => {
+  runStoreContract(() => handle.deps.store);
+});
 
 function waitingStep(runId: string, pending: number): StepRecord {
   const now = new Date().toISOString();
@@ -27,17 +32,6 @@ describe('resolving a fan-in step’s dependencies (on the emulator)', () => {
     expect(await store.resolveDependency(runId, 'fan-in', 1)).toBe(0);
     expect(await store.resolveDependency(runId, 'fan-in', 1)).toBe(0);
     expect((await store.getStep(runId, 'fan-in'))?.pending).toBe(0);
-  });
-
-  it('goes on with a number set for a step item written without the map (an older run)', async () => {
-    const runId = newRunId();
-    const { runsTable } = handle.deps.config;
-    const legacy = { ...waitingStep(runId, 2), pk: runPk(runId), sk: stepSk('fan-in') };
-    await handle.deps.aws.ddb.send(new PutCommand({ TableName: runsTable, Item: legacy }));
-    const store = handle.deps.store;
-    expect(await store.resolveDependency(runId, 'fan-in', 1)).toBe(1);
-    expect(await store.resolveDependency(runId, 'fan-in', 1)).toBe(1);
-    expect(await store.resolveDependency(runId, 'fan-in', 0)).toBe(0);
   });
 
   it('says so for a step that does not exist', async () => {
@@ -127,21 +121,6 @@ describe('a fan-in wider than a shard (on the emulator)', () => {
     expect((await store.getStep(runId, 'sum'))?.pending).toBe(new Set(last.map(shardOf)).size);
     expect(await resolveUpstream(handle.deps, runId, plan, 'sum', last)).toBe(true);
     expect((await store.getStep(runId, 'sum'))?.pending).toBe(0);
-  });
-
-  it('counts on the step item for a run started before fan-ins had shards', async () => {
-    const runId = newRunId();
-    // What an older version wrote: the step items only, `sum` waiting for all n upstream steps.
-    const legacy = initialSteps(runId, fanout.plan({ n: 3 }), new Date().toISOString()).steps.map((step) =>
-      step.key === 'sum' ? { ...step, pending: n } : step,
-    );
-    await handle.deps.store.putSteps(legacy);
-    const released: number[] = [];
-    for (const [b, indices] of batches().entries()) {
-      if (await resolveUpstream(handle.deps, runId, plan, 'sum', indices)) released.push(b);
-    }
-    expect(released).toEqual([batches().length - 1]);
-    expect((await handle.deps.store.getStep(runId, 'sum'))?.pending).toBe(0);
   });
 
   it('says so for a shard that does not exist', async () => {

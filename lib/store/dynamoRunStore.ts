@@ -1,0 +1,218 @@
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { SerializedError } from '../errors.ts';
+import type { RunStatus, StepStatus } from '../status.ts';
+import { BatchWrites } from './batchWrites.ts';
+import { DynamoTable } from './dynamoTable.ts';
+import { EventLog } from './eventLog.ts';
+import { FanInCounters } from './fanInCounters.ts';
+import { RunItems } from './runItems.ts';
+import type {
+  PreparedEvent,
+  RunCounts,
+  RunExpiry,
+  RunStatusFields,
+  RunStore,
+  RunStoreOptions,
+  StepResult,
+  TablePut,
+  Transition,
+} from './runStore.ts';
+import { StepItems } from './stepItems.ts';
+import { StepTransitions } from './stepTransitions.ts';
+import type { TaskEntry } from './taskEntries.ts';
+import type { FanInShard, RunError, RunEvent, RunRecord, StepRecord } from './types.ts';
+
+/**
+ * The run store on DynamoDB: the runs table's run item, step items, fan-in counters, event
+ * log and batch writes, each in its own module; this class only puts them together
+ * behind the RunStore interface (whose methods document each write).
+ */
+export class DynamoRunStore implements RunStore {
+  private readonly runs: RunItems;
+  private readonly steps: StepItems;
+  private readonly fanIns: FanInCounters;
+  private readonly events: EventLog;
+  private readonly batches: BatchWrites;
+
+  constructor(ddb: DynamoDBDocumentClient, table: string, options: RunStoreOptions = {}) {
+    const runsTable = new DynamoTable(ddb, table, options.now ?? (() => new Date()));
+    this.batches = new BatchWrites(runsTable);
+    this.runs = new RunItems(runsTable, options.retentionDays);
+    this.steps = new StepItems(runsTable, this.batches);
+    this.fanIns = new FanInCounters(runsTable);
+    this.events = new EventLog(runsTable, this.batches);
+  }
+
+  // ---- the run item ---------------------------------------------------------
+
+  createRun(run: RunRecord): Promise<Transition<RunRecord>> {
+    return this.runs.createRun(run);
+  }
+  getRun(runId: string): Promise<RunRecord | undefined> {
+    return this.runs.getRun(runId);
+  }
+  requireRun(runId: string): Promise<RunRecord> {
+    return this.runs.requireRun(runId);
+  }
+  linkExecution(runId: string, executionArn: string): Promise<void> {
+    return this.runs.linkExecution(runId, executionArn);
+  }
+  setRunStatus(
+    runId: string,
+    from: readonly RunStatus[],
+    to: RunStatus,
+    set: RunStatusFields = {},
+  ): Promise<Transition<RunRecord>> {
+    return this.runs.setRunStatus(runId, from, to, set);
+  }
+  requestCancel(runId: string, reason?: string, abortError?: RunError): Promise<Transition<RunRecord>> {
+    return this.runs.requestCancel(runId, reason, abortError);
+  }
+  getRunStatus(runId: string, consistent: boolean): Promise<RunStatus | undefined> {
+    return this.runs.getRunStatus(runId, consistent);
+  }
+  addRunCounts(
+    runId: string,
+    deltas: { succeeded?: number; failed?: number; skipped?: number },
+    firstError?: RunError,
+  ): Promise<RunStatus | undefined> {
+    return this.runs.addRunCounts(runId, deltas, firstError);
+  }
+  trackTask(runId: string, entry: TaskEntry): Promise<void> {
+    return this.runs.trackTask(runId, entry);
+  }
+  untrackTasks(runId: string, entries: readonly TaskEntry[]): Promise<void> {
+    return this.runs.untrackTasks(runId, entries);
+  }
+  requestReconcile(runId: string): Promise<void> {
+    return this.runs.requestReconcile(runId);
+  }
+  setRunCounts(runId: string, counts: RunCounts): Promise<void> {
+    return this.runs.setRunCounts(runId, counts);
+  }
+  listRuns(job: string, limit = 20): Promise<RunRecord[]> {
+    return this.runs.listRuns(job, limit);
+  }
+
+  // ---- step items -----------------------------------------------------------
+
+  putSteps(
+    steps: readonly StepRecord[],
+    shards: readonly FanInShard[] = [],
+    expiresAt?: RunExpiry,
+  ): Promise<void> {
+    return this.steps.putSteps(steps, shards, expiresAt);
+  }
+  getStep(runId: string, key: string): Promise<StepRecord | undefined> {
+    return this.steps.getStep(runId, key);
+  }
+  getSteps(runId: string, keys: readonly string[]): Promise<Map<string, StepRecord>> {
+    return this.steps.getSteps(runId, keys);
+  }
+  listSteps(runId: string): AsyncGenerator<StepRecord> {
+    return this.steps.listSteps(runId);
+  }
+  claimStep(
+    runId: string,
+    key: string,
+    attempt: number,
+    options: { readonly taskArn?: string; readonly fromWaiting?: boolean } = {},
+  ): Promise<Transition<StepRecord>> {
+    const { taskArn, fromWaiting = false } = options;
+    return this.steps.transition(runId, key, StepTransitions.claim, {
+      attempt,
+      fromWaiting,
+      ...(taskArn ? { taskArn } : {}),
+    });
+  }
+  recordSuccess(
+    runId: string,
+    key: string,
+    attempt: number,
+    result: StepResult,
+    durationMs: number,
+  ): Promise<Transition<StepRecord>> {
+    return this.steps.transition(runId, key, StepTransitions.succeed, { attempt, result, durationMs });
+  }
+  heartbeat(runId: string, key: string, attempt: number): Promise<Transition<StepRecord>> {
+    return this.steps.transition(runId, key, StepTransitions.heartbeat, { attempt });
+  }
+  countRelaunch(runId: string, key: string, attempt: number): Promise<Transition<StepRecord>> {
+    return this.steps.transition(runId, key, StepTransitions.relaunch, { attempt });
+  }
+  recordFailure(
+    runId: string,
+    key: string,
+    attempt: number,
+    error: SerializedError,
+  ): Promise<Transition<StepRecord>> {
+    return this.steps.transition(runId, key, StepTransitions.fail, { attempt, error });
+  }
+  scheduleRetry(
+    runId: string,
+    key: string,
+    attempt: number,
+    error: SerializedError,
+    options: { promote?: boolean } = {},
+  ): Promise<Transition<StepRecord>> {
+    return this.steps.transition(runId, key, StepTransitions.retry, {
+      attempt,
+      error,
+      promote: options.promote === true,
+    });
+  }
+  markQueued(runId: string, key: string, releasedBy?: string): Promise<Transition<StepRecord>> {
+    return this.steps.transition(runId, key, StepTransitions.queue, releasedBy ? { releasedBy } : {});
+  }
+  markSkipped(runId: string, key: string, because: string): Promise<Transition<StepRecord>> {
+    return this.steps.transition(runId, key, StepTransitions.skip, { because });
+  }
+  markStepCanceled(
+    runId: string,
+    key: string,
+    from: readonly StepStatus[],
+    because: string,
+    attempt?: number,
+  ): Promise<Transition<StepRecord>> {
+    return this.steps.transition(runId, key, StepTransitions.cancel, {
+      from,
+      because,
+      ...(attempt === undefined ? {} : { attempt }),
+    });
+  }
+
+  // ---- fan-in counters ------------------------------------------------------
+
+  resolveDependency(runId: string, key: string, upstreamIndex: number, shard?: number): Promise<number> {
+    return this.fanIns.resolveDependency(runId, key, upstreamIndex, shard);
+  }
+  resolveDependencies(
+    runId: string,
+    key: string,
+    upstreamIndices: readonly number[],
+    shard?: number,
+  ): Promise<number> {
+    return this.fanIns.resolveDependencies(runId, key, upstreamIndices, shard);
+  }
+
+  // ---- the event log and batch writes ---------------------------------------
+
+  appendEvent(event: Omit<RunEvent, 'at'>, expiresAt: RunExpiry): Promise<void> {
+    return this.events.appendEvent(event, expiresAt);
+  }
+  prepareEvent(event: Omit<RunEvent, 'at'>, startedAt?: string, expiresAt?: RunExpiry): PreparedEvent {
+    return this.events.prepareEvent(event, startedAt, expiresAt);
+  }
+  putEvents(events: readonly PreparedEvent[]): Promise<void> {
+    return this.events.putEvents(events);
+  }
+  listEvents(runId: string, after?: string): Promise<{ events: RunEvent[]; cursor?: string }> {
+    return this.events.listEvents(runId, after);
+  }
+  putItems(puts: readonly TablePut[]): Promise<void> {
+    return this.batches.putItems(puts);
+  }
+  deleteItems(table: string, keys: readonly object[]): Promise<void> {
+    return this.batches.deleteItems(table, keys);
+  }
+}

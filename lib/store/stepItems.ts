@@ -1,0 +1,116 @@
+import { BatchGetCommand, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { forEachLimit } from '../concurrency.ts';
+import type { BatchWrites } from './batchWrites.ts';
+import { BATCH_WRITE } from './batchWrites.ts';
+import { type DynamoTable, pauseBeforeRound } from './dynamoTable.ts';
+import { fanInShardSk, runPk, STEP_SK_PREFIX, stepSk } from './keys.ts';
+import { type Item, toStep, ttlOf } from './records.ts';
+import type { RunExpiry, Transition } from './runStore.ts';
+import { type StepTransition, stepWrite } from './stepTransitions.ts';
+import type { FanInShard, StepRecord } from './types.ts';
+
+const BATCH_GET = 100;
+/** Batch requests in flight at once for one call. */
+export const PARALLEL_BATCHES = 4;
+
+/** The step items of a run (and the shard items of its wide fan-ins), in DynamoDB. */
+export class StepItems {
+  constructor(
+    private readonly table: DynamoTable,
+    private readonly batches: BatchWrites,
+  ) {}
+
+  async putSteps(
+    steps: readonly StepRecord[],
+    shards: readonly FanInShard[],
+    expiresAt: RunExpiry,
+  ): Promise<void> {
+    const items = initialItems(steps, shards, expiresAt);
+    const chunks: Item[][] = [];
+    for (let i = 0; i < items.length; i += BATCH_WRITE) chunks.push(items.slice(i, i + BATCH_WRITE));
+    await forEachLimit(chunks, PARALLEL_BATCHES, (chunk) => this.batches.putChunk(chunk));
+  }
+
+  async getStep(runId: string, key: string): Promise<StepRecord | undefined> {
+    const out = await this.table.ddb.send(
+      new GetCommand({ TableName: this.table.name, Key: stepKey(runId, key), ConsistentRead: true }),
+    );
+    return out.Item ? toStep(out.Item) : undefined;
+  }
+
+  async getSteps(runId: string, keys: readonly string[]): Promise<Map<string, StepRecord>> {
+    const found = new Map<string, StepRecord>();
+    const chunks: string[][] = [];
+    for (let i = 0; i < keys.length; i += BATCH_GET) chunks.push(keys.slice(i, i + BATCH_GET));
+    await forEachLimit(chunks, PARALLEL_BATCHES, async (chunk) => {
+      let wanted: Item[] = chunk.map((key) => stepKey(runId, key));
+      for (let round = 0; wanted.length > 0; round++) {
+        if (round > 0) await pauseBeforeRound(round);
+        const out = await this.table.ddb.send(
+          new BatchGetCommand({
+            RequestItems: { [this.table.name]: { Keys: wanted, ConsistentRead: true } },
+          }),
+        );
+        for (const item of out.Responses?.[this.table.name] ?? []) {
+          const step = toStep(item);
+          found.set(step.key, step);
+        }
+        wanted = out.UnprocessedKeys?.[this.table.name]?.Keys ?? [];
+      }
+    });
+    return found;
+  }
+
+  async *listSteps(runId: string): AsyncGenerator<StepRecord> {
+    let start: Item | undefined;
+    do {
+      const out = await this.table.ddb.send(
+        new QueryCommand({
+          TableName: this.table.name,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+          ExpressionAttributeValues: { ':pk': runPk(runId), ':prefix': STEP_SK_PREFIX },
+          ConsistentRead: true,
+          ExclusiveStartKey: start,
+        }),
+      );
+      for (const item of out.Items ?? []) yield toStep(item);
+      start = out.LastEvaluatedKey;
+    } while (start);
+  }
+
+  /** A transition of lib/store/stepTransitions.ts: one conditional UpdateItem. */
+  transition<A>(
+    runId: string,
+    key: string,
+    transition: StepTransition<A>,
+    args: A,
+  ): Promise<Transition<StepRecord>> {
+    const { update, condition } = stepWrite(transition, args, this.table.iso());
+    return this.table.update(stepKey(runId, key), update, condition, toStep);
+  }
+}
+
+export const stepKey = (runId: string, key: string) => ({ pk: runPk(runId), sk: stepSk(key) });
+
+/**
+ * The items a run starts with: its steps, and the shards of its wide fan-ins, each with
+ * an empty `resolvedBy` (the upstream steps, or shards, resolveDependency has counted) and
+ * the run's expiry.
+ */
+export function initialItems(
+  steps: readonly StepRecord[],
+  shards: readonly FanInShard[],
+  expiresAt: RunExpiry,
+): Item[] {
+  const ttl = ttlOf(expiresAt);
+  return [
+    ...steps.map((step) => ({ ...step, resolvedBy: {}, ...ttl, ...stepKey(step.runId, step.key) })),
+    ...shards.map((shard) => ({
+      ...shard,
+      resolvedBy: {},
+      ...ttl,
+      pk: runPk(shard.runId),
+      sk: fanInShardSk(shard.step, shard.shard),
+    })),
+  ];
+}

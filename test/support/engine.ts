@@ -1,0 +1,167 @@
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import type { AttemptOutcome } from '../../lib/attemptOutcome.ts';
+import type { AwsClients } from '../../lib/aws.ts';
+import type { LambdagConfig } from '../../lib/config.ts';
+import type { JobPlan } from '../../lib/dag.ts';
+import { createDeps, type Deps } from '../../lib/deps.ts';
+import { Dispatcher, type DispatchItem, type RunRef } from '../../lib/dispatch.ts';
+import type { JobDefinition } from '../../lib/job.ts';
+import type { Log } from '../../lib/log.ts';
+import type { StepMessage } from '../../lib/messages.ts';
+import { PayloadStore } from '../../lib/payload.ts';
+import { JobRegistry } from '../../lib/registry.ts';
+import { InMemoryRunStore } from '../../lib/store/inMemoryRunStore.ts';
+
+/**
+ * The engine on in-memory seams, for unit tests of lib/'s transitions without emulators:
+ * the in-memory run store, a dispatcher that keeps the messages it would send to SQS, a
+ * payload store over a Map instead of S3. Everything else is the real lib/.
+ */
+
+/** A Dispatcher whose sends are kept, as the step messages SQS would deliver. */
+export class RecordingDispatcher extends Dispatcher {
+  /** Every message sent, in order. */
+  readonly sent: StepMessage[] = [];
+  /** Delays asked for, by message (parallel to `sent`). */
+  readonly delays: (number | undefined)[] = [];
+
+  constructor(config: LambdagConfig, payloads: PayloadStore) {
+    super(unused<SQSClient>('SQS'), config, payloads);
+  }
+
+  override async dispatch(run: RunRef, _plan: JobPlan, items: readonly DispatchItem[]): Promise<void> {
+    for (const item of items) {
+      this.sent.push({
+        v: 1,
+        runId: run.runId,
+        job: run.job,
+        step: item.step,
+        attempt: item.attempt,
+        input: run.input,
+        ...(run.expiresAt === undefined ? {} : { expiresAt: run.expiresAt }),
+        ...(item.upstream ? { upstream: { ...item.upstream } } : {}),
+      });
+      this.delays.push(item.delaySeconds);
+    }
+  }
+
+  /** The messages sent since the last take, taken. */
+  take(): StepMessage[] {
+    this.delays.splice(0);
+    return this.sent.splice(0);
+  }
+
+  /** `step@attempt` of each message sent so far (not taken). */
+  sentSteps(): string[] {
+    return this.sent.map((m) => `${m.step}@${m.attempt}`);
+  }
+}
+
+/** A PayloadStore over a Map: a missing key is NoSuchKey, as S3 answers. */
+export class MemoryPayloadStore extends PayloadStore {
+  readonly objects = new Map<string, string>();
+
+  constructor() {
+    super(unused<S3Client>('S3'), 'memory-bucket');
+  }
+
+  override async putText(key: string, body: string): Promise<void> {
+    this.objects.set(key, body);
+  }
+
+  override async getJson<T = unknown>(key: string): Promise<T> {
+    const text = this.objects.get(key);
+    if (text === undefined) throw Object.assign(new Error(`no object '${key}'`), { name: 'NoSuchKey' });
+    return JSON.parse(text) as T;
+  }
+}
+
+/** A Log that keeps its lines (tests may assert on warnings). */
+export class MemoryLog implements Log {
+  readonly lines: { level: string; message: string; extra: Record<string, unknown>[] }[] = [];
+  debug(message: string, ...extra: Record<string, unknown>[]) {
+    this.lines.push({ level: 'debug', message, extra });
+  }
+  info(message: string, ...extra: Record<string, unknown>[]) {
+    this.lines.push({ level: 'info', message, extra });
+  }
+  warn(message: string, ...extra: Record<string, unknown>[]) {
+    this.lines.push({ level: 'warn', message, extra });
+  }
+  error(message: string, ...extra: Record<string, unknown>[]) {
+    this.lines.push({ level: 'error', message, extra });
+  }
+}
+
+export const TEST_CONFIG: LambdagConfig = {
+  stage: 'unit',
+  runsTable: 'runs',
+  idempotencyTable: 'idempotency',
+  bucket: 'memory-bucket',
+  queues: { default: 'https://sqs.invalid/default' },
+  maxMessageBytes: 262_144,
+  cancelCheckSeconds: 5,
+  maxReceiveCount: 5,
+  requestMetrics: false,
+};
+
+export interface EngineDeps extends Deps {
+  readonly store: InMemoryRunStore;
+  readonly dispatcher: RecordingDispatcher;
+  readonly payloads: MemoryPayloadStore;
+  readonly log: MemoryLog;
+}
+
+/** Deps for `jobs` on the in-memory seams; no AWS client is ever called (each throws if used). */
+export function engineDeps(
+  jobs: readonly JobDefinition<unknown>[],
+  config: Partial<LambdagConfig> = {},
+): EngineDeps {
+  const fullConfig = { ...TEST_CONFIG, ...config };
+  const payloads = new MemoryPayloadStore();
+  const deps = createDeps(new JobRegistry(jobs), {
+    config: fullConfig,
+    aws: unusedClients(),
+    store: new InMemoryRunStore({ retentionDays: fullConfig.retentionDays }),
+    payloads,
+    dispatcher: new RecordingDispatcher(fullConfig, payloads),
+    log: new MemoryLog(),
+  });
+  return deps as EngineDeps;
+}
+
+/** AWS clients none of which may be used: each is `unused`. */
+function unusedClients(): AwsClients {
+  return new Proxy({} as AwsClients, {
+    get: (_target, property) => (property === 'then' ? undefined : unused(`AWS client ${String(property)}`)),
+  });
+}
+
+/** A stand-in for an AWS client the engine must not reach in these tests: any use throws. */
+function unused<T>(what: string): T {
+  return new Proxy(
+    {},
+    {
+      get(_target, property) {
+        if (property === 'then') return undefined;
+        throw new Error(`${what} used in an in-memory engine test (.${String(property)})`);
+      },
+    },
+  ) as T;
+}
+
+/**
+ * Deliver every message sent, and those their attempts send, to `runner` until none is
+ * left (a retry's delay is not waited for); returns the outcomes in order.
+ */
+export async function drain(
+  deps: EngineDeps,
+  runner: { run(message: StepMessage): Promise<AttemptOutcome> },
+): Promise<AttemptOutcome[]> {
+  const outcomes: AttemptOutcome[] = [];
+  for (let messages = deps.dispatcher.take(); messages.length > 0; messages = deps.dispatcher.take()) {
+    for (const message of messages) outcomes.push(await runner.run(message));
+  }
+  return outcomes;
+}

@@ -1,4 +1,4 @@
-import type { RequestCounts } from '../lib/requestMetrics.ts';
+import type { RequestCounts } from '../lib/aws/requestMetrics.ts';
 
 /**
  * US East (N. Virginia) list prices as of 2026-12, first tier, no free tier. Sources:

@@ -14,9 +14,9 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { long } from '../examples/index.ts';
-import { LambdagClient } from '../lib/client.ts';
+import { LambdagClient } from '../lib/client/lambdagClient.ts';
 import { createDeps } from '../lib/deps.ts';
-import { JobRegistry } from '../lib/registry.ts';
+import { JobRegistry } from '../lib/job/registry.ts';
 import type { StepRecord } from '../lib/store/types.ts';
 import { startLocalStack } from '../local/stack.ts';
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineJob, type StepRef } from '../lib/job.ts';
+import { defineJob, type StepRef } from '../lib/job/defineJob.ts';
 
 /** `n` no-op steps in a chain: per-step latency with nothing else going on. */
 export const chain = defineJob(

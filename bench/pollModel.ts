@@ -1,4 +1,4 @@
-import { MAX_WAIT_SECONDS, MIN_WAIT_SECONDS, nextWaitSeconds, paceOf } from '../lib/runState.ts';
+import { MAX_WAIT_SECONDS, MIN_WAIT_SECONDS, nextWaitSeconds, paceOf } from '../lib/run/pollPolicy.ts';
 
 /**
  * The run state machine's poll loop replayed on a run's real progress (its steps' finish
@@ -18,7 +18,7 @@ export interface PollView {
 
 export type WaitPolicy = (previousWait: number, view: PollView) => number;
 
-/** lib/runState.ts as deployed: doubling, capped by the run's estimated time to finish. */
+/** lib/run/pollPolicy.ts as deployed: doubling, capped by the run's estimated time to finish. */
 export const currentPolicy: WaitPolicy = (previous, view) =>
   nextWaitSeconds(
     previous,
@@ -45,7 +45,7 @@ export interface PollReplay {
   readonly watchedSeconds: number;
 }
 
-/** PollRun's watch (lib/poll.ts): seconds of waits per invocation it waits out itself, and how often it looks. */
+/** PollRun's watch (lib/run/poll.ts): seconds of waits per invocation it waits out itself, and how often it looks. */
 export interface WatchModel {
   readonly watchSeconds: number;
   readonly checkSeconds: number;

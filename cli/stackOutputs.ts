@@ -1,5 +1,5 @@
 import { CloudFormationClient, DescribeStacksCommand, type Output } from '@aws-sdk/client-cloudformation';
-import { type AwsClientOptions, clientConfig } from '../lib/aws.ts';
+import { type AwsClientOptions, clientConfig } from '../lib/aws/clients.ts';
 import { ConfigError } from '../lib/errors.ts';
 
 /** The stack outputs serverless.yml declares, and the variable each one fills. */

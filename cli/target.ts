@@ -1,8 +1,8 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { registry } from '../handlers/registry.ts';
-import { type AwsClientOptions, createAwsClients } from '../lib/aws.ts';
-import { LambdagClient } from '../lib/client.ts';
-import { type Env, readAwsEndpoints, readConfig, sameEndpointEverywhere } from '../lib/config.ts';
+import { registry } from '../examples/registry.ts';
+import { type AwsClientOptions, createAwsClients } from '../lib/aws/clients.ts';
+import { type Env, readAwsEndpoints, readConfig, sameEndpointEverywhere } from '../lib/aws/config.ts';
+import { LambdagClient } from '../lib/client/lambdagClient.ts';
 import { createDeps, type Deps } from '../lib/deps.ts';
 import { ConfigError } from '../lib/errors.ts';
 import { startLocalStack } from '../local/stack.ts';

@@ -6,12 +6,12 @@
  */
 import { pathToFileURL } from 'node:url';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { registry as bundled } from '../handlers/registry.ts';
-import { readEcsTaskSettings } from '../lib/config.ts';
+import { registry as bundled } from '../examples/registry.ts';
+import { readEcsTaskSettings } from '../lib/aws/config.ts';
 import { createDeps } from '../lib/deps.ts';
-import { STEP_MESSAGE_ENV } from '../lib/ecsTasks.ts';
+import { STEP_MESSAGE_ENV } from '../lib/ecs/tasks.ts';
 import { ConfigError } from '../lib/errors.ts';
-import type { JobRegistry } from '../lib/registry.ts';
+import type { JobRegistry } from '../lib/job/registry.ts';
 import { taskArnOf } from './metadata.ts';
 import { runStepTask } from './task.ts';
 

@@ -1,9 +1,9 @@
 import type { Context } from 'aws-lambda';
 import type { Deps } from '../lib/deps.ts';
 import { TaskStoppedError } from '../lib/errors.ts';
-import { createIdempotentAttempt } from '../lib/idempotentAttempt.ts';
-import { decodeStepMessage } from '../lib/messages.ts';
-import { type AttemptOutcome, type RunnerHooks, StepRunner } from '../lib/runner.ts';
+import { createIdempotentAttempt } from '../lib/step/idempotentAttempt.ts';
+import { decodeStepMessage } from '../lib/step/messages.ts';
+import { type AttemptOutcome, type RunnerHooks, StepRunner } from '../lib/step/runner.ts';
 
 export interface TaskOptions {
   /** How often the task marks its step alive (ms). */

@@ -1,4 +1,4 @@
-import type { JobDefinition } from '../lib/job.ts';
+import type { JobDefinition } from '../lib/job/defineJob.ts';
 import { diamond } from './diamond/job.ts';
 import { failing, failingFast } from './failing/job.ts';
 import { fanout } from './fanout/job.ts';

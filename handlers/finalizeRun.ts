@@ -1,7 +1,7 @@
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import type { Deps } from '../lib/deps.ts';
-import { finalizeRun } from '../lib/finalize.ts';
+import { finalizeRun } from '../lib/run/finalize.ts';
 import { lazyDeps, logRequestMetrics, transientAwsErrors } from './shared.ts';
 
 /** Task `FinalizeRun` of the run state machine. */

@@ -1,8 +1,8 @@
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import { readPollSettings } from '../lib/config.ts';
+import { readPollSettings } from '../lib/aws/config.ts';
 import type { Deps } from '../lib/deps.ts';
-import { pollRun } from '../lib/poll.ts';
+import { pollRun } from '../lib/run/poll.ts';
 import { lazyDeps, logRequestMetrics, transientAwsErrors } from './shared.ts';
 
 /** Task `PollRun` of the run state machine. */

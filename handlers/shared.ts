@@ -1,11 +1,11 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { MiddlewareObj } from '@middy/core';
 import type { Context } from 'aws-lambda';
+import { registry } from '../examples/registry.ts';
+import { RequestMetrics } from '../lib/aws/requestMetrics.ts';
 import { createDeps, type Deps } from '../lib/deps.ts';
 import { TransientAwsError } from '../lib/errors.ts';
 import { classifyFailure } from '../lib/failure.ts';
-import { RequestMetrics } from '../lib/requestMetrics.ts';
-import { registry } from './registry.ts';
 
 /**
  * Deps are built once per Lambda container, on first use (not at import), so the

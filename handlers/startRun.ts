@@ -1,7 +1,7 @@
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import type { Deps } from '../lib/deps.ts';
-import { startRun } from '../lib/start.ts';
+import { startRun } from '../lib/run/start.ts';
 import { lazyDeps, logRequestMetrics, transientAwsErrors } from './shared.ts';
 
 interface StartRunEvent {

@@ -1,23 +1,23 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import middy from '@middy/core';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
-import { AttemptEffects } from '../lib/attemptEffects.ts';
-import { CircuitBreaker } from '../lib/circuitBreaker.ts';
+import { CircuitBreaker } from '../lib/aws/circuitBreaker.ts';
 import type { Deps } from '../lib/deps.ts';
-import { createIdempotentAttempt } from '../lib/idempotentAttempt.ts';
-import { type RunnerHooks, StepRunner } from '../lib/runner.ts';
-import { RunStatusCache } from '../lib/runStatusCache.ts';
-import { deliverStepRecord, flushAttempts } from '../lib/stepDelivery.ts';
+import { RunStatusCache } from '../lib/run/runStatusCache.ts';
+import { AttemptEffects } from '../lib/step/attemptEffects.ts';
+import { createIdempotentAttempt } from '../lib/step/idempotentAttempt.ts';
+import { type RunnerHooks, StepRunner } from '../lib/step/runner.ts';
+import { deliverStepRecord, flushAttempts } from '../lib/step/stepDelivery.ts';
 import { deadlineOf, lazyDeps, logRequestMetrics } from './shared.ts';
 
 // Where test/unit/transient.test.ts has always found it.
-export { inProgressRetrySeconds } from '../lib/redelivery.ts';
+export { inProgressRetrySeconds } from '../lib/step/redelivery.ts';
 
 /**
  * The step worker: an SQS event source with ReportBatchItemFailures. Each record is one
- * step attempt run through the idempotent runner (lib/stepDelivery.ts); a record that fails
+ * step attempt run through the idempotent runner (lib/step/stepDelivery.ts); a record that fails
  * (in progress elsewhere, an infrastructure error, a poison message) is reported as a batch
- * item failure and redelivered as lib/redelivery.ts decides, and after maxReceiveCount
+ * item failure and redelivered as lib/step/redelivery.ts decides, and after maxReceiveCount
  * lands in the DLQ. What the invocation's attempts write besides their step items is
  * gathered in one AttemptEffects and written before the invocation returns.
  */

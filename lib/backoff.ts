@@ -1,4 +1,4 @@
-import type { BackoffOptions } from './job.ts';
+import type { BackoffOptions } from './job/defineJob.ts';
 
 /**
  * The one backoff lambdag waits with: a step's retry delay, the in-place retries of a

@@ -1,11 +1,11 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { type AwsClients, createAwsClients } from './aws.ts';
-import { type LambdagConfig, readConfig } from './config.ts';
-import { Dispatcher } from './dispatch.ts';
-import { EcsTasks } from './ecsTasks.ts';
+import { type AwsClients, createAwsClients } from './aws/clients.ts';
+import { type LambdagConfig, readConfig } from './aws/config.ts';
+import { EcsTasks } from './ecs/tasks.ts';
+import type { JobRegistry } from './job/registry.ts';
 import type { Log } from './log.ts';
-import { PayloadStore } from './payload.ts';
-import type { JobRegistry } from './registry.ts';
+import { Dispatcher } from './step/dispatch.ts';
+import { PayloadStore } from './step/payload.ts';
 import { RunStore } from './store/runStore.ts';
 
 /** Everything the engine needs, built once by a handler, the CLI or a test, and passed in. */

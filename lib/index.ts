@@ -1,5 +1,6 @@
 /** lambdag's public library API. */
 
+export { type RequestCounts, RequestMetrics } from './aws/requestMetrics.ts';
 export {
   ArtifactExpiredError,
   ErrorCode,
@@ -17,8 +18,7 @@ export {
   UnknownStepError,
   WorkerLostError,
 } from './errors.ts';
-export type { JobBuilder, JobDefinition, StepContext, StepOptions, StepRef } from './job.ts';
-export { defineJob, Priority, Runtime } from './job.ts';
-export { JobRegistry } from './registry.ts';
-export { type RequestCounts, RequestMetrics } from './requestMetrics.ts';
+export type { JobBuilder, JobDefinition, StepContext, StepOptions, StepRef } from './job/defineJob.ts';
+export { defineJob, Priority, Runtime } from './job/defineJob.ts';
+export { JobRegistry } from './job/registry.ts';
 export { EventType, RunStatus, StepStatus } from './status.ts';

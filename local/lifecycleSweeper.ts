@@ -1,5 +1,5 @@
 import { DeleteObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
-import { expiryOf } from '../lib/retention.ts';
+import { expiryOf } from '../lib/run/retention.ts';
 
 /** One enabled lifecycle rule with ExpirationInDays, as serverless.yml declares it. */
 export interface ExpirationRule {

@@ -1,5 +1,5 @@
+import { nextTick, type Schedule, scheduleClientToken } from '../lib/job/schedule.ts';
 import type { Log } from '../lib/log.ts';
-import { nextTick, type Schedule, scheduleClientToken } from '../lib/schedule.ts';
 
 export interface SchedulerOptions {
   /** Only schedules deployed to this stage fire. */

@@ -11,14 +11,14 @@ import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
 import dynalite from 'dynalite';
 import { buildApp } from 'fauxqs';
-import { createAwsClients } from '../lib/aws.ts';
-import { readConfig } from '../lib/config.ts';
+import { createAwsClients } from '../lib/aws/clients.ts';
+import { readConfig } from '../lib/aws/config.ts';
+import type { RequestMetrics } from '../lib/aws/requestMetrics.ts';
 import { createDeps, type Deps } from '../lib/deps.ts';
 import { LocalStackError } from '../lib/errors.ts';
+import type { JobRegistry } from '../lib/job/registry.ts';
 import type { Log } from '../lib/log.ts';
-import type { JobRegistry } from '../lib/registry.ts';
-import type { RequestMetrics } from '../lib/requestMetrics.ts';
-import type { RunnerHooks } from '../lib/runner.ts';
+import type { RunnerHooks } from '../lib/step/runner.ts';
 import { LocalEcs } from './ecs.ts';
 import { eventBusForStack, type LocalEventBridge } from './eventBridge.ts';
 import {
@@ -59,7 +59,7 @@ export interface LocalStackOptions {
   readonly dataDir?: string;
   readonly stage?: string;
   readonly region?: string;
-  /** The jobs the handlers run; defaults to handlers/registry.ts, as deployed. */
+  /** The jobs the handlers run; defaults to examples/registry.ts, as deployed. */
   readonly registry?: JobRegistry;
   /** Passed to the step worker's runner (tests use them to inject faults). */
   readonly hooks?: RunnerHooks;
@@ -84,7 +84,7 @@ export interface LocalStackOptions {
   readonly ecsStartTimeoutSeconds?: number;
   /**
    * The module whose `registry` export the local ECS tasks run (their own processes cannot
-   * share `registry`); default handlers/registry.ts, as deployed.
+   * share `registry`); default examples/registry.ts, as deployed.
    */
   readonly registryModule?: string;
   /** Replaces the stepWorker function's timeout from serverless.yml (seconds). */
@@ -239,9 +239,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     stoppers.push(() => expiry.stop());
     const functionEnv = environmentOf(model, resources);
     // Also in process.env: PollRun's and executionEnded's settings are read per invocation
-    // (lib/config.ts), and tests tune them there on a running stack.
+    // (lib/aws/config.ts), and tests tune them there on a running stack.
     Object.assign(process.env, functionEnv);
-    const registry = options.registry ?? (await import('../handlers/registry.ts')).registry;
+    const registry = options.registry ?? (await import('../examples/registry.ts')).registry;
     iam = new StackIam({
       root,
       ...(options.serverlessFile && { serverlessFile: options.serverlessFile }),

@@ -19,7 +19,7 @@ const { join } = require('node:path');
 const { pathToFileURL } = require('node:url');
 
 const ROOT = join(__dirname, '..');
-const REGISTRY = pathToFileURL(join(ROOT, 'handlers', 'registry.ts')).href;
+const REGISTRY = pathToFileURL(join(ROOT, 'examples', 'registry.ts')).href;
 /** AWS::Scheduler::Schedule names are at most 64 characters. */
 const MAX_NAME = 64;
 

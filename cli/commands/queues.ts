@@ -1,4 +1,4 @@
-import { QueueInspector, type QueueStats } from '../../lib/queues.ts';
+import { QueueInspector, type QueueStats } from '../../lib/client/queueInspector.ts';
 import { bold, dim, red, table } from '../format.ts';
 import { type Target, type TargetOptions, withTarget } from '../target.ts';
 import { print } from './run.ts';

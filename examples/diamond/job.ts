@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineJob } from '../../lib/job.ts';
+import { defineJob } from '../../lib/job/defineJob.ts';
 
 /** A -> (B, C) -> D, passing real values: d = 2(x+1) + 3(x+1). */
 export const diamond = defineJob(

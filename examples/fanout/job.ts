@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineJob, type StepRef } from '../../lib/job.ts';
+import { defineJob, type StepRef } from '../../lib/job/defineJob.ts';
 
 /**
  * 1 -> N -> 1. `plan` decides N from the input; N `square-i` steps each return i^2

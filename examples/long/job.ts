@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineJob, Runtime } from '../../lib/job.ts';
+import { defineJob, Runtime } from '../../lib/job/defineJob.ts';
 
 /**
  * prepare (Lambda) -> crunch (ECS) -> report (Lambda). `crunch` stands for a step past

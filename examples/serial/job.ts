@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineJob, type StepRef } from '../../lib/job.ts';
+import { defineJob, type StepRef } from '../../lib/job/defineJob.ts';
 
 export const SERIAL_LENGTH = 20;
 

@@ -1,5 +1,5 @@
 import { PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { newRunId } from '../ids.ts';
+import { newRunId } from '../run/ids.ts';
 import type { BatchWrites } from './batchWrites.ts';
 import type { DynamoTable } from './dynamoTable.ts';
 import { EVENT_SK_PREFIX, runPk } from './keys.ts';

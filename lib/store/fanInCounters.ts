@@ -5,7 +5,7 @@ import type { DynamoTable } from './dynamoTable.ts';
 import { fanInShardSk, runPk, stepSk } from './keys.ts';
 
 /**
- * The countdown of a step's upstream steps (lib/fanIn.ts), in DynamoDB: `pending` on the
+ * The countdown of a step's upstream steps (lib/step/fanIn.ts), in DynamoDB: `pending` on the
  * step item (or a shard item of a wide fan-in), and `resolvedBy`, a map of the upstream
  * indices counted, so that each is counted once however often its release is retried.
  * A missing item is a ReleaseTargetMissingError, never created by the write.

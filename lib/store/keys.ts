@@ -4,7 +4,7 @@ export const RUN_SK = 'RUN';
 export const STEP_SK_PREFIX = 'STEP#';
 export const stepSk = (stepKey: string) => `${STEP_SK_PREFIX}${stepKey}`;
 export const EVENT_SK_PREFIX = 'EVT#';
-/** A wide fan-in step's shard of upstream steps (lib/fanIn.ts). */
+/** A wide fan-in step's shard of upstream steps (lib/step/fanIn.ts). */
 export const fanInShardSk = (stepKey: string, shard: number) => `FANIN#${stepKey}#${shard}`;
 /** GSI `byJob`: runs of one job, newest last (run ids sort by time). */
 export const jobGsiPk = (job: string) => `JOB#${job}`;

@@ -1,4 +1,4 @@
-import { TTL_ATTRIBUTE } from '../retention.ts';
+import { TTL_ATTRIBUTE } from '../run/retention.ts';
 import { EventType } from '../status.ts';
 import type { RunExpiry } from './runStore.ts';
 import type { RunEvent, RunRecord, StepRecord } from './types.ts';

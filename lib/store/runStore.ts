@@ -14,7 +14,7 @@ export type Transition<T> =
 /**
  * The expiry (epoch seconds) of a run's items, the run item's `expiresAt`: every item the
  * store creates in the run's partition carries it as the table's TTL attribute, so the run
- * expires as a whole, with its artifacts (lib/retention.ts). Undefined: kept forever (no
+ * expires as a whole, with its artifacts (lib/run/retention.ts). Undefined: kept forever (no
  * retention configured, or a run started before runs had one). Only creating writes set
  * it; updates leave it as it is.
  */
@@ -205,7 +205,7 @@ export interface RunStore {
    * succeeded. Effect, once per upstream however often it is called: pending -= 1. Returns
    * the pending count after; a repeated call returns the current count, so a worker
    * retrying a release after a crash neither decrements twice nor misses the zero. With
-   * `shard`, on that shard item of a wide fan-in instead of the step item (lib/fanIn.ts;
+   * `shard`, on that shard item of a wide fan-in instead of the step item (lib/step/fanIn.ts;
    * there, the step item's indices are its shards). No such item: ReleaseTargetMissingError.
    */
   resolveDependency(runId: string, key: string, upstreamIndex: number, shard?: number): Promise<number>;

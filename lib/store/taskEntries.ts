@@ -5,7 +5,7 @@ export interface TaskEntry {
   readonly taskArn: string;
 }
 
-// Step keys have no spaces (lib/dag.ts), task ARNs have none either.
+// Step keys have no spaces (lib/job/dag.ts), task ARNs have none either.
 export const encodeTaskEntry = (e: TaskEntry) => `${e.step} ${e.attempt} ${e.taskArn}`;
 
 export function decodeTaskEntry(text: string): TaskEntry | undefined {

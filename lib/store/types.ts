@@ -55,7 +55,7 @@ export interface RunRecord {
   readonly reused?: number;
   /**
    * When the run expires (epoch seconds, the runs table's TTL attribute): its start plus the
-   * retention, as lib/retention.ts computes it. Every item of the run carries the same.
+   * retention, as lib/run/retention.ts computes it. Every item of the run carries the same.
    */
   readonly expiresAt?: number;
 }
@@ -70,7 +70,7 @@ export interface StepRecord {
   readonly claims?: number;
   /**
    * Upstream steps that have not yet succeeded (atomic counter); for a fan-in of more than
-   * FAN_IN_SHARD_SIZE, its shards that have not (lib/fanIn.ts).
+   * FAN_IN_SHARD_SIZE, its shards that have not (lib/step/fanIn.ts).
    */
   readonly pending: number;
   /** The output in S3, when it is larger than INLINE_OUTPUT_BYTES. */
@@ -115,7 +115,7 @@ export interface RunEvent {
   readonly data?: Record<string, unknown>;
 }
 
-/** A wide fan-in's shard item as a run starts: the upstream steps of its range still to succeed (lib/fanIn.ts). */
+/** A wide fan-in's shard item as a run starts: the upstream steps of its range still to succeed (lib/step/fanIn.ts). */
 export interface FanInShard {
   readonly runId: string;
   readonly step: string;

@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { LocalStackError } from '../../lib/errors.ts';
-import type { Schedule } from '../../lib/schedule.ts';
+import type { Schedule } from '../../lib/job/schedule.ts';
 import type { ResourceMap } from '../resources.ts';
 import { type CfnResource, loadServerlessModel, type ServerlessModel } from '../serverlessModel.ts';
 import type { Credentials, IamAuthority, Principal } from './authority.ts';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineJob, type StepRef } from '../../lib/job.ts';
+import { defineJob, type StepRef } from '../../lib/job/defineJob.ts';
 
 /** A small, seeded PRNG (mulberry32): the same seed gives the same DAG and the same faults. */
 export function rng(seed: number): () => number {

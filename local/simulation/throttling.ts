@@ -1,4 +1,4 @@
-import type { AwsClients } from '../../lib/aws.ts';
+import type { AwsClients } from '../../lib/aws/clients.ts';
 
 /** What the SDK throws when AWS throttles and its own retries are spent. */
 export class InjectedThrottlingError extends Error {

@@ -5,8 +5,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readConfig } from '../../lib/config.ts';
-import { TTL_ATTRIBUTE } from '../../lib/retention.ts';
+import { readConfig } from '../../lib/aws/config.ts';
+import { TTL_ATTRIBUTE } from '../../lib/run/retention.ts';
 import { checkTemplate, formatProblems } from '../support/templateSchema.ts';
 
 /**
@@ -597,7 +597,7 @@ describe.each(STAGES)('packaging the %s stage offline', (stage) => {
     }
   });
 
-  it('gives every function the ECS settings where ECS is deployed, in the form lib/config.ts reads', () => {
+  it('gives every function the ECS settings where ECS is deployed, in the form lib/aws/config.ts reads', () => {
     for (const fn of FUNCTIONS) {
       const variables = functionEnvironment(template(), fn, (name) => name === 'EcsEnabled');
       expect(variables, fn).toMatchObject(ECS_ENV);

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { registry } from '../../handlers/registry.ts';
+import { registry } from '../../examples/registry.ts';
 import type { Credentials } from '../../local/iam/authority.ts';
 import type { PolicyStatement, SourcedStatement } from '../../local/iam/policy.ts';
 import { checkStatement } from '../../local/iam/policy.ts';
@@ -48,8 +48,8 @@ const NOT_EXERCISED: Readonly<Record<string, string>> = {
 };
 
 describe('the CLI user policy in docs/deploy.md', () => {
-  // The CLI in its own process knows the deployed jobs (handlers/registry.ts): so does this stack.
-  const handle = useStack({ registry, registryModule: join(root, 'handlers/registry.ts') });
+  // The CLI in its own process knows the deployed jobs (examples/registry.ts): so does this stack.
+  const handle = useStack({ registry, registryModule: join(root, 'examples/registry.ts') });
   let credentials: Credentials;
   let statements: SourcedStatement[];
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { StepMessage } from '../../lib/messages.ts';
+import type { StepMessage } from '../../lib/step/messages.ts';
 import { audited, bodyRuns } from '../fixtures/jobs.ts';
 import { runToEnd, statusCounts, stepsOf, useStack } from '../support/stack.ts';
 

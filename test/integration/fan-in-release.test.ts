@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { expectedSum } from '../../examples/fanout/job.ts';
-import { FAN_IN_SHARD_SIZE, shardOf } from '../../lib/fanIn.ts';
 import { StepStatus } from '../../lib/status.ts';
+import { FAN_IN_SHARD_SIZE, shardOf } from '../../lib/step/fanIn.ts';
 import { runToEnd, stepsOf, useStack } from '../support/stack.ts';
 
 /**

@@ -1,6 +1,6 @@
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
-import { QueueInspector } from '../../lib/queues.ts';
+import { QueueInspector } from '../../lib/client/queueInspector.ts';
 import { runToEnd, useStack } from '../support/stack.ts';
 
 const handle = useStack();

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { SERIAL_LENGTH } from '../../examples/serial/job.ts';
 import type { Deps } from '../../lib/deps.ts';
-import { newRunId } from '../../lib/ids.ts';
-import { reconcileRun } from '../../lib/reconcile.ts';
+import { newRunId } from '../../lib/run/ids.ts';
+import { reconcileRun } from '../../lib/run/reconcile.ts';
 import { RunStatus, StepStatus } from '../../lib/status.ts';
 import { s3Keys } from '../../lib/store/keys.ts';
 import type { RunRecord, StepRecord } from '../../lib/store/types.ts';

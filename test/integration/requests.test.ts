@@ -1,6 +1,6 @@
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
-import { RequestMetrics } from '../../lib/requestMetrics.ts';
+import { RequestMetrics } from '../../lib/aws/requestMetrics.ts';
 import { runToEnd, useStack } from '../support/stack.ts';
 
 const metrics = new RequestMetrics();

@@ -7,7 +7,7 @@ import {
   RunNotFoundError,
   UnknownStepError,
 } from '../../lib/errors.ts';
-import { newRunId } from '../../lib/ids.ts';
+import { newRunId } from '../../lib/run/ids.ts';
 import { EventType, RunStatus, StepStatus } from '../../lib/status.ts';
 import { bodyRuns } from '../fixtures/jobs.ts';
 import { eventsOf, runToEnd, stepsOf, useStack } from '../support/stack.ts';

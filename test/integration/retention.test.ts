@@ -2,9 +2,9 @@ import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { ArtifactExpiredError, ErrorCode, RunNotFoundError } from '../../lib/errors.ts';
-import { FAN_IN_SHARD_SIZE } from '../../lib/fanIn.ts';
-import { expiryOf, TTL_ATTRIBUTE } from '../../lib/retention.ts';
-import { readStepOutput } from '../../lib/stepOutput.ts';
+import { expiryOf, TTL_ATTRIBUTE } from '../../lib/run/retention.ts';
+import { FAN_IN_SHARD_SIZE } from '../../lib/step/fanIn.ts';
+import { readStepOutput } from '../../lib/step/stepOutput.ts';
 import { runToEnd, stepsOf, useStack } from '../support/stack.ts';
 
 /** custom.stages.local.retentionDays in serverless.yml. */

@@ -1,6 +1,6 @@
 import { DescribeExecutionCommand } from '@aws-sdk/client-sfn';
 import { describe, expect, it } from 'vitest';
-import { runIdForClientToken } from '../../lib/ids.ts';
+import { runIdForClientToken } from '../../lib/run/ids.ts';
 import { hourly } from '../fixtures/jobs.ts';
 import { useStack } from '../support/stack.ts';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_LOST_WORKERS } from '../../lib/runner.ts';
 import { EventType } from '../../lib/status.ts';
+import { MAX_LOST_WORKERS } from '../../lib/step/runner.ts';
 import { eventsOf, runToEnd, StepStatus, stepsOf, useStack } from '../support/stack.ts';
 
 class WorkerKilled extends Error {

@@ -1,16 +1,16 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import type { AttemptOutcome } from '../../lib/attemptOutcome.ts';
-import type { AwsClients } from '../../lib/aws.ts';
-import type { LambdagConfig } from '../../lib/config.ts';
-import type { JobPlan } from '../../lib/dag.ts';
+import type { AwsClients } from '../../lib/aws/clients.ts';
+import type { LambdagConfig } from '../../lib/aws/config.ts';
 import { createDeps, type Deps } from '../../lib/deps.ts';
-import { Dispatcher, type DispatchItem, type RunRef } from '../../lib/dispatch.ts';
-import type { JobDefinition } from '../../lib/job.ts';
+import type { JobPlan } from '../../lib/job/dag.ts';
+import type { JobDefinition } from '../../lib/job/defineJob.ts';
+import { JobRegistry } from '../../lib/job/registry.ts';
 import type { Log } from '../../lib/log.ts';
-import type { StepMessage } from '../../lib/messages.ts';
-import { PayloadStore } from '../../lib/payload.ts';
-import { JobRegistry } from '../../lib/registry.ts';
+import type { AttemptOutcome } from '../../lib/step/attemptOutcome.ts';
+import { Dispatcher, type DispatchItem, type RunRef } from '../../lib/step/dispatch.ts';
+import type { StepMessage } from '../../lib/step/messages.ts';
+import { PayloadStore } from '../../lib/step/payload.ts';
 import { InMemoryRunStore } from '../../lib/store/inMemoryRunStore.ts';
 
 /**

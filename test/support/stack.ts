@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { afterAll, beforeAll } from 'vitest';
-import { LambdagClient } from '../../lib/client.ts';
+import { LambdagClient } from '../../lib/client/lambdagClient.ts';
 import { createDeps, type Deps } from '../../lib/deps.ts';
 import { StepStatus } from '../../lib/status.ts';
 import type { RunStore } from '../../lib/store/runStore.ts';

@@ -11,7 +11,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { describe, expect, it, vi } from 'vitest';
-import { AttemptRecords, type CompletedRecord } from '../../lib/attemptRecords.ts';
+import { AttemptRecords, type CompletedRecord } from '../../lib/step/attemptRecords.ts';
 
 const TABLE = 'idempotency';
 

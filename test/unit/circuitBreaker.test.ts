@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CircuitBreaker } from '../../lib/circuitBreaker.ts';
+import { CircuitBreaker } from '../../lib/aws/circuitBreaker.ts';
 
 function breakerAt(clock: { now: number }) {
   return new CircuitBreaker({

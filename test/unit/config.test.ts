@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createAwsClients } from '../../lib/aws.ts';
+import { createAwsClients } from '../../lib/aws/clients.ts';
 import {
   configToEnv,
   DEFAULT_MAX_POLL_TICKS,
@@ -9,7 +9,7 @@ import {
   readExecutionEndSettings,
   readPollSettings,
   sameEndpointEverywhere,
-} from '../../lib/config.ts';
+} from '../../lib/aws/config.ts';
 import { ConfigError } from '../../lib/errors.ts';
 
 const env = {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { continuationName, handOver } from '../../lib/continueAsNew.ts';
-import { RUN_ID, runIdForClientToken } from '../../lib/ids.ts';
+import { continuationName, handOver } from '../../lib/run/continueAsNew.ts';
+import { RUN_ID, runIdForClientToken } from '../../lib/run/ids.ts';
 
 /** 1-80 characters Step Functions accepts in an execution name (and CloudWatch Logs in a stream name). */
 const VALID_NAME = /^[0-9A-Za-z_-]{1,80}$/;

@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { diamond } from '../../examples/diamond/job.ts';
 import { fanout } from '../../examples/fanout/job.ts';
-import { descendantsOf } from '../../lib/dag.ts';
 import { InvalidInputError, InvalidJobError } from '../../lib/errors.ts';
-import { defineJob } from '../../lib/job.ts';
+import { descendantsOf } from '../../lib/job/dag.ts';
+import { defineJob } from '../../lib/job/defineJob.ts';
 
 function invalid(build: () => unknown): InvalidJobError {
   try {

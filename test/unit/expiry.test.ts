@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LocalStackError } from '../../lib/errors.ts';
-import { expiryOf, TTL_ATTRIBUTE } from '../../lib/retention.ts';
+import { expiryOf, TTL_ATTRIBUTE } from '../../lib/run/retention.ts';
 import { expiryRulesOf } from '../../local/expiry.ts';
 import type { ResourceMap } from '../../local/resources.ts';
 import { loadServerlessModel } from '../../local/serverlessModel.ts';

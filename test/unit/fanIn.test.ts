@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { fanout } from '../../examples/fanout/job.ts';
-import { FAN_IN_SHARD_SIZE, initialPending, isShardedFanIn, shardOf } from '../../lib/fanIn.ts';
-import { initialSteps, type ReusePlan } from '../../lib/rerun.ts';
+import { initialSteps, type ReusePlan } from '../../lib/run/rerun.ts';
 import { StepStatus } from '../../lib/status.ts';
+import { FAN_IN_SHARD_SIZE, initialPending, isShardedFanIn, shardOf } from '../../lib/step/fanIn.ts';
 import type { StepRecord } from '../../lib/store/types.ts';
 
 const all = () => true;

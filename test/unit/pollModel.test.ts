@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { currentPolicy, DEPLOYED_WATCH, replayPolls, resetOnProgressPolicy } from '../../bench/pollModel.ts';
-import { MAX_WAIT_SECONDS, nextWaitSeconds } from '../../lib/runState.ts';
+import { MAX_WAIT_SECONDS, nextWaitSeconds } from '../../lib/run/pollPolicy.ts';
 
 /** `n` steps finishing evenly over `seconds`. */
 const steady = (n: number, seconds: number) => Array.from({ length: n }, (_, i) => ((i + 1) * seconds) / n);

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ProgressReporter } from '../../lib/progress.ts';
+import { ProgressReporter } from '../../lib/step/progress.ts';
 
 describe('a step reporting progress', () => {
   beforeEach(() => {

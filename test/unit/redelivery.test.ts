@@ -8,7 +8,7 @@ import {
   MAX_VISIBILITY_SECONDS,
   type RecordFailure,
   transientRetrySeconds,
-} from '../../lib/redelivery.ts';
+} from '../../lib/step/redelivery.ts';
 
 const limits = { maxReceiveCount: 5 };
 /** Receive 4 of 5 is the last one the worker sees before SQS moves the message to the DLQ. */
@@ -103,7 +103,7 @@ describe('transientRetrySeconds', () => {
   });
 });
 
-describe('inProgressRetrySeconds (lib/redelivery.ts)', () => {
+describe('inProgressRetrySeconds (lib/step/redelivery.ts)', () => {
   const held = (inProgressExpiryTimestamp?: number) =>
     new IdempotencyAlreadyInProgressError(
       'in progress',

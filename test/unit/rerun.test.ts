@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { NothingToRerunError, UnknownStepError } from '../../lib/errors.ts';
-import { initialSteps, planRerun } from '../../lib/rerun.ts';
+import { initialSteps, planRerun } from '../../lib/run/rerun.ts';
 import { RunStatus, StepStatus } from '../../lib/status.ts';
 import type { RunRecord, StepRecord } from '../../lib/store/types.ts';
 import { flaky } from '../fixtures/jobs.ts';

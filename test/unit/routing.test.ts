@@ -2,11 +2,11 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
 import { long } from '../../examples/index.ts';
-import { readConfig } from '../../lib/config.ts';
-import { currentAttemptOf, Dispatcher } from '../../lib/dispatch.ts';
+import { readConfig } from '../../lib/aws/config.ts';
 import { InvalidJobError } from '../../lib/errors.ts';
-import { defineJob } from '../../lib/job.ts';
-import { PayloadStore } from '../../lib/payload.ts';
+import { defineJob } from '../../lib/job/defineJob.ts';
+import { currentAttemptOf, Dispatcher } from '../../lib/step/dispatch.ts';
+import { PayloadStore } from '../../lib/step/payload.ts';
 
 const env = {
   LAMBDAG_RUNS_TABLE: 'runs',

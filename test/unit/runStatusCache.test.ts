@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RunStatusCache } from '../../lib/runStatusCache.ts';
+import { RunStatusCache } from '../../lib/run/runStatusCache.ts';
 import { RunStatus } from '../../lib/status.ts';
 
 describe('RunStatusCache', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidJobError } from '../../lib/errors.ts';
-import { defineJob } from '../../lib/job.ts';
-import { nextTick, parseScheduleExpression } from '../../lib/schedule.ts';
+import { defineJob } from '../../lib/job/defineJob.ts';
+import { nextTick, parseScheduleExpression } from '../../lib/job/schedule.ts';
 
 const at = (iso: string) => Date.parse(iso);
 const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import type { TaskState } from '../../lib/ecsTasks.ts';
+import { judgeRunningTask } from '../../lib/ecs/supervisor.ts';
+import type { TaskState } from '../../lib/ecs/tasks.ts';
 import { StepTimeoutError, TaskLostError } from '../../lib/errors.ts';
 import { StepStatus } from '../../lib/status.ts';
 import type { StepRecord } from '../../lib/store/types.ts';
-import { judgeRunningTask } from '../../lib/taskSupervisor.ts';
 
 const T0 = Date.parse('2026-12-01T00:00:00.000Z');
 const at = (seconds: number) => new Date(T0 + seconds * 1000).toISOString();

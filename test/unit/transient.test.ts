@@ -2,7 +2,7 @@ import { IdempotencyAlreadyInProgressError } from '@aws-lambda-powertools/idempo
 import { IdempotencyRecord } from '@aws-lambda-powertools/idempotency/persistence';
 import { describe, expect, it } from 'vitest';
 import { inProgressRetrySeconds } from '../../handlers/stepWorker.ts';
-import { isTransientAwsError, withTransientRetries } from '../../lib/transient.ts';
+import { isTransientAwsError, withTransientRetries } from '../../lib/aws/transient.ts';
 
 const throttled = () => Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' });
 

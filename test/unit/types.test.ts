@@ -1,6 +1,6 @@
 import { describe, expectTypeOf, it } from 'vitest';
 import { z } from 'zod';
-import { defineJob } from '../../lib/job.ts';
+import { defineJob } from '../../lib/job/defineJob.ts';
 
 describe('step functions receive upstream outputs typed, with no casts', () => {
   it('infers each upstream output and the run input', () => {

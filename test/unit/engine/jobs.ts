@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineJob } from '../../../lib/job.ts';
+import { defineJob } from '../../../lib/job/defineJob.ts';
 
 /**
  * Small jobs for the engine's unit tests. `diamond`: a -> (b, c) -> d, d adds b and c

@@ -1,12 +1,12 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { newRunId } from '../../../lib/ids.ts';
-import { defineJob } from '../../../lib/job.ts';
-import { type PollOptions, pollRun } from '../../../lib/poll.ts';
-import { StepRunner } from '../../../lib/runner.ts';
-import type { PollState } from '../../../lib/runState.ts';
-import { startRun } from '../../../lib/start.ts';
+import { defineJob } from '../../../lib/job/defineJob.ts';
+import { newRunId } from '../../../lib/run/ids.ts';
+import { type PollOptions, pollRun } from '../../../lib/run/poll.ts';
+import type { PollState } from '../../../lib/run/pollPolicy.ts';
+import { startRun } from '../../../lib/run/start.ts';
 import { EventType, RunStatus, StepStatus } from '../../../lib/status.ts';
+import { StepRunner } from '../../../lib/step/runner.ts';
 import { drain, engineDeps } from '../../support/engine.ts';
 import { calls, diamond } from './jobs.ts';
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { releaseDependents, releaseFanIn } from '../../../lib/advance.ts';
-import { newRunId } from '../../../lib/ids.ts';
-import { startRun } from '../../../lib/start.ts';
+import { newRunId } from '../../../lib/run/ids.ts';
+import { startRun } from '../../../lib/run/start.ts';
 import { StepStatus } from '../../../lib/status.ts';
+import { releaseDependents, releaseFanIn } from '../../../lib/step/release.ts';
 import { engineDeps } from '../../support/engine.ts';
 import { diamond } from './jobs.ts';
 

@@ -1,9 +1,9 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { AttemptStatus } from '../../../lib/attemptOutcome.ts';
-import { newRunId } from '../../../lib/ids.ts';
-import { StepRunner } from '../../../lib/runner.ts';
-import { startRun } from '../../../lib/start.ts';
+import { newRunId } from '../../../lib/run/ids.ts';
+import { startRun } from '../../../lib/run/start.ts';
 import { EventType, RunStatus, StepStatus } from '../../../lib/status.ts';
+import { AttemptStatus } from '../../../lib/step/attemptOutcome.ts';
+import { StepRunner } from '../../../lib/step/runner.ts';
 import { drain, type EngineDeps, engineDeps } from '../../support/engine.ts';
 import { calls, diamond } from './jobs.ts';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { RunConflictError } from '../../../lib/errors.ts';
-import { newRunId } from '../../../lib/ids.ts';
-import { startRun } from '../../../lib/start.ts';
+import { newRunId } from '../../../lib/run/ids.ts';
+import { startRun } from '../../../lib/run/start.ts';
 import { EventType, RunStatus, StepStatus } from '../../../lib/status.ts';
 import { engineDeps } from '../../support/engine.ts';
 import { diamond } from './jobs.ts';

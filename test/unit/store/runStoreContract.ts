@@ -1,7 +1,7 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { ReleaseTargetMissingError, RunNotFoundError } from '../../../lib/errors.ts';
-import { newRunId } from '../../../lib/ids.ts';
+import { newRunId } from '../../../lib/run/ids.ts';
 import { EventType, RunStatus, StepStatus } from '../../../lib/status.ts';
 import type { RunStore } from '../../../lib/store/runStore.ts';
 import type { RunRecord, StepRecord } from '../../../lib/store/types.ts';

@@ -1,0 +1,79 @@
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import type { Deps } from '../deps.ts';
+import { InvalidInputError } from '../errors.ts';
+import { EventType } from '../status.ts';
+import { type PollState, PollStateSchema } from './pollPolicy.ts';
+
+/** The input of the execution that continues a run: `{"continueRun": <poll state>}`. */
+export const ContinueRunRequestSchema = z.object({ continueRun: PollStateSchema });
+
+export function isContinuation(raw: unknown): raw is { continueRun: unknown } {
+  return typeof raw === 'object' && raw !== null && 'continueRun' in raw;
+}
+
+/** Should this execution hand the run over instead of polling again? */
+export function handOverDue(state: PollState, maxTicks: number): boolean {
+  return state.ticks >= maxTicks;
+}
+
+/** PollRun's answer when the hand-over is due: the next execution's generation and name (the ASL's `Name.$`). */
+export function handOver(state: PollState): PollState {
+  const generation = (state.generation ?? 0) + 1;
+  return {
+    ...state,
+    handOver: true,
+    generation,
+    nextExecutionName: continuationName(state.runId, generation),
+  };
+}
+
+/** Step Functions execution names are 1-80 characters. */
+export const MAX_EXECUTION_NAME = 80;
+
+/**
+ * The name of the execution that continues run `runId` as `generation`: `{runId}-g{n}`
+ * when that fits in 80 characters; otherwise the run id cut short, a hash of the whole
+ * run id (two long ids with one prefix still get different names) and the generation:
+ * `{prefix}-{hash8}-g{n}`. A pure function of its arguments, so a retried ContinueAsNew
+ * asks for the same name and its Catch of ExecutionAlreadyExists stays right. Run ids are
+ * [0-9A-Za-z_-] (lib/run/ids.ts RUN_ID), characters every execution name may hold.
+ */
+export function continuationName(runId: string, generation: number): string {
+  const plain = `${runId}-g${generation}`;
+  if (plain.length <= MAX_EXECUTION_NAME) return plain;
+  const hash = createHash('sha256').update(runId).digest('hex').slice(0, 8);
+  const suffix = `-${hash}-g${generation}`;
+  return `${runId.slice(0, MAX_EXECUTION_NAME - suffix.length)}${suffix}`;
+}
+
+/**
+ * StartRun of a continuing execution: nothing is created or dispatched; the run
+ * is linked to this execution and polling resumes with a fresh tick budget.
+ */
+export async function continueRun(deps: Deps, raw: unknown, executionArn?: string): Promise<PollState> {
+  const parsed = ContinueRunRequestSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new InvalidInputError(
+      'continue-as-new request is invalid',
+      parsed.error.issues.map((i) => `${i.path.join('.') || '(request)'}: ${i.message}`),
+    );
+  }
+  const { handOver: _done, nextExecutionName: _name, ...state } = parsed.data.continueRun;
+  const run = await deps.store.requireRun(state.runId);
+  if (executionArn) await deps.store.linkExecution(run.runId, executionArn);
+  await deps.store.appendEvent(
+    {
+      runId: run.runId,
+      type: EventType.RUN_CONTINUED,
+      message: `run handed over to a new execution (generation ${state.generation ?? 0}) after ${state.ticks} poll ticks`,
+      data: {
+        generation: state.generation ?? 0,
+        ticks: state.ticks,
+        ...(executionArn ? { executionArn } : {}),
+      },
+    },
+    run.expiresAt,
+  );
+  return { ...state, ticks: 0 };
+}

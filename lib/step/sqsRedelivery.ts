@@ -1,0 +1,119 @@
+import { ChangeMessageVisibilityCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import type { SQSRecord } from 'aws-lambda';
+import type { Deps } from '../deps.ts';
+import { ConfigError } from '../errors.ts';
+import { MAX_DELAY_SECONDS } from './messages.ts';
+import type { RecordDelivery, Redelivery } from './redelivery.ts';
+
+/**
+ * The SQS side of the worker's redelivery decisions (lib/step/redelivery.ts): a record's
+ * visibility, and the copies of a message sent back to its queue (a requeue on the last
+ * receive, a deferral until `notBefore`). A copy carries the delivery it continues and its
+ * requeue count as message attributes.
+ */
+
+/** How often a message went back to its queue on its last receive (a message attribute). */
+const REQUEUES_ATTRIBUTE = 'LambdagRequeues';
+
+/** The message id of the delivery a record continues (set on the copies sendBack makes). */
+const DELIVERY_ATTRIBUTE = 'LambdagDelivery';
+
+const receiveCountOf = (record: SQSRecord) => Number(record.attributes.ApproximateReceiveCount ?? 1);
+
+const requeuesOf = (record: SQSRecord) =>
+  Number(record.messageAttributes?.[REQUEUES_ATTRIBUTE]?.stringValue ?? 0) || 0;
+
+/** Where the record is in its receives and requeues, as the redelivery policy reads it. */
+export const recordDelivery = (record: SQSRecord): RecordDelivery => ({
+  receiveCount: receiveCountOf(record),
+  requeues: requeuesOf(record),
+});
+
+/**
+ * Which delivery this record is: its message id, or, for a copy sent back to the queue (a
+ * requeue on the last receive, a deferral), the id of the message it continues. The
+ * runner records it on the steps it releases, so only a later try of the same delivery
+ * re-sends one of them.
+ */
+export const deliveryOf = (record: SQSRecord) =>
+  record.messageAttributes?.[DELIVERY_ATTRIBUTE]?.stringValue ?? record.messageId;
+
+/**
+ * Carry out a failed record's redelivery. True when the record was requeued (the caller
+ * reports it done: its copy carries on); false when it is to fail, with its visibility set.
+ */
+export async function redeliver(deps: Deps, record: SQSRecord, decision: Redelivery): Promise<boolean> {
+  if (decision.action === 'requeue') {
+    try {
+      await sendBack(deps, record, decision.delaySeconds, decision.requeues);
+      return true;
+    } catch (error) {
+      deps.log.warn('could not requeue the step message; it stays on its receives', {
+        messageId: record.messageId,
+        error,
+      });
+    }
+  }
+  await setVisibility(deps, record, decision.visibilitySeconds);
+  return false;
+}
+
+/** A message that arrived before its `notBefore`: back to the queue as the same delivery, its requeues kept. */
+export async function defer(deps: Deps, record: SQSRecord, delaySeconds: number): Promise<void> {
+  await sendBack(deps, record, delaySeconds, requeuesOf(record));
+}
+
+/**
+ * When a failed record comes back, instead of the queue's whole visibility timeout. A
+ * failure to change it is logged: the record still fails and comes back after the
+ * queue's own visibility timeout.
+ */
+export async function setVisibility(deps: Deps, record: SQSRecord, seconds: number): Promise<void> {
+  const url = queueUrlOf(deps, record.eventSourceARN);
+  if (!url) return;
+  try {
+    await deps.aws.sqs.send(
+      new ChangeMessageVisibilityCommand({
+        QueueUrl: url,
+        ReceiptHandle: record.receiptHandle,
+        VisibilityTimeout: seconds,
+      }),
+    );
+  } catch (error) {
+    deps.log.warn('could not change the visibility of a failed record', {
+      messageId: record.messageId,
+      error,
+    });
+  }
+}
+
+/** Send the record's body to its queue again as a new message, delayed, with its requeue count. */
+async function sendBack(
+  deps: Deps,
+  record: SQSRecord,
+  delaySeconds: number,
+  requeues: number,
+): Promise<void> {
+  const url = queueUrlOf(deps, record.eventSourceARN);
+  if (!url)
+    throw new ConfigError('LAMBDAG_QUEUE_URL_*', `no configured step queue for ${record.eventSourceARN}`);
+  await deps.aws.sqs.send(
+    new SendMessageCommand({
+      QueueUrl: url,
+      MessageBody: record.body,
+      DelaySeconds: Math.min(MAX_DELAY_SECONDS, delaySeconds),
+      MessageAttributes: {
+        // The copy goes on as the same delivery (see deliveryOf).
+        [DELIVERY_ATTRIBUTE]: { DataType: 'String', StringValue: deliveryOf(record) },
+        ...(requeues > 0
+          ? { [REQUEUES_ATTRIBUTE]: { DataType: 'Number', StringValue: String(requeues) } }
+          : {}),
+      },
+    }),
+  );
+}
+
+function queueUrlOf(deps: Deps, arn: string): string | undefined {
+  const name = arn.split(':').at(-1);
+  return Object.values(deps.config.queues).find((url) => url.endsWith(`/${name}`));
+}

@@ -1,4 +1,6 @@
 /**
+ * Over 400 lines on purpose: the benchmark driver, its cases and its report in one script.
+ *
  * `npm run bench [-- --quick] [-- --cases serial,fanout,diamonds,big-output,fan-in] [-- --sizes 100,1000]`
  *
  * Runs lambdag's benchmarks on one embedded local stack and writes

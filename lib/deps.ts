@@ -6,7 +6,8 @@ import type { JobRegistry } from './job/registry.ts';
 import type { Log } from './log.ts';
 import { Dispatcher } from './step/dispatch.ts';
 import { PayloadStore } from './step/payload.ts';
-import { RunStore } from './store/runStore.ts';
+import { DynamoRunStore } from './store/dynamoRunStore.ts';
+import type { RunStore } from './store/runStore.ts';
 
 /** Everything the engine needs, built once by a handler, the CLI or a test, and passed in. */
 export interface Deps {
@@ -25,7 +26,7 @@ export function createDeps(registry: JobRegistry, overrides: Partial<Deps> = {})
   const config = overrides.config ?? readConfig();
   const aws = overrides.aws ?? createAwsClients();
   const store =
-    overrides.store ?? new RunStore(aws.ddb, config.runsTable, { retentionDays: config.retentionDays });
+    overrides.store ?? new DynamoRunStore(aws.ddb, config.runsTable, { retentionDays: config.retentionDays });
   const payloads = overrides.payloads ?? new PayloadStore(aws.s3, config.bucket, config.retentionDays);
   const dispatcher = overrides.dispatcher ?? new Dispatcher(aws.sqs, config, payloads);
   const ecsTasks = overrides.ecsTasks ?? new EcsTasks(aws.ecs, config, payloads);

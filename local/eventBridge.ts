@@ -2,10 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { LocalStackError } from '../lib/errors.ts';
 import type { Log } from '../lib/log.ts';
 import { checkEventPattern, type EventPattern, matchesEventPattern } from './eventPattern.ts';
+import type { LocalTaskFunction } from './lambdaContext.ts';
 import { lambdaContext } from './lambdaContext.ts';
 import { type ResourceMap, resolveIntrinsics } from './resources.ts';
 import type { CfnResource, ServerlessModel } from './serverlessModel.ts';
-import type { LocalTaskFunction } from './stepFunctions.ts';
 
 /** An event on the default bus, in the envelope EventBridge gives its targets. */
 export interface BusEvent {

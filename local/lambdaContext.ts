@@ -8,6 +8,13 @@ export interface LambdaFunctionInfo {
 }
 
 /** The Lambda context an in-process invocation gets: its deadline is the function's configured timeout. */
+/** A function as the embedded stack invokes it in-process: its handler, with a Lambda context. */
+export type TaskFunction = (event: unknown, context: Context) => Promise<unknown>;
+
+export interface LocalTaskFunction extends LambdaFunctionInfo {
+  readonly handler: TaskFunction;
+}
+
 export function lambdaContext(fn: LambdaFunctionInfo, requestId: string): Context {
   const deadline = Date.now() + fn.timeoutSeconds * 1000;
   const unsupported = () => {

@@ -1,3 +1,10 @@
+/**
+ * Over 400 lines on purpose: this is the embedded stack's composition root. It starts the
+ * emulators and the IAM gateway, provisions from serverless.yml, builds each function with
+ * its own role's clients, and wires the event source, the state machine, the event bus,
+ * expiry and schedules in the order their dependencies need; each of those lives in its own
+ * module, and only the wiring is here.
+ */
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';

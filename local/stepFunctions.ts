@@ -1,6 +1,10 @@
+/**
+ * Over 400 lines on purpose: the Step Functions service as clients see it (start by name and
+ * input, describe, stop, history, timeouts, status-change events) around the one engine
+ * adapter, kept together because each API's semantics depend on the execution record.
+ */
 import './polyfills.ts';
 import { randomUUID } from 'node:crypto';
-import type { Context } from 'aws-lambda';
 import {
   ExecutionAbortedError,
   ExecutionError,
@@ -11,7 +15,7 @@ import {
 import type { Log } from '../lib/log.ts';
 import type { BusEntry } from './eventBridge.ts';
 import { ApiServiceError } from './jsonApiServer.ts';
-import { type LambdaFunctionInfo, lambdaContext } from './lambdaContext.ts';
+import { type LocalTaskFunction, lambdaContext } from './lambdaContext.ts';
 
 /** An AWS Step Functions API error: `type` is the AWS error code clients match on. */
 export class SfnServiceError extends ApiServiceError {
@@ -45,11 +49,7 @@ export interface Execution {
   readonly done: Promise<void>;
 }
 
-export type TaskFunction = (event: unknown, context: Context) => Promise<unknown>;
-
-export interface LocalTaskFunction extends LambdaFunctionInfo {
-  readonly handler: TaskFunction;
-}
+export type { LocalTaskFunction, TaskFunction } from './lambdaContext.ts';
 
 export interface StateMachineSpec {
   readonly name: string;

@@ -1,5 +1,6 @@
 import { InvalidJobError } from '../errors.ts';
-import { OnLambdaTimeout, Runtime, type StepFn, type StepOptions } from './defineJob.ts';
+import { OnLambdaTimeout, Runtime } from './runtime.ts';
+import type { StepFn, StepOptions } from './stepTypes.ts';
 
 export interface StepSpec {
   readonly key: string;

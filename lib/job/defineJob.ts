@@ -3,96 +3,17 @@ import { InvalidInputError, InvalidJobError } from '../errors.ts';
 import { buildPlan, type JobPlan, type StepSpec } from './dag.ts';
 import { defineSchedules, type Schedule, type ScheduleOptions } from './schedule.ts';
 
-export const Runtime = { LAMBDA: 'lambda', ECS: 'ecs' } as const;
-export type Runtime = (typeof Runtime)[keyof typeof Runtime];
+import type {
+  OutputsOf,
+  StepContext,
+  StepFn,
+  StepOptions,
+  StepRef,
+  Upstream,
+  UpstreamEntry,
+} from './stepTypes.ts';
 
-export const Priority = { NORMAL: 'normal', HIGH: 'high' } as const;
-export type Priority = (typeof Priority)[keyof typeof Priority];
-
-/** What a step's function receives besides its upstream outputs. */
-export interface StepContext<I> {
-  /** The run's input, parsed by the job's schema. */
-  readonly input: I;
-  readonly runId: string;
-  readonly jobName: string;
-  readonly stepKey: string;
-  /** 1 for the first try, 2 for the first retry, ... */
-  readonly attempt: number;
-  /** Aborted when the step times out or the run is cancelled; pass it to fetch() and friends. */
-  readonly signal: AbortSignal;
-  /** Structured log line tied to this run and step. */
-  readonly log: (message: string, fields?: Record<string, unknown>) => void;
-  /**
-   * Report progress: a STEP_PROGRESS event in the run's log (`lambdag logs`, and shown by
-   * `lambdag run --wait`). At most one event a second is written; the latest report
-   * within a second is written when that second is over. Never throws.
-   */
-  readonly progress: (message: string, data?: Record<string, unknown>) => void;
-}
-
-/** What a Lambda step does when it runs out of the invocation's time. */
-export const OnLambdaTimeout = { FAIL: 'fail', ECS: 'ecs' } as const;
-export type OnLambdaTimeout = (typeof OnLambdaTimeout)[keyof typeof OnLambdaTimeout];
-
-export interface BackoffOptions {
-  /** First retry delay before jitter. Default 1. */
-  readonly baseSeconds?: number;
-  /** Upper bound of any retry delay. Default 300. */
-  readonly maxSeconds?: number;
-}
-
-export interface StepOptions {
-  /** How many times a failed attempt is retried. Default: the job's, else 0. */
-  readonly retries?: number;
-  readonly backoff?: BackoffOptions;
-  /**
-   * Which errors are worth a retry (default: all but NonRetryableError, StepTimeoutError
-   * counts as retryable). Return false to fail the step at once.
-   */
-  readonly retryable?: (error: unknown) => boolean;
-  /** Per-attempt time limit. Default: bounded by the worker's own limit. */
-  readonly timeoutSeconds?: number;
-  /** Where the step runs. `ecs` is for steps beyond Lambda's 15 minutes, memory or disk. */
-  readonly runtime?: Runtime;
-  /**
-   * A Lambda step that runs out of the invocation's time (or whose worker dies, as one
-   * killed by the timeout or out of memory does): `fail` (default) treats it as a timeout,
-   * retried within `retries`; `ecs` runs its next attempt on ECS instead, and every later
-   * one, without spending a retry. The promotion is a STEP_PROMOTED event.
-   */
-  readonly onLambdaTimeout?: OnLambdaTimeout;
-  /** ECS task CPU units (1024 = 1 vCPU) for a `runtime: 'ecs'` step; default the task definition's. */
-  readonly cpu?: number;
-  /** ECS task memory (MiB) for a `runtime: 'ecs'` step; default the task definition's. */
-  readonly memoryMb?: number;
-  /** Named step queue (a `LAMBDAG_QUEUE_URL_<NAME>` queue). Default from priority. */
-  readonly queue?: string;
-  /** `high` routes to the `high` queue unless `queue` is given. */
-  readonly priority?: Priority;
-}
-
-declare const outputType: unique symbol;
-
-/** A handle on a defined step; pass it in `dependsOn` to receive its output, typed. */
-export interface StepRef<O> {
-  readonly key: string;
-  /** Phantom: carries the output type only. */
-  readonly [outputType]?: O;
-}
-
-/** Upstream steps by the name their output has in the step function's first argument. */
-export type Upstream = Readonly<Record<string, StepRef<unknown> | string>>;
-
-export type OutputsOf<U extends Upstream> = {
-  readonly [K in keyof U]: U[K] extends StepRef<infer O> ? O : unknown;
-};
-
-export type StepFn<I, D> = (upstream: D, ctx: StepContext<I>) => unknown;
-
-/** One upstream output of a streaming step: its name in `dependsOn`, and the output. */
-export type UpstreamEntry<U extends Upstream> = {
-  readonly [K in keyof U]: readonly [K, OutputsOf<U>[K]];
-}[keyof U];
+export * from './stepTypes.ts';
 
 export interface JobBuilder<I> {
   /** A root step: no upstream. */

@@ -1,6 +1,5 @@
 import type { SerializedError } from '../errors.ts';
 import type { RunStatus, StepStatus } from '../status.ts';
-import { DynamoRunStore } from './dynamoRunStore.ts';
 import type { TaskEntry } from './taskEntries.ts';
 import type { FanInShard, RunError, RunEvent, RunRecord, StepRecord } from './types.ts';
 
@@ -246,10 +245,3 @@ export interface RunStore {
   /** Deletes by key in another table (an attempt's idempotency record): BatchWriteItem, 25 a request. */
   deleteItems(table: string, keys: readonly object[]): Promise<void>;
 }
-
-/**
- * What callers construct, `new RunStore(ddb, table, options)`: the DynamoDB store. Kept as a
- * value beside the interface so that `import { RunStore }` serves both; new code may name
- * DynamoRunStore itself.
- */
-export const RunStore = DynamoRunStore;

@@ -1,3 +1,7 @@
+/**
+ * Over 400 lines on purpose: one fault-injection run from start to audit (random DAGs, the
+ * faults, the runs, and the exactly-once audit of their effects), read top to bottom.
+ */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { DescribeExecutionCommand, GetExecutionHistoryCommand } from '@aws-sdk/client-sfn';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';

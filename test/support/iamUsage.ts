@@ -44,6 +44,11 @@ export const UNUSABLE_GRANTS: readonly { role: RegExp; action: RegExp; why: stri
     why: 'asked only when a function reads an artifact that is gone (expired), to answer 404 NoSuchKey rather than 403; test/integration/iam.test.ts shows both answers',
   },
   {
+    role: /^StepTaskRole$/,
+    action: /^dynamodb:DeleteItem$/,
+    why: "Powertools deletes an attempt's INPROGRESS record when the attempt fails with an infrastructure error inside the task (the body's own errors are recorded, not thrown); the suite injects no AWS faults into task processes",
+  },
+  {
     role: /^StepTaskExecutionRole$/,
     action: /^ecr:/,
     why: 'the ECS agent pulls the image with the task execution role; local tasks are processes, not images',

@@ -1,6 +1,5 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { SerializedError } from '../errors.ts';
-import type { RunStatus, StepStatus } from '../status.ts';
+import type { RunStatus } from '../status.ts';
 import { BatchWrites } from './batchWrites.ts';
 import { DynamoTable } from './dynamoTable.ts';
 import { EventLog } from './eventLog.ts';
@@ -13,12 +12,12 @@ import type {
   RunStatusFields,
   RunStore,
   RunStoreOptions,
-  StepResult,
   TablePut,
   Transition,
 } from './runStore.ts';
 import { StepItems } from './stepItems.ts';
-import { StepTransitions } from './stepTransitions.ts';
+import { StepTransitionMethods } from './stepTransitionMethods.ts';
+import type { StepTransition } from './stepTransitions.ts';
 import type { TaskEntry } from './taskEntries.ts';
 import type { FanInShard, RunError, RunEvent, RunRecord, StepRecord } from './types.ts';
 
@@ -27,7 +26,7 @@ import type { FanInShard, RunError, RunEvent, RunRecord, StepRecord } from './ty
  * log and batch writes, each in its own module; this class only puts them together
  * behind the RunStore interface (whose methods document each write).
  */
-export class DynamoRunStore implements RunStore {
+export class DynamoRunStore extends StepTransitionMethods implements RunStore {
   private readonly runs: RunItems;
   private readonly steps: StepItems;
   private readonly fanIns: FanInCounters;
@@ -35,6 +34,7 @@ export class DynamoRunStore implements RunStore {
   private readonly batches: BatchWrites;
 
   constructor(ddb: DynamoDBDocumentClient, table: string, options: RunStoreOptions = {}) {
+    super();
     const runsTable = new DynamoTable(ddb, table, options.now ?? (() => new Date()));
     this.batches = new BatchWrites(runsTable);
     this.runs = new RunItems(runsTable, options.retentionDays);
@@ -112,73 +112,13 @@ export class DynamoRunStore implements RunStore {
   listSteps(runId: string): AsyncGenerator<StepRecord> {
     return this.steps.listSteps(runId);
   }
-  claimStep(
+  protected transitionStep<A>(
     runId: string,
     key: string,
-    attempt: number,
-    options: { readonly taskArn?: string; readonly fromWaiting?: boolean } = {},
+    transition: StepTransition<A>,
+    args: A,
   ): Promise<Transition<StepRecord>> {
-    const { taskArn, fromWaiting = false } = options;
-    return this.steps.transition(runId, key, StepTransitions.claim, {
-      attempt,
-      fromWaiting,
-      ...(taskArn ? { taskArn } : {}),
-    });
-  }
-  recordSuccess(
-    runId: string,
-    key: string,
-    attempt: number,
-    result: StepResult,
-    durationMs: number,
-  ): Promise<Transition<StepRecord>> {
-    return this.steps.transition(runId, key, StepTransitions.succeed, { attempt, result, durationMs });
-  }
-  heartbeat(runId: string, key: string, attempt: number): Promise<Transition<StepRecord>> {
-    return this.steps.transition(runId, key, StepTransitions.heartbeat, { attempt });
-  }
-  countRelaunch(runId: string, key: string, attempt: number): Promise<Transition<StepRecord>> {
-    return this.steps.transition(runId, key, StepTransitions.relaunch, { attempt });
-  }
-  recordFailure(
-    runId: string,
-    key: string,
-    attempt: number,
-    error: SerializedError,
-  ): Promise<Transition<StepRecord>> {
-    return this.steps.transition(runId, key, StepTransitions.fail, { attempt, error });
-  }
-  scheduleRetry(
-    runId: string,
-    key: string,
-    attempt: number,
-    error: SerializedError,
-    options: { promote?: boolean } = {},
-  ): Promise<Transition<StepRecord>> {
-    return this.steps.transition(runId, key, StepTransitions.retry, {
-      attempt,
-      error,
-      promote: options.promote === true,
-    });
-  }
-  markQueued(runId: string, key: string, releasedBy?: string): Promise<Transition<StepRecord>> {
-    return this.steps.transition(runId, key, StepTransitions.queue, releasedBy ? { releasedBy } : {});
-  }
-  markSkipped(runId: string, key: string, because: string): Promise<Transition<StepRecord>> {
-    return this.steps.transition(runId, key, StepTransitions.skip, { because });
-  }
-  markStepCanceled(
-    runId: string,
-    key: string,
-    from: readonly StepStatus[],
-    because: string,
-    attempt?: number,
-  ): Promise<Transition<StepRecord>> {
-    return this.steps.transition(runId, key, StepTransitions.cancel, {
-      from,
-      because,
-      ...(attempt === undefined ? {} : { attempt }),
-    });
+    return this.steps.transition(runId, key, transition, args);
   }
 
   // ---- fan-in counters ------------------------------------------------------

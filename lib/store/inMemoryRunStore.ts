@@ -1,6 +1,6 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { ReleaseTargetMissingError, RunNotFoundError, type SerializedError } from '../errors.ts';
-import type { RunStatus, StepStatus } from '../status.ts';
+import { ReleaseTargetMissingError, RunNotFoundError } from '../errors.ts';
+import type { RunStatus } from '../status.ts';
 import { EVENTS_END, prepareEvent } from './eventLog.ts';
 import { fanInItemKey } from './fanInCounters.ts';
 import { applyUpdate, type ItemCondition, type ItemUpdate, meets } from './itemUpdates.ts';
@@ -14,12 +14,12 @@ import type {
   RunStatusFields,
   RunStore,
   RunStoreOptions,
-  StepResult,
   TablePut,
   Transition,
 } from './runStore.ts';
 import { initialItems, stepKey } from './stepItems.ts';
-import { type StepTransition, StepTransitions, stepWrite } from './stepTransitions.ts';
+import { StepTransitionMethods } from './stepTransitionMethods.ts';
+import { type StepTransition, stepWrite } from './stepTransitions.ts';
 import { encodeTaskEntry, type TaskEntry } from './taskEntries.ts';
 import type { FanInShard, RunError, RunEvent, RunRecord, StepRecord } from './types.ts';
 
@@ -41,7 +41,7 @@ export interface InMemoryRunStoreOptions extends RunStoreOptions {
  * orders (steps and events by sort key, runs newest first). test/unit/store's contract
  * suite runs on both. Every item is copied in and out, as a database would.
  */
-export class InMemoryRunStore implements RunStore {
+export class InMemoryRunStore extends StepTransitionMethods implements RunStore {
   /** The runs table: partition -> sort key -> item. */
   private readonly partitions = new Map<string, Map<string, Item>>();
   /** Other tables' items, by table, by their key (JSON of its attributes). */
@@ -49,6 +49,7 @@ export class InMemoryRunStore implements RunStore {
   private readonly now: () => Date;
 
   constructor(private readonly options: InMemoryRunStoreOptions = {}) {
+    super();
     this.now = options.now ?? (() => new Date());
   }
 
@@ -154,74 +155,6 @@ export class InMemoryRunStore implements RunStore {
   async *listSteps(runId: string): AsyncGenerator<StepRecord> {
     for (const item of this.query(runPk(runId), (sk) => sk.startsWith(STEP_SK_PREFIX))) yield toStep(item);
   }
-  claimStep(
-    runId: string,
-    key: string,
-    attempt: number,
-    options: { readonly taskArn?: string; readonly fromWaiting?: boolean } = {},
-  ): Promise<Transition<StepRecord>> {
-    const { taskArn, fromWaiting = false } = options;
-    return this.transition(runId, key, StepTransitions.claim, {
-      attempt,
-      fromWaiting,
-      ...(taskArn ? { taskArn } : {}),
-    });
-  }
-  recordSuccess(
-    runId: string,
-    key: string,
-    attempt: number,
-    result: StepResult,
-    durationMs: number,
-  ): Promise<Transition<StepRecord>> {
-    return this.transition(runId, key, StepTransitions.succeed, { attempt, result, durationMs });
-  }
-  heartbeat(runId: string, key: string, attempt: number): Promise<Transition<StepRecord>> {
-    return this.transition(runId, key, StepTransitions.heartbeat, { attempt });
-  }
-  countRelaunch(runId: string, key: string, attempt: number): Promise<Transition<StepRecord>> {
-    return this.transition(runId, key, StepTransitions.relaunch, { attempt });
-  }
-  recordFailure(
-    runId: string,
-    key: string,
-    attempt: number,
-    error: SerializedError,
-  ): Promise<Transition<StepRecord>> {
-    return this.transition(runId, key, StepTransitions.fail, { attempt, error });
-  }
-  scheduleRetry(
-    runId: string,
-    key: string,
-    attempt: number,
-    error: SerializedError,
-    options: { promote?: boolean } = {},
-  ): Promise<Transition<StepRecord>> {
-    return this.transition(runId, key, StepTransitions.retry, {
-      attempt,
-      error,
-      promote: options.promote === true,
-    });
-  }
-  markQueued(runId: string, key: string, releasedBy?: string): Promise<Transition<StepRecord>> {
-    return this.transition(runId, key, StepTransitions.queue, releasedBy ? { releasedBy } : {});
-  }
-  markSkipped(runId: string, key: string, because: string): Promise<Transition<StepRecord>> {
-    return this.transition(runId, key, StepTransitions.skip, { because });
-  }
-  markStepCanceled(
-    runId: string,
-    key: string,
-    from: readonly StepStatus[],
-    because: string,
-    attempt?: number,
-  ): Promise<Transition<StepRecord>> {
-    return this.transition(runId, key, StepTransitions.cancel, {
-      from,
-      because,
-      ...(attempt === undefined ? {} : { attempt }),
-    });
-  }
 
   // ---- fan-in counters ------------------------------------------------------
 
@@ -321,7 +254,7 @@ export class InMemoryRunStore implements RunStore {
     return outcome.item;
   }
 
-  private transition<A>(
+  protected transitionStep<A>(
     runId: string,
     key: string,
     transition: StepTransition<A>,

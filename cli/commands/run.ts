@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { InvalidInputError } from '../../lib/errors.ts';
+import { runCounts } from '../../lib/run/finalize.ts';
 import { EventType } from '../../lib/status.ts';
 import type { RunEvent, RunRecord, StepRecord } from '../../lib/store/types.ts';
 import {
@@ -164,14 +165,7 @@ export function jsonOutcome(run: RunRecord, elapsedMs?: number) {
     ...(run.error ? { error: run.error } : {}),
     ...(run.failedSteps ? { failedSteps: run.failedSteps } : {}),
     ...(run.skippedSteps ? { skippedSteps: run.skippedSteps } : {}),
-    counts: {
-      steps: run.stepCount,
-      succeeded: run.succeeded,
-      failed: run.failed,
-      skipped: run.skipped,
-      ...(run.canceled === undefined ? {} : { canceled: run.canceled }),
-      ...(run.reused ? { reused: run.reused } : {}),
-    },
+    counts: runCounts(run),
     ...(run.parentRunId ? { parentRunId: run.parentRunId } : {}),
     createdAt: run.createdAt,
     ...(run.finishedAt ? { finishedAt: run.finishedAt } : {}),

@@ -223,14 +223,7 @@ export function outcomeOf(run: RunRecord): RunOutcome {
     ...(run.status === RunStatus.CANCELED ? { cause: describeCancel(run) } : {}),
     ...(run.failedSteps ? { failedSteps: run.failedSteps } : {}),
     ...(run.skippedSteps ? { skippedSteps: run.skippedSteps } : {}),
-    counts: {
-      steps: run.stepCount,
-      succeeded: run.succeeded,
-      failed: run.failed,
-      skipped: run.skipped,
-      ...(run.canceled === undefined ? {} : { canceled: run.canceled }),
-      ...(run.reused ? { reused: run.reused } : {}),
-    },
+    counts: runCounts(run),
     ...(run.parentRunId ? { parentRunId: run.parentRunId } : {}),
   };
 }
@@ -245,4 +238,16 @@ function describeFailure(error: RunError | undefined, failed: number, skipped: n
     ? `step '${error.step ?? '?'}' failed with ${error.name}: ${error.message}`
     : 'a step failed';
   return `${first} (${failed} failed, ${skipped} skipped)`;
+}
+
+/** A run's step counts as its outcome reports them (the execution's output, `lambdag run --json`). */
+export function runCounts(run: RunRecord) {
+  return {
+    steps: run.stepCount,
+    succeeded: run.succeeded,
+    failed: run.failed,
+    skipped: run.skipped,
+    ...(run.canceled === undefined ? {} : { canceled: run.canceled }),
+    ...(run.reused ? { reused: run.reused } : {}),
+  };
 }

@@ -101,21 +101,8 @@ export class Dispatcher {
     const byQueue = new Map<string, SendMessageBatchRequestEntry[]>();
     for (const [index, item] of items.entries()) {
       const url = this.config.queues[this.queueName(plan, item.step)] as string;
-      const delay = Math.max(0, item.delaySeconds ?? 0);
       const body = await encodeStepMessage(
-        {
-          v: 1,
-          runId: run.runId,
-          job: run.job,
-          step: item.step,
-          attempt: item.attempt,
-          input: run.input,
-          ...(run.expiresAt === undefined ? {} : { expiresAt: run.expiresAt }),
-          // Past SQS's cap, the worker sends the message back until its time comes.
-          ...(delay > MAX_DELAY_SECONDS ? { notBefore: Date.now() + delay * 1000 } : {}),
-          ...ecsOf(plan, item),
-          ...(item.upstream ? { upstream: { ...item.upstream } } : {}),
-        },
+        stepMessageOf(run, plan, item),
         this.payloads,
         this.config.maxMessageBytes,
       );
@@ -168,6 +155,24 @@ export class Dispatcher {
 }
 
 /** The `ecs` part of a step message: present for `runtime: 'ecs'` steps and promoted ones. */
+/** The message that sends one step attempt of a run. */
+export function stepMessageOf(run: RunRef, plan: JobPlan, item: DispatchItem): StepMessage {
+  const delay = Math.max(0, item.delaySeconds ?? 0);
+  return {
+    v: 1,
+    runId: run.runId,
+    job: run.job,
+    step: item.step,
+    attempt: item.attempt,
+    input: run.input,
+    ...(run.expiresAt === undefined ? {} : { expiresAt: run.expiresAt }),
+    // Past SQS's cap, the worker sends the message back until its time comes.
+    ...(delay > MAX_DELAY_SECONDS ? { notBefore: Date.now() + delay * 1000 } : {}),
+    ...ecsOf(plan, item),
+    ...(item.upstream ? { upstream: { ...item.upstream } } : {}),
+  };
+}
+
 function ecsOf(plan: JobPlan, item: DispatchItem): Pick<StepMessage, 'ecs'> {
   const options = plan.steps.get(item.step)?.options;
   if (options?.runtime !== Runtime.ECS && item.promotedAt === undefined) return {};

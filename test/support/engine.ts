@@ -8,7 +8,7 @@ import type { JobDefinition } from '../../lib/job/defineJob.ts';
 import { JobRegistry } from '../../lib/job/registry.ts';
 import type { Log } from '../../lib/log.ts';
 import type { AttemptOutcome } from '../../lib/step/attemptOutcome.ts';
-import { Dispatcher, type DispatchItem, type RunRef } from '../../lib/step/dispatch.ts';
+import { Dispatcher, type DispatchItem, type RunRef, stepMessageOf } from '../../lib/step/dispatch.ts';
 import type { StepMessage } from '../../lib/step/messages.ts';
 import { PayloadStore } from '../../lib/step/payload.ts';
 import { InMemoryRunStore } from '../../lib/store/inMemoryRunStore.ts';
@@ -30,18 +30,10 @@ export class RecordingDispatcher extends Dispatcher {
     super(unused<SQSClient>('SQS'), config, payloads);
   }
 
-  override async dispatch(run: RunRef, _plan: JobPlan, items: readonly DispatchItem[]): Promise<void> {
+  override async dispatch(run: RunRef, plan: JobPlan, items: readonly DispatchItem[]): Promise<void> {
     for (const item of items) {
-      this.sent.push({
-        v: 1,
-        runId: run.runId,
-        job: run.job,
-        step: item.step,
-        attempt: item.attempt,
-        input: run.input,
-        ...(run.expiresAt === undefined ? {} : { expiresAt: run.expiresAt }),
-        ...(item.upstream ? { upstream: { ...item.upstream } } : {}),
-      });
+      // The message the real dispatcher would send; only the SQS send is left out.
+      this.sent.push(stepMessageOf(run, plan, item));
       this.delays.push(item.delaySeconds);
     }
   }

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Log } from '../lib/log.ts';
-import { listenOnLoopback } from './loopback.ts';
+import { listenOnLoopback, readBody } from './http.ts';
 
 const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -62,7 +62,7 @@ async function handle(
   }
   let body: Record<string, unknown>;
   try {
-    const raw = await readBody(request);
+    const raw = (await readBody(request, MAX_BODY_BYTES)).toString('utf8');
     body = raw ? (JSON.parse(raw) as Record<string, unknown>) : {};
   } catch (error) {
     send(options, response, 400, { __type: 'SerializationException', message: (error as Error).message });
@@ -74,17 +74,6 @@ async function handle(
     if (!(error instanceof ApiServiceError)) throw error;
     send(options, response, error.statusCode, { __type: error.type, message: error.message });
   }
-}
-
-async function readBody(request: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw new Error(`request body exceeds ${MAX_BODY_BYTES} bytes`);
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 function send(options: JsonApiOptions, response: ServerResponse, status: number, body: unknown): void {

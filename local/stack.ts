@@ -35,12 +35,12 @@ import {
   type SqsHandler,
 } from './eventSource.ts';
 import { expiryRulesOf, LocalExpiry, type LocalExpiryOptions } from './expiry.ts';
+import { listenOnLoopback } from './http.ts';
 import { IamAuthority, type UsageEntry } from './iam/authority.ts';
 import { startIamGateway } from './iam/gateway.ts';
 import type { Role } from './iam/roles.ts';
 import { StackIam } from './iam/stackIam.ts';
 import { InvocationTrace } from './invocationTrace.ts';
-import { listenOnLoopback } from './loopback.ts';
 import { provisionResources, type ResourceMap, resolveIntrinsics } from './resources.ts';
 import { LocalScheduler, type SchedulerOptions } from './scheduler.ts';
 import { SendAudit } from './sendAudit.ts';

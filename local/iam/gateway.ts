@@ -8,7 +8,7 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { Log } from '../../lib/log.ts';
-import { listenOnLoopback } from '../loopback.ts';
+import { listenOnLoopback, readBody } from '../http.ts';
 import type { AccessDenied, IamAuthority, Principal } from './authority.ts';
 import { type ApiRequest, authorizationOf, needsBody, type RequestContext } from './requestActions.ts';
 
@@ -91,7 +91,9 @@ async function handle(
   if (principal === 'admin') return forward(agent, upstream, request, response);
 
   const method = request.method ?? 'GET';
-  const body = needsBody(scope.service, method, url.searchParams) ? await readBody(request) : undefined;
+  const body = needsBody(scope.service, method, url.searchParams)
+    ? await readBody(request, MAX_BODY_BYTES)
+    : undefined;
   const apiRequest: ApiRequest = {
     service: scope.service,
     region: scope.region,
@@ -190,17 +192,6 @@ function forward(
     if (body) outgoing.end(body);
     else request.pipe(outgoing);
   });
-}
-
-async function readBody(request: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw new Error(`request body exceeds ${MAX_BODY_BYTES} bytes`);
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
 }
 
 /** Each protocol's AccessDenied, as the SDKs parse it into AccessDeniedException / AccessDenied. */

@@ -313,8 +313,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       options.requestMetrics?.install(aws);
       const deps = createDeps(registry, { config: functionConfig, aws, log: handlerLog });
       functionDeps.set(spec.name, deps);
-      // The event source polls with the function's role too, as Lambda's does.
-      pollers.set(spec.name, createAwsClients({ credentials }).sqs);
+      // The event source polls with the function's role too, as Lambda's does (a client of its
+      // own: the handler's carries the send audit, the trace headers and the request counts).
+      if (spec.sqsEvents.length > 0) {
+        pollers.set(spec.name, new SQSClient({ credentials, useQueueUrlAsEndpoint: false }));
+      }
       const module = (await import(pathToFileURL(join(root, `${spec.module}.ts`)).href)) as HandlerModule;
       if (typeof module.createHandler !== 'function') {
         throw new LocalStackError(

@@ -18,7 +18,8 @@ export {
   UnknownStepError,
   WorkerLostError,
 } from './errors.ts';
+export { EventType } from './eventTypes.ts';
 export type { JobBuilder, JobDefinition, StepContext, StepOptions, StepRef } from './job/defineJob.ts';
 export { defineJob, Priority, Runtime } from './job/defineJob.ts';
 export { JobRegistry } from './job/registry.ts';
-export { EventType, RunStatus, StepStatus } from './status.ts';
+export { RunStatus, StepStatus } from './status.ts';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { InvalidInputError } from '../../lib/errors.ts';
+import { EventType } from '../../lib/eventTypes.ts';
 import { runCounts } from '../../lib/run/finalize.ts';
-import { EventType } from '../../lib/status.ts';
 import type { RunEvent, RunRecord, StepRecord } from '../../lib/store/types.ts';
 import {
   bold,

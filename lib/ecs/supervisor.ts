@@ -1,8 +1,9 @@
 import type { Deps } from '../deps.ts';
 import { StepTimeoutError, TaskLostError } from '../errors.ts';
+import { EventType } from '../eventTypes.ts';
 import type { JobPlan } from '../job/dag.ts';
 import { loadPlan } from '../run/loadPlan.ts';
-import { EventType, StepStatus } from '../status.ts';
+import { StepStatus } from '../status.ts';
 import { failAttempt } from '../step/attemptOutcome.ts';
 import { currentAttemptOf, type RunRef, runRefOf } from '../step/dispatch.ts';
 import type { StepMessage } from '../step/messages.ts';

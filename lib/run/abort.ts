@@ -1,5 +1,5 @@
 import type { Deps } from '../deps.ts';
-import { EventType } from '../status.ts';
+import { EventType } from '../eventTypes.ts';
 import type { RunError } from '../store/types.ts';
 
 /**

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { Deps } from '../deps.ts';
 import { InvalidInputError } from '../errors.ts';
-import { EventType } from '../status.ts';
+import { EventType } from '../eventTypes.ts';
 import { type PollState, PollStateSchema } from './pollPolicy.ts';
 
 /** The input of the execution that continues a run: `{"continueRun": <poll state>}`. */

@@ -1,6 +1,7 @@
 import type { Deps } from '../deps.ts';
 import { InvalidInputError, type SerializedError } from '../errors.ts';
-import { EventType, RunStatus, StepStatus, TERMINAL_RUN_STATUSES } from '../status.ts';
+import { EventType } from '../eventTypes.ts';
+import { RunStatus, StepStatus, TERMINAL_RUN_STATUSES } from '../status.ts';
 import { readStepOutput } from '../step/stepOutput.ts';
 import { s3Keys } from '../store/keys.ts';
 import type { RunError, RunRecord, StepRecord } from '../store/types.ts';

@@ -1,6 +1,7 @@
 import type { Deps } from '../deps.ts';
+import { EventType } from '../eventTypes.ts';
 import type { JobPlan } from '../job/dag.ts';
-import { EventType, StepStatus } from '../status.ts';
+import { StepStatus } from '../status.ts';
 import { currentAttemptOf, type DispatchItem, runRefOf } from '../step/dispatch.ts';
 import { releasedByMessage } from '../step/release.ts';
 import type { RunRecord, StepRecord } from '../store/types.ts';

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import type { Deps } from '../deps.ts';
 import { InvalidInputError, PayloadTooLargeError, RunConflictError, RunVanishedError } from '../errors.ts';
-import { EventType, RunStatus } from '../status.ts';
+import { EventType } from '../eventTypes.ts';
+import { RunStatus } from '../status.ts';
 import { dispatchFirstAttempts } from '../step/release.ts';
 import { s3Keys } from '../store/keys.ts';
 import type { RunRecord } from '../store/types.ts';

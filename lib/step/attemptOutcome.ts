@@ -1,11 +1,11 @@
 import { retryDelaySeconds } from '../backoff.ts';
 import type { Deps } from '../deps.ts';
 import { ErrorCode, serializeError } from '../errors.ts';
+import { EventType } from '../eventTypes.ts';
 import { classifyFailure } from '../failure.ts';
 import type { JobPlan } from '../job/dag.ts';
 import { OnLambdaTimeout } from '../job/defineJob.ts';
 import { abortRun } from '../run/abort.ts';
-import { EventType } from '../status.ts';
 import type { RunEvent } from '../store/types.ts';
 import type { RunRef } from './dispatch.ts';
 import type { StepMessage } from './messages.ts';

@@ -1,9 +1,10 @@
 import { forEachLimit } from '../concurrency.ts';
 import type { Deps } from '../deps.ts';
 import { PlanMismatchError } from '../errors.ts';
+import { EventType } from '../eventTypes.ts';
 import { descendantsOf, type JobPlan } from '../job/dag.ts';
 import { Runtime } from '../job/defineJob.ts';
-import { EventType, StepStatus } from '../status.ts';
+import { StepStatus } from '../status.ts';
 import type { RunExpiry, StepResult } from '../store/runStore.ts';
 import type { DispatchItem, RunRef } from './dispatch.ts';
 import { resolveUpstream } from './fanIn.ts';

@@ -8,10 +8,11 @@ import {
   TaskStoppedError,
   WorkerLostError,
 } from '../errors.ts';
+import { EventType } from '../eventTypes.ts';
 import type { JobPlan } from '../job/dag.ts';
 import { PlanCache } from '../job/plans.ts';
 import { RunStatusCache } from '../run/runStatusCache.ts';
-import { EventType, type RunStatus, StepStatus } from '../status.ts';
+import { type RunStatus, StepStatus } from '../status.ts';
 import type { StepRecord } from '../store/types.ts';
 import { AttemptEffects } from './attemptEffects.ts';
 import {

@@ -1,5 +1,5 @@
 import type { Deps } from '../deps.ts';
-import { EventType } from '../status.ts';
+import { EventType } from '../eventTypes.ts';
 import type { PreparedEvent } from '../store/runStore.ts';
 import type { RunEvent } from '../store/types.ts';
 import type { StepMessage } from './messages.ts';

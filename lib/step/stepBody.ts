@@ -1,8 +1,8 @@
 import type { Deps } from '../deps.ts';
 import { InvalidMessageError } from '../errors.ts';
+import { EventType } from '../eventTypes.ts';
 import type { JobPlan } from '../job/dag.ts';
 import type { StepContext } from '../job/defineJob.ts';
-import { EventType } from '../status.ts';
 import type { AttemptEffects } from './attemptEffects.ts';
 import { type Watch, watchForCancel, watchSignal, watchTimeout } from './attemptWatch.ts';
 import type { StepMessage } from './messages.ts';

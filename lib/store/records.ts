@@ -1,5 +1,5 @@
+import { EventType } from '../eventTypes.ts';
 import { TTL_ATTRIBUTE } from '../run/retention.ts';
-import { EventType } from '../status.ts';
 import type { RunExpiry } from './runStore.ts';
 import type { RunEvent, RunRecord, StepRecord } from './types.ts';
 

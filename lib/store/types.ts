@@ -1,5 +1,6 @@
 import type { SerializedError } from '../errors.ts';
-import type { EventType, RunStatus, StepStatus } from '../status.ts';
+import type { EventType } from '../eventTypes.ts';
+import type { RunStatus, StepStatus } from '../status.ts';
 
 /** Where and why a run failed, as shown to users. */
 export interface RunError {

@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { readPollSettings } from '../../lib/aws/config.ts';
 import { RunCanceledError, RunNotFoundError } from '../../lib/errors.ts';
+import { EventType } from '../../lib/eventTypes.ts';
 import { finalizeRun, type RunOutcome } from '../../lib/run/finalize.ts';
 import { newRunId } from '../../lib/run/ids.ts';
 import { pollRun } from '../../lib/run/poll.ts';
 import type { PollState } from '../../lib/run/pollPolicy.ts';
-import { EventType, RunStatus, StepStatus } from '../../lib/status.ts';
+import { RunStatus, StepStatus } from '../../lib/status.ts';
 import { AttemptStatus, StepRunner } from '../../lib/step/runner.ts';
 import type { RunRecord, StepRecord } from '../../lib/store/types.ts';
 import { abortsSeen, bodyRuns } from '../fixtures/jobs.ts';

@@ -1,7 +1,7 @@
 import { GetExecutionHistoryCommand, ListExecutionsCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EventType } from '../../lib/eventTypes.ts';
 import { continuationName } from '../../lib/run/continueAsNew.ts';
-import { EventType } from '../../lib/status.ts';
 import type { BusEvent } from '../../local/eventBridge.ts';
 import { eventsOf, storeOf, until, useStack } from '../support/stack.ts';
 

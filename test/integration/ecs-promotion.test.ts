@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EventType } from '../../lib/status.ts';
+import { EventType } from '../../lib/eventTypes.ts';
 import { eventsOf, runToEnd, StepStatus, stepsOf, useStack } from '../support/stack.ts';
 
 class WorkerKilled extends Error {

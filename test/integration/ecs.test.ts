@@ -1,7 +1,7 @@
 import { ListTasksCommand, StopTaskCommand } from '@aws-sdk/client-ecs';
 import { describe, expect, it } from 'vitest';
 import { MAX_RELAUNCHES } from '../../lib/ecs/supervisor.ts';
-import { EventType } from '../../lib/status.ts';
+import { EventType } from '../../lib/eventTypes.ts';
 import { eventsOf, runToEnd, StepStatus, stepsOf, until, useStack } from '../support/stack.ts';
 
 // Tasks beat every second, are stuck after 4 s without a beat, never start if not started

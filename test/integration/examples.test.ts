@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { expectedSum } from '../../examples/fanout/job.ts';
-import { EventType } from '../../lib/status.ts';
+import { EventType } from '../../lib/eventTypes.ts';
 import { eventsOf, runToEnd, statusCounts, stepsOf, useStack } from '../support/stack.ts';
 
 const handle = useStack();

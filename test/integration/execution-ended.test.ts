@@ -5,9 +5,10 @@ import {
   StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import { describe, expect, it } from 'vitest';
+import { EventType } from '../../lib/eventTypes.ts';
 import type { ExecutionEndResult } from '../../lib/run/executionEnded.ts';
 import { newRunId } from '../../lib/run/ids.ts';
-import { EventType, RunStatus } from '../../lib/status.ts';
+import { RunStatus } from '../../lib/status.ts';
 import type { PublishedEvent } from '../../local/eventBridge.ts';
 import { eventsOf, StepStatus, stepsOf, storeOf, until, useStack } from '../support/stack.ts';
 

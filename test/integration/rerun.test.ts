@@ -7,8 +7,9 @@ import {
   RunNotFoundError,
   UnknownStepError,
 } from '../../lib/errors.ts';
+import { EventType } from '../../lib/eventTypes.ts';
 import { newRunId } from '../../lib/run/ids.ts';
-import { EventType, RunStatus, StepStatus } from '../../lib/status.ts';
+import { RunStatus, StepStatus } from '../../lib/status.ts';
 import { bodyRuns } from '../fixtures/jobs.ts';
 import { eventsOf, runToEnd, stepsOf, useStack } from '../support/stack.ts';
 

@@ -1,9 +1,10 @@
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { fanout } from '../../examples/fanout/job.ts';
+import { EventType } from '../../lib/eventTypes.ts';
 import { newRunId } from '../../lib/run/ids.ts';
 import { initialSteps } from '../../lib/run/rerun.ts';
-import { EventType, StepStatus } from '../../lib/status.ts';
+import { StepStatus } from '../../lib/status.ts';
 import { FAN_IN_SHARD_SIZE, resolveUpstream, shardOf } from '../../lib/step/fanIn.ts';
 import { fanInShardSk, runPk, stepSk } from '../../lib/store/keys.ts';
 import type { StepRecord } from '../../lib/store/types.ts';

@@ -1,8 +1,9 @@
 import { beforeEach, describe, expect, it } from 'vitest';
+import { EventType } from '../../../lib/eventTypes.ts';
 import { finalizeRun } from '../../../lib/run/finalize.ts';
 import { newRunId } from '../../../lib/run/ids.ts';
 import { startRun } from '../../../lib/run/start.ts';
-import { EventType, RunStatus } from '../../../lib/status.ts';
+import { RunStatus } from '../../../lib/status.ts';
 import { StepRunner } from '../../../lib/step/runner.ts';
 import { s3Keys } from '../../../lib/store/keys.ts';
 import { drain, engineDeps } from '../../support/engine.ts';

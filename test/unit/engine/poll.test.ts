@@ -1,11 +1,12 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { EventType } from '../../../lib/eventTypes.ts';
 import { defineJob } from '../../../lib/job/defineJob.ts';
 import { newRunId } from '../../../lib/run/ids.ts';
 import { type PollOptions, pollRun } from '../../../lib/run/poll.ts';
 import type { PollState } from '../../../lib/run/pollPolicy.ts';
 import { startRun } from '../../../lib/run/start.ts';
-import { EventType, RunStatus, StepStatus } from '../../../lib/status.ts';
+import { RunStatus, StepStatus } from '../../../lib/status.ts';
 import { StepRunner } from '../../../lib/step/runner.ts';
 import { drain, engineDeps } from '../../support/engine.ts';
 import { calls, diamond } from './jobs.ts';

@@ -1,7 +1,8 @@
 import { beforeEach, describe, expect, it } from 'vitest';
+import { EventType } from '../../../lib/eventTypes.ts';
 import { newRunId } from '../../../lib/run/ids.ts';
 import { startRun } from '../../../lib/run/start.ts';
-import { EventType, RunStatus, StepStatus } from '../../../lib/status.ts';
+import { RunStatus, StepStatus } from '../../../lib/status.ts';
 import { AttemptStatus } from '../../../lib/step/attemptOutcome.ts';
 import { StepRunner } from '../../../lib/step/runner.ts';
 import { drain, type EngineDeps, engineDeps } from '../../support/engine.ts';

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { RunConflictError } from '../../../lib/errors.ts';
+import { EventType } from '../../../lib/eventTypes.ts';
 import { newRunId } from '../../../lib/run/ids.ts';
 import { startRun } from '../../../lib/run/start.ts';
-import { EventType, RunStatus, StepStatus } from '../../../lib/status.ts';
+import { RunStatus, StepStatus } from '../../../lib/status.ts';
 import { engineDeps } from '../../support/engine.ts';
 import { diamond } from './jobs.ts';
 

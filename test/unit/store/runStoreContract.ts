@@ -1,8 +1,9 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { ReleaseTargetMissingError, RunNotFoundError } from '../../../lib/errors.ts';
+import { EventType } from '../../../lib/eventTypes.ts';
 import { newRunId } from '../../../lib/run/ids.ts';
-import { EventType, RunStatus, StepStatus } from '../../../lib/status.ts';
+import { RunStatus, StepStatus } from '../../../lib/status.ts';
 import type { RunStore } from '../../../lib/store/runStore.ts';
 import type { RunRecord, StepRecord } from '../../../lib/store/types.ts';
 

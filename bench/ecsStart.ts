@@ -15,7 +15,6 @@ import { parseArgs } from 'node:util';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { long } from '../examples/index.ts';
 import { LambdagClient } from '../lib/client/lambdagClient.ts';
-import { createDeps } from '../lib/deps.ts';
 import { JobRegistry } from '../lib/job/registry.ts';
 import type { StepRecord } from '../lib/store/types.ts';
 import { startLocalStack } from '../local/stack.ts';
@@ -29,7 +28,7 @@ const RESULTS = join(import.meta.dirname, 'results');
 const registry = new JobRegistry([long]);
 const stack = await startLocalStack({ registry, logLevel: 'ERROR' });
 try {
-  const deps = createDeps(registry, { log: new Logger({ serviceName: 'bench', logLevel: 'ERROR' }) });
+  const deps = stack.operatorDeps(registry, new Logger({ serviceName: 'bench', logLevel: 'ERROR' }));
   const client = LambdagClient.fromDeps(deps, stack.stateMachineArn);
   const startMs = (step: StepRecord | undefined) => {
     if (!step?.queuedAt || !step.startedAt) throw new Error(`step ${step?.key} has no queuedAt/startedAt`);

@@ -16,7 +16,7 @@ import { GetExecutionHistoryCommand } from '@aws-sdk/client-sfn';
 import { diamond, fanout } from '../examples/index.ts';
 import { type RequestCounts, RequestMetrics } from '../lib/aws/requestMetrics.ts';
 import { LambdagClient } from '../lib/client/lambdagClient.ts';
-import { createDeps, type Deps } from '../lib/deps.ts';
+import type { Deps } from '../lib/deps.ts';
 import { JobRegistry } from '../lib/job/registry.ts';
 import type { RunRecord } from '../lib/store/types.ts';
 import { startLocalStack } from '../local/stack.ts';
@@ -53,7 +53,7 @@ const registry = new JobRegistry([chain, fanout, diamond, bigOutput, wideFanIn])
 // Step Functions' and PollRun's business, not theirs.
 const pollIntervalMs = Number(values['poll-ms']);
 const stack = await startLocalStack({ registry, logLevel: 'ERROR', requestMetrics: metrics, pollIntervalMs });
-const deps: Deps = createDeps(registry, { log: new Logger({ serviceName: 'bench', logLevel: 'ERROR' }) });
+const deps: Deps = stack.operatorDeps(registry, new Logger({ serviceName: 'bench', logLevel: 'ERROR' }));
 const client = LambdagClient.fromDeps(deps, stack.stateMachineArn);
 const floor = await Floor.create(deps);
 

@@ -12,8 +12,9 @@ import { deadlineOf, lazyDeps, logRequestMetrics, transientAwsErrors } from './s
 export function createHandler(getDeps: () => Deps) {
   return middy(async (event: unknown, context: Context) => {
     const deadline = deadlineOf(context);
-    return endRunOfEndedExecution(getDeps(), event, {
-      ...readExecutionEndSettings(),
+    const deps = getDeps();
+    return endRunOfEndedExecution(deps, event, {
+      ...readExecutionEndSettings(deps.env),
       ...(deadline === undefined ? {} : { deadline }),
     });
   })

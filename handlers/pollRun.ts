@@ -7,11 +7,12 @@ import { lazyDeps, logRequestMetrics, transientAwsErrors } from './shared.ts';
 
 /** Task `PollRun` of the run state machine. */
 export function createHandler(getDeps: () => Deps) {
-  return middy(async (event: unknown, context: Context) =>
-    pollRun(getDeps(), event, readPollSettings(), {
+  return middy(async (event: unknown, context: Context) => {
+    const deps = getDeps();
+    return pollRun(deps, event, readPollSettings(deps.env), {
       deadline: Date.now() + context.getRemainingTimeInMillis(),
-    }),
-  )
+    });
+  })
     .use(transientAwsErrors())
     .use(logRequestMetrics());
 }

@@ -1,6 +1,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { type AwsClients, createAwsClients } from './aws/clients.ts';
-import { type LambdagConfig, readConfig } from './aws/config.ts';
+import { type Env, type LambdagConfig, processEnv, readConfig } from './aws/config.ts';
 import { EcsTasks } from './ecs/tasks.ts';
 import type { JobRegistry } from './job/registry.ts';
 import type { Log } from './log.ts';
@@ -11,6 +11,11 @@ import type { RunStore } from './store/runStore.ts';
 
 /** Everything the engine needs, built once by a handler, the CLI or a test, and passed in. */
 export interface Deps {
+  /**
+   * The environment these deps were built from: on Lambda the process's, in the embedded stack
+   * the function's own. Settings read per invocation (PollRun's, executionEnded's) come from it.
+   */
+  readonly env: Env;
   readonly config: LambdagConfig;
   readonly aws: AwsClients;
   readonly registry: JobRegistry;
@@ -23,7 +28,8 @@ export interface Deps {
 
 /** Build deps from the environment; any part can be replaced (tests pass their own). */
 export function createDeps(registry: JobRegistry, overrides: Partial<Deps> = {}): Deps {
-  const config = overrides.config ?? readConfig();
+  const env = overrides.env ?? processEnv();
+  const config = overrides.config ?? readConfig(env);
   const aws = overrides.aws ?? createAwsClients();
   const store =
     overrides.store ?? new DynamoRunStore(aws.ddb, config.runsTable, { retentionDays: config.retentionDays });
@@ -31,5 +37,5 @@ export function createDeps(registry: JobRegistry, overrides: Partial<Deps> = {})
   const dispatcher = overrides.dispatcher ?? new Dispatcher(aws.sqs, config, payloads);
   const ecsTasks = overrides.ecsTasks ?? new EcsTasks(aws.ecs, config, payloads);
   const log = overrides.log ?? new Logger({ serviceName: 'lambdag' });
-  return { config, aws, registry, store, payloads, dispatcher, ecsTasks, log };
+  return { env, config, aws, registry, store, payloads, dispatcher, ecsTasks, log };
 }

@@ -36,7 +36,10 @@ export interface LocalEcsOptions {
   /** Show the tasks' output (else it is discarded). */
   readonly verbose: boolean;
   readonly log: Log;
-  /** Added to every task's environment: the task role's credentials, as ECS hands a task its role. */
+  /**
+   * Every task's environment (the task definition's): the stack's endpoints and the functions'
+   * settings, and the task role's credentials, as ECS hands a task its role.
+   */
   readonly taskEnvironment?: Readonly<Record<string, string>>;
 }
 
@@ -74,7 +77,7 @@ export class LocalEcs {
     const child = hold
       ? undefined
       : spawn(process.execPath, ['--import', 'tsx', join(this.options.root, 'ecs/main.ts')], {
-          env: { ...process.env, ...this.options.taskEnvironment, ...environment, ECS_TASK_ARN: taskArn },
+          env: { ...inheritedEnv(), ...this.options.taskEnvironment, ...environment, ECS_TASK_ARN: taskArn },
           stdio: this.options.verbose ? 'inherit' : 'ignore',
         });
     const exited = new Promise<void>((resolve) => {
@@ -222,4 +225,13 @@ function describe(task: LocalTask): Record<string, unknown> {
       },
     ],
   };
+}
+
+/**
+ * What a task takes from this process's environment (PATH, NODE_OPTIONS, ...): not the
+ * caller's own AWS session or profile, which would override the task role's key.
+ */
+function inheritedEnv(): NodeJS.ProcessEnv {
+  const { AWS_SESSION_TOKEN: _token, AWS_PROFILE: _profile, ...inherited } = process.env;
+  return inherited;
 }

@@ -1,5 +1,6 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { LocalStackError } from '../lib/errors.ts';
 
 /** Listen on 127.0.0.1 and a free port (never 0.0.0.0); resolves to the server's base URL. */
 export async function listenOnLoopback(server: Server): Promise<string> {
@@ -17,7 +18,7 @@ export async function readBody(request: IncomingMessage, maxBytes: number): Prom
   let size = 0;
   for await (const chunk of request) {
     size += (chunk as Buffer).length;
-    if (size > maxBytes) throw new Error(`request body exceeds ${maxBytes} bytes`);
+    if (size > maxBytes) throw new LocalStackError(`request body exceeds ${maxBytes} bytes`);
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks);

@@ -1,4 +1,5 @@
 import type { Context } from 'aws-lambda';
+import { LocalStackError } from '../lib/errors.ts';
 
 export interface LambdaFunctionInfo {
   readonly functionName: string;
@@ -7,7 +8,6 @@ export interface LambdaFunctionInfo {
   readonly memorySize: number;
 }
 
-/** The Lambda context an in-process invocation gets: its deadline is the function's configured timeout. */
 /** A function as the embedded stack invokes it in-process: its handler, with a Lambda context. */
 export type TaskFunction = (event: unknown, context: Context) => Promise<unknown>;
 
@@ -15,10 +15,11 @@ export interface LocalTaskFunction extends LambdaFunctionInfo {
   readonly handler: TaskFunction;
 }
 
+/** The Lambda context an in-process invocation gets: its deadline is the function's configured timeout. */
 export function lambdaContext(fn: LambdaFunctionInfo, requestId: string): Context {
   const deadline = Date.now() + fn.timeoutSeconds * 1000;
   const unsupported = () => {
-    throw new Error('callback-style completion is not supported; return a promise');
+    throw new LocalStackError('callback-style completion is not supported; return a promise');
   };
   return {
     callbackWaitsForEmptyEventLoop: false,

@@ -57,7 +57,7 @@ export async function provisionResources(
   clients: ProvisionClients,
   options: ProvisionOptions,
 ): Promise<ResourceMap> {
-  const provisioned: ResourceMap = new Map();
+  const provisioned: ResourceMap = new Map(pseudoParameters(options));
   const entries = Object.entries(resources);
   const unknown = entries.filter(
     ([, r]) => !NOT_EMULATED.has(r.Type) && !PROVISIONERS[r.Type as keyof typeof PROVISIONERS],
@@ -175,12 +175,22 @@ export function resolveIntrinsics(value: unknown, resources: ResourceMap, where:
   );
 }
 
-const PSEUDO: Record<string, string> = { 'AWS::AccountId': '000000000000', 'AWS::Partition': 'aws' };
+/**
+ * The pseudo parameters `Ref` resolves (`AWS::Region`, ...), kept in the resource map so every
+ * resolution sees the stack's own region and account.
+ */
+function pseudoParameters(options: ProvisionOptions): [string, ProvisionedResource][] {
+  const values = {
+    'AWS::Region': options.region,
+    'AWS::AccountId': options.accountId,
+    'AWS::Partition': 'aws',
+  };
+  return Object.entries(values).map(([id, ref]) => [id, { type: PSEUDO_PARAMETER, ref, attributes: {} }]);
+}
+
+const PSEUDO_PARAMETER = 'AWS::PseudoParameter';
 
 function refOf(id: string, resources: ResourceMap, where: string): string {
-  if (id === 'AWS::Region') return process.env.AWS_REGION ?? 'us-east-1';
-  const pseudo = PSEUDO[id];
-  if (pseudo) return pseudo;
   return resourceOf(id, resources, where).ref;
 }
 

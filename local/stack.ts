@@ -12,13 +12,11 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { S3Client } from '@aws-sdk/client-s3';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
 import dynalite from 'dynalite';
 import { buildApp } from 'fauxqs';
-import { createAwsClients } from '../lib/aws/clients.ts';
+import { type AwsClientOptions, clientConfig, createAwsClients } from '../lib/aws/clients.ts';
 import { readConfig } from '../lib/aws/config.ts';
 import type { RequestMetrics } from '../lib/aws/requestMetrics.ts';
 import { createDeps, type Deps } from '../lib/deps.ts';
@@ -104,6 +102,11 @@ export interface LocalStackOptions {
   readonly editRole?: (role: Role) => Role;
   /** DynamoDB TTL and S3 lifecycle expiration: sweep interval, and the clock (local/expiry.ts). */
   readonly expiry?: LocalExpiryOptions;
+  /**
+   * More environment for every function and ECS task, over serverless.yml's (as a stage's
+   * `provider.environment` would set it): tests tune settings such as LAMBDAG_CANCEL_CHECK_SECONDS.
+   */
+  readonly functionEnvironment?: Readonly<Record<string, string>>;
 }
 
 export interface LocalStackFaults {
@@ -124,8 +127,13 @@ export interface ExecutionOutcome {
 }
 
 export interface LocalStack {
-  /** The environment a process needs to reach this stack (also applied to this process). */
+  /**
+   * The environment a process needs to reach this stack as its operator (endpoints, region,
+   * the admin key, the resources' names). This process's own environment is never changed.
+   */
   readonly env: Readonly<Record<string, string>>;
+  /** Client options for code in this process that reaches the stack as its operator (the admin key). */
+  readonly clientOptions: AwsClientOptions;
   /** Every service's endpoint: the one IAM-enforcing gateway in front of the emulators. */
   readonly endpoints: Readonly<{ sqs: string; s3: string; dynamodb: string; sfn: string; ecs: string }>;
   readonly region: string;
@@ -134,6 +142,20 @@ export interface LocalStack {
   readonly deps: Deps;
   /** Each in-process function's deps, by function name (startRun, pollRun, ...): clients signing as its role. */
   readonly functionDeps: ReadonlyMap<string, Deps>;
+  /**
+   * Deps for code in this process that reaches the stack as its operator (tests, the bench,
+   * the CLI's one-shot stack): the admin key's clients and the functions' configuration.
+   */
+  operatorDeps(registry: JobRegistry, log: Log): Deps;
+  /**
+   * Lambda's UpdateFunctionConfiguration for the environment: merges `changes` (undefined
+   * removes a variable) into the function's environment; its next invocations run with deps
+   * built from it, as new execution environments would (faults injected into its old deps go).
+   */
+  updateFunctionEnvironment(
+    functionName: string,
+    changes: Readonly<Record<string, string | undefined>>,
+  ): void;
   /** The roles enforced and what each principal was allowed and denied. */
   readonly iam: StackIam;
   startExecution(input: unknown, name?: string): Promise<{ executionArn: string }>;
@@ -153,7 +175,7 @@ export interface LocalStack {
 
 const ACCOUNT_ID = '000000000000';
 /** The key the stack signs its own requests with, and hands the CLI and tests: not restricted by IAM. */
-const ADMIN_ACCESS_KEY_ID = 'test';
+const ADMIN_CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' } as const;
 const DEFAULT_POLL_INTERVAL_MS = 250;
 const LOCAL_RETRY_INTERVAL_MS = 200;
 const PACKAGE_ROOT = join(import.meta.dirname, '..');
@@ -180,8 +202,6 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const logLevel = options.logLevel ?? (options.quiet ? 'WARN' : 'INFO');
   const log: Log = new Logger({ serviceName: 'lambdag-local', logLevel });
   const stoppers: (() => Promise<void>)[] = [];
-  const savedEnv = { ...process.env };
-  stoppers.push(async () => restoreEnv(savedEnv));
 
   const stop = async () => {
     for (const stopper of stoppers.splice(0).reverse()) {
@@ -197,7 +217,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 
     // One endpoint for every service, as AWS's front door: it knows each caller by its key and
     // refuses what the caller's role does not allow (local/iam/). Upstreams join as they start.
-    const authority = new IamAuthority(ACCOUNT_ID, ADMIN_ACCESS_KEY_ID);
+    const authority = new IamAuthority(ACCOUNT_ID, ADMIN_CREDENTIALS.accessKeyId);
     const upstreams: Record<string, string> = {
       sqs: fauxqs.endpoint,
       s3: fauxqs.endpoint,
@@ -213,29 +233,24 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     stoppers.push(() => closeServer(gateway.server));
     const edge = gateway.endpoint;
     const endpoints = { sqs: edge, s3: edge, dynamodb: edge, sfn: edge, ecs: edge };
+    // Where every client of the stack's functions and operators sends, and in which region:
+    // passed to each client explicitly, never through this process's environment.
+    const reach: AwsClientOptions = { endpoints, region };
+    const clientOptions: AwsClientOptions = { ...reach, credentials: ADMIN_CREDENTIALS };
+    // What a process outside this one (an ECS task, the CLI) needs to reach the stack the same way.
     const baseEnv: Record<string, string> = {
       AWS_REGION: region,
       AWS_DEFAULT_REGION: region,
-      AWS_ACCESS_KEY_ID: ADMIN_ACCESS_KEY_ID,
-      AWS_SECRET_ACCESS_KEY: 'test',
+      AWS_ACCESS_KEY_ID: ADMIN_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: ADMIN_CREDENTIALS.secretAccessKey,
       AWS_ENDPOINT_URL_SQS: endpoints.sqs,
       AWS_ENDPOINT_URL_S3: endpoints.s3,
       AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb,
+      AWS_ENDPOINT_URL_SFN: endpoints.sfn,
+      AWS_ENDPOINT_URL_ECS: endpoints.ecs,
       ...(logLevel !== 'INFO' && { POWERTOOLS_LOG_LEVEL: logLevel }),
     };
-    // This process's environment is the in-process functions' environment, as a Lambda's is
-    // its own: the SDK clients built here read their endpoints, region and key from it, and
-    // the ECS tasks (child processes) inherit it. Their lambdag config is passed explicitly
-    // (readConfig below); restored by stop().
-    Object.assign(process.env, baseEnv);
-    delete process.env.AWS_SESSION_TOKEN;
-    delete process.env.AWS_PROFILE;
-
-    const admin = {
-      sqs: new SQSClient({ useQueueUrlAsEndpoint: false }),
-      dynamodb: new DynamoDBClient({}),
-      s3: new S3Client({ forcePathStyle: true }),
-    };
+    const admin = createAwsClients(clientOptions);
     const resources = await provisionResources(model.resources, admin, {
       region,
       accountId: ACCOUNT_ID,
@@ -245,9 +260,6 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     expiry.start();
     stoppers.push(() => expiry.stop());
     const functionEnv = environmentOf(model, resources);
-    // Also in process.env: PollRun's and executionEnded's settings are read per invocation
-    // (lib/aws/config.ts), and tests tune them there on a running stack.
-    Object.assign(process.env, functionEnv);
     const registry = options.registry ?? (await import('../examples/registry.ts')).registry;
     iam = new StackIam({
       root,
@@ -263,22 +275,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const stackIam = iam;
     stoppers.push(async () => writeIamUsage(stackIam));
 
-    // ECS: `runtime: 'ecs'` steps run as child processes of ecs/main.ts behind a local ECS API.
-    const ecs = new LocalEcs({
-      region,
-      accountId: ACCOUNT_ID,
-      root,
-      stopTimeoutSeconds: options.ecsStopTimeoutSeconds ?? 10,
-      verbose: logLevel === 'INFO' || logLevel === 'DEBUG',
-      log,
-      taskEnvironment: credentialEnv(iam.ecsTaskSession()?.credentials),
-    });
-    const ecsServer = await ecs.serve();
-    upstreams.ecs = ecsServer.endpoint;
-    stoppers.push(() => closeServer(ecsServer.server));
-    stoppers.push(() => ecs.stopAll());
     const ecsEnv: Record<string, string> = {
-      AWS_ENDPOINT_URL_ECS: edge,
       LAMBDAG_ECS_CLUSTER: `${model.service}-${stage}`,
       LAMBDAG_ECS_TASK_DEFINITION: `${model.service}-${stage}-step`,
       LAMBDAG_ECS_HEARTBEAT_SECONDS: String(options.ecsHeartbeatSeconds ?? 2),
@@ -288,7 +285,33 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       // A watching PollRun looks as often as the local Wait state would poll.
       LAMBDAG_POLL_WATCH_CHECK_MS: String(options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS),
     };
-    Object.assign(process.env, ecsEnv);
+    // Every function's environment: serverless.yml's, ECS's, and the caller's additions.
+    const sharedFunctionEnv: Record<string, string> = {
+      ...functionEnv,
+      ...ecsEnv,
+      ...options.functionEnvironment,
+    };
+
+    // ECS: `runtime: 'ecs'` steps run as child processes of ecs/main.ts behind a local ECS API.
+    const ecs = new LocalEcs({
+      region,
+      accountId: ACCOUNT_ID,
+      root,
+      stopTimeoutSeconds: options.ecsStopTimeoutSeconds ?? 10,
+      verbose: logLevel === 'INFO' || logLevel === 'DEBUG',
+      log,
+      // The task definition's environment is the functions' (lib/aws/config.ts reads both),
+      // with the endpoints and the task role's key.
+      taskEnvironment: {
+        ...baseEnv,
+        ...sharedFunctionEnv,
+        ...credentialEnv(iam.ecsTaskSession()?.credentials),
+      },
+    });
+    const ecsServer = await ecs.serve();
+    upstreams.ecs = ecsServer.endpoint;
+    stoppers.push(() => closeServer(ecsServer.server));
+    stoppers.push(() => ecs.stopAll());
 
     // The handlers' clients, with the send audit (and duplicate sends when asked) on SQS.
     const audit = new SendAudit({
@@ -296,10 +319,15 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       random: options.faults?.random,
     });
     const handlerLog = new Logger({ serviceName: 'lambdag', logLevel });
-    // The functions' config, from their environment: this process's as the stack found it (a
-    // test tunes settings there, as a deployment does in serverless.yml), serverless.yml's, ECS's.
-    const functionConfig = readConfig({ ...savedEnv, ...functionEnv, ...ecsEnv });
     const functionDeps = new Map<string, Deps>();
+    const functionClients = new Map<string, ReturnType<typeof createAwsClients>>();
+    const functionEnvironments = new Map<string, Record<string, string>>();
+    // A function's deps, from its environment (its config read once, as a cold start does).
+    const buildDeps = (name: string) => {
+      const env = functionEnvironments.get(name) as Record<string, string>;
+      const aws = functionClients.get(name) as ReturnType<typeof createAwsClients>;
+      functionDeps.set(name, createDeps(registry, { env, config: readConfig(env), aws, log: handlerLog }));
+    };
     // The invocations' trace headers (Lambda's recursive loop detection) go with the functions' sends.
     const trace = new InvocationTrace();
     const functions = new Map<string, LocalTaskFunction>();
@@ -307,16 +335,20 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     for (const spec of Object.values(model.functions)) {
       // Each function signs as its own role, as a Lambda signs with its execution role.
       const { credentials } = iam.functionSession(functionInfo(model, spec).functionName, spec.name);
-      const aws = createAwsClients({ credentials });
+      const aws = createAwsClients({ ...reach, credentials });
       audit.install(aws.sqs);
       trace.install(aws.sqs);
       options.requestMetrics?.install(aws);
-      const deps = createDeps(registry, { config: functionConfig, aws, log: handlerLog });
-      functionDeps.set(spec.name, deps);
+      functionClients.set(spec.name, aws);
+      functionEnvironments.set(spec.name, { ...sharedFunctionEnv });
+      buildDeps(spec.name);
       // The event source polls with the function's role too, as Lambda's does (a client of its
       // own: the handler's carries the send audit, the trace headers and the request counts).
       if (spec.sqsEvents.length > 0) {
-        pollers.set(spec.name, new SQSClient({ credentials, useQueueUrlAsEndpoint: false }));
+        pollers.set(
+          spec.name,
+          new SQSClient({ ...clientConfig('sqs', { ...reach, credentials }), useQueueUrlAsEndpoint: false }),
+        );
       }
       const module = (await import(pathToFileURL(join(root, `${spec.module}.ts`)).href)) as HandlerModule;
       if (typeof module.createHandler !== 'function') {
@@ -324,7 +356,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
           `${spec.module}.ts must export createHandler(getDeps) for the embedded stack`,
         );
       }
-      const created = module.createHandler(() => deps, options.hooks) as unknown as TaskFunction;
+      const created = module.createHandler(
+        () => functionDeps.get(spec.name) as Deps,
+        options.hooks,
+      ) as unknown as TaskFunction;
       const metrics = options.requestMetrics;
       const handler: TaskFunction = metrics
         ? (event, context) => metrics.withScope(spec.name, () => created(event, context))
@@ -359,10 +394,6 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const sfnServer = await startSfnServer(sfn, log);
     stoppers.push(() => closeServer(sfnServer.server));
     upstreams.states = sfnServer.endpoint;
-    // For code in this process that reaches the stack as a deployed one would (tests' own
-    // clients); the CLI is handed `env` instead.
-    process.env.AWS_ENDPOINT_URL_SFN = endpoints.sfn;
-    process.env.LAMBDAG_STATE_MACHINE_ARN = stateMachineArn;
 
     const eventSource = new SqsEventSource(
       admin.sqs,
@@ -402,19 +433,36 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 
     const env: Record<string, string> = {
       ...baseEnv,
-      ...functionEnv,
-      ...ecsEnv,
-      AWS_ENDPOINT_URL_SFN: endpoints.sfn,
+      ...sharedFunctionEnv,
       LAMBDAG_STATE_MACHINE_ARN: stateMachineArn,
     };
+    const operatorConfig = readConfig(env);
 
     return {
       env,
+      clientOptions,
       endpoints,
       region,
       stateMachineArn,
-      deps: functionDeps.get('stepWorker') ?? ([...functionDeps.values()][0] as Deps),
+      get deps() {
+        return functionDeps.get('stepWorker') ?? ([...functionDeps.values()][0] as Deps);
+      },
       functionDeps,
+      operatorDeps: (registry, log) =>
+        createDeps(registry, { env, config: operatorConfig, aws: createAwsClients(clientOptions), log }),
+      updateFunctionEnvironment(functionName, changes) {
+        const current = functionEnvironments.get(functionName);
+        if (!current) {
+          throw new LocalStackError(
+            `updateFunctionEnvironment: the stack has no function ${functionName} (${[...functionEnvironments.keys()].join(', ')})`,
+          );
+        }
+        for (const [name, value] of Object.entries(changes)) {
+          if (value === undefined) delete current[name];
+          else current[name] = value;
+        }
+        buildDeps(functionName);
+      },
       iam,
       async startExecution(input, name) {
         const execution = sfn.startExecution(stateMachineArn, JSON.stringify(input ?? {}), name);
@@ -569,9 +617,4 @@ function writeIamUsage(iam: StackIam): void {
   );
   const usage: { allowed: UsageEntry[]; denied: UsageEntry[] } = iam.authority.usage();
   writeFileSync(join(dir, `${process.pid}-${randomUUID()}.json`), JSON.stringify({ roles, ...usage }));
-}
-
-function restoreEnv(saved: NodeJS.ProcessEnv): void {
-  for (const name of Object.keys(process.env)) if (!(name in saved)) delete process.env[name];
-  Object.assign(process.env, saved);
 }

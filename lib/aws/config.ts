@@ -50,6 +50,11 @@ export interface EcsConfig {
 /** An environment: process.env, or a record the CLI or the embedded stack passes. */
 export type Env = Readonly<Record<string, string | undefined>>;
 
+/** This process's environment: on Lambda and ECS, the function's or the task's own. */
+export function processEnv(): Env {
+  return process.env;
+}
+
 const QUEUE_PREFIX = 'LAMBDAG_QUEUE_URL_';
 export const DEFAULT_QUEUE = 'default';
 /** SQS's historical default maximum message size. */

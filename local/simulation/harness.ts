@@ -8,7 +8,7 @@ import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
 import { LambdagClient } from '../../lib/client/lambdagClient.ts';
 import { QueueInspector } from '../../lib/client/queueInspector.ts';
-import { createDeps, type Deps } from '../../lib/deps.ts';
+import type { Deps } from '../../lib/deps.ts';
 import { InvalidMessageError } from '../../lib/errors.ts';
 import { JobRegistry } from '../../lib/job/registry.ts';
 import { StepStatus, TERMINAL_RUN_STATUSES, TERMINAL_STEP_STATUSES } from '../../lib/status.ts';
@@ -188,9 +188,10 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
 
   const started = Date.now();
   try {
-    const deps = createDeps(registry, {
-      log: new Logger({ serviceName: 'lambdag-simulate', logLevel: 'ERROR' }),
-    });
+    const deps = stack.operatorDeps(
+      registry,
+      new Logger({ serviceName: 'lambdag-simulate', logLevel: 'ERROR' }),
+    );
     const client = LambdagClient.fromDeps(deps, stack.stateMachineArn);
     const inputs: RandomDagInput[] = Array.from({ length: options.runs }, (_, i) => ({
       seed: options.seed * 1_000 + i,

@@ -13,9 +13,7 @@ import { abortsSeen, bodyRuns } from '../fixtures/jobs.ts';
 import { eventsOf, runToEnd, stepsOf, until, useStack } from '../support/stack.ts';
 
 // Workers check for a cancel twice a second here (5 s by default), so the tests stay short.
-process.env.LAMBDAG_CANCEL_CHECK_SECONDS = '0.5';
-
-const handle = useStack();
+const handle = useStack({ functionEnvironment: { LAMBDAG_CANCEL_CHECK_SECONDS: '0.5' } });
 
 const runs = (runId: string, step: string) => bodyRuns.get(`${runId}/${step}`) ?? 0;
 

@@ -1,5 +1,5 @@
 import { GetExecutionHistoryCommand, ListExecutionsCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { EventType } from '../../lib/eventTypes.ts';
 import { continuationName } from '../../lib/run/continueAsNew.ts';
 import type { BusEvent } from '../../local/eventBridge.ts';
@@ -10,12 +10,10 @@ const handle = useStack();
 // A tiny tick budget: the `slow` run (one 3 s step, polled every 250 ms) must hand over
 // several times; PollRun does not watch it, or its first poll would see it end.
 beforeAll(() => {
-  process.env.LAMBDAG_MAX_POLL_TICKS = '3';
-  process.env.LAMBDAG_POLL_WATCH_SECONDS = '0';
-});
-afterAll(() => {
-  delete process.env.LAMBDAG_MAX_POLL_TICKS;
-  delete process.env.LAMBDAG_POLL_WATCH_SECONDS;
+  handle.stack.updateFunctionEnvironment('pollRun', {
+    LAMBDAG_MAX_POLL_TICKS: '3',
+    LAMBDAG_POLL_WATCH_SECONDS: '0',
+  });
 });
 
 describe('continue-as-new', () => {
@@ -183,7 +181,9 @@ describe('StopExecution of the execution a run was handed to, whose StartRun nev
       }
       return linkExecution.call(starter, id, arn);
     };
-    process.env.LAMBDAG_EXECUTION_END_START_WAIT_SECONDS = '1';
+    handle.stack.updateFunctionEnvironment('executionEnded', {
+      LAMBDAG_EXECUTION_END_START_WAIT_SECONDS: '1',
+    });
     try {
       const next = await until('the run to be handed over', async () => linking);
       await handle.deps.aws.sfn.send(new StopExecutionCommand({ executionArn: next }));
@@ -201,7 +201,9 @@ describe('StopExecution of the execution a run was handed to, whose StartRun nev
     } finally {
       release();
       starter.linkExecution = linkExecution;
-      delete process.env.LAMBDAG_EXECUTION_END_START_WAIT_SECONDS;
+      handle.stack.updateFunctionEnvironment('executionEnded', {
+        LAMBDAG_EXECUTION_END_START_WAIT_SECONDS: undefined,
+      });
     }
   }, 60_000);
 });

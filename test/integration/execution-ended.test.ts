@@ -13,9 +13,11 @@ import type { PublishedEvent } from '../../local/eventBridge.ts';
 import { eventsOf, StepStatus, stepsOf, storeOf, until, useStack } from '../support/stack.ts';
 
 // Workers check for a cancel twice a second here (5 s by default).
-process.env.LAMBDAG_CANCEL_CHECK_SECONDS = '0.5';
-
-const handle = useStack({ ecsHeartbeatSeconds: 1, ecsStopTimeoutSeconds: 5 });
+const handle = useStack({
+  ecsHeartbeatSeconds: 1,
+  ecsStopTimeoutSeconds: 5,
+  functionEnvironment: { LAMBDAG_CANCEL_CHECK_SECONDS: '0.5' },
+});
 
 /** A run that never ends on its own fails its test rather than hanging it. */
 const waitForEnd = (runId: string) =>
@@ -280,12 +282,12 @@ describe('a run execution that failed outside FinalizeRun (PollRun past its retr
     });
     // The fault: a setting only PollRun reads goes bad, so every PollRun fails until its
     // Retry gives up and the execution fails (no state but ContinueAsNew has a Catch).
-    process.env.LAMBDAG_MAX_POLL_TICKS = 'many';
+    handle.stack.updateFunctionEnvironment('pollRun', { LAMBDAG_MAX_POLL_TICKS: 'many' });
     try {
       const [result] = await resultsOf(await statusEvent(executionArn, 'FAILED'));
       expect(result).toMatchObject({ action: 'ended', runId, outcome: { status: RunStatus.FAILED } });
     } finally {
-      delete process.env.LAMBDAG_MAX_POLL_TICKS;
+      handle.stack.updateFunctionEnvironment('pollRun', { LAMBDAG_MAX_POLL_TICKS: undefined });
     }
     const run = await handle.client.getRun(runId);
     expect(run.error).toMatchObject({ code: 'EXECUTION_FAILED', name: 'ExecutionFailedError' });

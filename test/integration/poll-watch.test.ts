@@ -14,7 +14,7 @@ async function statesOf(executionArn: string): Promise<string[]> {
 }
 
 afterEach(() => {
-  delete process.env.LAMBDAG_POLL_WATCH_SECONDS;
+  handle.stack.updateFunctionEnvironment('pollRun', { LAMBDAG_POLL_WATCH_SECONDS: undefined });
 });
 
 describe('PollRun watching a short run itself', () => {
@@ -36,7 +36,7 @@ describe('PollRun watching a short run itself', () => {
   });
 
   it('polls through the state machine when told not to watch (LAMBDAG_POLL_WATCH_SECONDS=0)', async () => {
-    process.env.LAMBDAG_POLL_WATCH_SECONDS = '0';
+    handle.stack.updateFunctionEnvironment('pollRun', { LAMBDAG_POLL_WATCH_SECONDS: '0' });
     const { runId, executionArn } = await handle.client.startRun({ job: 'slow' });
     expect(await handle.client.waitForRun(runId)).toMatchObject({ status: RunStatus.SUCCEEDED });
     // The local Wait is 250 ms: a 3 s run takes many polls.

@@ -4,9 +4,7 @@ import { bodyRuns } from '../fixtures/jobs.ts';
 import { eventsOf, runToEnd, StepStatus, stepsOf, useStack } from '../support/stack.ts';
 
 // Workers check for a stop twice a second here (5 s by default), so the tests stay short.
-process.env.LAMBDAG_CANCEL_CHECK_SECONDS = '0.5';
-
-const handle = useStack();
+const handle = useStack({ functionEnvironment: { LAMBDAG_CANCEL_CHECK_SECONDS: '0.5' } });
 const runs = (runId: string, step: string) => bodyRuns.get(`${runId}/${step}`) ?? 0;
 
 describe('a step past its timeoutSeconds', () => {

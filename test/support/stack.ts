@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { afterAll, beforeAll } from 'vitest';
 import { LambdagClient } from '../../lib/client/lambdagClient.ts';
-import { createDeps, type Deps } from '../../lib/deps.ts';
+import type { Deps } from '../../lib/deps.ts';
 import { StepStatus } from '../../lib/status.ts';
 import type { RunStore } from '../../lib/store/runStore.ts';
 import type { RunEvent, RunRecord, StepRecord } from '../../lib/store/types.ts';
@@ -37,9 +37,10 @@ export function useStack(options: Partial<LocalStackOptions> = {}): StackHandle 
       logLevel: TEST_LOG_LEVEL,
       ...options,
     });
-    handle.deps = createDeps(testRegistry, {
-      log: new Logger({ serviceName: 'test', logLevel: TEST_LOG_LEVEL }),
-    });
+    handle.deps = handle.stack.operatorDeps(
+      testRegistry,
+      new Logger({ serviceName: 'test', logLevel: TEST_LOG_LEVEL }),
+    );
     handle.client = LambdagClient.fromDeps(handle.deps, handle.stack.stateMachineArn);
   });
   afterAll(async () => {

@@ -26,14 +26,14 @@ function matches(files: { file: string; lines: string[] }[], pattern: RegExp): s
   );
 }
 
-const shipped = sources('lib', 'handlers', 'cli', 'ecs');
+const shipped = sources('lib', 'handlers', 'cli', 'ecs', 'local');
 
 /** `process.env.X =`, `process.env[x] ??=`, `Object.assign(process.env, ...)`, `delete process.env.X`. */
 const ENV_WRITE =
   /process\.env(\.\w+|\[[^\]]+\])\s*(=[^=]|\?\?=|\|\|=)|Object\.assign\(\s*process\.env|delete\s+process\.env/;
 
 describe('configuration', () => {
-  it('is never passed by writing process.env in lib/, handlers/, cli/ or ecs/', () => {
+  it('is never passed by writing process.env in lib/, handlers/, cli/, ecs/ or local/', () => {
     const writes = matches(shipped, ENV_WRITE);
     expect(writes).toEqual([]);
   });

@@ -39,6 +39,7 @@ import { startIamGateway } from './iam/gateway.ts';
 import type { Role } from './iam/roles.ts';
 import { StackIam } from './iam/stackIam.ts';
 import { InvocationTrace } from './invocationTrace.ts';
+import { AWS_PARTITION_WRITE_UNITS, PartitionWriteLimits } from './limits/partitionWriteLimits.ts';
 import { provisionResources, type ResourceMap, resolveIntrinsics } from './resources.ts';
 import { LocalScheduler, type SchedulerOptions } from './scheduler.ts';
 import { SendAudit } from './sendAudit.ts';
@@ -107,6 +108,12 @@ export interface LocalStackOptions {
    * `provider.environment` would set it): tests tune settings such as LAMBDAG_CANCEL_CHECK_SECONDS.
    */
   readonly functionEnvironment?: Readonly<Record<string, string>>;
+  /**
+   * Emulate AWS's limits, scaled down by `scale` (AWS's rate divided by it) so one machine
+   * shows where a big run would hit them: DynamoDB's write units per partition key
+   * (local/limits/partitionWriteLimits.ts). Off by default.
+   */
+  readonly limits?: { readonly scale: number };
 }
 
 export interface LocalStackFaults {
@@ -170,6 +177,8 @@ export interface LocalStack {
   readonly scheduler?: LocalScheduler;
   /** Deletes what has expired (TTL, bucket lifecycle), as AWS does. */
   readonly expiry: LocalExpiry;
+  /** The emulated partition write limit and what it refused; present when `limits` was set. */
+  readonly partitionWriteLimits?: PartitionWriteLimits;
   stop(): Promise<void>;
 }
 
@@ -224,11 +233,22 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       dynamodb: dynamo.endpoint,
     };
     let iam: StackIam | undefined;
+    // Filled with each table's keys once the tables exist.
+    const hashKeys = new Map<string, string>();
+    const rangeKeys = new Map<string, string>();
+    const partitionWriteLimits = options.limits
+      ? new PartitionWriteLimits({
+          unitsPerSecond: AWS_PARTITION_WRITE_UNITS / options.limits.scale,
+          hashKeys,
+          rangeKeys,
+        })
+      : undefined;
     const gateway = await startIamGateway({
       upstreams,
       authority,
       context: { taskDefinitionRoles: (arn) => iam?.taskDefinitionRoles(arn) ?? [] },
       log,
+      ...(partitionWriteLimits && { partitionWriteLimits }),
     });
     stoppers.push(() => closeServer(gateway.server));
     const edge = gateway.endpoint;
@@ -256,6 +276,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       accountId: ACCOUNT_ID,
       visibilityTimeoutSeconds: options.visibilityTimeoutSeconds,
     });
+    for (const [id, table] of tableKeysOf(model, resources)) {
+      hashKeys.set(id, table.hash);
+      if (table.range) rangeKeys.set(id, table.range);
+    }
     const expiry = new LocalExpiry(admin, expiryRulesOf(model.resources, resources), log, options.expiry);
     expiry.start();
     stoppers.push(() => expiry.stop());
@@ -480,6 +504,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       faults: audit,
       ...(scheduler && { scheduler }),
       expiry,
+      ...(partitionWriteLimits && { partitionWriteLimits }),
       stop,
     };
   } catch (error) {
@@ -526,6 +551,21 @@ function environmentOf(model: ServerlessModel, resources: ResourceMap): Record<s
     env[name] = String(resolveIntrinsics(value, resources, `provider.environment.${name}`));
   }
   return env;
+}
+
+/** Each table's name with its hash and range key attributes, from serverless.yml's KeySchema. */
+function tableKeysOf(
+  model: ServerlessModel,
+  resources: ResourceMap,
+): [string, { hash: string; range?: string }][] {
+  return Object.entries(model.resources)
+    .filter(([, r]) => r.Type === 'AWS::DynamoDB::Table')
+    .map(([id, r]) => {
+      const schema = (r.Properties?.KeySchema ?? []) as { AttributeName: string; KeyType: string }[];
+      const hash = schema.find((k) => k.KeyType === 'HASH')?.AttributeName ?? '';
+      const range = schema.find((k) => k.KeyType === 'RANGE')?.AttributeName;
+      return [resources.get(id)?.ref ?? id, { hash, ...(range ? { range } : {}) }];
+    });
 }
 
 function functionInfo(model: ServerlessModel, spec: FunctionSpec) {

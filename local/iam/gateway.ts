@@ -9,6 +9,7 @@ import {
 } from 'node:http';
 import type { Log } from '../../lib/log.ts';
 import { listenOnLoopback, readBody } from '../http.ts';
+import { PartitionWriteLimits } from '../limits/partitionWriteLimits.ts';
 import type { AccessDenied, IamAuthority, Principal } from './authority.ts';
 import { type ApiRequest, authorizationOf, needsBody, type RequestContext } from './requestActions.ts';
 
@@ -18,6 +19,8 @@ export interface GatewayOptions {
   readonly authority: IamAuthority;
   readonly context: RequestContext;
   readonly log: Log;
+  /** DynamoDB's per-partition write limit, when the stack emulates it (local/limits/). */
+  readonly partitionWriteLimits?: PartitionWriteLimits;
 }
 
 /** The parts of a SigV4 credential scope the gateway needs. */
@@ -88,12 +91,56 @@ async function handle(
       message: 'The security token included in the request is invalid.',
     });
   }
-  if (principal === 'admin') return forward(agent, upstream, request, response);
-
   const method = request.method ?? 'GET';
-  const body = needsBody(scope.service, method, url.searchParams)
-    ? await readBody(request, MAX_BODY_BYTES)
-    : undefined;
+  const target = request.headers['x-amz-target'] as string | undefined;
+  const limits =
+    scope.service === 'dynamodb' && PartitionWriteLimits.isWrite(target)
+      ? options.partitionWriteLimits
+      : undefined;
+  if (principal === 'admin' && !limits) return forward(agent, upstream, request, response);
+
+  let body =
+    limits || needsBody(scope.service, method, url.searchParams)
+      ? await readBody(request, MAX_BODY_BYTES)
+      : undefined;
+  let missingObject: (() => AccessDenied | undefined) | undefined;
+  if (principal !== 'admin') {
+    const checked = authorizeRequest(options, principal, scope, method, url, request, response, body);
+    if (!checked) return;
+    missingObject = checked.missingObject;
+  }
+  // Throttled after the policy check, as AWS does: a refused request spends no capacity.
+  let unprocessed: Record<string, unknown[]> | undefined;
+  if (limits && body && target) {
+    const admission = limits.admit(target, JSON.parse(body.toString('utf8')) as Record<string, unknown>);
+    if (admission.kind === 'throttled') {
+      return sendJson(response, 400, 'application/x-amz-json-1.0', {
+        __type: 'com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException',
+        message: admission.message,
+      });
+    }
+    if (admission.kind === 'partial') {
+      body = Buffer.from(JSON.stringify(admission.body));
+      unprocessed = admission.unprocessed;
+    }
+  }
+  return forward(agent, upstream, request, response, body, missingObject, unprocessed);
+}
+
+/**
+ * The caller's policy against the request: undefined when refused (the answer is sent),
+ * else how to answer a missing S3 object.
+ */
+function authorizeRequest(
+  options: GatewayOptions,
+  principal: Principal,
+  scope: Scope,
+  method: string,
+  url: URL,
+  request: IncomingMessage,
+  response: ServerResponse,
+  body: Buffer | undefined,
+): { missingObject?: () => AccessDenied | undefined } | undefined {
   const apiRequest: ApiRequest = {
     service: scope.service,
     region: scope.region,
@@ -107,22 +154,19 @@ async function handle(
   const operation = authorizationOf(apiRequest, options.context);
   if (typeof operation === 'string') {
     request.resume();
-    return sendJson(response, 400, 'application/json', {
-      __type: 'UnknownOperationException',
-      message: operation,
-    });
+    sendJson(response, 400, 'application/json', { __type: 'UnknownOperationException', message: operation });
+    return undefined;
   }
   const denied = options.authority.authorize(principal, operation.operation, operation.checks);
   if (denied) {
     request.resume();
     options.log.warn(`IAM: access denied: ${denied.message}`, { operation: operation.operation });
-    return sendDenied(scope.service, method, response, denied);
+    sendDenied(scope.service, method, response, denied);
+    return undefined;
   }
-  const missingObject =
-    operation.operation === 'S3.GetObject' || operation.operation === 'S3.HeadObject'
-      ? () => listBucketDenied(options.authority, principal, apiRequest)
-      : undefined;
-  return forward(agent, upstream, request, response, body, missingObject);
+  return operation.operation === 'S3.GetObject' || operation.operation === 'S3.HeadObject'
+    ? { missingObject: () => listBucketDenied(options.authority, principal, apiRequest) }
+    : {};
 }
 
 /**
@@ -161,6 +205,7 @@ function forward(
   response: ServerResponse,
   body?: Buffer,
   onMissing?: () => AccessDenied | undefined,
+  unprocessed?: Record<string, unknown[]>,
 ): Promise<void> {
   const target = new URL(upstream);
   return new Promise((resolve, reject) => {
@@ -171,7 +216,7 @@ function forward(
         method: request.method,
         path: request.url,
         // Host stays the gateway's: fauxqs builds queue URLs from it, so they point back here.
-        headers: request.headers,
+        headers: body ? withLength(request.headers, body) : request.headers,
         agent,
       },
       (incoming) => {
@@ -180,6 +225,10 @@ function forward(
           incoming.resume();
           sendS3Denied(request.method ?? 'GET', response, 'Access Denied');
           resolve();
+          return;
+        }
+        if (unprocessed && incoming.statusCode === 200) {
+          addUnprocessedItems(incoming, response, unprocessed).then(resolve, reject);
           return;
         }
         response.writeHead(incoming.statusCode ?? 502, incoming.headers);
@@ -192,6 +241,31 @@ function forward(
     if (body) outgoing.end(body);
     else request.pipe(outgoing);
   });
+}
+
+/** The request's headers for a body read (and perhaps rewritten) here: its length, not chunked. */
+function withLength(headers: IncomingMessage['headers'], body: Buffer): IncomingMessage['headers'] {
+  const { 'transfer-encoding': _chunked, ...rest } = headers;
+  return { ...rest, 'content-length': String(body.length) };
+}
+
+/** A BatchWriteItem's answer with the writes the limit held back added to its UnprocessedItems. */
+async function addUnprocessedItems(
+  incoming: IncomingMessage,
+  response: ServerResponse,
+  unprocessed: Record<string, unknown[]>,
+): Promise<void> {
+  const answer = JSON.parse((await readBody(incoming, MAX_BODY_BYTES)).toString('utf8')) as {
+    UnprocessedItems?: Record<string, unknown[]>;
+  };
+  const merged = { ...answer.UnprocessedItems };
+  for (const [table, writes] of Object.entries(unprocessed))
+    merged[table] = [...(merged[table] ?? []), ...writes];
+  // The emulator's CRC32 no longer matches the body; the SDK checks it only when present.
+  const { 'x-amz-crc32': _crc, 'content-length': _length, ...headers } = incoming.headers;
+  const text = JSON.stringify({ ...answer, UnprocessedItems: merged });
+  response.writeHead(200, { ...headers, 'content-length': Buffer.byteLength(text) });
+  response.end(text);
 }
 
 /** Each protocol's AccessDenied, as the SDKs parse it into AccessDeniedException / AccessDenied. */

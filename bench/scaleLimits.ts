@@ -83,11 +83,4 @@ export const LIMITS = {
     source: 'Lambda Developer Guide, "Understanding Lambda function scaling" (lambda-concurrency.html)',
     read: READ,
   },
-  /** The most a StartRun invocation can take. */
-  lambdaTimeoutSeconds: {
-    value: 900,
-    unit: 'seconds, the longest a Lambda invocation runs',
-    source: 'Lambda Developer Guide, quotas',
-    read: READ,
-  },
 } as const satisfies Record<string, AwsLimit>;

@@ -2,7 +2,7 @@ import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import type { Deps } from '../lib/deps.ts';
 import { startRun } from '../lib/run/start.ts';
-import { lazyDeps, logRequestMetrics, transientAwsErrors } from './shared.ts';
+import { deadlineOf, lazyDeps, logRequestMetrics, transientAwsErrors } from './shared.ts';
 
 interface StartRunEvent {
   readonly request: unknown;
@@ -11,9 +11,10 @@ interface StartRunEvent {
 
 /** Task `StartRun` of the run state machine. */
 export function createHandler(getDeps: () => Deps) {
-  return middy(async (event: StartRunEvent, _context: Context) =>
-    startRun(getDeps(), event.request, event.executionArn),
-  )
+  return middy(async (event: StartRunEvent, context: Context) => {
+    const deadline = deadlineOf(context);
+    return startRun(getDeps(), event.request, event.executionArn, deadline === undefined ? {} : { deadline });
+  })
     .use(transientAwsErrors())
     .use(logRequestMetrics());
 }

@@ -36,6 +36,34 @@ export type StartRunRequest = z.infer<typeof StartRunRequestSchema>;
 /** The STEP_REUSED event lists at most this many steps (every reused step item says so itself). */
 const LISTED_REUSED = 100;
 
+/**
+ * StartRun writes a plan's step items in slices of this many, each followed by a checkpoint
+ * on the run item: a plan too big for one invocation (on AWS a run's partition key takes
+ * 1,000 write units a second, docs/scaling.md) goes on in the next StartRun.
+ */
+export const PLAN_SLICE_ITEMS = 2_000;
+
+/**
+ * StartRun's answer when its invocation ran out of time writing the plan: the state machine
+ * runs StartRun again with `resume` (the request, naming the run).
+ */
+export interface StartResumption {
+  readonly runId: string;
+  readonly status: typeof RunStatus.STARTING;
+  readonly resume: StartRunRequest & { readonly runId: string };
+  readonly stepsWritten: number;
+  readonly stepCount: number;
+}
+
+export function isStartResumption(answer: PollState | StartResumption): answer is StartResumption {
+  return 'resume' in answer;
+}
+
+export interface StartOptions {
+  /** Epoch ms by which this invocation must answer; a plan not written by then resumes. */
+  readonly deadline?: number;
+}
+
 /** Inputs up to this size live inline in the run item; larger ones in S3. */
 const INLINE_INPUT_BYTES = 32 * 1024;
 export const MAX_INPUT_BYTES = 10 * 1024 * 1024;
@@ -45,7 +73,12 @@ export const MAX_INPUT_BYTES = 10 * 1024 * 1024;
  * dispatch the root steps. Safe to retry: each phase is keyed by the run id and
  * guarded by the run's status (STARTING until the roots are dispatched).
  */
-export async function startRun(deps: Deps, raw: unknown, executionArn?: string): Promise<PollState> {
+export async function startRun(
+  deps: Deps,
+  raw: unknown,
+  executionArn?: string,
+  options: StartOptions = {},
+): Promise<PollState | StartResumption> {
   if (isContinuation(raw)) return continueRun(deps, raw, executionArn);
   const parsed = StartRunRequestSchema.safeParse(raw);
   if (!parsed.success) {
@@ -112,12 +145,37 @@ export async function startRun(deps: Deps, raw: unknown, executionArn?: string):
   if (current.status === RunStatus.STARTING) {
     const { steps, shards, roots } = initialSteps(runId, plan, now, rerun?.reuse);
     if (!current.stepsWritten) {
-      // Nothing is dispatched yet, so (re)writing every step item is safe.
-      await deps.store.putSteps(steps, shards, runExpiry);
-      const marked = await deps.store.setRunStatus(runId, [RunStatus.STARTING], RunStatus.STARTING, {
-        stepsWritten: true,
-      });
-      if (marked.ok) current = marked.item;
+      // Nothing is dispatched yet, so (re)writing step items is safe; the slices already
+      // checkpointed are not written again.
+      for (let from = current.stepsWrittenCount ?? 0; ; from += PLAN_SLICE_ITEMS) {
+        const to = Math.min(steps.length, from + PLAN_SLICE_ITEMS);
+        await deps.store.putSteps(steps.slice(from, to), from === 0 ? shards : [], runExpiry);
+        const done = to === steps.length;
+        const marked = await deps.store.setRunStatus(
+          runId,
+          [RunStatus.STARTING],
+          RunStatus.STARTING,
+          done ? { stepsWritten: true } : { stepsWrittenCount: to },
+        );
+        if (!marked.ok) break;
+        current = marked.item;
+        if (done) break;
+        // At least one slice per invocation, so a resumed StartRun always gets further.
+        if (options.deadline !== undefined && Date.now() >= options.deadline) {
+          deps.log.info('run plan partly written; StartRun goes on in its next invocation', {
+            runId,
+            written: to,
+            steps: steps.length,
+          });
+          return {
+            runId,
+            status: RunStatus.STARTING,
+            resume: { ...request, runId },
+            stepsWritten: to,
+            stepCount: steps.length,
+          };
+        }
+      }
     }
     // A retried StartRun (its first try died after dispatching) sends the roots again and
     // leaves the steps as they are, some maybe done by now: a root's second message is a

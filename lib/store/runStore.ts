@@ -55,6 +55,7 @@ export type RunStatusFields = Partial<
     | 'skipped'
     | 'canceled'
     | 'stepsWritten'
+    | 'stepsWrittenCount'
   >
 >;
 

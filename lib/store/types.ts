@@ -35,6 +35,11 @@ export interface RunRecord {
   readonly skippedSteps?: readonly string[];
   /** StartRun wrote the step items: from here a retried StartRun must not overwrite them. */
   readonly stepsWritten?: boolean;
+  /**
+   * How many step items (in plan order) StartRun has written so far, while it writes a plan
+   * too big for one invocation in slices; the next StartRun goes on from there.
+   */
+  readonly stepsWrittenCount?: number;
   /** Set when a worker recovered from a crash: the next poll recounts from the steps. */
   readonly reconcile?: boolean;
   /**

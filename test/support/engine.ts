@@ -7,6 +7,8 @@ import type { JobPlan } from '../../lib/job/dag.ts';
 import type { JobDefinition } from '../../lib/job/defineJob.ts';
 import { JobRegistry } from '../../lib/job/registry.ts';
 import type { Log } from '../../lib/log.ts';
+import type { PollState } from '../../lib/run/pollPolicy.ts';
+import { isStartResumption, type StartRunRequest, startRun } from '../../lib/run/start.ts';
 import type { AttemptOutcome } from '../../lib/step/attemptOutcome.ts';
 import { Dispatcher, type DispatchItem, type RunRef, stepMessageOf } from '../../lib/step/dispatch.ts';
 import type { StepMessage } from '../../lib/step/messages.ts';
@@ -156,4 +158,11 @@ export async function drain(
     for (const message of messages) outcomes.push(await runner.run(message));
   }
   return outcomes;
+}
+
+/** StartRun with no deadline: it writes the whole plan and answers the first poll state. */
+export async function startedRun(deps: Deps, request: StartRunRequest): Promise<PollState> {
+  const answer = await startRun(deps, request);
+  if (isStartResumption(answer)) throw new Error(`StartRun of ${answer.runId} did not finish its plan`);
+  return answer;
 }

@@ -111,3 +111,43 @@ describe('error names', () => {
     );
   });
 });
+
+describe('run.asl.json, run by aws-local-stepfunctions with its tasks stubbed', () => {
+  it('runs StartRun again with the request it handed back while the plan is not written', async () => {
+    const { StateMachine } = await import('aws-local-stepfunctions');
+    const definition = substituted(readFileSync(join(dir, 'run.asl.json'), 'utf8'));
+    const starts: unknown[] = [];
+    const polled = {
+      runId: 'r1',
+      status: 'SUCCEEDED',
+      waitSeconds: 1,
+      progress: 1,
+      idleSeconds: 0,
+      ticks: 1,
+    };
+    const machine = new StateMachine(definition as never, { validationOptions: { checkArn: false } });
+    const execution = machine.run({ job: 'wide' } as never, {
+      overrides: {
+        waitTimeOverrides: { WaitForProgress: 0 },
+        taskResourceLocalHandlers: {
+          StartRun: async (event: { request: unknown }) => {
+            starts.push(event.request);
+            return starts.length < 3
+              ? {
+                  runId: 'r1',
+                  status: 'STARTING',
+                  resume: { job: 'wide', runId: 'r1' },
+                  stepsWritten: 2_000 * starts.length,
+                }
+              : { ...polled, status: 'RUNNING' };
+          },
+          PollRun: async () => polled,
+          FinalizeRun: async () => ({ ...polled, outcome: 'SUCCEEDED' }),
+        },
+      } as never,
+      context: { Execution: { Id: 'arn:aws:states:us-east-1:123456789012:execution:run:e1' } } as never,
+    });
+    await expect(execution.result).resolves.toMatchObject({ outcome: 'SUCCEEDED' });
+    expect(starts).toEqual([{ job: 'wide' }, { job: 'wide', runId: 'r1' }, { job: 'wide', runId: 'r1' }]);
+  });
+});

@@ -5,10 +5,9 @@ import { defineJob } from '../../../lib/job/defineJob.ts';
 import { newRunId } from '../../../lib/run/ids.ts';
 import { type PollOptions, pollRun } from '../../../lib/run/poll.ts';
 import type { PollState } from '../../../lib/run/pollPolicy.ts';
-import { startRun } from '../../../lib/run/start.ts';
 import { RunStatus, StepStatus } from '../../../lib/status.ts';
 import { StepRunner } from '../../../lib/step/runner.ts';
-import { drain, engineDeps } from '../../support/engine.ts';
+import { drain, engineDeps, startedRun } from '../../support/engine.ts';
 import { calls, diamond } from './jobs.ts';
 
 const OPTIONS: PollOptions = {
@@ -32,7 +31,7 @@ const hasty = defineJob('hasty', { input: z.object({}), timeoutSeconds: 0.001 },
 async function started(input: Record<string, unknown> = {}) {
   const deps = engineDeps([diamond, hasty]);
   const runId = newRunId();
-  const state = await startRun(deps, { job: 'diamond', input, runId });
+  const state = await startedRun(deps, { job: 'diamond', input, runId });
   return { deps, runId, state, runner: new StepRunner(deps) };
 }
 
@@ -114,7 +113,7 @@ describe('PollRun', () => {
   it('stops a run past its timeout: CANCELING with the timeout as its error', async () => {
     const deps = engineDeps([hasty]);
     const runId = newRunId();
-    const state: PollState = await startRun(deps, { job: 'hasty', runId });
+    const state: PollState = await startedRun(deps, { job: 'hasty', runId });
     await new Promise((resolve) => setTimeout(resolve, 5));
 
     await pollRun(deps, state, OPTIONS);

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { RunConflictError } from '../../../lib/errors.ts';
 import { EventType } from '../../../lib/eventTypes.ts';
+import { defineJob } from '../../../lib/job/defineJob.ts';
 import { newRunId } from '../../../lib/run/ids.ts';
-import { startRun } from '../../../lib/run/start.ts';
+import { isStartResumption, PLAN_SLICE_ITEMS, startRun } from '../../../lib/run/start.ts';
 import { RunStatus, StepStatus } from '../../../lib/status.ts';
 import { engineDeps } from '../../support/engine.ts';
 import { diamond } from './jobs.ts';
@@ -72,6 +73,54 @@ describe('StartRun', () => {
     expect(deps.dispatcher.sentSteps()).toEqual(['a@1', 'a@1']);
     expect((await deps.store.getStep(runId, 'a'))?.status).toBe(StepStatus.RUNNING);
     expect((await deps.store.requireRun(runId)).status).toBe(RunStatus.RUNNING);
+  });
+
+  it('writes a plan too big for one invocation in slices, going on where the last one stopped', async () => {
+    const width = 2 * PLAN_SLICE_ITEMS + 500;
+    const wide = defineJob('wide', (job) => {
+      const root = job.step('root', () => 1);
+      for (let i = 0; i < width; i++) job.step(`w${i}`, { dependsOn: { root } }, () => i);
+    });
+    const deps = engineDeps([wide]);
+    const written: string[] = [];
+    const putSteps = deps.store.putSteps.bind(deps.store);
+    deps.store.putSteps = (steps, shards, expiresAt) => {
+      written.push(...steps.map((step) => step.key));
+      return putSteps(steps, shards, expiresAt);
+    };
+    // A deadline already past: each invocation writes one slice and hands over.
+    const request = { job: 'wide' };
+    const first = await startRun(deps, request, 'arn:execution', { deadline: 0 });
+    expect(isStartResumption(first)).toBe(true);
+    if (!isStartResumption(first)) return;
+    expect(first).toMatchObject({
+      status: RunStatus.STARTING,
+      stepsWritten: PLAN_SLICE_ITEMS,
+      stepCount: width + 1,
+    });
+    // The resumed request names the run, though the first one let StartRun choose its id.
+    expect(first.resume).toEqual({ job: 'wide', runId: first.runId });
+    expect(deps.dispatcher.sentSteps()).toEqual([]);
+
+    const second = await startRun(deps, first.resume, 'arn:execution', { deadline: 0 });
+    expect(second).toMatchObject({ status: RunStatus.STARTING, stepsWritten: 2 * PLAN_SLICE_ITEMS });
+    const third = await startRun(deps, first.resume, 'arn:execution', { deadline: 0 });
+
+    expect(third).toMatchObject({ runId: first.runId, status: RunStatus.RUNNING });
+    // Every step item written once, in plan order; the root sent once the plan was whole.
+    expect(written).toHaveLength(width + 1);
+    expect(new Set(written).size).toBe(width + 1);
+    expect(deps.dispatcher.sentSteps()).toEqual(['root@1']);
+    expect(await deps.store.requireRun(first.runId)).toMatchObject({
+      stepsWritten: true,
+      stepCount: width + 1,
+    });
+  });
+
+  it('writes a plan of one slice in one invocation, whatever the deadline', async () => {
+    const deps = engineDeps([diamond]);
+    const state = await startRun(deps, { job: 'diamond' }, undefined, { deadline: 0 });
+    expect(state.status).toBe(RunStatus.RUNNING);
   });
 
   it('refuses a run id taken by a run of another job', async () => {

@@ -67,3 +67,23 @@ export function liveHeap(): number {
   gc();
   return process.memoryUsage().heapUsed;
 }
+
+/**
+ * 1 -> N -> 1 with N up to a million (the `fanout` example stops at 10,000): the scale case
+ * (`npm run bench -- --cases scale`). Each step returns its index; `sum` adds them streamed.
+ */
+export const wide = defineJob(
+  'bench-wide',
+  { input: z.object({ n: z.number().int().min(1).max(1_000_000) }) },
+  (job, input) => {
+    const root = job.step('root', () => 0);
+    const items: Record<string, StepRef<number>> = {};
+    for (let i = 0; i < input.n; i++)
+      items[`i${i}`] = job.step(`item-${i}`, { dependsOn: { root } }, () => i);
+    job.step('sum', { dependsOn: items, streamUpstream: true }, async (outputs) => {
+      let total = 0;
+      for await (const [, value] of outputs) total += value;
+      return { n: input.n, sum: total };
+    });
+  },
+);

@@ -2,6 +2,9 @@
  * Over 400 lines on purpose: the benchmark driver, its cases and its report in one script.
  *
  * `npm run bench [-- --quick] [-- --cases serial,fanout,diamonds,big-output,fan-in] [-- --sizes 100,1000]`
+ * `npm run bench -- --cases scale [-- --scale-steps 100000] [-- --limit-scale 1]`: one wide fan-out
+ * with DynamoDB's partition write limit emulated (AWS's rate divided by --limit-scale); every
+ * case run in the same invocation runs under the limit too, so run it alone.
  *
  * Runs lambdag's benchmarks on one embedded local stack and writes
  * bench/results/<case>.json and bench/results/summary.md. Every case is measured next to
@@ -22,7 +25,7 @@ import type { RunRecord } from '../lib/store/types.ts';
 import { startLocalStack } from '../local/stack.ts';
 import { costPerMillionSteps, DEFAULT_LAMBDA, PRICES, perStep, type RunShare } from './costModel.ts';
 import { Floor } from './floor.ts';
-import { bigOutput, chain, liveHeap, wideFanIn } from './jobs.ts';
+import { bigOutput, chain, liveHeap, wide, wideFanIn } from './jobs.ts';
 import { currentPolicy, DEPLOYED_WATCH, replayPolls, resetOnProgressPolicy } from './pollModel.ts';
 
 const { values } = parseArgs({
@@ -35,6 +38,10 @@ const { values } = parseArgs({
     'poll-ms': { type: 'string', default: '1000' },
     /** Measured rounds per case (default 5; quick 1). */
     rounds: { type: 'string' },
+    /** The scale case's fan-out width (default 100,000; quick 10,000). */
+    'scale-steps': { type: 'string' },
+    /** The scale case's limits: AWS's partition write rate divided by this (default 1, AWS's own). */
+    'limit-scale': { type: 'string', default: '1' },
   },
 });
 const quick = values.quick ?? false;
@@ -46,13 +53,20 @@ const BATCH_SIZE = 10;
 const CONCURRENCY = 8;
 
 const metrics = new RequestMetrics();
-const registry = new JobRegistry([chain, fanout, diamond, bigOutput, wideFanIn]);
+const registry = new JobRegistry([chain, fanout, diamond, bigOutput, wideFanIn, wide]);
 // The local state machine waits the same time between polls whatever PollRun asks (tests
 // use 250 ms). The bench uses PollRun's shortest wait on AWS, 1 s: at 250 ms, 200
 // concurrent runs poll 800 times a second in the workers' own process, which on AWS is
 // Step Functions' and PollRun's business, not theirs.
 const pollIntervalMs = Number(values['poll-ms']);
-const stack = await startLocalStack({ registry, logLevel: 'ERROR', requestMetrics: metrics, pollIntervalMs });
+const limitScale = Number(values['limit-scale']);
+const stack = await startLocalStack({
+  registry,
+  logLevel: 'ERROR',
+  requestMetrics: metrics,
+  pollIntervalMs,
+  ...(cases.has('scale') ? { limits: { scale: limitScale } } : {}),
+});
 const deps: Deps = stack.operatorDeps(registry, new Logger({ serviceName: 'bench', logLevel: 'ERROR' }));
 const client = LambdagClient.fromDeps(deps, stack.stateMachineArn);
 const floor = await Floor.create(deps);
@@ -283,6 +297,34 @@ try {
     });
     summary.push(
       `| serial chain | ${n} steps | ${round(msPerStep, 1)} ms/step (run end to end ${round(value.wallMs)} ms) | floor ${round(floorResult.msPerStep, 1)} ms/step | **${round(msPerStep / floorResult.msPerStep, 2)}x** | ${peakRssMb} MB |`,
+    );
+  }
+
+  if (cases.has('scale')) {
+    const n = values['scale-steps'] ? Number(values['scale-steps']) : quick ? 10_000 : 100_000;
+    const measured = await withPeakRss(() => runJob('bench-wide', { n }, 1_000));
+    const { run, wallMs } = measured.value;
+    const windowMs = await stepsWindowMs(run.runId, ['root', 'finishedAt'], ['sum', 'startedAt']);
+    const { events } = await client.listEvents(run.runId);
+    const failures = events.filter((e) => e.type === 'STEP_FAILURE' || e.type === 'STEP_RETRY').length;
+    const throttled = stack.partitionWriteLimits?.throttled() ?? [];
+    const throttledWrites = throttled.reduce((sum, t) => sum + t.throttled, 0);
+    save('scale', {
+      n,
+      steps: n + 2,
+      limitScale,
+      partitionWriteUnitsPerSecond: 1_000 / limitScale,
+      wallMs: round(wallMs),
+      stepsPerSecond: round(n / (windowMs / 1000)),
+      wallStepsPerSecond: round((n + 2) / (wallMs / 1000)),
+      peakRssMb: measured.peakRssMb,
+      throttledWrites,
+      hottest: throttled.slice(0, 5),
+      stepFailuresAndRetries: failures,
+      result: run.result,
+    });
+    summary.push(
+      `| scale: wide fan-out, partition limit ${round(1_000 / limitScale)} WCU/s | N = ${n} | ${round(n / (windowMs / 1000))} steps/s (run: ${round(wallMs / 1000, 1)} s), ${throttledWrites} writes throttled, ${failures} step failures or retries | - | - | ${measured.peakRssMb} MB |`,
     );
   }
 

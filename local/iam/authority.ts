@@ -76,10 +76,9 @@ export class IamAuthority {
       throw new LocalStackError(
         `${role.logicalId}'s trust policy does not let ${service} assume it, so ${name} could not run as it on AWS`,
       );
-    const accessKeyId = `ASIA${randomBytes(8).toString('hex').toUpperCase()}`;
-    const principal = { name, role, arn: `arn:aws:sts::${this.accountId}:assumed-role/${role.name}/${name}` };
-    this.principals.set(accessKeyId, principal);
-    return { principal, credentials: { accessKeyId, secretAccessKey: randomBytes(20).toString('base64') } };
+    const arn = `arn:aws:sts::${this.accountId}:assumed-role/${role.name}/${name}`;
+    // ASIA: a temporary (session) key, as STS issues for an assumed role.
+    return this.register({ name, role, arn }, 'ASIA');
   }
 
   /**
@@ -92,8 +91,15 @@ export class IamAuthority {
   ): { principal: Principal; credentials: Credentials } {
     const arn = `arn:aws:iam::${this.accountId}:user/${name}`;
     const role = { logicalId: name, name, arn, trust: [], statements };
-    const accessKeyId = `AKIA${randomBytes(8).toString('hex').toUpperCase()}`;
-    const principal = { name, role, arn };
+    // AKIA: a long-term user key.
+    return this.register({ name, role, arn }, 'AKIA');
+  }
+
+  private register(
+    principal: Principal,
+    keyPrefix: 'ASIA' | 'AKIA',
+  ): { principal: Principal; credentials: Credentials } {
+    const accessKeyId = `${keyPrefix}${randomBytes(8).toString('hex').toUpperCase()}`;
     this.principals.set(accessKeyId, principal);
     return { principal, credentials: { accessKeyId, secretAccessKey: randomBytes(20).toString('base64') } };
   }
@@ -119,8 +125,10 @@ export class IamAuthority {
     checks: readonly AccessRequest[],
   ): AccessDenied | undefined {
     for (const check of checks) {
+      // Most resources have no resource policy: the role's statements alone, not a copy.
+      const resource = this.resourceStatements(principal, check);
       const decision = evaluate(
-        [...principal.role.statements, ...this.resourceStatements(principal, check)],
+        resource.length === 0 ? principal.role.statements : [...principal.role.statements, ...resource],
         check,
       );
       const entry = {
@@ -134,16 +142,18 @@ export class IamAuthority {
         this.denials.push(entry);
         return new AccessDenied(principal, check, decision);
       }
-      const withStatement = { ...entry, statement: decision.by.source };
-      const key = JSON.stringify(withStatement);
+      const key = [principal.name, operation, check.action, check.resource, decision.by.source].join(
+        '\u0000',
+      );
       const seen = this.used.get(key);
       if (seen) seen.count++;
-      else this.used.set(key, { ...withStatement, count: 1 });
+      else this.used.set(key, { ...entry, statement: decision.by.source, count: 1 });
     }
     return undefined;
   }
 
-  private resourceStatements(principal: Principal, check: AccessRequest): SourcedStatement[] {
+  private resourceStatements(principal: Principal, check: AccessRequest): readonly SourcedStatement[] {
+    if (this.resourcePolicies.length === 0) return [];
     return this.resourcePolicies
       .filter(({ prefix }) => check.resource === prefix || check.resource.startsWith(`${prefix}/`))
       .flatMap(({ statements }) => statements)

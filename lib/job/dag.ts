@@ -33,7 +33,11 @@ export interface JobPlan {
 
 /** Step keys appear in S3 keys, DynamoDB sort keys and idempotency keys: keep them plain. */
 export const STEP_KEY = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
-export const MAX_STEPS = 20_000;
+/**
+ * Steps in one run's plan: 100,000, the widest fan-out `npm run bench -- --cases scale` runs
+ * (every worker that loads the plan builds it whole, in a Lambda's memory).
+ */
+export const MAX_STEPS = 100_000;
 
 export function buildPlan(job: string, specs: readonly StepSpec[]): JobPlan {
   if (specs.length === 0) throw new InvalidJobError(job, 'has no steps; define at least one with job.step()');

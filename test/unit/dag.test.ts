@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { diamond } from '../../examples/diamond/job.ts';
 import { fanout } from '../../examples/fanout/job.ts';
 import { InvalidInputError, InvalidJobError } from '../../lib/errors.ts';
-import { descendantsOf } from '../../lib/job/dag.ts';
+import { descendantsOf, MAX_STEPS } from '../../lib/job/dag.ts';
 import { defineJob } from '../../lib/job/defineJob.ts';
 
 function invalid(build: () => unknown): InvalidJobError {
@@ -17,6 +17,16 @@ function invalid(build: () => unknown): InvalidJobError {
 }
 
 describe('defineJob with an invalid DAG', () => {
+  it('takes a plan of MAX_STEPS steps and refuses one more, saying how many', () => {
+    const wide = defineJob('wide', { input: z.object({ n: z.number() }) }, (job, input) => {
+      for (let i = 0; i < input.n; i++) job.step(`s${i}`, () => i);
+    });
+    expect(wide.plan({ n: MAX_STEPS }).order).toHaveLength(MAX_STEPS);
+    expect(invalid(() => wide.plan({ n: MAX_STEPS + 1 })).message).toMatch(
+      /has 100001 steps; at most 100000 are allowed in one run/,
+    );
+  });
+
   it('names a cycle by its path', () => {
     const error = invalid(() =>
       defineJob('cyclic', (job) => {

@@ -5,6 +5,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { DEFAULT_QUEUE, type LambdagConfig } from '../aws/config.ts';
 import { backoffSleep } from '../backoff.ts';
+import { forEachLimit } from '../concurrency.ts';
 import { DispatchFailedError, InvalidJobError, MessagesRejectedError } from '../errors.ts';
 import type { JobPlan } from '../job/dag.ts';
 import { OnLambdaTimeout, Priority, Runtime } from '../job/defineJob.ts';
@@ -51,6 +52,8 @@ export const runRefOf = (run: RunRecord, input: unknown): RunRef => ({
 });
 
 const BATCH_ENTRIES = 10;
+/** SendMessageBatch requests in flight per dispatch. */
+const PARALLEL_SENDS = 16;
 /** Resends of the entries SQS failed in a batch: up to 200, 400, 800 ms... apart, at most 2 s. */
 const SEND_RETRY_BACKOFF = { base: 200, cap: 2_000 } as const;
 
@@ -134,7 +137,9 @@ export class Dispatcher {
       size += bytes;
     }
     if (current.length) batches.push(current);
-    await Promise.all(batches.map((batch) => this.sendBatch(url, batch)));
+    // Bounded: releasing a 100,000-way fan-out is 10,000 batches, which at once would queue
+    // behind the SDK's 50 sockets (and hold every request in memory) on AWS as here.
+    await forEachLimit(batches, PARALLEL_SENDS, (batch) => this.sendBatch(url, batch));
   }
 
   private async sendBatch(url: string, entries: SendMessageBatchRequestEntry[]): Promise<void> {

@@ -56,8 +56,9 @@ targetOptions(program.command('status'))
   .action(async (runId: string, options) => exit(await statusCommand(runId, options)));
 
 targetOptions(program.command('logs'))
-  .description("show a run's events")
+  .description("show a run's events, then what its steps wrote with ctx.log")
   .argument('<runId>')
+  .option('--step <key>', "only this step's events and log lines")
   .option('--follow', 'keep printing events until the run ends')
   .action(async (runId: string, options) => exit(await logsCommand(runId, options)));
 

@@ -1,3 +1,4 @@
+import type { S3Client } from '@aws-sdk/client-s3';
 import {
   DescribeExecutionCommand,
   ExecutionAlreadyExists,
@@ -28,6 +29,8 @@ const MAX_EXECUTION_INPUT_BYTES = 256 * 1024 - 1024;
 
 export interface ClientDeps {
   readonly sfn: SFNClient;
+  /** To list the step attempts' log objects (client.reader.stepLogs). */
+  readonly s3?: S3Client;
   readonly store: RunStore;
   readonly payloads: PayloadStore;
   readonly stateMachineArn: string;
@@ -68,7 +71,7 @@ export class LambdagClient {
     stateMachineArn: string,
   ): LambdagClient {
     const { aws, store, payloads, registry } = deps;
-    return new LambdagClient({ sfn: aws.sfn, store, payloads, stateMachineArn, registry });
+    return new LambdagClient({ sfn: aws.sfn, s3: aws.s3, store, payloads, stateMachineArn, registry });
   }
 
   /**

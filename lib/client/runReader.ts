@@ -1,14 +1,18 @@
-import { UnknownStepError } from '../errors.ts';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { ConfigError, UnknownStepError } from '../errors.ts';
 import type { JobPlan } from '../job/dag.ts';
 import type { JobRegistry } from '../job/registry.ts';
 import type { RunStatus } from '../status.ts';
 import type { PayloadStore } from '../step/payload.ts';
+import type { StepLogDocument } from '../step/stepLog.ts';
 import type { RunStore } from '../store/runStore.ts';
 import type { RunEvent, RunRecord, StepRecord } from '../store/types.ts';
 import { groupSteps, planOrder, type RunGraph, runGraph } from './runGraph.ts';
 import { type AttemptView, attemptsOf, decodeCursor, mergeRunPages, type RunsPage } from './runViews.ts';
+import { readStepLogs } from './stepLogs.ts';
 
 export interface ReaderDeps {
+  readonly s3?: S3Client;
   readonly store: RunStore;
   readonly payloads: PayloadStore;
   readonly registry?: JobRegistry;
@@ -114,12 +118,16 @@ export class RunReader {
     progress: RunEvent[];
     upstream: readonly string[];
     downstream: readonly string[];
+    logs: readonly StepLogDocument[];
   }> {
     const run = await this.deps.store.requireRun(runId);
     const step = await this.deps.store.getStep(runId, key);
     if (!step) throw new UnknownStepError(run.job, [key], []);
     const plan = await this.planOf(run);
-    const { events } = await this.boundedEvents(runId);
+    const [{ events }, { logs }] = await Promise.all([
+      this.boundedEvents(runId),
+      this.deps.s3 ? this.stepLogs(runId, key) : { logs: [] },
+    ]);
     const own = events.filter((event) => event.step === key);
     return {
       step,
@@ -127,7 +135,14 @@ export class RunReader {
       progress: own.filter((event) => event.type === 'STEP_PROGRESS'),
       upstream: plan?.upstream.get(key) ?? [],
       downstream: plan?.dependents.get(key) ?? [],
+      logs,
     };
+  }
+
+  /** What the run's step attempts (or one step's) wrote with `ctx.log`: only attempts that logged. */
+  stepLogs(runId: string, step?: string): Promise<{ logs: StepLogDocument[]; more: boolean }> {
+    if (!this.deps.s3) throw new ConfigError('s3', 'this client has no S3 client to read step logs with');
+    return readStepLogs(this.deps.s3, this.deps.payloads, runId, step);
   }
 
   /** A step's output: inline, or read from S3; with its size in bytes (as JSON). */

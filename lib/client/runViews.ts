@@ -81,8 +81,11 @@ export function attemptsOf(
     if (attempt.queuedAt || attempt.attempt !== 1) continue;
     // A first attempt could run once its last upstream step succeeded (the run's start for a root).
     const ups = plan?.upstream.get(attempt.step) ?? [];
-    const readyAt = ups.map((up) => ends.get(up) ?? '').reduce((a, b) => (a > b ? a : b), run.createdAt);
-    attempt.queuedAt = readyAt < (attempt.startedAt ?? readyAt) ? readyAt : attempt.startedAt;
+    // ISO times of one clock sort as text: the latest is the greatest.
+    const readyAt = [run.createdAt, ...ups.map((up) => ends.get(up) ?? '')].sort().at(-1) ?? run.createdAt;
+    // Never after its start (clocks of different workers).
+    const startedAt = attempt.startedAt ?? readyAt;
+    attempt.queuedAt = readyAt.localeCompare(startedAt) < 0 ? readyAt : startedAt;
   }
   return attempts.sort((a, b) => (a.startedAt ?? '').localeCompare(b.startedAt ?? ''));
 }

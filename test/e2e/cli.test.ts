@@ -138,6 +138,16 @@ describe('lambdag status and logs on the on-disk state of one-shot runs', () => 
     expect(logs.stdout).toContain('STEP_SUCCESS d');
     expect(logs.stdout).toContain('RUN_SUCCESS');
   });
+
+  it('lists the steps in plan order and shows what they wrote with ctx.log after a run it waited for', async () => {
+    const { code, stdout } = await lambdag('run', 'failing', '--wait');
+    expect(code).toBe(1);
+    const order = ['load', 'explode', 'report'].map((step) => stdout.search(new RegExp(`^${step}\\s`, 'm')));
+    expect(order.every((at) => at >= 0)).toBe(true);
+    expect(order).toEqual([...order].sort((a, b) => a - b));
+    expect(stdout).toMatch(/log of explode attempt 1\n.*writing 3 rows to the warehouse \{"rows":3\}/);
+    expect(stdout).toContain('log of explode attempt 2');
+  });
 });
 
 describe('lambdag queues', () => {

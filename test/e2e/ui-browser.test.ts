@@ -90,6 +90,11 @@ describe('the UI in a browser', () => {
     expect(
       await page.locator('.attempt').evaluateAll((a) => a.map((e) => e.getAttribute('data-outcome'))),
     ).toEqual(['RETRIED', 'FAILED']);
+    // What the step wrote with ctx.log, under each of its attempts.
+    expect(await page.locator('[data-testid=step-log]').allTextContents()).toEqual([
+      expect.stringContaining('writing 3 rows to the warehouse {"rows":3}'),
+      expect.stringContaining('writing 3 rows to the warehouse {"rows":3}'),
+    ]);
     await shot('failed-step');
     await page.locator('[data-node=report]').click();
     await page.locator('[data-testid=skipped-because]').waitFor();

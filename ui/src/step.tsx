@@ -19,7 +19,7 @@ interface StepDetail {
   progress: RunEvent[];
   upstream: string[];
   downstream: string[];
-  logs?: { attempt: number; lines: { at: string; level: string; message: string }[]; truncated?: boolean }[];
+  logs: { attempt: number; lines: { at: string; message: string; fields?: unknown }[]; dropped: number }[];
 }
 
 const json = (value: unknown) => JSON.stringify(value, null, 2);
@@ -97,11 +97,16 @@ export function StepPanel(props: {
             </div>
           )}
           {detail.logs
-            ?.filter((l) => l.attempt === a.attempt)
+            .filter((l) => l.attempt === a.attempt)
             .map((l) => (
               <pre class="log" data-testid="step-log">
-                {l.lines.map((line) => `${line.at.slice(11, 23)} ${line.level} ${line.message}`).join('\n')}
-                {l.truncated ? '\n… (truncated)' : ''}
+                {l.lines
+                  .map(
+                    (line) =>
+                      `${line.at.slice(11, 23)} ${line.message}${line.fields ? ` ${JSON.stringify(line.fields)}` : ''}`,
+                  )
+                  .join('\n')}
+                {l.dropped ? `\n… ${l.dropped} more line(s) dropped` : ''}
               </pre>
             ))}
         </div>

@@ -144,9 +144,13 @@ export function createUiApp(options: UiAppOptions): Hono {
   app.get('/api/runs/:runId/steps', async (c) => {
     const view = await reader.runView(c.req.param('runId'));
     const offset = Math.max(0, Number(c.req.query('offset') ?? 0) || 0);
-    // `group`: the steps of one node of the graph (a collapsed fan-out), in plan order.
+    // `group`: the steps of one node of the graph (a collapsed fan-out), by their index.
     const group = c.req.query('group');
-    const steps = group ? view.steps.filter((s) => (view.groups.get(s.key) ?? s.key) === group) : view.steps;
+    const steps = group
+      ? view.steps
+          .filter((s) => (view.groups.get(s.key) ?? s.key) === group)
+          .sort((a, b) => a.key.localeCompare(b.key, 'en', { numeric: true }))
+      : view.steps;
     return c.json({ steps: steps.slice(offset, offset + limitOf(c)), total: steps.length, offset });
   });
 

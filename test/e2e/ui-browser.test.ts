@@ -36,8 +36,8 @@ afterEach(async () => {
 });
 
 const url = (path: string) => new URL(path, server.url).toString();
-const shot = async (name: string) => {
-  if (SCREENSHOTS) await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+const shot = async (name: string, fullPage = true) => {
+  if (SCREENSHOTS) await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage });
 };
 /** Set in the page once: still there at the end means the page never reloaded. */
 const markPage = () => page.evaluate(() => Object.assign(globalThis, { __lambdagMark: true }));
@@ -148,6 +148,13 @@ describe('the UI in a browser', () => {
     expect((await handle.client.getRun(runId)).status).toBe(RunStatus.CANCELED);
   });
 
+  it('shows the step queues with their dead-letter queues', async () => {
+    await page.goto(url('/queues'));
+    await page.locator('[data-queue=default]').waitFor();
+    expect(await page.locator('[data-queue=default] td').first().textContent()).toBe('default');
+    await shot('queues');
+  });
+
   it('draws a 1,000-step fan-out collapsed into one node, in a bounded number of requests', async () => {
     const run = await runToEnd(handle, 'fanout', { n: 1_000 });
     const requests: string[] = [];
@@ -170,6 +177,6 @@ describe('the UI in a browser', () => {
     );
     await page.locator('[data-node="square-[0..999]"]').click();
     await page.locator('[data-testid=group-panel] ul.members li').nth(49).waitFor();
-    await shot('fanout');
+    await shot('fanout', false);
   });
 });

@@ -29,6 +29,12 @@ export interface UiAppOptions {
   readonly token: string;
   /** How often live streams re-read the run store (ms). */
   readonly pollMs?: number;
+  /**
+   * The Host headers served (e.g. `127.0.0.1:PORT`, `localhost:PORT`), known once the server
+   * listens; others get 421. A page of another site whose name an attacker re-points at
+   * 127.0.0.1 (DNS rebinding) sends its own name as Host, so it reads nothing. Undefined: any.
+   */
+  readonly allowedHosts?: () => ReadonlySet<string> | undefined;
 }
 
 const NOT_FOUND: ReadonlySet<string> = new Set([
@@ -81,6 +87,17 @@ export function createUiApp(options: UiAppOptions): Hono {
       return c.json({ error: { code: ErrorCode.INVALID_INPUT, message: 'invalid request', issues } }, 400);
     }
     return c.json({ error: { code: 'INTERNAL', message: error.message } }, 500);
+  });
+
+  app.use('*', async (c, next) => {
+    const hosts = options.allowedHosts?.();
+    if (hosts && !hosts.has(c.req.header('host') ?? '')) {
+      return c.json(
+        { error: { code: 'MISDIRECTED', message: 'this server answers only its own address' } },
+        421,
+      );
+    }
+    await next();
   });
 
   // Every state-changing request carries the token of the page that sends it.

@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TOKEN_HEADER } from '../../cli/ui/app.ts';
 import { startUiServer, type UiServer } from '../../cli/ui/server.ts';
@@ -41,6 +42,22 @@ describe('the UI server', () => {
     const page = await (await fetch(server.url)).text();
     expect(page).toContain(`<meta name="lambdag-token" content="${server.token}"`);
     expect((await fetch(new URL('/assets/app.js', server.url))).status).toBe(200);
+  });
+
+  it('answers only requests addressed to its loopback address (no DNS rebinding)', async () => {
+    const { port } = new URL(server.url);
+    const status = (host: string) =>
+      new Promise<number | undefined>((resolve, reject) => {
+        request({ host: '127.0.0.1', port, path: '/api/jobs', headers: { host } }, (response) => {
+          response.resume();
+          resolve(response.statusCode);
+        })
+          .on('error', reject)
+          .end();
+      });
+    expect(await status(`attacker.example:${port}`)).toBe(421);
+    expect(await status(`localhost:${port}`)).toBe(200);
+    expect(await status(`127.0.0.1:${port}`)).toBe(200);
   });
 
   it('refuses a state-changing request without the token, or with another (403), and starts nothing', async () => {

@@ -99,6 +99,19 @@ describe('the UI in a browser', () => {
     await page.locator('[data-node=report]').click();
     await page.locator('[data-testid=skipped-because]').waitFor();
     expect(await page.locator('[data-testid=skipped-because]').textContent()).toContain('explode');
+
+    // Re-execute chosen steps: an unknown one is named, and nothing starts; a known one starts a rerun.
+    await page.locator('[data-testid=rerun-steps]').click();
+    await page.locator('[data-testid=rerun-steps-input]').fill('nope');
+    await page.locator('[data-testid=rerun-steps-confirm]').click();
+    await expect
+      .poll(() => page.locator('[data-testid=rerun-steps-dialog]').textContent())
+      .toContain("no step 'nope'");
+    await page.locator('[data-testid=rerun-steps-input]').fill('audit');
+    await page.locator('[data-testid=rerun-steps-confirm]').click();
+    await page.waitForURL((u) => /\/runs\/[0-9A-Z]+$/.test(u.pathname) && !u.pathname.endsWith(run.runId));
+    const rerunId = page.url().split('/').at(-1) as string;
+    expect((await handle.client.waitForRun(rerunId)).parentRunId).toBe(run.runId);
   });
 
   it('starts a run from the UI (field errors first) and follows it to SUCCEEDED without a reload', async () => {

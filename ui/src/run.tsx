@@ -33,6 +33,7 @@ export function RunPage(props: { runId: string }) {
   const [stepKey, setStepKey] = useState<string>();
   const [confirm, setConfirm] = useState<Confirmation>();
   const [error, setError] = useState<string>();
+  const [choosing, setChoosing] = useState(false);
   const refreshing = useRef(false);
 
   const refresh = useCallback(async () => {
@@ -151,6 +152,11 @@ export function RunPage(props: { runId: string }) {
             Re-execute from failure
           </button>
         )}
+        {TERMINAL.has(run.status) && view.planned && (
+          <button type="button" data-testid="rerun-steps" onClick={() => setChoosing(true)}>
+            Re-execute chosen steps…
+          </button>
+        )}
       </div>
       <dl class="summary">
         <dt>Job</dt>
@@ -246,7 +252,62 @@ export function RunPage(props: { runId: string }) {
           More events
         </button>
       )}
+      {choosing && <RerunStepsDialog runId={runId} job={run.job} onClose={() => setChoosing(false)} />}
       {confirm && <ConfirmDialog confirm={confirm} onClose={() => setConfirm(undefined)} />}
     </section>
+  );
+}
+
+/** Choose steps to run again (with everything downstream); the rest reuse this run's outputs. */
+function RerunStepsDialog(props: { runId: string; job: string; onClose: () => void }) {
+  const [keys, setKeys] = useState('');
+  const [error, setError] = useState<string>();
+  const steps = keys
+    .split(',')
+    .map((k) => k.trim())
+    .filter(Boolean);
+  return (
+    <div class="modal-backdrop">
+      <div class="modal" role="dialog" aria-label="Re-execute chosen steps" data-testid="rerun-steps-dialog">
+        <h3>Re-execute chosen steps</h3>
+        <label class="block">
+          Steps (comma-separated)
+          <textarea
+            data-testid="rerun-steps-input"
+            rows={2}
+            value={keys}
+            onInput={(e) => setKeys(e.currentTarget.value)}
+          />
+        </label>
+        <p class="muted">
+          Starts a new run of <b>{props.job}</b> with the same input that runs{' '}
+          {steps.length ? steps.join(', ') : 'the chosen steps'} and everything downstream of them, reusing
+          the outputs of the other steps that succeeded.
+        </p>
+        {error && <div class="error-text">{error}</div>}
+        <div class="modal-actions">
+          <button type="button" onClick={props.onClose}>
+            Cancel
+          </button>
+          <button
+            type="button"
+            class="primary"
+            data-testid="rerun-steps-confirm"
+            disabled={steps.length === 0}
+            onClick={async () => {
+              try {
+                const started = await post<{ runId: string }>(`/api/runs/${props.runId}/rerun`, { steps });
+                props.onClose();
+                navigate(`/runs/${started.runId}`);
+              } catch (e) {
+                setError((e as Error).message);
+              }
+            }}
+          >
+            Start new run
+          </button>
+        </div>
+      </div>
+    </div>
   );
 }

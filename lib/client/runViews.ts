@@ -11,7 +11,7 @@ export interface AttemptView {
   readonly queuedAt?: string;
   readonly startedAt?: string;
   readonly endedAt?: string;
-  /** SUCCEEDED, FAILED, RETRIED, CANCELED, LOST (its worker or task was lost), or RUNNING. */
+  /** SUCCEEDED, FAILED, RETRIED, PROMOTED (the next attempt runs on ECS), CANCELED, LOST (its worker or task was lost), or RUNNING. */
   readonly outcome: string;
   readonly error?: SerializedError;
   /** Ran as an ECS task. */
@@ -22,6 +22,7 @@ const OUTCOMES: Partial<Record<EventType, string>> = {
   [EventType.STEP_SUCCESS]: 'SUCCEEDED',
   [EventType.STEP_FAILURE]: 'FAILED',
   [EventType.STEP_RETRY]: 'RETRIED',
+  [EventType.STEP_PROMOTED]: 'PROMOTED',
   [EventType.STEP_CANCELED]: 'CANCELED',
   [EventType.STEP_WORKER_LOST]: 'LOST',
   [EventType.STEP_TASK_LOST]: 'LOST',
@@ -73,7 +74,7 @@ export function attemptsOf(
     attempt.endedAt = event.at;
     const error = event.data?.error as SerializedError | undefined;
     if (error) attempt.error = error;
-    if (outcome === 'RETRIED') retriedAt.set(event.step, event.at);
+    if (outcome === 'RETRIED' || outcome === 'PROMOTED') retriedAt.set(event.step, event.at);
     if (outcome === 'SUCCEEDED') ends.set(event.step, event.at);
   }
   const attempts = [...byKey.values()];

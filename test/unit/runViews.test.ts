@@ -63,10 +63,10 @@ describe('the attempts of a run, for its timeline', () => {
       ['b', { key: 'b', status: StepStatus.RUNNING, attempt: 1, taskArn: 'arn:task/1' } as StepRecord],
     ]);
     const attempts = attemptsOf(run, events, diamond.plan({ x: 1 }), steps);
-    expect(attempts.map((a) => [a.step, a.attempt, a.ecs, a.outcome])).toEqual([
-      ['a', 1, false, 'RUNNING'],
-      ['a', 2, true, 'SUCCEEDED'],
-      ['b', 1, true, 'RUNNING'],
+    expect(attempts.map((a) => [a.step, a.attempt, a.ecs, a.outcome, a.queuedAt])).toEqual([
+      ['a', 1, false, 'PROMOTED', 't00'],
+      ['a', 2, true, 'SUCCEEDED', 't02'],
+      ['b', 1, true, 'RUNNING', 't04'],
     ]);
   });
 });

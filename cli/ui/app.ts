@@ -192,6 +192,7 @@ export function createUiApp(options: UiAppOptions): Hono {
   );
 
   app.post('/api/runs/:runId/cancel', async (c) => {
+    // No body (or not JSON) is a cancel without a reason.
     const body = CancelBody.parse(await c.req.json().catch(() => ({})));
     return c.json(await client.cancelRun(c.req.param('runId'), body));
   });
@@ -204,6 +205,7 @@ export function createUiApp(options: UiAppOptions): Hono {
   app.get('/api/queues', async (c) => c.json({ queues: await queues.stats() }));
 
   app.post('/api/queues/:name/redrive', async (c) => {
+    // No body (or not JSON) is a redrive of every message.
     const body = RedriveBody.parse(await c.req.json().catch(() => ({})));
     return c.json(await queues.redrive(c.req.param('name'), body.max));
   });

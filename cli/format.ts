@@ -1,3 +1,4 @@
+import type { StepLogDocument } from '../lib/step/stepLog.ts';
 import type { RunEvent, RunRecord, StepRecord } from '../lib/store/types.ts';
 
 const useColor = process.stdout.isTTY && !process.env.NO_COLOR;
@@ -103,4 +104,14 @@ export function eventLine(event: RunEvent): string {
       ? green(event.type)
       : event.type;
   return `${dim(event.at)} ${type}${where}${event.message ? `  ${event.message}` : ''}`;
+}
+
+/** One step attempt's log lines (what its body wrote with ctx.log) under a header naming it. */
+export function stepLogText(doc: StepLogDocument): string {
+  const lines = doc.lines.map((line) => {
+    const fields = line.fields ? ` ${dim(JSON.stringify(line.fields))}` : '';
+    return `  ${dim(line.at.slice(11, 23))} ${line.message}${fields}\n`;
+  });
+  const dropped = doc.dropped ? `  ${dim(`… ${doc.dropped} more line(s) dropped`)}\n` : '';
+  return `${bold(`log of ${doc.step} attempt ${doc.attempt}`)}\n${lines.join('')}${dropped}`;
 }

@@ -7,6 +7,7 @@ import { dlqListCommand, dlqRedriveCommand, queuesCommand } from './commands/que
 import { rerunCommand } from './commands/rerun.ts';
 import { runCommand } from './commands/run.ts';
 import { simulateCommand } from './commands/simulate.ts';
+import { uiCommand } from './commands/ui.ts';
 import { red } from './format.ts';
 
 /** Exit codes: 0 run succeeded / command done, 1 run failed or canceled, 2 bad input, 3 anything else. */
@@ -55,8 +56,9 @@ targetOptions(program.command('status'))
   .action(async (runId: string, options) => exit(await statusCommand(runId, options)));
 
 targetOptions(program.command('logs'))
-  .description("show a run's events")
+  .description("show a run's events, then what its steps wrote with ctx.log")
   .argument('<runId>')
+  .option('--step <key>', "only this step's events and log lines")
   .option('--follow', 'keep printing events until the run ends')
   .action(async (runId: string, options) => exit(await logsCommand(runId, options)));
 
@@ -102,6 +104,12 @@ targetOptions(dlq.command('redrive'))
   .option('--max <n>', 'at most this many')
   .option('--json', 'print JSON')
   .action(async (options) => exit(await dlqRedriveCommand(options)));
+
+targetOptions(program.command('ui'))
+  .description('serve the web UI: runs, their graphs, timelines, events and actions')
+  .option('--host <host>', 'address to listen on (only this machine by default)', '127.0.0.1')
+  .option('--port <port>', 'port (0: a free one)', '0')
+  .action(async (options) => exit(await uiCommand(options)));
 
 program
   .command('simulate')

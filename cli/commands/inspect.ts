@@ -1,6 +1,5 @@
 import { TERMINAL_RUN_STATUSES } from '../../lib/status.ts';
-import type { StepRecord } from '../../lib/store/types.ts';
-import { colorStatus, eventLine, runSummary, stepsTable, table } from '../format.ts';
+import { colorStatus, dim, eventLine, runSummary, stepLogText, stepsTable, table } from '../format.ts';
 import { openTarget, type TargetOptions } from '../target.ts';
 import { jsonOutcome, print } from './run.ts';
 
@@ -10,9 +9,8 @@ export async function statusCommand(
 ): Promise<number> {
   const target = await openTarget(options);
   try {
-    const run = await target.client.getRun(runId);
-    const steps: StepRecord[] = [];
-    for await (const step of target.deps.store.listSteps(runId)) steps.push(step);
+    // Steps in plan (topological) order, as the UI lists them.
+    const { run, steps } = await target.client.reader.runView(runId);
     if (options.json) {
       print({ ...jsonOutcome(run), steps });
     } else {
@@ -26,7 +24,7 @@ export async function statusCommand(
 
 export async function logsCommand(
   runId: string,
-  options: TargetOptions & { follow?: boolean },
+  options: TargetOptions & { follow?: boolean; step?: string },
 ): Promise<number> {
   const target = await openTarget(options);
   try {
@@ -34,13 +32,19 @@ export async function logsCommand(
     let cursor: string | undefined;
     for (;;) {
       const page = await target.client.listEvents(runId, cursor);
-      for (const event of page.events) process.stdout.write(`${eventLine(event)}\n`);
+      for (const event of page.events) {
+        if (!options.step || event.step === options.step) process.stdout.write(`${eventLine(event)}\n`);
+      }
       cursor = page.cursor ?? cursor;
-      if (!options.follow) return 0;
-      const run = await target.client.getRun(runId);
-      if (TERMINAL_RUN_STATUSES.has(run.status) && page.events.length === 0) return 0;
+      const run = options.follow ? await target.client.getRun(runId) : undefined;
+      if (!run || (TERMINAL_RUN_STATUSES.has(run.status) && page.events.length === 0)) break;
       await new Promise((resolve) => setTimeout(resolve, 1_000));
     }
+    // Then what the steps wrote with ctx.log, attempt by attempt (only attempts that logged).
+    const { logs, more } = await target.client.reader.stepLogs(runId, options.step);
+    for (const doc of logs) process.stdout.write(stepLogText(doc));
+    if (more) process.stdout.write(`${dim('… more step logs: show one step with --step')}\n`);
+    return 0;
   } finally {
     await target.close();
   }

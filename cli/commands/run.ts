@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { InvalidInputError } from '../../lib/errors.ts';
 import { EventType } from '../../lib/eventTypes.ts';
 import { runCounts } from '../../lib/run/finalize.ts';
-import type { RunEvent, RunRecord, StepRecord } from '../../lib/store/types.ts';
+import type { RunEvent, RunRecord } from '../../lib/store/types.ts';
 import {
   bold,
   colorStatus,
@@ -11,6 +11,7 @@ import {
   progressLine,
   runSummary,
   seconds,
+  stepLogText,
   stepsTable,
 } from '../format.ts';
 import { openTarget, type Target, type TargetOptions } from '../target.ts';
@@ -94,9 +95,11 @@ export async function followRun(
   } else {
     process.stdout.write(`${colorStatus(run.status)} in ${seconds(elapsedMs)}\n`);
     if (run.stepCount <= MAX_LISTED_STEPS) {
-      const steps: StepRecord[] = [];
-      for await (const step of target.deps.store.listSteps(runId)) steps.push(step);
+      // In plan (topological) order; then what the steps wrote with ctx.log.
+      const { steps } = await target.client.reader.runView(runId);
       process.stdout.write(`${stepsTable(steps)}\n`);
+      const { logs } = await target.client.reader.stepLogs(runId);
+      for (const doc of logs) process.stdout.write(stepLogText(doc));
     }
     process.stdout.write(`${runSummary(run)}\n`);
     process.stdout.write(dim(`logs: npx lambdag logs ${runId}\n`));

@@ -13,7 +13,9 @@ export const failing = defineJob(
     const explode = job.step(
       'explode',
       { dependsOn: { load }, retries: 1, backoff: { baseSeconds: 0 } },
-      ({ load }) => {
+      ({ load }, ctx) => {
+        // Kept per attempt: `lambdag logs RUN --step explode` and the UI's step panel show it.
+        ctx.log(`writing ${load.rows} rows to the warehouse`, { rows: load.rows });
         if (load.rows > 0) throw new Error(`cannot process ${load.rows} rows: the warehouse is read-only`);
         return load.rows;
       },

@@ -1,3 +1,4 @@
+import type { S3Client } from '@aws-sdk/client-s3';
 import {
   DescribeExecutionCommand,
   ExecutionAlreadyExists,
@@ -21,12 +22,15 @@ import type { PayloadStore } from '../step/payload.ts';
 import { s3Keys } from '../store/keys.ts';
 import type { RunStore } from '../store/runStore.ts';
 import type { RunEvent, RunRecord } from '../store/types.ts';
+import { RunReader } from './runReader.ts';
 
 /** Step Functions caps execution input at 256 KiB; larger run inputs travel by S3 key. */
 const MAX_EXECUTION_INPUT_BYTES = 256 * 1024 - 1024;
 
 export interface ClientDeps {
   readonly sfn: SFNClient;
+  /** To list the step attempts' log objects (client.reader.stepLogs). */
+  readonly s3?: S3Client;
   readonly store: RunStore;
   readonly payloads: PayloadStore;
   readonly stateMachineArn: string;
@@ -67,7 +71,7 @@ export class LambdagClient {
     stateMachineArn: string,
   ): LambdagClient {
     const { aws, store, payloads, registry } = deps;
-    return new LambdagClient({ sfn: aws.sfn, store, payloads, stateMachineArn, registry });
+    return new LambdagClient({ sfn: aws.sfn, s3: aws.s3, store, payloads, stateMachineArn, registry });
   }
 
   /**
@@ -253,8 +257,27 @@ export class LambdagClient {
     return this.deps.store.listRuns(job, limit);
   }
 
-  listEvents(runId: string, after?: string): Promise<{ events: RunEvent[]; cursor?: string }> {
-    return this.deps.store.listEvents(runId, after);
+  /** A run's events in order; `after`: the cursor of the previous page; `limit`: event items per page. */
+  listEvents(
+    runId: string,
+    after?: string,
+    limit?: number,
+  ): Promise<{ events: RunEvent[]; cursor?: string }> {
+    return this.deps.store.listEvents(runId, after, limit);
+  }
+
+  /**
+   * Reads for views of runs (the UI, `lambdag status`): runs of several jobs paged by
+   * cursor, a run with its steps in plan order and its graph, a step's attempts, outputs.
+   *
+   * @example
+   * ```ts
+   * const { runs, cursor } = await client.reader.listRunsPage({ jobs: ['diamond'], limit: 20 });
+   * const { steps, graph } = await client.reader.runView(runs[0].runId);
+   * ```
+   */
+  get reader(): RunReader {
+    return new RunReader(this.deps);
   }
 
   /** The run's result document (manifest with every step), once it has finished. */

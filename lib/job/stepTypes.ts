@@ -17,7 +17,10 @@ export interface StepContext<I> {
   readonly attempt: number;
   /** Aborted when the step times out or the run is cancelled; pass it to fetch() and friends. */
   readonly signal: AbortSignal;
-  /** Structured log line tied to this run and step. */
+  /**
+   * Structured log line tied to this run and step: to the worker's log, and kept with the
+   * attempt (`lambdag logs RUN --step S`, the UI's step panel; lib/step/stepLog.ts).
+   */
   readonly log: (message: string, fields?: Record<string, unknown>) => void;
   /**
    * Report progress: a STEP_PROGRESS event in the run's log (`lambdag logs`, and shown by

@@ -3,10 +3,12 @@ import { InvalidMessageError } from '../errors.ts';
 import { EventType } from '../eventTypes.ts';
 import type { JobPlan } from '../job/dag.ts';
 import type { StepContext } from '../job/defineJob.ts';
+import { s3Keys } from '../store/keys.ts';
 import type { AttemptEffects } from './attemptEffects.ts';
 import { type Watch, watchForCancel, watchSignal, watchTimeout } from './attemptWatch.ts';
 import type { StepMessage } from './messages.ts';
 import { ProgressReporter } from './progress.ts';
+import { StepLogBuffer } from './stepLog.ts';
 import type { Upstream } from './upstream.ts';
 
 export interface BodyLimits {
@@ -45,6 +47,7 @@ export async function runStepBody(
       }),
     (error) => log.warn('could not write a STEP_PROGRESS event', { ...where, error }),
   );
+  const lines = new StepLogBuffer({ runId: message.runId, step: message.step, attempt: message.attempt });
   const ctx: StepContext<unknown> = {
     input: deps.registry.get(message.job).parseInput(message.input),
     runId: message.runId,
@@ -52,7 +55,10 @@ export async function runStepBody(
     stepKey: message.step,
     attempt: message.attempt,
     signal: controller.signal,
-    log: (text, fields) => log.info(text, { ...where, ...fields }),
+    log: (text, fields) => {
+      lines.add(text, fields);
+      log.info(text, { ...where, ...fields });
+    },
     progress: (text, data) => progress.report(text, data),
   };
   const watches: Watch[] = [watchForCancel(deps, message, controller)];
@@ -66,5 +72,7 @@ export async function runStepBody(
     for (const watch of watches) watch.stop();
     // The last report is written before the outcome, so the log reads in order.
     await progress.close();
+    // Before the outcome too: once a reader sees the attempt ended, its lines are there.
+    await lines.save(deps.payloads, s3Keys.stepLog(message.runId, message.step, message.attempt), log);
   }
 }

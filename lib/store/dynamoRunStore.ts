@@ -90,8 +90,8 @@ export class DynamoRunStore extends StepTransitionMethods implements RunStore {
   setRunCounts(runId: string, counts: RunCounts): Promise<void> {
     return this.runs.setRunCounts(runId, counts);
   }
-  listRuns(job: string, limit = 20): Promise<RunRecord[]> {
-    return this.runs.listRuns(job, limit);
+  listRuns(job: string, limit = 20, before?: string): Promise<RunRecord[]> {
+    return this.runs.listRuns(job, limit, before);
   }
 
   // ---- step items -----------------------------------------------------------
@@ -146,8 +146,12 @@ export class DynamoRunStore extends StepTransitionMethods implements RunStore {
   putEvents(events: readonly PreparedEvent[]): Promise<void> {
     return this.events.putEvents(events);
   }
-  listEvents(runId: string, after?: string): Promise<{ events: RunEvent[]; cursor?: string }> {
-    return this.events.listEvents(runId, after);
+  listEvents(
+    runId: string,
+    after?: string,
+    limit?: number,
+  ): Promise<{ events: RunEvent[]; cursor?: string }> {
+    return this.events.listEvents(runId, after, limit);
   }
   putItems(puts: readonly TablePut[]): Promise<void> {
     return this.batches.putItems(puts);

@@ -34,10 +34,15 @@ export class EventLog {
     await this.batches.putItems(events.map((item) => ({ item })));
   }
 
-  async listEvents(runId: string, after?: string): Promise<{ events: RunEvent[]; cursor?: string }> {
+  async listEvents(
+    runId: string,
+    after?: string,
+    limit?: number,
+  ): Promise<{ events: RunEvent[]; cursor?: string }> {
     const events: RunEvent[] = [];
     let cursor = after;
     let start: Item | undefined;
+    let read = 0;
     do {
       const out = await this.table.ddb.send(
         new QueryCommand({
@@ -51,15 +56,18 @@ export class EventLog {
             ...(after ? { ':after': after, ':end': EVENTS_END } : { ':prefix': EVENT_SK_PREFIX }),
           },
           ExclusiveStartKey: start,
+          // One more than asked: BETWEEN includes the cursor's own item, skipped below.
+          ...(limit === undefined ? {} : { Limit: limit - read + (after && !start ? 1 : 0) }),
         }),
       );
       for (const item of out.Items ?? []) {
         if (item.sk === after) continue; // BETWEEN includes the cursor itself
         events.push(...eventsOf(item));
         cursor = String(item.sk);
+        read++;
       }
       start = out.LastEvaluatedKey;
-    } while (start);
+    } while (start && (limit === undefined || read < limit));
     return cursor === undefined ? { events } : { events, cursor };
   }
 }

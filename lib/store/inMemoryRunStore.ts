@@ -119,11 +119,12 @@ export class InMemoryRunStore extends StepTransitionMethods implements RunStore 
   async setRunCounts(runId: string, counts: RunCounts): Promise<void> {
     this.updateOrThrow(runKey(runId), recount(counts, this.iso()), EXISTS);
   }
-  async listRuns(job: string, limit = 20): Promise<RunRecord[]> {
+  async listRuns(job: string, limit = 20, before?: string): Promise<RunRecord[]> {
     const runs: Item[] = [];
     for (const partition of this.partitions.values()) {
       const run = partition.get(RUN_SK);
-      if (run?.gsi1pk === jobGsiPk(job)) runs.push(run);
+      if (run?.gsi1pk !== jobGsiPk(job)) continue;
+      if (before === undefined || compare(String(run.gsi1sk), before) < 0) runs.push(run);
     }
     return runs
       .sort((a, b) => compare(String(b.gsi1sk), String(a.gsi1sk)))
@@ -186,12 +187,16 @@ export class InMemoryRunStore extends StepTransitionMethods implements RunStore 
   async putEvents(events: readonly PreparedEvent[]): Promise<void> {
     for (const event of events) this.put(event);
   }
-  async listEvents(runId: string, after?: string): Promise<{ events: RunEvent[]; cursor?: string }> {
+  async listEvents(
+    runId: string,
+    after?: string,
+    limit?: number,
+  ): Promise<{ events: RunEvent[]; cursor?: string }> {
     const items = this.query(runPk(runId), (sk) =>
       after === undefined
         ? sk.startsWith(EVENT_SK_PREFIX)
         : compare(sk, after) > 0 && compare(sk, EVENTS_END) <= 0,
-    );
+    ).slice(0, limit);
     const events = items.flatMap(eventsOf);
     const cursor = items.length ? String(items.at(-1)?.sk) : after;
     return cursor === undefined ? { events } : { events, cursor };

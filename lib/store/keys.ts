@@ -14,6 +14,12 @@ export const BY_JOB_INDEX = 'byJob';
 export const s3Keys = {
   stepOutput: (runId: string, stepKey: string, attempt: number) =>
     `runs/${runId}/steps/${stepKey}/${attempt}/output.json`,
+  /** What a step attempt wrote with `ctx.log` (lib/step/stepLog.ts), only when it logged. */
+  stepLog: (runId: string, stepKey: string, attempt: number) =>
+    `runs/${runId}/logs/${stepKey}/${attempt}.json`,
+  /** The prefix of a run's step logs, or of one step's. */
+  stepLogs: (runId: string, stepKey?: string) =>
+    `runs/${runId}/logs/${stepKey === undefined ? '' : `${stepKey}/`}`,
   runInput: (runId: string) => `runs/${runId}/input.json`,
   runResult: (runId: string) => `runs/${runId}/result.json`,
   claim: (digest: string) => `claims/${digest}.json`,

@@ -141,7 +141,7 @@ export class RunItems {
     return this.table.updateOrThrow(runKey(runId), recount(counts, this.table.iso()), EXISTS);
   }
 
-  async listRuns(job: string, limit: number): Promise<RunRecord[]> {
+  async listRuns(job: string, limit: number, before?: string): Promise<RunRecord[]> {
     const out = await this.table.ddb.send(
       new QueryCommand({
         TableName: this.table.name,
@@ -150,6 +150,10 @@ export class RunItems {
         ExpressionAttributeValues: { ':pk': jobGsiPk(job) },
         ScanIndexForward: false,
         Limit: limit,
+        // The index key of the run item `before` (its sort key is the run id): the page after it.
+        ...(before
+          ? { ExclusiveStartKey: { ...runKey(before), gsi1pk: jobGsiPk(job), gsi1sk: before } }
+          : {}),
       }),
     );
     return (out.Items ?? []).map(toRun);

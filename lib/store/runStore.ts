@@ -132,8 +132,11 @@ export interface RunStore {
   requestReconcile(runId: string): Promise<void>;
   /** Effect: counters = the recount, reconcile flag cleared. */
   setRunCounts(runId: string, counts: RunCounts): Promise<void>;
-  /** Runs of one job, newest first. */
-  listRuns(job: string, limit?: number): Promise<RunRecord[]>;
+  /**
+   * Runs of one job, newest first, from the byJob index (never a scan). `before`: a run id
+   * from an earlier page (its last run), to list the runs older than it.
+   */
+  listRuns(job: string, limit?: number, before?: string): Promise<RunRecord[]>;
 
   // ---- step items (lib/store/stepItems.ts, lib/store/stepTransitions.ts) -----
 
@@ -235,8 +238,12 @@ export interface RunStore {
   prepareEvent(event: Omit<RunEvent, 'at'>, startedAt?: string, expiresAt?: RunExpiry): PreparedEvent;
   /** Write prepared events: one request for one, BatchWriteItem (25 a request) for more. */
   putEvents(events: readonly PreparedEvent[]): Promise<void>;
-  /** Events of a run in order; `after` is an event cursor (the last one's sort key) from a previous call. */
-  listEvents(runId: string, after?: string): Promise<{ events: RunEvent[]; cursor?: string }>;
+  /**
+   * Events of a run in order; `after` is an event cursor (the last one's sort key) from a
+   * previous call. With `limit`, at most that many event items are read (an item may stand
+   * for two events, an attempt's start and outcome), and the cursor is where the next page starts.
+   */
+  listEvents(runId: string, after?: string, limit?: number): Promise<{ events: RunEvent[]; cursor?: string }>;
   /**
    * Unconditional puts, in the runs table or another (an attempt's idempotency record goes
    * with its events): BatchWriteItem, 25 items a request whatever their tables, with

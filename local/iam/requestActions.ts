@@ -125,9 +125,14 @@ function s3(request: ApiRequest): AuthorizedOperation | string {
   const q = request.query;
   const bucketArn = `arn:aws:s3:::${bucket}`;
   const object = (k: string) => `${bucketArn}/${k}`;
-  const one = (operation: string, action: string, resource: string): AuthorizedOperation => ({
+  const one = (
+    operation: string,
+    action: string,
+    resource: string,
+    context: Record<string, string> = {},
+  ): AuthorizedOperation => ({
     operation: `S3.${operation}`,
-    checks: [{ action: `s3:${action}`, resource, context: { 'aws:SecureTransport': 'true' } }],
+    checks: [{ action: `s3:${action}`, resource, context: { 'aws:SecureTransport': 'true', ...context } }],
   });
   if (!bucket)
     return request.method === 'GET' ? one('ListBuckets', 'ListAllMyBuckets', '*') : 'no bucket in the path';
@@ -136,7 +141,10 @@ function s3(request: ApiRequest): AuthorizedOperation | string {
       case 'GET':
         if (q.has('uploads')) return one('ListMultipartUploads', 'ListBucketMultipartUploads', bucketArn);
         if (q.has('location')) return one('GetBucketLocation', 'GetBucketLocation', bucketArn);
-        return one(q.get('list-type') === '2' ? 'ListObjectsV2' : 'ListObjects', 'ListBucket', bucketArn);
+        // s3:prefix: a policy can allow listing one prefix only (the CLI user's step logs).
+        return one(q.get('list-type') === '2' ? 'ListObjectsV2' : 'ListObjects', 'ListBucket', bucketArn, {
+          's3:prefix': q.get('prefix') ?? '',
+        });
       case 'HEAD':
         return one('HeadBucket', 'ListBucket', bucketArn);
       case 'PUT':

@@ -77,6 +77,18 @@ describe('lambdag cancel', () => {
   });
 });
 
+describe('lambdag logs', () => {
+  it('shows one step’s events and what it wrote with ctx.log, attempt by attempt', async () => {
+    const runId = await finishedRun('failing');
+    const logs = await lambdag('logs', runId, '--step', 'explode');
+    expect(logs.code).toBe(0);
+    expect(logs.stdout).toContain('STEP_RETRY explode');
+    expect(logs.stdout).not.toContain('STEP_SUCCESS load');
+    expect(logs.stdout).toMatch(/log of explode attempt 1\n.*writing 3 rows to the warehouse \{"rows":3\}/);
+    expect(logs.stdout).toContain('log of explode attempt 2');
+  });
+});
+
 describe('lambdag rerun', () => {
   it('re-runs a failed run from its failure, reusing what succeeded (exit 1: it fails again)', async () => {
     const parent = await finishedRun('failing');

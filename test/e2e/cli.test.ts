@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -137,6 +137,48 @@ describe('lambdag status and logs on the on-disk state of one-shot runs', () => 
     expect(logs.stdout).toContain('RUN_START');
     expect(logs.stdout).toContain('STEP_SUCCESS d');
     expect(logs.stdout).toContain('RUN_SUCCESS');
+  });
+
+  it('lists the steps in plan order and shows what they wrote with ctx.log after a run it waited for', async () => {
+    const { code, stdout } = await lambdag('run', 'failing', '--wait');
+    expect(code).toBe(1);
+    const order = ['load', 'explode', 'report'].map((step) => stdout.search(new RegExp(`^${step}\\s`, 'm')));
+    expect(order.every((at) => at >= 0)).toBe(true);
+    expect(order).toEqual([...order].sort((a, b) => a - b));
+    expect(stdout).toMatch(/log of explode attempt 1\n.*writing 3 rows to the warehouse \{"rows":3\}/);
+    expect(stdout).toContain('log of explode attempt 2');
+  });
+});
+
+describe('lambdag ui', () => {
+  it('serves the UI on 127.0.0.1 on a one-shot stack, prints its URL, and stops on SIGINT with exit 0', async () => {
+    const child = spawn(process.execPath, [join(root, 'bin/lambdag.js'), 'ui'], {
+      cwd: root,
+      env: { ...process.env, LAMBDAG_HOME: home, NO_COLOR: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      let stdout = '';
+      const url = await new Promise<string>((resolve, reject) => {
+        child.stdout.on('data', (chunk: Buffer) => {
+          stdout += chunk.toString();
+          const found = /http:\/\/127\.0\.0\.1:\d+\//.exec(stdout);
+          if (found) resolve(found[0]);
+        });
+        child.on('exit', () => reject(new Error(`lambdag ui exited: ${stdout}`)));
+      });
+      expect(stdout).toContain('one-shot local stack');
+      expect(await (await fetch(url)).text()).toContain('<meta name="lambdag-token"');
+      const { jobs } = (await (await fetch(new URL('/api/jobs', url))).json()) as {
+        jobs: { name: string }[];
+      };
+      expect(jobs.map((j) => j.name)).toContain('diamond');
+    } finally {
+      // The process this test started, by its pid.
+      if (child.pid && child.exitCode === null) process.kill(child.pid, 'SIGINT');
+    }
+    expect(await exited).toBe(0);
   });
 });
 

@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registry } from '../../examples/registry.ts';
@@ -107,6 +108,20 @@ describe('the CLI user policy in docs/deploy.md', () => {
     const failed = await lambdag('run', 'failing', '--wait', '--json');
     expect(failed.stderr).not.toMatch(/AccessDenied/);
     const failedId = (JSON.parse(failed.stdout) as { runId: string }).runId;
+    // A step's log lines: listed under the run's logs/ prefix only, then read.
+    const stepLogs = await lambdag('logs', failedId, '--step', 'explode');
+    expect(stepLogs.stderr).not.toMatch(/AccessDenied/);
+    expect(stepLogs.stdout).toContain('writing 3 rows to the warehouse');
+    // Listing is allowed under logs/ prefixes only, not the run's other artifacts.
+    const s3 = new S3Client({
+      endpoint: handle.stack.endpoints.s3,
+      forcePathStyle: true,
+      region: 'us-east-1',
+      credentials: { accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey },
+    });
+    await expect(
+      s3.send(new ListObjectsV2Command({ Bucket: handle.deps.config.bucket, Prefix: `runs/${failedId}/` })),
+    ).rejects.toThrow(/AccessDenied|not authorized/);
     const rerun = await lambdag('rerun', failedId, '--from-failure');
     expect(rerun.stderr).not.toMatch(/AccessDenied/);
     expect(rerun.code, rerun.stderr).toBe(0);

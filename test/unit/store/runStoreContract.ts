@@ -173,6 +173,20 @@ export function runStoreContract(storeOf: () => RunStore): void {
       }
       expect((await store.listRuns(job, 2)).map((r) => r.runId)).toEqual([ids[2], ids[1]]);
     });
+
+    it('pages a job’s runs: the runs before a run id, newest first', async () => {
+      const store = storeOf();
+      const job = `contract-${newRunId()}`;
+      const ids: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        const run = runRecord({ job });
+        ids.push(run.runId);
+        await store.createRun(run);
+      }
+      expect((await store.listRuns(job, 1, ids[2])).map((r) => r.runId)).toEqual([ids[1]]);
+      expect((await store.listRuns(job, 5, ids[1])).map((r) => r.runId)).toEqual([ids[0]]);
+      expect(await store.listRuns(job, 5, ids[0])).toEqual([]);
+    });
   });
 
   describe('step items and their transitions', () => {
@@ -399,6 +413,25 @@ export function runStoreContract(storeOf: () => RunStore): void {
       });
       expect(await store.listEvents(runId, success.sk)).toEqual({ events: [], cursor: success.sk });
       expect(await store.listEvents(newRunId())).toEqual({ events: [] });
+    });
+
+    it('pages events by a limit on the items read, the cursor where the next page starts', async () => {
+      const { store, runId } = await runWith();
+      const written = [];
+      for (let i = 0; i < 5; i++) {
+        written.push(
+          store.prepareEvent({ runId, type: EventType.STEP_PROGRESS, step: 'a', message: `${i}` }),
+        );
+      }
+      await store.putEvents(written);
+      const first = await store.listEvents(runId, undefined, 2);
+      expect(first.events.map((e) => e.message)).toEqual(['0', '1']);
+      expect(first.cursor).toBe(written[1]?.sk);
+      const second = await store.listEvents(runId, first.cursor, 2);
+      expect(second.events.map((e) => e.message)).toEqual(['2', '3']);
+      expect(second.cursor).toBe(written[3]?.sk);
+      const rest = await store.listEvents(runId, second.cursor, 10);
+      expect(rest).toEqual({ events: [expect.objectContaining({ message: '4' })], cursor: written[4]?.sk });
     });
 
     it('lists an attempt’s STEP_START written in its outcome’s item just before it', async () => {

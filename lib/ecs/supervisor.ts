@@ -1,6 +1,6 @@
 import type { Deps } from '../deps.ts';
 import { StepTimeoutError, TaskLostError } from '../errors.ts';
-import type { JobPlan } from '../job/dag.ts';
+import { type JobPlan, stepSpecOf } from '../job/dag.ts';
 import { loadPlan } from '../run/loadPlan.ts';
 import { EventType, StepStatus } from '../status.ts';
 import { failAttempt } from '../step/attemptOutcome.ts';
@@ -99,7 +99,7 @@ export async function superviseTasks(
       const verdict = judgeRunningTask(
         step,
         task,
-        plan.steps.get(step.key)?.options.timeoutSeconds,
+        stepSpecOf(plan, step.key)?.options.timeoutSeconds,
         now,
         limits,
       );

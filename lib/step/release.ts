@@ -1,12 +1,15 @@
 import { forEachLimit } from '../concurrency.ts';
 import type { Deps } from '../deps.ts';
 import { PlanMismatchError } from '../errors.ts';
-import { descendantsOf, type JobPlan } from '../job/dag.ts';
+import { descendantsOf, isMapStep, type JobPlan, stepSpecOf } from '../job/dag.ts';
 import { Runtime } from '../job/defineJob.ts';
 import { EventType, StepStatus } from '../status.ts';
 import type { RunExpiry, StepResult } from '../store/runStore.ts';
+import type { StepRecord } from '../store/types.ts';
 import type { DispatchItem, RunRef } from './dispatch.ts';
-import { resolveUpstream } from './fanIn.ts';
+import { resolveOf, resolveUpstream } from './fanIn.ts';
+import { expandMap } from './mapExpansion.ts';
+import { endMap } from './mapItems.ts';
 
 const PARALLEL_WRITES = 16;
 
@@ -19,7 +22,10 @@ const PARALLEL_WRITES = 16;
  * PollRun's supervision of it go by QUEUED.
  */
 export function releasedByMessage(plan: JobPlan, key: string): boolean {
-  return (plan.upstream.get(key) ?? []).length === 1 && plan.steps.get(key)?.options.runtime !== Runtime.ECS;
+  const spec = stepSpecOf(plan, key);
+  // A map item is sent by its map's expansion or by the item before it in its lane.
+  const oneUpstream = spec?.itemOf !== undefined || (plan.upstream.get(key) ?? []).length === 1;
+  return oneUpstream && spec?.options.runtime !== Runtime.ECS;
 }
 
 /**
@@ -48,12 +54,21 @@ export async function releaseDependents(
      * before the invocation returns.
      */
     readonly fanIns?: FanInDeferral;
+    /** A map item's record (its claim's), sparing a read of it. */
+    readonly record?: StepRecord;
   } = {},
 ): Promise<string[]> {
+  if (stepSpecOf(plan, stepKey)?.itemOf !== undefined)
+    return releaseAfterItem(deps, run, plan, stepKey, options);
   const ready: string[] = [];
   const carried =
     options.output && 'output' in options.output ? { [stepKey]: options.output.output } : undefined;
   await forEachLimit(plan.dependents.get(stepKey) ?? [], PARALLEL_WRITES, async (dependent) => {
+    if (isMapStep(plan, dependent)) {
+      const ended = await expandMap(deps, run, plan, dependent, options.output);
+      await afterMapEnded(deps, run, plan, dependent, ended, options);
+      return;
+    }
     const upstream = plan.upstream.get(dependent) ?? [];
     if (upstream.length > 1) {
       const index = plan.upstreamIndex.get(dependent)?.get(stepKey);
@@ -81,6 +96,66 @@ export async function releaseDependents(
   }));
   if (items.length > 0) await deps.dispatcher.dispatch(run, plan, items);
   return ready;
+}
+
+/**
+ * A map item ended (succeeded, or failed for good): send the next item of its lane, and
+ * count it on its map step's fan-in; the release that takes that to zero ends the map step
+ * (lib/step/mapItems.ts) and releases, or skips, what depends on it.
+ */
+async function releaseAfterItem(
+  deps: Deps,
+  run: RunRef,
+  plan: JobPlan,
+  itemKey: string,
+  options: { readonly retry?: boolean; readonly delivery?: string; readonly record?: StepRecord },
+): Promise<string[]> {
+  const record = options.record?.item ? options.record : await deps.store.getStep(run.runId, itemKey);
+  const item = record?.item;
+  if (!item) throw new PlanMismatchError(itemKey, stepSpecOf(plan, itemKey)?.itemOf ?? itemKey);
+  const ready: string[] = [];
+  if (item.next !== undefined) {
+    const released = options.retry !== true && releasedByMessage(plan, item.next);
+    if (released || (await queueForSending(deps, run.runId, item.next, options))) ready.push(item.next);
+  }
+  if (ready.length > 0)
+    await deps.dispatcher.dispatch(
+      run,
+      plan,
+      ready.map((step) => ({ step, attempt: 1 })),
+    );
+  if (await resolveOf(deps, run.runId, item.map, item.count, [item.index])) {
+    await afterMapEnded(deps, run, plan, item.map, await endMap(deps, run, plan, item.map), options);
+  }
+  return ready;
+}
+
+/**
+ * Reconciliation's resumption of a map step's expansion that stalled (its expanding worker
+ * lost, its upstream's redeliveries used up): the expansion carries on from its checkpoint.
+ */
+export async function resumeExpansion(deps: Deps, run: RunRef, plan: JobPlan, mapKey: string): Promise<void> {
+  const ended = await expandMap(deps, run, plan, mapKey);
+  await afterMapEnded(deps, run, plan, mapKey, ended, { retry: true });
+}
+
+/** A map step that ended releases its dependents (SUCCEEDED) or skips them (FAILED). */
+async function afterMapEnded(
+  deps: Deps,
+  run: RunRef,
+  plan: JobPlan,
+  mapKey: string,
+  status: StepStatus | undefined,
+  options: { readonly retry?: boolean; readonly delivery?: string },
+): Promise<void> {
+  if (status === StepStatus.SUCCEEDED) {
+    await releaseDependents(deps, run, plan, mapKey, {
+      ...(options.retry ? { retry: true } : {}),
+      ...(options.delivery ? { delivery: options.delivery } : {}),
+    });
+  } else if (status === StepStatus.FAILED) {
+    await skipDownstream(deps, run.runId, plan, mapKey, run.expiresAt);
+  }
 }
 
 /** Where a success's fan-in releases go instead of being resolved at once (AttemptEffects). */

@@ -8,7 +8,7 @@ import {
   TaskStoppedError,
   WorkerLostError,
 } from '../errors.ts';
-import type { JobPlan } from '../job/dag.ts';
+import { type JobPlan, stepSpecOf } from '../job/dag.ts';
 import { PlanCache } from '../job/plans.ts';
 import { RunStatusCache } from '../run/runStatusCache.ts';
 import { EventType, type RunStatus, StepStatus } from '../status.ts';
@@ -122,7 +122,7 @@ export class StepRunner {
     // one run), made alongside the upstream reads so it adds no latency.
     const [runStatus, upstream] = await Promise.all([
       this.runStatus(runId),
-      loadUpstream(this.deps, runId, plan, step, message.upstream),
+      loadUpstream(this.deps, runId, plan, step, message.upstream, claim.item),
     ]);
     if (isCancelingStatus(runStatus)) {
       return this.cancel(message, effects, 'the run was canceled before the step started');
@@ -137,7 +137,7 @@ export class StepRunner {
       return this.bodyFailed(run, plan, message, effects, error);
     }
     effects.bodyEnded(message);
-    return this.succeed(run, plan, message, effects, output, started, limits.delivery);
+    return this.succeed(run, plan, message, effects, output, started, limits.delivery, claim.item);
   }
 
   /**
@@ -169,8 +169,10 @@ export class StepRunner {
       };
     }
     if (current.status === StepStatus.FAILED && current.attempt === attempt) {
-      // A delivery after a crash between recording the failure and skipping downstream.
-      await skipDownstream(this.deps, runId, plan, step, message.expiresAt);
+      // A delivery after a crash between recording the failure and skipping downstream
+      // (for a map item: counting it on its map, and sending the next of its lane).
+      if (current.item) await releaseDependents(this.deps, run, plan, step, { retry: true, record: current });
+      else await skipDownstream(this.deps, runId, plan, step, message.expiresAt);
       await this.deps.store.requestReconcile(runId);
       return { ...base, status: AttemptStatus.ALREADY_DONE };
     }
@@ -246,6 +248,7 @@ export class StepRunner {
     output: unknown,
     started: number,
     delivery: string | undefined,
+    claimed: StepRecord,
   ): Promise<AttemptOutcome> {
     const { runId, step, attempt } = message;
     const base = { runId, step, attempt };
@@ -268,6 +271,7 @@ export class StepRunner {
       output: result,
       ...(delivery ? { delivery } : {}),
       fanIns: effects,
+      record: claimed,
     });
     return { ...base, status: AttemptStatus.SUCCEEDED, ...withKey };
   }
@@ -315,7 +319,7 @@ export class StepRunner {
         cause: error,
       });
     }
-    if (!plan.steps.has(message.step)) {
+    if (!stepSpecOf(plan, message.step)) {
       throw new InvalidMessageError(`job '${message.job}' has no step '${message.step}'`);
     }
     return plan;
@@ -370,7 +374,7 @@ export class StepRunner {
     message: StepMessage,
     promotedAt: number | undefined,
   ): Promise<void> {
-    const backoff = plan.steps.get(message.step)?.options.backoff;
+    const backoff = stepSpecOf(plan, message.step)?.options.backoff;
     const next = nextAttempt(
       message,
       promotedAt === message.attempt + 1 ? 0 : retryDelaySeconds(retriesUsed(message) + 1, backoff),

@@ -133,6 +133,35 @@ export class RunItems {
     }
   }
 
+  /** One conditional ADD: the map's name goes into `mapsCounted` with its items, or nothing happens. */
+  async countMapItems(runId: string, map: string, items: number): Promise<boolean> {
+    try {
+      await this.table.ddb.send(
+        new UpdateCommand({
+          TableName: this.table.name,
+          Key: runKey(runId),
+          UpdateExpression: 'ADD #stepCount :items, #maps :map SET #updatedAt = :now',
+          ConditionExpression: 'attribute_exists(pk) AND NOT contains(#maps, :name)',
+          ExpressionAttributeNames: {
+            '#stepCount': 'stepCount',
+            '#maps': 'mapsCounted',
+            '#updatedAt': 'updatedAt',
+          },
+          ExpressionAttributeValues: {
+            ':items': items,
+            ':map': new Set([map]),
+            ':name': map,
+            ':now': this.table.iso(),
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
   requestReconcile(runId: string): Promise<void> {
     return this.table.updateOrThrow(runKey(runId), { set: { reconcile: true } }, EXISTS);
   }

@@ -98,6 +98,10 @@ export interface StepRecord {
    * 'ecs'`): from this attempt on the step runs on ECS, and that attempt is not a retry.
    */
   readonly promotedAt?: number;
+  /** A map step's expansion (lib/step/mapExpansion.ts), set once it has begun. */
+  readonly map?: MapExpansion;
+  /** A map item's place in its map (lib/job/mapStep.ts). */
+  readonly item?: MapItem;
   readonly queuedAt?: string;
   readonly startedAt?: string;
   readonly finishedAt?: string;
@@ -121,4 +125,30 @@ export interface FanInShard {
   readonly step: string;
   readonly shard: number;
   readonly pending: number;
+}
+
+/**
+ * How far a map step's expansion got: its items are written in batches, then its first
+ * ones sent; a redelivery of the upstream step resumes from here.
+ */
+export interface MapExpansion {
+  readonly items: number;
+  /** Item steps written so far (in item order). */
+  readonly written: number;
+  /** Items sent so far, of those that start at once (maxConcurrency's first, or all). */
+  readonly dispatched: number;
+  /** The items' keys in S3, when a key function named them (else `map[i]`). */
+  readonly keysKey?: string;
+}
+
+/** A map item step: which map, where in it, and its input (inline when small, else in S3). */
+export interface MapItem {
+  readonly map: string;
+  readonly index: number;
+  /** The map's item count (its fan-in's width). */
+  readonly count: number;
+  /** The item started when this one ends (the next in its lane of maxConcurrency). */
+  readonly next?: string;
+  readonly input?: unknown;
+  readonly inputKey?: string;
 }

@@ -2,7 +2,7 @@ import type { Deps } from '../deps.ts';
 import { isMapStep, type JobPlan } from '../job/dag.ts';
 import { EventType, StepStatus } from '../status.ts';
 import { currentAttemptOf, type DispatchItem, runRefOf } from '../step/dispatch.ts';
-import { releasedByMessage, resumeExpansion } from '../step/release.ts';
+import { releasedByMessage } from '../step/release.ts';
 import type { RunRecord, StepRecord } from '../store/types.ts';
 import { loadPlan } from './loadPlan.ts';
 
@@ -41,17 +41,12 @@ export async function reconcileRun(
   const resend: DispatchItem[] = [];
   const release: string[] = [];
   let skipped = 0;
-  const expansions: string[] = [];
   const planned = new Set(plan.order);
 
   for (const key of plan.order) {
     const step = steps.get(key);
     if (!step) continue;
     const idleSeconds = (now - Date.parse(step.updatedAt)) / 1000;
-    if (isMapStep(plan, key)) {
-      if (stalledExpansion(plan, steps, step, now, limits)) expansions.push(key);
-      if (step.status !== StepStatus.WAITING) continue;
-    }
     if (step.status === StepStatus.WAITING) {
       const ups = (plan.upstream.get(key) ?? []).map((u) => steps.get(u)?.status);
       const blocked = ups.find((s) => s === StepStatus.FAILED || s === StepStatus.SKIPPED);
@@ -61,11 +56,8 @@ export async function reconcileRun(
           steps.set(key, marked.item);
           skipped++;
         }
-      } else if (
-        !isMapStep(plan, key) &&
-        ups.every((s) => s === StepStatus.SUCCEEDED) &&
-        !inFlight(plan, steps, key, now, limits)
-      ) {
+      } else if (ups.every((s) => s === StepStatus.SUCCEEDED) && !inFlight(plan, steps, key, now, limits)) {
+        // A map step's message expands it (lib/step/runner.ts), as a RUNNING one's re-send resumes it.
         // Marked as reconciliation's own: a recovering upstream delivery must not send it too.
         const queued = await deps.store.markQueued(run.runId, key, RECONCILE_DELIVERY);
         if (queued.ok) {
@@ -95,7 +87,6 @@ export async function reconcileRun(
   }
   const items = [...resend, ...release.map((step) => ({ step, attempt: 1 }))];
   if (items.length) await deps.dispatcher.dispatch(runRefOf(run, input), plan, items);
-  for (const key of expansions) await resumeExpansion(deps, runRefOf(run, input), plan, key);
 
   const counts = { succeeded: 0, failed: 0, skipped: 0 };
   for (const step of steps.values()) {
@@ -135,24 +126,8 @@ function inFlight(
   if (!releasedByMessage(plan, key)) return false;
   const upstream = steps.get(plan.upstream.get(key)?.[0] ?? '');
   const finishedAt = Date.parse(upstream?.finishedAt ?? upstream?.updatedAt ?? '');
-  return Number.isFinite(finishedAt) && (now - finishedAt) / 1000 < limits.queuedLostSeconds;
-}
-
-/**
- * A map step whose expansion is not going on: WAITING with its upstream done, or RUNNING
- * and untouched, for `runningLostSeconds` (an expanding worker checkpoints every batch, so
- * a live one is never taken for lost). A fully expanded map's resumption does nothing.
- */
-function stalledExpansion(
-  plan: JobPlan,
-  steps: ReadonlyMap<string, StepRecord>,
-  step: StepRecord,
-  now: number,
-  limits: ReconcileLimits,
-): boolean {
-  const since = (at: string | undefined) => (now - Date.parse(at ?? '')) / 1000 >= limits.runningLostSeconds;
-  if (step.status === StepStatus.RUNNING) return since(step.updatedAt);
-  if (step.status !== StepStatus.WAITING) return false;
-  const upstream = steps.get(plan.upstream.get(step.key)?.[0] ?? '');
-  return upstream?.status === StepStatus.SUCCEEDED && since(upstream.finishedAt ?? upstream.updatedAt);
+  // A map step is expanded by its upstream's worker, maybe for a while: it counts as lost
+  // only as late as a RUNNING step would (an expansion checkpoints every batch).
+  const lostAfter = isMapStep(plan, key) ? limits.runningLostSeconds : limits.queuedLostSeconds;
+  return Number.isFinite(finishedAt) && (now - finishedAt) / 1000 < lostAfter;
 }

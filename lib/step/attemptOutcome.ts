@@ -23,6 +23,8 @@ export const AttemptStatus = {
   CANCELED: 'CANCELED',
   /** The attempt ran out of Lambda's time: the next one runs on ECS. */
   PROMOTED: 'PROMOTED',
+  /** A map step's message: its expansion was made or finished; the map goes on in its items. */
+  EXPANDED: 'EXPANDED',
 } as const;
 export type AttemptStatus = (typeof AttemptStatus)[keyof typeof AttemptStatus];
 

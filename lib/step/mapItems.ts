@@ -57,7 +57,8 @@ export async function* mapItemOutputs(
   map: StepRecord,
 ): AsyncGenerator<unknown> {
   if (!map.map) return;
-  for await (const item of mapItemRecords(deps, runId, map.key, map.map)) {
+  // A map step a rerun reused has its items in the run that ran them.
+  for await (const item of mapItemRecords(deps, map.reusedFrom ?? runId, map.key, map.map)) {
     if (item?.status === StepStatus.SUCCEEDED) yield await readStepOutput(deps.payloads, item);
   }
 }

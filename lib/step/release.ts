@@ -131,8 +131,9 @@ async function releaseAfterItem(
 }
 
 /**
- * Reconciliation's resumption of a map step's expansion that stalled (its expanding worker
- * lost, its upstream's redeliveries used up): the expansion carries on from its checkpoint.
+ * A map step's own message: a rerun's map over a reused list (sent as a root), or
+ * reconciliation's re-send of an expansion that stalled (its worker lost, its upstream's
+ * redeliveries used up). The expansion begins, or carries on from its checkpoint.
  */
 export async function resumeExpansion(deps: Deps, run: RunRef, plan: JobPlan, mapKey: string): Promise<void> {
   const ended = await expandMap(deps, run, plan, mapKey);

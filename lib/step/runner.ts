@@ -8,7 +8,7 @@ import {
   TaskStoppedError,
   WorkerLostError,
 } from '../errors.ts';
-import { type JobPlan, stepSpecOf } from '../job/dag.ts';
+import { isMapStep, type JobPlan, stepSpecOf } from '../job/dag.ts';
 import { PlanCache } from '../job/plans.ts';
 import { RunStatusCache } from '../run/runStatusCache.ts';
 import { EventType, type RunStatus, StepStatus } from '../status.ts';
@@ -27,7 +27,7 @@ import {
 import { isCancelingStatus } from './attemptWatch.ts';
 import type { RunRef } from './dispatch.ts';
 import type { StepMessage } from './messages.ts';
-import { releaseDependents, releasedByMessage, skipDownstream } from './release.ts';
+import { releaseDependents, releasedByMessage, resumeExpansion, skipDownstream } from './release.ts';
 import { type BodyLimits, runStepBody } from './stepBody.ts';
 import { storeStepOutput } from './stepOutput.ts';
 import { loadUpstream } from './upstream.ts';
@@ -101,6 +101,9 @@ export class StepRunner {
       input: message.input,
       ...(message.expiresAt === undefined ? {} : { expiresAt: message.expiresAt }),
     };
+    // A map step's own message (a rerun's, reconciliation's): expand it, or finish doing so.
+    if (isMapStep(plan, step)) await resumeExpansion(this.deps, run, plan, step);
+    if (isMapStep(plan, step)) return { runId, step, attempt, status: AttemptStatus.EXPANDED };
 
     const claim = await this.deps.store.claimStep(runId, step, attempt, {
       ...(limits.taskArn ? { taskArn: limits.taskArn } : {}),
@@ -169,8 +172,7 @@ export class StepRunner {
       };
     }
     if (current.status === StepStatus.FAILED && current.attempt === attempt) {
-      // A delivery after a crash between recording the failure and skipping downstream
-      // (for a map item: counting it on its map, and sending the next of its lane).
+      // A delivery after a crash between recording the failure and skipping downstream (or releasing, a map item).
       if (current.item) await releaseDependents(this.deps, run, plan, step, { retry: true, record: current });
       else await skipDownstream(this.deps, runId, plan, step, message.expiresAt);
       await this.deps.store.requestReconcile(runId);

@@ -84,8 +84,8 @@ export class DynamoRunStore extends StepTransitionMethods implements RunStore {
   untrackTasks(runId: string, entries: readonly TaskEntry[]): Promise<void> {
     return this.runs.untrackTasks(runId, entries);
   }
-  countMapItems(runId: string, map: string, items: number): Promise<boolean> {
-    return this.runs.countMapItems(runId, map, items);
+  countMapItems(runId: string, map: string, items: number, reused = 0): Promise<boolean> {
+    return this.runs.countMapItems(runId, map, items, reused);
   }
   requestReconcile(runId: string): Promise<void> {
     return this.runs.requestReconcile(runId);

@@ -128,10 +128,11 @@ export interface RunStore {
    */
   untrackTasks(runId: string, entries: readonly TaskEntry[]): Promise<void>;
   /**
-   * A map step's items join the run: stepCount += items, once per map however often it is
-   * called (the map's name is kept on the run item). True when this call added them.
+   * A map step's items join the run: stepCount += items, and succeeded and reused += the
+   * items a rerun reuses; once per map however often it is called (the map's name is kept
+   * on the run item). True when this call added them.
    */
-  countMapItems(runId: string, map: string, items: number): Promise<boolean>;
+  countMapItems(runId: string, map: string, items: number, reused?: number): Promise<boolean>;
   /** Effect: reconcile = true, so the next poll recounts the run from its steps. */
   requestReconcile(runId: string): Promise<void>;
   /** Effect: counters = the recount, reconcile flag cleared. */

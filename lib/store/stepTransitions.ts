@@ -175,11 +175,12 @@ export const StepTransitions = {
   } satisfies StepTransition<{ attempt: number; error: SerializedError; promote: boolean }>,
 
   /**
-   * A map step's expansion begins: WAITING attempt 1 -> RUNNING, its item count, and
-   * `pending` as its fan-in of items (or of their shards) counts it; one winner.
+   * A map step's expansion begins: WAITING (or QUEUED: a rerun's map over a reused list is
+   * sent as a root) attempt 1 -> RUNNING, its item count, and `pending` as its fan-in of
+   * items (or of their shards) counts it; one winner.
    */
   expand: {
-    from: () => [StepStatus.WAITING],
+    from: () => [StepStatus.WAITING, StepStatus.QUEUED],
     attempt: () => 1,
     to: StepStatus.RUNNING,
     effect: (args: { map: MapExpansion; pending: number }, now) => ({

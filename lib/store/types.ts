@@ -102,6 +102,8 @@ export interface StepRecord {
   readonly map?: MapExpansion;
   /** A map item's place in its map (lib/job/mapStep.ts). */
   readonly item?: MapItem;
+  /** A rerun's map step: its items that succeeded in this earlier run are reused, not run. */
+  readonly reuseItemsFrom?: string;
   readonly queuedAt?: string;
   readonly startedAt?: string;
   readonly finishedAt?: string;
@@ -133,9 +135,11 @@ export interface FanInShard {
  */
 export interface MapExpansion {
   readonly items: number;
+  /** Items that run: all, but in a rerun those reused from the parent run. */
+  readonly running: number;
   /** Item steps written so far (in item order). */
   readonly written: number;
-  /** Items sent so far, of those that start at once (maxConcurrency's first, or all). */
+  /** Items sent so far, of those that start at once (the first `maxConcurrency` that run, or all). */
   readonly dispatched: number;
   /** The items' keys in S3, when a key function named them (else `map[i]`). */
   readonly keysKey?: string;

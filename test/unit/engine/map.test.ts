@@ -7,7 +7,7 @@ import { RunStatus, StepStatus } from '../../../lib/status.ts';
 import { EXPANSION_BATCH } from '../../../lib/step/mapExpansion.ts';
 import { StepRunner } from '../../../lib/step/runner.ts';
 import { drain, engineDeps } from '../../support/engine.ts';
-import { itemCalls, squares } from './mapJobs.ts';
+import { failedOnce, itemCalls, squares } from './mapJobs.ts';
 
 async function run(input: Record<string, unknown>) {
   const deps = engineDeps([squares]);
@@ -21,6 +21,7 @@ const squaresOf = (n: number) => Array.from({ length: n }, (_, i) => i * i);
 
 beforeEach(() => {
   itemCalls.length = 0;
+  failedOnce.clear();
 });
 
 describe('map steps', () => {
@@ -99,6 +100,42 @@ describe('map steps', () => {
     expect((await deps.store.getStep(runId, 'sum'))?.status).toBe(StepStatus.SKIPPED);
   });
 
+  it('a rerun from failure runs only the failed items and reuses the others’ outputs', async () => {
+    const {
+      deps,
+      runId: parentRunId,
+      state,
+      runner,
+    } = await run({ n: 12, maxConcurrency: 4, failOnce: [3, 8] });
+    await drain(deps, runner);
+    expect(await finalizeRun(deps, state)).toMatchObject({
+      status: RunStatus.FAILED,
+      failedSteps: ['square'],
+    });
+    itemCalls.length = 0;
+
+    const rerunId = newRunId();
+    const rerun = await startRun(deps, {
+      job: 'squares',
+      runId: rerunId,
+      parentRunId,
+      rerun: { fromFailure: true },
+    });
+    await drain(deps, runner);
+
+    expect(itemCalls.sort((a, b) => a - b)).toEqual([3, 8]);
+    expect(await finalizeRun(deps, rerun)).toMatchObject({
+      status: RunStatus.SUCCEEDED,
+      result: { values: squaresOf(12) },
+      counts: { steps: 3 + 12, succeeded: 15 },
+    });
+    expect(await deps.store.getStep(rerunId, 'square[0]')).toMatchObject({
+      status: StepStatus.SUCCEEDED,
+      reusedFrom: parentRunId,
+    });
+    expect((await deps.store.requireRun(rerunId)).reused).toBe(1 + 10);
+  });
+
   it('a crash mid-expansion is finished by the redelivery: no item lost or run twice', async () => {
     const n = EXPANSION_BATCH * 2 + 10;
     const { deps, state, runner } = await run({ n, maxConcurrency: 600 });
@@ -122,6 +159,32 @@ describe('map steps', () => {
       status: RunStatus.SUCCEEDED,
       result: { values: squaresOf(n) },
       counts: { steps: 3 + n },
+    });
+    expect(itemCalls).toHaveLength(n);
+  });
+});
+
+describe('a map step’s own message', () => {
+  it('resumes an expansion its upstream’s worker left half done (as reconciliation sends it)', async () => {
+    const n = EXPANSION_BATCH + 10;
+    const { deps, state, runner } = await run({ n });
+    const [list] = deps.dispatcher.take();
+    const putSteps = deps.store.putSteps.bind(deps.store);
+    deps.store.putSteps = async (...args) => {
+      if (args[0].length > 0 && args[0][0]?.key !== 'square[0]') throw new Error('worker died mid-expansion');
+      return putSteps(...args);
+    };
+    await expect(runner.run(list as never)).rejects.toThrow('worker died mid-expansion');
+    deps.store.putSteps = putSteps;
+    expect(deps.dispatcher.take()).toHaveLength(0);
+
+    const outcome = await runner.run({ ...(list as never as object), step: 'square' } as never);
+    expect(outcome.status).toBe('EXPANDED');
+    await drain(deps, runner);
+
+    expect(await finalizeRun(deps, state)).toMatchObject({
+      status: RunStatus.SUCCEEDED,
+      result: { values: squaresOf(n) },
     });
     expect(itemCalls).toHaveLength(n);
   });

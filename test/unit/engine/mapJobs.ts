@@ -3,6 +3,8 @@ import { defineJob } from '../../../lib/job/defineJob.ts';
 
 /** Item values a `squares` run's items were called with, in call order. */
 export const itemCalls: number[] = [];
+/** Items of `failOnce` that have failed once (a rerun then runs them clean). */
+export const failedOnce = new Set<number>();
 
 /**
  * `squares`: `list` returns 0..n-1, `square` maps each to its square (`failAt` items throw),
@@ -15,6 +17,7 @@ export const squares = defineJob(
       n: z.number().int().default(3),
       maxConcurrency: z.number().int().optional(),
       failAt: z.array(z.number()).default([]),
+      failOnce: z.array(z.number()).default([]),
       tolerated: z.union([z.number(), z.string()]).optional(),
       keyed: z.boolean().default(false),
       iterable: z.boolean().default(false),
@@ -39,6 +42,10 @@ export const squares = defineJob(
       (value: number) => {
         itemCalls.push(value);
         if (input.failAt.includes(value)) throw new Error(`item ${value} failed`);
+        if (input.failOnce.includes(value) && !failedOnce.has(value)) {
+          failedOnce.add(value);
+          throw new Error(`item ${value} failed once`);
+        }
         return value * value;
       },
     );

@@ -167,9 +167,9 @@ export function runStoreContract(storeOf: () => RunStore): void {
       await store.createRun(run);
       expect(await store.countMapItems(run.runId, 'process', 5)).toBe(true);
       expect(await store.countMapItems(run.runId, 'process', 5)).toBe(false);
-      expect(await store.countMapItems(run.runId, 'other', 2)).toBe(true);
+      expect(await store.countMapItems(run.runId, 'other', 4, 3)).toBe(true);
       const counted = await store.getRun(run.runId);
-      expect(counted?.stepCount).toBe(2 + 5 + 2);
+      expect(counted).toMatchObject({ stepCount: 2 + 5 + 4, succeeded: 3, reused: 3 });
       expect(counted).not.toHaveProperty('mapsCounted');
       expect(await store.countMapItems(newRunId(), 'process', 5)).toBe(false);
     });
@@ -345,7 +345,7 @@ export function runStoreContract(storeOf: () => RunStore): void {
         (r) => stepRecord(r, 'map', { pending: 1 }),
         (r) => stepRecord(r, 'done', { status: StepStatus.SUCCEEDED }),
       );
-      const expansion = { items: 600, written: 0, dispatched: 0 };
+      const expansion = { items: 600, running: 600, written: 0, dispatched: 0 };
       const begun = await store.beginExpansion(runId, 'map', expansion, 3);
       expect(begun.ok && begun.item).toMatchObject({
         status: StepStatus.RUNNING,

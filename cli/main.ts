@@ -52,12 +52,14 @@ targetOptions(program.command('status'))
   .description('show a run and its steps')
   .argument('<runId>')
   .option('--json', 'print JSON')
+  .option('--items', "list map steps' items one by one (default: one row per map, with counts)")
   .action(async (runId: string, options) => exit(await statusCommand(runId, options)));
 
 targetOptions(program.command('logs'))
   .description("show a run's events")
   .argument('<runId>')
   .option('--follow', 'keep printing events until the run ends')
+  .option('--items', "include map items' start and success events (default: left out)")
   .action(async (runId: string, options) => exit(await logsCommand(runId, options)));
 
 targetOptions(program.command('cancel'))

@@ -1,12 +1,13 @@
 import { TERMINAL_RUN_STATUSES } from '../../lib/status.ts';
 import type { StepRecord } from '../../lib/store/types.ts';
 import { colorStatus, eventLine, runSummary, stepsTable, table } from '../format.ts';
+import { isRoutineItemEvent } from '../mapRows.ts';
 import { openTarget, type TargetOptions } from '../target.ts';
 import { jsonOutcome, print } from './run.ts';
 
 export async function statusCommand(
   runId: string,
-  options: TargetOptions & { json?: boolean },
+  options: TargetOptions & { json?: boolean; items?: boolean },
 ): Promise<number> {
   const target = await openTarget(options);
   try {
@@ -16,7 +17,7 @@ export async function statusCommand(
     if (options.json) {
       print({ ...jsonOutcome(run), steps });
     } else {
-      process.stdout.write(`${runSummary(run)}\n${stepsTable(steps)}\n`);
+      process.stdout.write(`${runSummary(run)}\n${stepsTable(steps, { items: options.items === true })}\n`);
     }
     return 0;
   } finally {
@@ -26,7 +27,7 @@ export async function statusCommand(
 
 export async function logsCommand(
   runId: string,
-  options: TargetOptions & { follow?: boolean },
+  options: TargetOptions & { follow?: boolean; items?: boolean },
 ): Promise<number> {
   const target = await openTarget(options);
   try {
@@ -34,7 +35,9 @@ export async function logsCommand(
     let cursor: string | undefined;
     for (;;) {
       const page = await target.client.listEvents(runId, cursor);
-      for (const event of page.events) process.stdout.write(`${eventLine(event)}\n`);
+      for (const event of page.events) {
+        if (options.items || !isRoutineItemEvent(event)) process.stdout.write(`${eventLine(event)}\n`);
+      }
       cursor = page.cursor ?? cursor;
       if (!options.follow) return 0;
       const run = await target.client.getRun(runId);

@@ -13,6 +13,8 @@ export interface StepContext<I> {
   readonly runId: string;
   readonly jobName: string;
   readonly stepKey: string;
+  /** The deployment's artifacts bucket, where a step may keep files under `runs/<runId>/` (they expire with the run). */
+  readonly bucket: string;
   /** 1 for the first try, 2 for the first retry, ... */
   readonly attempt: number;
   /** Aborted when the step times out or the run is cancelled; pass it to fetch() and friends. */

@@ -50,6 +50,7 @@ export async function runStepBody(
     runId: message.runId,
     jobName: message.job,
     stepKey: message.step,
+    bucket: deps.config.bucket,
     attempt: message.attempt,
     signal: controller.signal,
     log: (text, fields) => log.info(text, { ...where, ...fields }),

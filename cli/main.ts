@@ -123,6 +123,8 @@ program
   .option('--concurrency <n>', 'worker concurrency per step queue')
   .option('--visibility <seconds>', "the step queues' visibility timeout (slow steps outlast it)", '2')
   .option('--timeout <seconds>', 'give up on runs still going after this long (they count as stuck)', '600')
+  .option('--map-rate <rate>', 'chance a step is a map stage (list, map, collect)', '0.1')
+  .option('--max-items <n>', "most items of a map stage's map", '20')
   .option('--json', 'print the report as JSON')
   .option('--verbose', "show the workers' warnings and errors as the faults happen")
   .action(async (options) => exit(await simulateCommand(options)));

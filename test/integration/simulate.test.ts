@@ -25,6 +25,9 @@ describe('random DAGs under every fault at once', () => {
       expect(f.stepErrors).toBeGreaterThan(0);
       expect(f.slowSteps).toBeGreaterThan(0);
       expect(report.executions.retries).toBeGreaterThan(0);
+      // Maps were among the DAGs (their items count as steps, audited as any).
+      expect(report.maps.stages).toBeGreaterThan(0);
+      expect(report.maps.items).toBeGreaterThan(0);
 
       // And the audit is clean.
       expect(report.stuckRuns).toEqual([]);

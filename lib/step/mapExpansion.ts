@@ -99,7 +99,8 @@ export async function expandMap(
     });
     await deps.store.putSteps(records, [], run.expiresAt);
     progress = { ...progress, written: end };
-    await deps.store.recordExpansion(run.runId, mapKey, progress);
+    // A map no longer RUNNING (the run was canceled) is expanded no further.
+    if (!(await deps.store.recordExpansion(run.runId, mapKey, progress)).ok) return undefined;
   }
   const ecs = plan.steps.get(mapKey)?.options.runtime === Runtime.ECS;
   for (let start = progress.dispatched; start < first; start += EXPANSION_BATCH) {
@@ -118,8 +119,13 @@ export async function expandMap(
         send.map((step) => ({ step, attempt: 1 })),
       );
     }
-    progress = { ...progress, dispatched: end };
-    await deps.store.recordExpansion(run.runId, mapKey, progress);
+    progress = {
+      ...progress,
+      dispatched: end,
+      ...(end === first ? { expandedAt: new Date().toISOString() } : {}),
+    };
+    // A map no longer RUNNING (the run was canceled) is expanded no further.
+    if (!(await deps.store.recordExpansion(run.runId, mapKey, progress)).ok) return undefined;
   }
   return undefined;
 }

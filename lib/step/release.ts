@@ -108,7 +108,12 @@ async function releaseAfterItem(
   run: RunRef,
   plan: JobPlan,
   itemKey: string,
-  options: { readonly retry?: boolean; readonly delivery?: string; readonly record?: StepRecord },
+  options: {
+    readonly retry?: boolean;
+    readonly delivery?: string;
+    readonly record?: StepRecord;
+    readonly fanIns?: FanInDeferral;
+  },
 ): Promise<string[]> {
   const record = options.record?.item ? options.record : await deps.store.getStep(run.runId, itemKey);
   const item = record?.item;
@@ -124,6 +129,10 @@ async function releaseAfterItem(
       plan,
       ready.map((step) => ({ step, attempt: 1 })),
     );
+  // Counted with the batch's other items of the map when the worker batches: one write for them.
+  const { retry, delivery, fanIns } = options;
+  if (retry !== true && fanIns?.deferFanIn(run, plan, item.map, item.index, delivery, item.count))
+    return ready;
   if (await resolveOf(deps, run.runId, item.map, item.count, [item.index])) {
     await afterMapEnded(deps, run, plan, item.map, await endMap(deps, run, plan, item.map), options);
   }
@@ -168,6 +177,8 @@ export interface FanInDeferral {
     dependent: string,
     upstreamIndex: number,
     delivery?: string,
+    /** A map step's item count, when the fan-in is a map's (not in the plan). */
+    upstreamCount?: number,
   ): boolean;
 }
 
@@ -179,6 +190,8 @@ export interface FanInRelease {
   readonly upstreamIndices: readonly number[];
   /** A delivery among them, recorded on the fan-in if this release queues it. */
   readonly delivery?: string;
+  /** The fan-in is a map step's, of this many items (lib/step/mapItems.ts). */
+  readonly upstreamCount?: number;
 }
 
 /**
@@ -192,6 +205,14 @@ export async function releaseFanIn(
   options: { readonly retry?: boolean } = {},
 ): Promise<boolean> {
   const { run, plan, dependent } = release;
+  if (release.upstreamCount !== undefined) {
+    // A map step's items: at zero the map ends, and releases or skips its dependents.
+    const { upstreamCount: count, upstreamIndices: indices, delivery } = release;
+    if (!(await resolveOf(deps, run.runId, dependent, count, indices))) return false;
+    const ended = await endMap(deps, run, plan, dependent);
+    await afterMapEnded(deps, run, plan, dependent, ended, { ...(delivery ? { delivery } : {}), ...options });
+    return true;
+  }
   if (!(await resolveUpstream(deps, run.runId, plan, dependent, release.upstreamIndices))) return false;
   const queued = await queueForSending(deps, run.runId, dependent, {
     ...(release.delivery ? { delivery: release.delivery } : {}),

@@ -143,6 +143,8 @@ export interface MapExpansion {
   readonly dispatched: number;
   /** The items' keys in S3, when a key function named them (else `map[i]`). */
   readonly keysKey?: string;
+  /** When the expansion was done: its last items sent (the map step's `startedAt` is its begin). */
+  readonly expandedAt?: string;
 }
 
 /** A map item step: which map, where in it, and its input (inline when small, else in S3). */

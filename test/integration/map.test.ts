@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { EventType } from '../../lib/status.ts';
 import type { RunEvent } from '../../lib/store/types.ts';
 import { itemRuns } from '../fixtures/mapJobs.ts';
-import { eventsOf, runToEnd, statusCounts, stepsOf, useStack } from '../support/stack.ts';
+import { eventsOf, runToEnd, StepStatus, statusCounts, stepsOf, until, useStack } from '../support/stack.ts';
 
 const handle = useStack();
 
@@ -85,5 +85,30 @@ describe('rerun of a map with failed items', () => {
       .map((step) => step.key)
       .sort();
     expect(ran).toEqual(['double[17]', 'double[4]']);
+  });
+});
+
+describe('cancel of a run with a map', () => {
+  it('cancels the items not yet started and the map step; none of them starts afterwards', async () => {
+    const { runId } = await handle.client.startRun({
+      job: 'mapped',
+      input: { n: 40, maxConcurrency: 2, sleepMs: 300 },
+    });
+    await until('two items to succeed', async () => {
+      const steps = await stepsOf(handle, runId);
+      const done = [...steps.values()].filter((s) => s.item && s.status === StepStatus.SUCCEEDED);
+      return done.length >= 2 ? true : undefined;
+    });
+    await handle.client.cancelRun(runId, { reason: 'test' });
+    const run = await handle.client.waitForRun(runId);
+
+    expect(run.status).toBe('CANCELED');
+    const steps = await stepsOf(handle, runId);
+    const items = [...steps.values()].filter((s) => s.item);
+    expect(items).toHaveLength(40);
+    expect(items.filter((s) => itemRuns.has(`${runId}/${s.key}`)).length).toBeLessThan(10);
+    expect(statusCounts(steps).WAITING ?? 0).toBe(0);
+    expect(steps.get('double')?.status).toBe(StepStatus.CANCELED);
+    expect(steps.get('collect')?.status).toBe(StepStatus.CANCELED);
   });
 });

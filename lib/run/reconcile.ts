@@ -5,6 +5,7 @@ import { currentAttemptOf, type DispatchItem, runRefOf } from '../step/dispatch.
 import { releasedByMessage } from '../step/release.ts';
 import type { RunRecord, StepRecord } from '../store/types.ts';
 import { loadPlan } from './loadPlan.ts';
+import { lostItems } from './reconcileItems.ts';
 
 export interface ReconcileLimits {
   /** A QUEUED step untouched for this long has its message sent again (duplicates are suppressed). */
@@ -41,7 +42,6 @@ export async function reconcileRun(
   const resend: DispatchItem[] = [];
   const release: string[] = [];
   let skipped = 0;
-  const planned = new Set(plan.order);
 
   for (const key of plan.order) {
     const step = steps.get(key);
@@ -73,20 +73,12 @@ export async function reconcileRun(
     }
   }
 
-  // Map items are not in the plan: their lost messages are found here.
-  for (const step of steps.values()) {
-    const idleSeconds = (now - Date.parse(step.updatedAt)) / 1000;
-    if (
-      !planned.has(step.key) &&
-      step.item &&
-      ((step.status === StepStatus.QUEUED && idleSeconds >= limits.queuedLostSeconds) ||
-        (step.status === StepStatus.RUNNING && idleSeconds >= limits.runningLostSeconds))
-    ) {
-      resend.push(currentAttemptOf(step));
-    }
-  }
-  const items = [...resend, ...release.map((step) => ({ step, attempt: 1 }))];
-  if (items.length) await deps.dispatcher.dispatch(runRefOf(run, input), plan, items);
+  // Map items are not in the plan: their lost messages are found apart.
+  const items = await lostItems(deps, run.runId, plan, steps, now, limits, RECONCILE_DELIVERY);
+  resend.push(...items.resend);
+  release.push(...items.release);
+  const sends = [...resend, ...release.map((step) => ({ step, attempt: 1 }))];
+  if (sends.length) await deps.dispatcher.dispatch(runRefOf(run, input), plan, sends);
 
   const counts = { succeeded: 0, failed: 0, skipped: 0 };
   for (const step of steps.values()) {

@@ -14,6 +14,8 @@ describe('random DAGs under every fault at once', () => {
         seed: 20261124,
         faults: ALL_FAULTS,
         timeoutMs: 6 * 60_000,
+        // Map stages at the suite's size: a few small maps among the DAGs.
+        maxItems: 8,
       });
       const { faultsInjected: f } = report;
       // The faults really happened, every kind of them.

@@ -2,6 +2,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { defineJob, type JobBuilder } from '../../../lib/job/defineJob.ts';
 import { finalizeRun } from '../../../lib/run/finalize.ts';
 import { newRunId } from '../../../lib/run/ids.ts';
+import { reconcileRun } from '../../../lib/run/reconcile.ts';
 import { startRun } from '../../../lib/run/start.ts';
 import { RunStatus, StepStatus } from '../../../lib/status.ts';
 import { EXPANSION_BATCH } from '../../../lib/step/mapExpansion.ts';
@@ -218,5 +219,28 @@ describe('defining a map step', () => {
         job.map('n', { over: m }, (x: unknown) => x);
       }),
     ).toThrow("maps over map step 'm'");
+  });
+});
+
+describe('reconciliation of a map’s items', () => {
+  it('sends a WAITING item whose lane’s previous item ended, when that item’s message was lost', async () => {
+    const { deps, runId, state, runner } = await run({ n: 6, maxConcurrency: 2 });
+    // Every message delivered but square[4]'s, which is lost.
+    for (let sent = deps.dispatcher.take(); sent.length > 0; sent = deps.dispatcher.take()) {
+      for (const message of sent) if (message.step !== 'square[4]') await runner.run(message);
+    }
+    expect((await deps.store.getStep(runId, 'square[4]'))?.status).toBe(StepStatus.WAITING);
+
+    const report = await reconcileRun(deps, await deps.store.requireRun(runId), {
+      queuedLostSeconds: 0,
+      runningLostSeconds: 60,
+    });
+    expect(report.released).toBe(1);
+    await drain(deps, runner);
+
+    expect(await finalizeRun(deps, state)).toMatchObject({
+      status: RunStatus.SUCCEEDED,
+      result: { values: squaresOf(6) },
+    });
   });
 });

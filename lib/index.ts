@@ -8,6 +8,8 @@ export {
   InvalidJobError,
   JobNotFoundError,
   LambdagError,
+  MapItemsFailedError,
+  MapItemsInvalidError,
   NonRetryableError,
   NothingToRerunError,
   PayloadTooLargeError,
@@ -18,7 +20,15 @@ export {
   UnknownStepError,
   WorkerLostError,
 } from './errors.ts';
-export type { JobBuilder, JobDefinition, StepContext, StepOptions, StepRef } from './job/defineJob.ts';
+export type {
+  JobBuilder,
+  JobDefinition,
+  MapOptions,
+  MapRef,
+  StepContext,
+  StepOptions,
+  StepRef,
+} from './job/defineJob.ts';
 export { defineJob, Priority, Runtime } from './job/defineJob.ts';
 export { JobRegistry } from './job/registry.ts';
 export { EventType, RunStatus, StepStatus } from './status.ts';

@@ -44,6 +44,15 @@ describe('map steps on the stack', () => {
     expect(ranOnce).toHaveLength(n);
   });
 
+  it('passes items and outputs too large for a step item through S3', async () => {
+    const run = await runToEnd(handle, 'mapped-large', { n: 3 });
+    expect(run.status).toBe('SUCCEEDED');
+    expect(run.result).toEqual([6002, 6002, 6002]);
+    const item = (await stepsOf(handle, run.runId)).get('upper[1]');
+    expect(item?.item?.inputKey).toBe(`runs/${run.runId}/maps/upper/items/1.json`);
+    expect(item?.outputKey).toBe(`runs/${run.runId}/steps/upper[1]/1/output.json`);
+  });
+
   it('never has more than maxConcurrency items running', async () => {
     const run = await runToEnd(handle, 'mapped', { n: 20, maxConcurrency: 5, sleepMs: 50 });
 

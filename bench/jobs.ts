@@ -87,3 +87,21 @@ export const wide = defineJob(
     });
   },
 );
+
+/**
+ * The fanout example's shape with the width known only at run time: `plan` returns the
+ * list 0..n-1, map `square` returns each item's square, `sum` adds them up as they stream in.
+ */
+export const mapFanout = defineJob(
+  'bench-map',
+  { input: z.object({ n: z.number().int().min(0).max(100_000) }) },
+  (job) => {
+    const plan = job.step('plan', (_, { input }) => Array.from({ length: input.n }, (_, i) => i));
+    const square = job.map('square', { over: plan }, (i) => i ** 2);
+    job.step('sum', { dependsOn: { square }, streamUpstream: true }, async (outputs) => {
+      let total = 0;
+      for await (const [, value] of outputs) total += value;
+      return { sum: total };
+    });
+  },
+);

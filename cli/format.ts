@@ -1,5 +1,6 @@
 import type { StepLogDocument } from '../lib/step/stepLog.ts';
 import type { RunEvent, RunRecord, StepRecord } from '../lib/store/types.ts';
+import { itemCountsByMap, itemCountsLine, visibleSteps } from './mapRows.ts';
 
 const useColor = process.stdout.isTTY && !process.env.NO_COLOR;
 const paint = (code: number) => (text: string) => (useColor ? `\u001b[${code}m${text}\u001b[0m` : text);
@@ -49,15 +50,19 @@ export function table(rows: readonly (readonly string[])[]): string {
 // biome-ignore lint/suspicious/noControlCharactersInRegex: strips ANSI colour codes
 const visibleLength = (text: string) => text.replace(/\u001b\[\d+m/g, '').length;
 
-export function stepsTable(steps: readonly StepRecord[]): string {
+/** The steps as a table; a map step is one row counting its items, which show only with `items`. */
+export function stepsTable(steps: readonly StepRecord[], options: { items?: boolean } = {}): string {
   const rows = [['step', 'status', 'attempt', 'duration', 'detail'].map(dim)];
-  for (const step of steps) {
+  const counts = itemCountsByMap(steps);
+  for (const step of visibleSteps(steps, options.items === true)) {
+    const items = step.map ? itemCountsLine(step.map.items, counts.get(step.key) ?? {}) : undefined;
+    const detail = stepDetail(step);
     rows.push([
       step.key,
       colorStatus(step.status),
       String(step.attempt),
       step.durationMs === undefined ? '' : `${step.durationMs}ms`,
-      stepDetail(step),
+      items && detail ? `${items} · ${detail}` : (items ?? detail),
     ]);
   }
   return table(rows);

@@ -53,6 +53,7 @@ targetOptions(program.command('status'))
   .description('show a run and its steps')
   .argument('<runId>')
   .option('--json', 'print JSON')
+  .option('--items', "list map steps' items one by one (default: one row per map, with counts)")
   .action(async (runId: string, options) => exit(await statusCommand(runId, options)));
 
 targetOptions(program.command('logs'))
@@ -60,6 +61,7 @@ targetOptions(program.command('logs'))
   .argument('<runId>')
   .option('--step <key>', "only this step's events and log lines")
   .option('--follow', 'keep printing events until the run ends')
+  .option('--items', "include map items' start and success events (default: left out)")
   .action(async (runId: string, options) => exit(await logsCommand(runId, options)));
 
 targetOptions(program.command('cancel'))
@@ -129,6 +131,8 @@ program
   .option('--concurrency <n>', 'worker concurrency per step queue')
   .option('--visibility <seconds>', "the step queues' visibility timeout (slow steps outlast it)", '2')
   .option('--timeout <seconds>', 'give up on runs still going after this long (they count as stuck)', '600')
+  .option('--map-rate <rate>', 'chance a step is a map stage (list, map, collect)', '0.1')
+  .option('--max-items <n>', "most items of a map stage's map", '20')
   .option('--json', 'print the report as JSON')
   .option('--verbose', "show the workers' warnings and errors as the faults happen")
   .action(async (options) => exit(await simulateCommand(options)));

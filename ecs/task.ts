@@ -1,6 +1,7 @@
 import type { Context } from 'aws-lambda';
 import type { Deps } from '../lib/deps.ts';
 import { TaskStoppedError } from '../lib/errors.ts';
+import { stepSpecOf } from '../lib/job/dag.ts';
 import { createIdempotentAttempt } from '../lib/step/idempotentAttempt.ts';
 import { decodeStepMessage } from '../lib/step/messages.ts';
 import { type AttemptOutcome, type RunnerHooks, StepRunner } from '../lib/step/runner.ts';
@@ -27,7 +28,7 @@ const DEFAULT_LOCK_SECONDS = 3_600;
 export async function runStepTask(deps: Deps, body: string, options: TaskOptions): Promise<AttemptOutcome> {
   const message = await decodeStepMessage(body, deps.payloads);
   const plan = deps.registry.get(message.job).plan(deps.registry.get(message.job).parseInput(message.input));
-  const timeoutSeconds = plan.steps.get(message.step)?.options.timeoutSeconds;
+  const timeoutSeconds = stepSpecOf(plan, message.step)?.options.timeoutSeconds;
   const lockMs = ((timeoutSeconds ?? DEFAULT_LOCK_SECONDS) + 60) * 1000;
   const attempt = createIdempotentAttempt(deps, new StepRunner(deps, options.hooks));
   // Powertools ties an in-progress record's expiry to a Lambda context; a task has none,

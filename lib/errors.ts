@@ -55,6 +55,8 @@ export const ErrorCode = {
   REDRIVE_INCOMPLETE: 'REDRIVE_INCOMPLETE',
   RUN_VANISHED: 'RUN_VANISHED',
   TASK_METADATA: 'TASK_METADATA',
+  MAP_ITEMS_INVALID: 'MAP_ITEMS_INVALID',
+  MAP_ITEMS_FAILED: 'MAP_ITEMS_FAILED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -656,11 +658,43 @@ export class TaskMetadataError extends LambdagError {
   }
 }
 
+/** A map step's upstream output is not a list it can fan out over (not an array, or keys clash). */
+export class MapItemsInvalidError extends LambdagError {
+  static readonly errorName = 'MapItemsInvalidError';
+  static readonly retry = Retry.FINAL;
+  override readonly name = MapItemsInvalidError.errorName;
+  readonly code = ErrorCode.MAP_ITEMS_INVALID;
+  constructor(
+    readonly step: string,
+    reason: string,
+  ) {
+    super(`map step '${step}': ${reason}`);
+  }
+}
+
+/** More items of a map step failed than it tolerates: the map step fails. */
+export class MapItemsFailedError extends LambdagError {
+  static readonly errorName = 'MapItemsFailedError';
+  static readonly retry = Retry.FINAL;
+  override readonly name = MapItemsFailedError.errorName;
+  readonly code = ErrorCode.MAP_ITEMS_FAILED;
+  constructor(
+    readonly step: string,
+    readonly failed: number,
+    readonly items: number,
+    readonly tolerated: number,
+  ) {
+    super(`map step '${step}': ${failed} of ${items} item(s) failed, ${tolerated} tolerated`);
+  }
+}
+
 /**
  * Every error class lambdag raises. A test checks that each LambdagError subclass this
  * module exports is here, so ERROR_NAMES cannot miss one.
  */
 export const ERROR_CLASSES = [
+  MapItemsInvalidError,
+  MapItemsFailedError,
   UpstreamNotSucceededError,
   PlanMismatchError,
   InvalidJobError,

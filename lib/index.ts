@@ -8,6 +8,8 @@ export {
   InvalidJobError,
   JobNotFoundError,
   LambdagError,
+  MapItemsFailedError,
+  MapItemsInvalidError,
   NonRetryableError,
   NothingToRerunError,
   PayloadTooLargeError,
@@ -19,7 +21,15 @@ export {
   WorkerLostError,
 } from './errors.ts';
 export { EventType } from './eventTypes.ts';
-export type { JobBuilder, JobDefinition, StepContext, StepOptions, StepRef } from './job/defineJob.ts';
+export type {
+  JobBuilder,
+  JobDefinition,
+  MapOptions,
+  MapRef,
+  StepContext,
+  StepOptions,
+  StepRef,
+} from './job/defineJob.ts';
 export { defineJob, Priority, Runtime } from './job/defineJob.ts';
 export { JobRegistry } from './job/registry.ts';
 export { RunStatus, StepStatus } from './status.ts';

@@ -1,11 +1,12 @@
 import { TERMINAL_RUN_STATUSES } from '../../lib/status.ts';
 import { colorStatus, dim, eventLine, runSummary, stepLogText, stepsTable, table } from '../format.ts';
+import { isRoutineItemEvent } from '../mapRows.ts';
 import { openTarget, type TargetOptions } from '../target.ts';
 import { jsonOutcome, print } from './run.ts';
 
 export async function statusCommand(
   runId: string,
-  options: TargetOptions & { json?: boolean },
+  options: TargetOptions & { json?: boolean; items?: boolean },
 ): Promise<number> {
   const target = await openTarget(options);
   try {
@@ -14,7 +15,7 @@ export async function statusCommand(
     if (options.json) {
       print({ ...jsonOutcome(run), steps });
     } else {
-      process.stdout.write(`${runSummary(run)}\n${stepsTable(steps)}\n`);
+      process.stdout.write(`${runSummary(run)}\n${stepsTable(steps, { items: options.items === true })}\n`);
     }
     return 0;
   } finally {
@@ -24,7 +25,7 @@ export async function statusCommand(
 
 export async function logsCommand(
   runId: string,
-  options: TargetOptions & { follow?: boolean; step?: string },
+  options: TargetOptions & { follow?: boolean; step?: string; items?: boolean },
 ): Promise<number> {
   const target = await openTarget(options);
   try {
@@ -33,7 +34,9 @@ export async function logsCommand(
     for (;;) {
       const page = await target.client.listEvents(runId, cursor);
       for (const event of page.events) {
-        if (!options.step || event.step === options.step) process.stdout.write(`${eventLine(event)}\n`);
+        const shown =
+          (!options.step || event.step === options.step) && (options.items || !isRoutineItemEvent(event));
+        if (shown) process.stdout.write(`${eventLine(event)}\n`);
       }
       cursor = page.cursor ?? cursor;
       const run = options.follow ? await target.client.getRun(runId) : undefined;

@@ -19,6 +19,8 @@ export interface SimulateOptions {
   readonly concurrency?: string;
   readonly visibility?: string;
   readonly timeout?: string;
+  readonly mapRate?: string;
+  readonly maxItems?: string;
   readonly json?: boolean;
   readonly verbose?: boolean;
 }
@@ -43,6 +45,8 @@ export async function simulateCommand(options: SimulateOptions): Promise<number>
     ...(options.concurrency ? { concurrency: integer('--concurrency', options.concurrency, 1) } : {}),
     visibilityTimeoutSeconds: integer('--visibility', options.visibility ?? '2', 1),
     timeoutMs: integer('--timeout', options.timeout ?? '600', 1) * 1000,
+    mapRate: rate('--map-rate', options.mapRate ?? '0.1'),
+    maxItems: integer('--max-items', options.maxItems ?? '20', 0),
     ...(options.verbose ? { logLevel: 'WARN' as const } : {}),
     onProgress: (done, total) => {
       if (!options.json)
@@ -76,6 +80,14 @@ export function parseFaults(text: string): FaultRates {
   return faults as unknown as FaultRates;
 }
 
+function rate(flag: string, text: string): number {
+  const value = Number(text);
+  if (text === '' || !Number.isFinite(value) || value < 0 || value > 1) {
+    throw new InvalidInputError(`${flag}: expected a rate from 0 to 1, got '${text}'`);
+  }
+  return value;
+}
+
 function integer(flag: string, text: string, min: number): number {
   const value = Number(text);
   if (!Number.isInteger(value) || value < min) {
@@ -91,7 +103,7 @@ function describeReport(r: SimulationReport): string {
     .join(', ');
   const check = (n: number) => (n === 0 ? green('0') : red(String(n)));
   return [
-    `${r.ok ? green('AUDIT PASSED') : red('AUDIT FAILED')} seed ${r.seed}: ${r.runs} runs, ${r.steps} steps in ${seconds(r.durationMs)}`,
+    `${r.ok ? green('AUDIT PASSED') : red('AUDIT FAILED')} seed ${r.seed}: ${r.runs} runs, ${r.steps} steps (${r.maps.stages} maps, ${r.maps.items} items) in ${seconds(r.durationMs)}`,
     `run statuses: ${Object.entries(r.runStatuses)
       .map(([s, n]) => `${s} ${n}`)
       .join(', ')}`,

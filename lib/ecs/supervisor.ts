@@ -1,7 +1,7 @@
 import type { Deps } from '../deps.ts';
 import { StepTimeoutError, TaskLostError } from '../errors.ts';
 import { EventType } from '../eventTypes.ts';
-import type { JobPlan } from '../job/dag.ts';
+import { type JobPlan, stepSpecOf } from '../job/dag.ts';
 import { loadPlan } from '../run/loadPlan.ts';
 import { StepStatus } from '../status.ts';
 import { failAttempt } from '../step/attemptOutcome.ts';
@@ -100,7 +100,7 @@ export async function superviseTasks(
       const verdict = judgeRunningTask(
         step,
         task,
-        plan.steps.get(step.key)?.options.timeoutSeconds,
+        stepSpecOf(plan, step.key)?.options.timeoutSeconds,
         now,
         limits,
       );

@@ -1,4 +1,5 @@
 import { InvalidJobError } from '../errors.ts';
+import { checkMapSpec, type MapSpec, mapOfItem } from './mapStep.ts';
 import { OnLambdaTimeout, Runtime } from './runtime.ts';
 import type { StepFn, StepOptions } from './stepTypes.ts';
 
@@ -10,6 +11,10 @@ export interface StepSpec {
   readonly run: StepFn<unknown, unknown>;
   /** Its function takes its upstream outputs as an async iterable, read page by page. */
   readonly streamUpstream?: boolean;
+  /** A map step: `run` runs once per item of its one upstream step's output (lib/job/mapStep.ts). */
+  readonly map?: MapSpec;
+  /** Set on a map item's spec (stepSpecOf): the map step it is an item of. */
+  readonly itemOf?: string;
 }
 
 /** A validated DAG for one run: steps, their dependents, a topological order. */
@@ -54,6 +59,7 @@ export function buildPlan(job: string, specs: readonly StepSpec[]): JobPlan {
       );
     }
     checkOptions(job, spec);
+    if (spec.map) checkMapSpec(job, spec.key, spec.map);
     if (steps.has(spec.key))
       throw new InvalidJobError(job, `step key '${spec.key}' is defined twice`, [spec.key]);
     steps.set(spec.key, spec);
@@ -76,6 +82,16 @@ export function buildPlan(job: string, specs: readonly StepSpec[]): JobPlan {
   }
 
   const order = topologicalOrder(job, steps, upstream);
+  for (const spec of specs) {
+    const over = spec.map?.over;
+    if (over !== undefined && steps.get(over)?.map) {
+      throw new InvalidJobError(
+        job,
+        `map step '${spec.key}' maps over map step '${over}'; add a step between`,
+        [spec.key],
+      );
+    }
+  }
   const roots = order.filter((key) => (upstream.get(key) ?? []).length === 0);
   const sinks = order.filter((key) => (dependents.get(key) ?? []).length === 0);
   const upstreamIndex = new Map<string, Map<string, number>>();
@@ -172,3 +188,16 @@ export function descendantsOf(plan: JobPlan, key: string): string[] {
   }
   return [...out];
 }
+
+/** The spec a step key runs by: a plan step's own, or for a map item its map's (with no upstream). */
+export function stepSpecOf(plan: JobPlan, key: string): StepSpec | undefined {
+  const own = plan.steps.get(key);
+  if (own) return own;
+  const map = mapOfItem(key);
+  const spec = map === undefined ? undefined : plan.steps.get(map);
+  if (!spec?.map) return undefined;
+  return { key, dependsOn: {}, options: spec.options, run: spec.run, itemOf: map };
+}
+
+/** Whether this plan step is a map step. */
+export const isMapStep = (plan: JobPlan, key: string) => plan.steps.get(key)?.map !== undefined;

@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { InvalidInputError, InvalidJobError } from '../errors.ts';
 import { buildPlan, type JobPlan, type StepSpec } from './dag.ts';
+import type { MapOptions, MapRef } from './mapStep.ts';
 import { defineSchedules, type Schedule, type ScheduleOptions } from './schedule.ts';
 
 import type {
@@ -13,6 +14,7 @@ import type {
   UpstreamEntry,
 } from './stepTypes.ts';
 
+export type { MapOptions, MapRef } from './mapStep.ts';
 export * from './stepTypes.ts';
 
 export interface JobBuilder<I> {
@@ -34,6 +36,16 @@ export interface JobBuilder<I> {
     options: StepOptions & { readonly dependsOn?: U },
     run: (upstream: OutputsOf<U>, ctx: StepContext<I>) => O,
   ): StepRef<Awaited<O>>;
+  /**
+   * A map step: `run` runs once per item of `over`'s output (an array, or an async
+   * iterable), each item as its own step (`key[0]`, `key[1]`, …), with the step options
+   * given. A step that depends on the map receives the items' outputs in item order.
+   */
+  map<T, O>(
+    key: string,
+    options: MapOptions<T>,
+    run: (item: T, ctx: StepContext<I>) => O,
+  ): MapRef<Awaited<O>>;
 }
 
 export interface JobOptions<S extends z.ZodType | undefined> {
@@ -148,6 +160,31 @@ export function defineJob(
           }
           const { dependsOn: _ignored, streamUpstream = false, ...rest } = stepOptions;
           specs.push({ key, dependsOn, options: { ...options.defaults, ...rest }, run, streamUpstream });
+          return { key };
+        },
+        map(key: string, mapOptions: MapOptions<unknown>, run: StepFn<unknown, unknown>) {
+          if (typeof run !== 'function')
+            throw new InvalidJobError(name, `map step '${key}' has no function`, [key]);
+          const { over, maxConcurrency, toleratedFailures, itemKey, ...rest } = mapOptions;
+          const overKey = typeof over === 'string' ? over : over?.key;
+          if (typeof overKey !== 'string')
+            throw new InvalidJobError(name, `map step '${key}' needs 'over', the step whose output it maps`, [
+              key,
+            ]);
+          specs.push({
+            key,
+            dependsOn: { over: overKey },
+            options: { ...options.defaults, ...rest },
+            run,
+            map: {
+              over: overKey,
+              ...(maxConcurrency === undefined ? {} : { maxConcurrency }),
+              ...(toleratedFailures === undefined ? {} : { toleratedFailures }),
+              ...(itemKey === undefined
+                ? {}
+                : { itemKey: itemKey as (item: unknown, index: number) => string }),
+            },
+          });
           return { key };
         },
       } as JobBuilder<unknown>;

@@ -13,6 +13,8 @@ export interface StepContext<I> {
   readonly runId: string;
   readonly jobName: string;
   readonly stepKey: string;
+  /** The deployment's artifacts bucket, where a step may keep files under `runs/<runId>/` (they expire with the run). */
+  readonly bucket: string;
   /** 1 for the first try, 2 for the first retry, ... */
   readonly attempt: number;
   /** Aborted when the step times out or the run is cancelled; pass it to fetch() and friends. */
@@ -87,7 +89,21 @@ export type OutputsOf<U extends Upstream> = {
 
 export type StepFn<I, D> = (upstream: D, ctx: StepContext<I>) => unknown;
 
-/** One upstream output of a streaming step: its name in `dependsOn`, and the output. */
+declare const itemType: unique symbol;
+
+/** A map step's handle (lib/job/mapStep.ts): output the list of its items' outputs. */
+export interface MapRef<O> extends StepRef<O[]> {
+  /**
+   * Phantom, never set: one item's output type (a streaming collector receives them one by
+   * one). Required, so that a plain step whose output is an array is not taken for a map.
+   */
+  readonly [itemType]: O;
+}
+
+/**
+ * One upstream output of a streaming step: its name in `dependsOn`, and the output; for a
+ * map step, one entry per item (its output), in item order.
+ */
 export type UpstreamEntry<U extends Upstream> = {
-  readonly [K in keyof U]: readonly [K, OutputsOf<U>[K]];
+  readonly [K in keyof U]: U[K] extends MapRef<infer E> ? readonly [K, E] : readonly [K, OutputsOf<U>[K]];
 }[keyof U];

@@ -176,8 +176,9 @@ export async function sweepCanceledRun(
   });
   await forEachLimit(running, PARALLEL_WRITES, async (step) => {
     // Lambda steps' runners abort them (lib/step/runner.ts, watchForCancel); ECS tasks were
-    // stopped above (pollCanceling), and their runners record the attempt CANCELED.
-    if (!pastGrace) {
+    // stopped above (pollCanceling), and their runners record the attempt CANCELED. A map
+    // step runs in its items, swept as steps: no worker of its own to wait for.
+    if (!pastGrace && !step.map) {
       stillRunning++;
       return;
     }
@@ -185,7 +186,9 @@ export async function sweepCanceledRun(
       run.runId,
       step.key,
       [StepStatus.RUNNING],
-      `still running ${limits.cancelGraceSeconds}s after the cancel request; its worker is presumed lost and a late result is ignored`,
+      step.map
+        ? 'the run was canceled while its items ran'
+        : `still running ${limits.cancelGraceSeconds}s after the cancel request; its worker is presumed lost and a late result is ignored`,
       step.attempt,
     );
     if (marked.ok) canceled++;

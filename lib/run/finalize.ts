@@ -76,6 +76,7 @@ export async function finalizeRun(deps: Deps, raw: unknown): Promise<RunOutcome 
   const steps: ManifestStep[] = [];
   const counts = { succeeded: 0, failed: 0, skipped: 0, canceled: 0 };
   let unfinished = 0;
+  let itemFailures = 0;
   const failedSteps: string[] = [];
   const skippedSteps: string[] = [];
   const { plan } = await loadPlan(deps, run);
@@ -99,6 +100,11 @@ export async function finalizeRun(deps: Deps, raw: unknown): Promise<RunOutcome 
     if (step.status === StepStatus.SUCCEEDED) {
       counts.succeeded++;
       if (sinks.has(step.key)) sinkSteps.set(step.key, step);
+    } else if (step.status === StepStatus.FAILED && step.item) {
+      // A map item's failure fails the run only through its map step's (failed past its
+      // tolerance), which is listed instead: a map's items could be 100,000.
+      counts.failed++;
+      itemFailures++;
     } else if (step.status === StepStatus.FAILED) {
       counts.failed++;
       failedSteps.push(step.key);
@@ -127,7 +133,7 @@ export async function finalizeRun(deps: Deps, raw: unknown): Promise<RunOutcome 
     ? run.abortError
       ? RunStatus.FAILED
       : RunStatus.CANCELED
-    : counts.failed > 0
+    : counts.failed - itemFailures > 0
       ? RunStatus.FAILED
       : RunStatus.SUCCEEDED;
   let result: unknown;

@@ -1,11 +1,12 @@
 import type { Deps } from '../deps.ts';
 import { EventType } from '../eventTypes.ts';
-import type { JobPlan } from '../job/dag.ts';
+import { isMapStep, type JobPlan } from '../job/dag.ts';
 import { StepStatus } from '../status.ts';
 import { currentAttemptOf, type DispatchItem, runRefOf } from '../step/dispatch.ts';
 import { releasedByMessage } from '../step/release.ts';
 import type { RunRecord, StepRecord } from '../store/types.ts';
 import { loadPlan } from './loadPlan.ts';
+import { lostItems } from './reconcileItems.ts';
 
 export interface ReconcileLimits {
   /** A QUEUED step untouched for this long has its message sent again (duplicates are suppressed). */
@@ -57,6 +58,7 @@ export async function reconcileRun(
           skipped++;
         }
       } else if (ups.every((s) => s === StepStatus.SUCCEEDED) && !inFlight(plan, steps, key, now, limits)) {
+        // A map step's message expands it (lib/step/runner.ts), as a RUNNING one's re-send resumes it.
         // Marked as reconciliation's own: a recovering upstream delivery must not send it too.
         const queued = await deps.store.markQueued(run.runId, key, RECONCILE_DELIVERY);
         if (queued.ok) {
@@ -72,8 +74,12 @@ export async function reconcileRun(
     }
   }
 
-  const items = [...resend, ...release.map((step) => ({ step, attempt: 1 }))];
-  if (items.length) await deps.dispatcher.dispatch(runRefOf(run, input), plan, items);
+  // Map items are not in the plan: their lost messages are found apart.
+  const items = await lostItems(deps, run.runId, plan, steps, now, limits, RECONCILE_DELIVERY);
+  resend.push(...items.resend);
+  release.push(...items.release);
+  const sends = [...resend, ...release.map((step) => ({ step, attempt: 1 }))];
+  if (sends.length) await deps.dispatcher.dispatch(runRefOf(run, input), plan, sends);
 
   const counts = { succeeded: 0, failed: 0, skipped: 0 };
   for (const step of steps.values()) {
@@ -113,5 +119,8 @@ function inFlight(
   if (!releasedByMessage(plan, key)) return false;
   const upstream = steps.get(plan.upstream.get(key)?.[0] ?? '');
   const finishedAt = Date.parse(upstream?.finishedAt ?? upstream?.updatedAt ?? '');
-  return Number.isFinite(finishedAt) && (now - finishedAt) / 1000 < limits.queuedLostSeconds;
+  // A map step is expanded by its upstream's worker, maybe for a while: it counts as lost
+  // only as late as a RUNNING step would (an expansion checkpoints every batch).
+  const lostAfter = isMapStep(plan, key) ? limits.runningLostSeconds : limits.queuedLostSeconds;
+  return Number.isFinite(finishedAt) && (now - finishedAt) / 1000 < lostAfter;
 }

@@ -32,6 +32,11 @@ export interface ReusePlan {
   readonly toRun: ReadonlySet<string>;
   /** Step key -> the parent's SUCCEEDED step whose output is reused. */
   readonly reused: ReadonlyMap<string, StepRecord>;
+  /**
+   * Map steps that run again over the parent's list (their upstream is reused) and were not
+   * chosen: only their items that did not succeed run (lib/step/mapReuse.ts).
+   */
+  readonly reuseItems?: ReadonlySet<string>;
 }
 
 export interface PreparedRerun {
@@ -133,7 +138,14 @@ export function planRerun(
   for (const key of plan.order) {
     if (!toRun.has(key)) reused.set(key, parentSteps.get(key) as StepRecord);
   }
-  return { parentRunId: parent.runId, toRun, reused };
+  const chosen = new Set(options.steps ?? []);
+  const reuseItems = new Set(
+    [...toRun].filter((key) => {
+      const over = plan.steps.get(key)?.map?.over;
+      return over !== undefined && !toRun.has(over) && !chosen.has(key);
+    }),
+  );
+  return { parentRunId: parent.runId, toRun, reused, ...(reuseItems.size > 0 ? { reuseItems } : {}) };
 }
 
 /**
@@ -166,6 +178,8 @@ export function initialSteps(
           : {}),
         // The run that produced the output (a parent may itself have reused it).
         reusedFrom: parentStep.reusedFrom ?? reuse?.parentRunId,
+        // A reused map step's items stay in that run, where its dependents read them.
+        ...(parentStep.map ? { map: parentStep.map } : {}),
         finishedAt: now,
         updatedAt: now,
       });
@@ -186,6 +200,7 @@ export function initialSteps(
       pending,
       updatedAt: now,
       ...(pending === 0 ? { queuedAt: now } : {}),
+      ...(reuse?.reuseItems?.has(key) ? { reuseItemsFrom: reuse.parentRunId } : {}),
     });
   }
   return { steps, shards, roots };

@@ -37,6 +37,8 @@ interface PendingFanIn {
   readonly dependent: string;
   readonly upstreamIndices: number[];
   delivery?: string;
+  /** A map step's item count (its fan-in is not in the plan). */
+  readonly upstreamCount?: number;
 }
 
 export class AttemptBatch {
@@ -64,9 +66,22 @@ export class AttemptBatch {
   }
 
   /** Upstream step `upstreamIndex` of fan-in `dependent` succeeded: resolved with the batch's others. */
-  fanIn(run: RunRef, plan: JobPlan, dependent: string, upstreamIndex: number, delivery?: string): void {
+  fanIn(
+    run: RunRef,
+    plan: JobPlan,
+    dependent: string,
+    upstreamIndex: number,
+    delivery?: string,
+    upstreamCount?: number,
+  ): void {
     const key = `${run.runId}/${dependent}`;
-    const pending = this.fanIns.get(key) ?? { run, plan, dependent, upstreamIndices: [] };
+    const pending = this.fanIns.get(key) ?? {
+      run,
+      plan,
+      dependent,
+      upstreamIndices: [],
+      ...(upstreamCount === undefined ? {} : { upstreamCount }),
+    };
     pending.upstreamIndices.push(upstreamIndex);
     pending.delivery ??= delivery;
     this.fanIns.set(key, pending);

@@ -87,9 +87,10 @@ export class AttemptEffects implements CompletedRecordSink, FanInDeferral {
     dependent: string,
     upstreamIndex: number,
     delivery?: string,
+    upstreamCount?: number,
   ): boolean {
     if (!this.batch) return false;
-    this.batch.fanIn(run, plan, dependent, upstreamIndex, delivery);
+    this.batch.fanIn(run, plan, dependent, upstreamIndex, delivery, upstreamCount);
     return true;
   }
 

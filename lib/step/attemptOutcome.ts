@@ -3,13 +3,13 @@ import type { Deps } from '../deps.ts';
 import { ErrorCode, serializeError } from '../errors.ts';
 import { EventType } from '../eventTypes.ts';
 import { classifyFailure } from '../failure.ts';
-import type { JobPlan } from '../job/dag.ts';
+import { type JobPlan, stepSpecOf } from '../job/dag.ts';
 import { OnLambdaTimeout } from '../job/defineJob.ts';
 import { abortRun } from '../run/abort.ts';
 import type { RunEvent } from '../store/types.ts';
 import type { RunRef } from './dispatch.ts';
 import type { StepMessage } from './messages.ts';
-import { skipDownstream } from './release.ts';
+import { releaseDependents, skipDownstream } from './release.ts';
 
 export const AttemptStatus = {
   SUCCEEDED: 'SUCCEEDED',
@@ -23,6 +23,8 @@ export const AttemptStatus = {
   CANCELED: 'CANCELED',
   /** The attempt ran out of Lambda's time: the next one runs on ECS. */
   PROMOTED: 'PROMOTED',
+  /** A map step's message: its expansion was made or finished; the map goes on in its items. */
+  EXPANDED: 'EXPANDED',
 } as const;
 export type AttemptStatus = (typeof AttemptStatus)[keyof typeof AttemptStatus];
 
@@ -69,7 +71,8 @@ export async function failAttempt(
   const base = { runId, step, attempt };
   const append = appenderOf(deps, ending);
   const serialized = serializeError(error);
-  const options = plan.steps.get(step)?.options ?? {};
+  const spec = stepSpecOf(plan, step);
+  const options = spec?.options ?? {};
   const retries = options.retries ?? 0;
   const retryable =
     classifyFailure(error).retryable &&
@@ -94,15 +97,19 @@ export async function failAttempt(
 
   const recorded = await deps.store.recordFailure(runId, step, attempt, serialized);
   if (!recorded.ok) return { ...base, status: AttemptStatus.ALREADY_DONE };
+  // A map item's failure is the run's error only through its map's (lib/step/mapItems.ts).
+  const isItem = spec?.itemOf !== undefined;
   await deps.store.addRunCounts(
     runId,
     { failed: 1 },
-    {
-      step,
-      name: serialized.name,
-      message: serialized.message,
-      ...(serialized.code ? { code: serialized.code } : {}),
-    },
+    isItem
+      ? undefined
+      : {
+          step,
+          name: serialized.name,
+          message: serialized.message,
+          ...(serialized.code ? { code: serialized.code } : {}),
+        },
   );
   await append({
     runId,
@@ -112,6 +119,11 @@ export async function failAttempt(
     message: `${serialized.name}: ${serialized.message}`,
     data: { error: serialized, retriesUsed: retriesUsed(message) },
   });
+  if (isItem) {
+    // Its lane goes on and its map counts it; the map decides whether that fails it.
+    await releaseDependents(deps, run, plan, step);
+    return { ...base, status: AttemptStatus.FAILED };
+  }
   await skipDownstream(deps, runId, plan, step, run.expiresAt);
   if (deps.registry.get(message.job).failFast) {
     await abortRun(deps, runId, {
@@ -132,7 +144,7 @@ export function canPromote(deps: Deps, plan: JobPlan, message: StepMessage): boo
   return (
     message.ecs === undefined &&
     deps.config.ecs !== undefined &&
-    plan.steps.get(message.step)?.options.onLambdaTimeout === OnLambdaTimeout.ECS
+    stepSpecOf(plan, message.step)?.options.onLambdaTimeout === OnLambdaTimeout.ECS
   );
 }
 

@@ -7,7 +7,7 @@ import { DEFAULT_QUEUE, type LambdagConfig } from '../aws/config.ts';
 import { backoffSleep } from '../backoff.ts';
 import { forEachLimit } from '../concurrency.ts';
 import { DispatchFailedError, InvalidJobError, MessagesRejectedError } from '../errors.ts';
-import type { JobPlan } from '../job/dag.ts';
+import { type JobPlan, stepSpecOf } from '../job/dag.ts';
 import { OnLambdaTimeout, Priority, Runtime } from '../job/defineJob.ts';
 import type { RunRecord, StepRecord } from '../store/types.ts';
 import { encodeStepMessage, MAX_DELAY_SECONDS, type StepMessage } from './messages.ts';
@@ -67,7 +67,7 @@ export class Dispatcher {
 
   /** The queue a step is routed to: its `queue`, else by priority. */
   queueName(plan: JobPlan, step: string): string {
-    const options = plan.steps.get(step)?.options ?? {};
+    const options = stepSpecOf(plan, step)?.options ?? {};
     if (options.queue) return options.queue.toLowerCase();
     return options.priority === Priority.HIGH && this.config.queues.high ? 'high' : DEFAULT_QUEUE;
   }
@@ -179,7 +179,7 @@ export function stepMessageOf(run: RunRef, plan: JobPlan, item: DispatchItem): S
 }
 
 function ecsOf(plan: JobPlan, item: DispatchItem): Pick<StepMessage, 'ecs'> {
-  const options = plan.steps.get(item.step)?.options;
+  const options = stepSpecOf(plan, item.step)?.options;
   if (options?.runtime !== Runtime.ECS && item.promotedAt === undefined) return {};
   return {
     ecs: {

@@ -65,7 +65,21 @@ export async function resolveUpstream(
   dependent: string,
   upstreamIndices: readonly number[],
 ): Promise<boolean> {
-  if (!isShardedFanIn(plan.upstream.get(dependent)?.length ?? 0))
+  return resolveOf(deps, runId, dependent, plan.upstream.get(dependent)?.length ?? 0, upstreamIndices);
+}
+
+/**
+ * resolveUpstream for a fan-in of `upstreamCount` steps, known from elsewhere than the plan
+ * (a map step counts down its items: lib/step/mapExpansion.ts).
+ */
+export async function resolveOf(
+  deps: Pick<Deps, 'store'>,
+  runId: string,
+  dependent: string,
+  upstreamCount: number,
+  upstreamIndices: readonly number[],
+): Promise<boolean> {
+  if (!isShardedFanIn(upstreamCount))
     return (await deps.store.resolveDependencies(runId, dependent, upstreamIndices)) === 0;
   const byShard = new Map<number, number[]>();
   for (const index of upstreamIndices) {

@@ -2,12 +2,15 @@ import { forEachLimit } from '../concurrency.ts';
 import type { Deps } from '../deps.ts';
 import { PlanMismatchError } from '../errors.ts';
 import { EventType } from '../eventTypes.ts';
-import { descendantsOf, type JobPlan } from '../job/dag.ts';
+import { descendantsOf, isMapStep, type JobPlan, stepSpecOf } from '../job/dag.ts';
 import { Runtime } from '../job/defineJob.ts';
 import { StepStatus } from '../status.ts';
 import type { RunExpiry, StepResult } from '../store/runStore.ts';
+import type { StepRecord } from '../store/types.ts';
 import type { DispatchItem, RunRef } from './dispatch.ts';
-import { resolveUpstream } from './fanIn.ts';
+import { resolveOf, resolveUpstream } from './fanIn.ts';
+import { expandMap } from './mapExpansion.ts';
+import { endMap } from './mapItems.ts';
 
 const PARALLEL_WRITES = 16;
 
@@ -20,7 +23,10 @@ const PARALLEL_WRITES = 16;
  * PollRun's supervision of it go by QUEUED.
  */
 export function releasedByMessage(plan: JobPlan, key: string): boolean {
-  return (plan.upstream.get(key) ?? []).length === 1 && plan.steps.get(key)?.options.runtime !== Runtime.ECS;
+  const spec = stepSpecOf(plan, key);
+  // A map item is sent by its map's expansion or by the item before it in its lane.
+  const oneUpstream = spec?.itemOf !== undefined || (plan.upstream.get(key) ?? []).length === 1;
+  return oneUpstream && spec?.options.runtime !== Runtime.ECS;
 }
 
 /**
@@ -49,12 +55,21 @@ export async function releaseDependents(
      * before the invocation returns.
      */
     readonly fanIns?: FanInDeferral;
+    /** A map item's record (its claim's), sparing a read of it. */
+    readonly record?: StepRecord;
   } = {},
 ): Promise<string[]> {
+  if (stepSpecOf(plan, stepKey)?.itemOf !== undefined)
+    return releaseAfterItem(deps, run, plan, stepKey, options);
   const ready: string[] = [];
   const carried =
     options.output && 'output' in options.output ? { [stepKey]: options.output.output } : undefined;
   await forEachLimit(plan.dependents.get(stepKey) ?? [], PARALLEL_WRITES, async (dependent) => {
+    if (isMapStep(plan, dependent)) {
+      const ended = await expandMap(deps, run, plan, dependent, options.output);
+      await afterMapEnded(deps, run, plan, dependent, ended, options);
+      return;
+    }
     const upstream = plan.upstream.get(dependent) ?? [];
     if (upstream.length > 1) {
       const index = plan.upstreamIndex.get(dependent)?.get(stepKey);
@@ -84,6 +99,76 @@ export async function releaseDependents(
   return ready;
 }
 
+/**
+ * A map item ended (succeeded, or failed for good): send the next item of its lane, and
+ * count it on its map step's fan-in; the release that takes that to zero ends the map step
+ * (lib/step/mapItems.ts) and releases, or skips, what depends on it.
+ */
+async function releaseAfterItem(
+  deps: Deps,
+  run: RunRef,
+  plan: JobPlan,
+  itemKey: string,
+  options: {
+    readonly retry?: boolean;
+    readonly delivery?: string;
+    readonly record?: StepRecord;
+    readonly fanIns?: FanInDeferral;
+  },
+): Promise<string[]> {
+  const record = options.record?.item ? options.record : await deps.store.getStep(run.runId, itemKey);
+  const item = record?.item;
+  if (!item) throw new PlanMismatchError(itemKey, stepSpecOf(plan, itemKey)?.itemOf ?? itemKey);
+  const ready: string[] = [];
+  if (item.next !== undefined) {
+    const released = options.retry !== true && releasedByMessage(plan, item.next);
+    if (released || (await queueForSending(deps, run.runId, item.next, options))) ready.push(item.next);
+  }
+  if (ready.length > 0)
+    await deps.dispatcher.dispatch(
+      run,
+      plan,
+      ready.map((step) => ({ step, attempt: 1 })),
+    );
+  // Counted with the batch's other items of the map when the worker batches: one write for them.
+  const { retry, delivery, fanIns } = options;
+  if (retry !== true && fanIns?.deferFanIn(run, plan, item.map, item.index, delivery, item.count))
+    return ready;
+  if (await resolveOf(deps, run.runId, item.map, item.count, [item.index])) {
+    await afterMapEnded(deps, run, plan, item.map, await endMap(deps, run, plan, item.map), options);
+  }
+  return ready;
+}
+
+/**
+ * A map step's own message: a rerun's map over a reused list (sent as a root), or
+ * reconciliation's re-send of an expansion that stalled (its worker lost, its upstream's
+ * redeliveries used up). The expansion begins, or carries on from its checkpoint.
+ */
+export async function resumeExpansion(deps: Deps, run: RunRef, plan: JobPlan, mapKey: string): Promise<void> {
+  const ended = await expandMap(deps, run, plan, mapKey);
+  await afterMapEnded(deps, run, plan, mapKey, ended, { retry: true });
+}
+
+/** A map step that ended releases its dependents (SUCCEEDED) or skips them (FAILED). */
+async function afterMapEnded(
+  deps: Deps,
+  run: RunRef,
+  plan: JobPlan,
+  mapKey: string,
+  status: StepStatus | undefined,
+  options: { readonly retry?: boolean; readonly delivery?: string },
+): Promise<void> {
+  if (status === StepStatus.SUCCEEDED) {
+    await releaseDependents(deps, run, plan, mapKey, {
+      ...(options.retry ? { retry: true } : {}),
+      ...(options.delivery ? { delivery: options.delivery } : {}),
+    });
+  } else if (status === StepStatus.FAILED) {
+    await skipDownstream(deps, run.runId, plan, mapKey, run.expiresAt);
+  }
+}
+
 /** Where a success's fan-in releases go instead of being resolved at once (AttemptEffects). */
 export interface FanInDeferral {
   /** True when the release was taken, to be written with the batch's others. */
@@ -93,6 +178,8 @@ export interface FanInDeferral {
     dependent: string,
     upstreamIndex: number,
     delivery?: string,
+    /** A map step's item count, when the fan-in is a map's (not in the plan). */
+    upstreamCount?: number,
   ): boolean;
 }
 
@@ -104,6 +191,8 @@ export interface FanInRelease {
   readonly upstreamIndices: readonly number[];
   /** A delivery among them, recorded on the fan-in if this release queues it. */
   readonly delivery?: string;
+  /** The fan-in is a map step's, of this many items (lib/step/mapItems.ts). */
+  readonly upstreamCount?: number;
 }
 
 /**
@@ -117,6 +206,14 @@ export async function releaseFanIn(
   options: { readonly retry?: boolean } = {},
 ): Promise<boolean> {
   const { run, plan, dependent } = release;
+  if (release.upstreamCount !== undefined) {
+    // A map step's items: at zero the map ends, and releases or skips its dependents.
+    const { upstreamCount: count, upstreamIndices: indices, delivery } = release;
+    if (!(await resolveOf(deps, run.runId, dependent, count, indices))) return false;
+    const ended = await endMap(deps, run, plan, dependent);
+    await afterMapEnded(deps, run, plan, dependent, ended, { ...(delivery ? { delivery } : {}), ...options });
+    return true;
+  }
   if (!(await resolveUpstream(deps, run.runId, plan, dependent, release.upstreamIndices))) return false;
   const queued = await queueForSending(deps, run.runId, dependent, {
     ...(release.delivery ? { delivery: release.delivery } : {}),

@@ -9,7 +9,7 @@ import {
   WorkerLostError,
 } from '../errors.ts';
 import { EventType } from '../eventTypes.ts';
-import type { JobPlan } from '../job/dag.ts';
+import { isMapStep, type JobPlan, stepSpecOf } from '../job/dag.ts';
 import { PlanCache } from '../job/plans.ts';
 import { RunStatusCache } from '../run/runStatusCache.ts';
 import { type RunStatus, StepStatus } from '../status.ts';
@@ -28,7 +28,7 @@ import {
 import { isCancelingStatus } from './attemptWatch.ts';
 import type { RunRef } from './dispatch.ts';
 import type { StepMessage } from './messages.ts';
-import { releaseDependents, releasedByMessage, skipDownstream } from './release.ts';
+import { releaseDependents, releasedByMessage, resumeExpansion, skipDownstream } from './release.ts';
 import { type BodyLimits, runStepBody } from './stepBody.ts';
 import { storeStepOutput } from './stepOutput.ts';
 import { loadUpstream } from './upstream.ts';
@@ -102,6 +102,9 @@ export class StepRunner {
       input: message.input,
       ...(message.expiresAt === undefined ? {} : { expiresAt: message.expiresAt }),
     };
+    // A map step's own message (a rerun's, reconciliation's): expand it, or finish doing so.
+    if (isMapStep(plan, step)) await resumeExpansion(this.deps, run, plan, step);
+    if (isMapStep(plan, step)) return { runId, step, attempt, status: AttemptStatus.EXPANDED };
 
     const claim = await this.deps.store.claimStep(runId, step, attempt, {
       ...(limits.taskArn ? { taskArn: limits.taskArn } : {}),
@@ -123,7 +126,7 @@ export class StepRunner {
     // one run), made alongside the upstream reads so it adds no latency.
     const [runStatus, upstream] = await Promise.all([
       this.runStatus(runId),
-      loadUpstream(this.deps, runId, plan, step, message.upstream),
+      loadUpstream(this.deps, runId, plan, step, message.upstream, claim.item),
     ]);
     if (isCancelingStatus(runStatus)) {
       return this.cancel(message, effects, 'the run was canceled before the step started');
@@ -138,7 +141,7 @@ export class StepRunner {
       return this.bodyFailed(run, plan, message, effects, error);
     }
     effects.bodyEnded(message);
-    return this.succeed(run, plan, message, effects, output, started, limits.delivery);
+    return this.succeed(run, plan, message, effects, output, started, limits.delivery, claim.item);
   }
 
   /**
@@ -170,8 +173,9 @@ export class StepRunner {
       };
     }
     if (current.status === StepStatus.FAILED && current.attempt === attempt) {
-      // A delivery after a crash between recording the failure and skipping downstream.
-      await skipDownstream(this.deps, runId, plan, step, message.expiresAt);
+      // A delivery after a crash between recording the failure and skipping downstream (or releasing, a map item).
+      if (current.item) await releaseDependents(this.deps, run, plan, step, { retry: true, record: current });
+      else await skipDownstream(this.deps, runId, plan, step, message.expiresAt);
       await this.deps.store.requestReconcile(runId);
       return { ...base, status: AttemptStatus.ALREADY_DONE };
     }
@@ -247,6 +251,7 @@ export class StepRunner {
     output: unknown,
     started: number,
     delivery: string | undefined,
+    claimed: StepRecord,
   ): Promise<AttemptOutcome> {
     const { runId, step, attempt } = message;
     const base = { runId, step, attempt };
@@ -269,6 +274,7 @@ export class StepRunner {
       output: result,
       ...(delivery ? { delivery } : {}),
       fanIns: effects,
+      record: claimed,
     });
     return { ...base, status: AttemptStatus.SUCCEEDED, ...withKey };
   }
@@ -316,7 +322,7 @@ export class StepRunner {
         cause: error,
       });
     }
-    if (!plan.steps.has(message.step)) {
+    if (!stepSpecOf(plan, message.step)) {
       throw new InvalidMessageError(`job '${message.job}' has no step '${message.step}'`);
     }
     return plan;
@@ -371,7 +377,7 @@ export class StepRunner {
     message: StepMessage,
     promotedAt: number | undefined,
   ): Promise<void> {
-    const backoff = plan.steps.get(message.step)?.options.backoff;
+    const backoff = stepSpecOf(plan, message.step)?.options.backoff;
     const next = nextAttempt(
       message,
       promotedAt === message.attempt + 1 ? 0 : retryDelaySeconds(retriesUsed(message) + 1, backoff),

@@ -1,7 +1,7 @@
 import type { Deps } from '../deps.ts';
 import { InvalidMessageError } from '../errors.ts';
 import { EventType } from '../eventTypes.ts';
-import type { JobPlan } from '../job/dag.ts';
+import { type JobPlan, stepSpecOf } from '../job/dag.ts';
 import type { StepContext } from '../job/defineJob.ts';
 import { s3Keys } from '../store/keys.ts';
 import type { AttemptEffects } from './attemptEffects.ts';
@@ -32,7 +32,7 @@ export async function runStepBody(
   upstream: Upstream,
   limits: BodyLimits,
 ): Promise<unknown> {
-  const spec = plan.steps.get(message.step);
+  const spec = stepSpecOf(plan, message.step);
   if (!spec) throw new InvalidMessageError(`job '${message.job}' has no step '${message.step}'`);
   const controller = new AbortController();
   const log = deps.log;
@@ -53,6 +53,7 @@ export async function runStepBody(
     runId: message.runId,
     jobName: message.job,
     stepKey: message.step,
+    bucket: deps.config.bucket,
     attempt: message.attempt,
     signal: controller.signal,
     log: (text, fields) => {
@@ -66,7 +67,8 @@ export async function runStepBody(
   const timeout = watchTimeout(message, spec.options.timeoutSeconds, limits.deadline, controller);
   if (timeout) watches.push(timeout);
   try {
-    const body = Promise.resolve().then(() => spec.run(upstream, ctx));
+    // An async iterable output (a long list a map step fans out over) is stored as an array.
+    const body = Promise.resolve().then(async () => collected(await spec.run(upstream, ctx)));
     return await Promise.race([body, ...watches.map((w) => w.promise)]);
   } finally {
     for (const watch of watches) watch.stop();
@@ -75,4 +77,11 @@ export async function runStepBody(
     // Before the outcome too: once a reader sees the attempt ended, its lines are there.
     await lines.save(deps.payloads, s3Keys.stepLog(message.runId, message.step, message.attempt), log);
   }
+}
+
+async function collected(output: unknown): Promise<unknown> {
+  if (typeof output !== 'object' || output === null || !(Symbol.asyncIterator in output)) return output;
+  const items: unknown[] = [];
+  for await (const item of output as AsyncIterable<unknown>) items.push(item);
+  return items;
 }

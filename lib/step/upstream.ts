@@ -1,12 +1,17 @@
 import { forEachLimit } from '../concurrency.ts';
 import type { Deps } from '../deps.ts';
 import { StepOutputMissingError, UpstreamNotSucceededError } from '../errors.ts';
-import type { JobPlan } from '../job/dag.ts';
+import { isMapStep, type JobPlan, stepSpecOf } from '../job/dag.ts';
 import { StepStatus } from '../status.ts';
+import type { StepRecord } from '../store/types.ts';
+import { mapItemOutputs } from './mapItems.ts';
 import { hasOutput, readStepOutput } from './stepOutput.ts';
 
-/** What a step's body gets: its upstream outputs by alias, or for a streaming step an async iterable of them. */
-export type Upstream = Record<string, unknown> | AsyncIterable<readonly [string, unknown]>;
+/**
+ * What a step's body gets: its upstream outputs by alias, or for a streaming step an async
+ * iterable of them; a map item gets its own item (any JSON value).
+ */
+export type Upstream = Record<string, unknown> | AsyncIterable<readonly [string, unknown]> | unknown;
 
 const PARALLEL_READS = 16;
 
@@ -24,11 +29,15 @@ export async function loadUpstream(
   plan: JobPlan,
   step: string,
   carried: Readonly<Record<string, unknown>> | undefined,
+  claimed?: StepRecord,
 ): Promise<Upstream> {
-  const spec = plan.steps.get(step);
+  const spec = stepSpecOf(plan, step);
+  if (spec?.itemOf !== undefined) return itemInput(deps, runId, step, claimed);
   const aliases = Object.entries(spec?.dependsOn ?? {});
-  if (spec?.streamUpstream) return streamUpstream(deps, runId, step, aliases);
+  if (spec?.streamUpstream) return streamUpstream(deps, runId, plan, step, aliases);
   if (aliases.length === 0) return {};
+  if (aliases.some(([, key]) => isMapStep(plan, key)))
+    return withMapOutputs(deps, runId, plan, step, aliases);
   const keys = plan.upstream.get(step) ?? [];
   if (carried && keys.every((key) => Object.hasOwn(carried, key))) {
     return Object.fromEntries(aliases.map(([alias, key]) => [alias, carried[key]]));
@@ -44,9 +53,21 @@ export async function loadUpstream(
 async function* streamUpstream(
   deps: Deps,
   runId: string,
+  plan: JobPlan,
   step: string,
   aliases: readonly (readonly [string, string])[],
 ): AsyncGenerator<readonly [string, unknown]> {
+  if (aliases.some(([, key]) => isMapStep(plan, key))) {
+    // A map upstream yields one entry per item; the others are read around it, in order.
+    for (const [alias, key] of aliases) {
+      if (isMapStep(plan, key)) {
+        for await (const output of mapOutputs(deps, runId, step, key)) yield [alias, output] as const;
+      } else {
+        yield [alias, (await readOutputs(deps, runId, step, [key])).get(key)] as const;
+      }
+    }
+    return;
+  }
   const pages: (readonly (readonly [string, string])[])[] = [];
   for (let i = 0; i < aliases.length; i += STREAM_PAGE) pages.push(aliases.slice(i, i + STREAM_PAGE));
   const read = (page: readonly (readonly [string, string])[]) => {
@@ -83,4 +104,44 @@ async function readOutputs(
     if (!outputs.has(key)) throw new StepOutputMissingError(runId, key);
   }
   return outputs;
+}
+
+/** A map item's input: inline in its step item (its claim returned it), else in S3. */
+async function itemInput(deps: Deps, runId: string, step: string, claimed?: StepRecord): Promise<unknown> {
+  const record = claimed?.item ? claimed : await deps.store.getStep(runId, step);
+  const item = record?.item;
+  if (!item) throw new StepOutputMissingError(runId, step);
+  return item.inputKey === undefined ? item.input : deps.payloads.getJson(item.inputKey);
+}
+
+/** Upstream outputs by alias where some upstream is a map step: its items' outputs as an array. */
+async function withMapOutputs(
+  deps: Deps,
+  runId: string,
+  plan: JobPlan,
+  step: string,
+  aliases: readonly (readonly [string, string])[],
+): Promise<Record<string, unknown>> {
+  const plain = aliases.filter(([, key]) => !isMapStep(plan, key)).map(([, key]) => key);
+  const outputs = plain.length > 0 ? await readOutputs(deps, runId, step, [...new Set(plain)]) : new Map();
+  const upstream: Record<string, unknown> = {};
+  for (const [alias, key] of aliases) {
+    if (!isMapStep(plan, key)) {
+      upstream[alias] = outputs.get(key);
+      continue;
+    }
+    const items: unknown[] = [];
+    for await (const output of mapOutputs(deps, runId, step, key)) items.push(output);
+    upstream[alias] = items;
+  }
+  return upstream;
+}
+
+/** A map upstream's item outputs in item order; the map step must have SUCCEEDED. */
+async function* mapOutputs(deps: Deps, runId: string, step: string, map: string): AsyncGenerator<unknown> {
+  const record = await deps.store.getStep(runId, map);
+  if (record?.status !== StepStatus.SUCCEEDED) {
+    throw new UpstreamNotSucceededError(runId, step, map, record?.status ?? StepStatus.WAITING);
+  }
+  yield* mapItemOutputs(deps, runId, record);
 }

@@ -84,6 +84,9 @@ export class DynamoRunStore extends StepTransitionMethods implements RunStore {
   untrackTasks(runId: string, entries: readonly TaskEntry[]): Promise<void> {
     return this.runs.untrackTasks(runId, entries);
   }
+  countMapItems(runId: string, map: string, items: number, reused = 0): Promise<boolean> {
+    return this.runs.countMapItems(runId, map, items, reused);
+  }
   requestReconcile(runId: string): Promise<void> {
     return this.runs.requestReconcile(runId);
   }

@@ -113,6 +113,18 @@ export class InMemoryRunStore extends StepTransitionMethods implements RunStore 
     if (entries.length === 0 || !this.get(runKey(runId))) return;
     this.updateOrThrow(runKey(runId), { delete: { tasks: new Set(entries.map(encodeTaskEntry)) } }, EXISTS);
   }
+  async countMapItems(runId: string, map: string, items: number, reused = 0): Promise<boolean> {
+    const run = this.get(runKey(runId));
+    const counted = run?.mapsCounted as Set<string> | undefined;
+    if (!run || counted?.has(map)) return false;
+    const add: Record<string, number> = reused > 0 ? { succeeded: reused, reused } : {};
+    this.updateOrThrow(
+      runKey(runId),
+      { add: { stepCount: items, mapsCounted: new Set([map]), ...add } },
+      EXISTS,
+    );
+    return true;
+  }
   async requestReconcile(runId: string): Promise<void> {
     this.updateOrThrow(runKey(runId), { set: { reconcile: true } }, EXISTS);
   }

@@ -23,4 +23,9 @@ export const s3Keys = {
   runInput: (runId: string) => `runs/${runId}/input.json`,
   runResult: (runId: string) => `runs/${runId}/result.json`,
   claim: (digest: string) => `claims/${digest}.json`,
+  /** A map step's item keys, when a key function named them (lib/step/mapExpansion.ts). */
+  mapItemKeys: (runId: string, map: string) => `runs/${runId}/maps/${map}/keys.json`,
+  /** A map item's input, when too large for its step item. */
+  mapItemInput: (runId: string, map: string, index: number) =>
+    `runs/${runId}/maps/${map}/items/${index}.json`,
 };

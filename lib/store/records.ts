@@ -27,7 +27,8 @@ function stripItem(item: Item): Item {
 }
 
 export const toRun = (item: Item): RunRecord => {
-  const { tasks, ...run } = strip(item);
+  // `mapsCounted` is countMapItems's bookkeeping, not part of the record.
+  const { tasks, mapsCounted: _maps, ...run } = strip(item);
   // A string set comes back as a Set: the record holds a plain array.
   return (tasks instanceof Set ? { ...run, tasks: [...tasks] } : run) as unknown as RunRecord;
 };

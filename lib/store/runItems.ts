@@ -133,6 +133,38 @@ export class RunItems {
     }
   }
 
+  /** One conditional ADD: the map's name goes into `mapsCounted` with its items, or nothing happens. */
+  async countMapItems(runId: string, map: string, items: number, reused = 0): Promise<boolean> {
+    const reusedAdds = reused > 0 ? ', #succeeded :reused, #reused :reused' : '';
+    try {
+      await this.table.ddb.send(
+        new UpdateCommand({
+          TableName: this.table.name,
+          Key: runKey(runId),
+          UpdateExpression: `ADD #stepCount :items, #maps :map${reusedAdds} SET #updatedAt = :now`,
+          ConditionExpression: 'attribute_exists(pk) AND NOT contains(#maps, :name)',
+          ExpressionAttributeNames: {
+            '#stepCount': 'stepCount',
+            '#maps': 'mapsCounted',
+            '#updatedAt': 'updatedAt',
+            ...(reused > 0 ? { '#succeeded': 'succeeded', '#reused': 'reused' } : {}),
+          },
+          ExpressionAttributeValues: {
+            ':items': items,
+            ':map': new Set([map]),
+            ':name': map,
+            ':now': this.table.iso(),
+            ...(reused > 0 ? { ':reused': reused } : {}),
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
   requestReconcile(runId: string): Promise<void> {
     return this.table.updateOrThrow(runKey(runId), { set: { reconcile: true } }, EXISTS);
   }

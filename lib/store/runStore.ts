@@ -1,7 +1,7 @@
 import type { SerializedError } from '../errors.ts';
 import type { RunStatus, StepStatus } from '../status.ts';
 import type { TaskEntry } from './taskEntries.ts';
-import type { FanInShard, RunError, RunEvent, RunRecord, StepRecord } from './types.ts';
+import type { FanInShard, MapExpansion, RunError, RunEvent, RunRecord, StepRecord } from './types.ts';
 
 export { decodeTaskEntry, encodeTaskEntry, type TaskEntry } from './taskEntries.ts';
 
@@ -128,6 +128,12 @@ export interface RunStore {
    * create it, and a run item that expired would come back as a stub without a TTL.
    */
   untrackTasks(runId: string, entries: readonly TaskEntry[]): Promise<void>;
+  /**
+   * A map step's items join the run: stepCount += items, and succeeded and reused += the
+   * items a rerun reuses; once per map however often it is called (the map's name is kept
+   * on the run item). True when this call added them.
+   */
+  countMapItems(runId: string, map: string, items: number, reused?: number): Promise<boolean>;
   /** Effect: reconcile = true, so the next poll recounts the run from its steps. */
   requestReconcile(runId: string): Promise<void>;
   /** Effect: counters = the recount, reconcile flag cleared. */
@@ -200,6 +206,16 @@ export interface RunStore {
     because: string,
     attempt?: number,
   ): Promise<Transition<StepRecord>>;
+
+  /** StepTransitions.expand: a map step WAITING attempt 1 -> RUNNING, its expansion begun. */
+  beginExpansion(
+    runId: string,
+    key: string,
+    map: MapExpansion,
+    pending: number,
+  ): Promise<Transition<StepRecord>>;
+  /** StepTransitions.expansionProgress: a RUNNING map step's expansion recorded as it moves on. */
+  recordExpansion(runId: string, key: string, map: MapExpansion): Promise<Transition<StepRecord>>;
 
   // ---- fan-in counters (lib/store/fanInCounters.ts) ---------------------------
 

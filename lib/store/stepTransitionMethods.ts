@@ -2,7 +2,7 @@ import type { SerializedError } from '../errors.ts';
 import type { StepStatus } from '../status.ts';
 import type { StepResult, Transition } from './runStore.ts';
 import { type StepTransition, StepTransitions } from './stepTransitions.ts';
-import type { StepRecord } from './types.ts';
+import type { MapExpansion, StepRecord } from './types.ts';
 
 /**
  * The RunStore's step-transition methods, each one declared transition with its arguments
@@ -85,5 +85,16 @@ export abstract class StepTransitionMethods {
       because,
       ...(attempt === undefined ? {} : { attempt }),
     });
+  }
+  beginExpansion(
+    runId: string,
+    key: string,
+    map: MapExpansion,
+    pending: number,
+  ): Promise<Transition<StepRecord>> {
+    return this.transitionStep(runId, key, StepTransitions.expand, { map, pending });
+  }
+  recordExpansion(runId: string, key: string, map: MapExpansion): Promise<Transition<StepRecord>> {
+    return this.transitionStep(runId, key, StepTransitions.expansionProgress, { map });
   }
 }

@@ -2,6 +2,7 @@ import type { SerializedError } from '../errors.ts';
 import { StepStatus } from '../status.ts';
 import type { ItemCondition, ItemUpdate } from './itemUpdates.ts';
 import type { StepResult } from './runStore.ts';
+import type { MapExpansion } from './types.ts';
 
 /**
  * A step's transitions, from -> to, as data: the statuses it must be in (and the attempt
@@ -172,4 +173,25 @@ export const StepTransitions = {
       },
     }),
   } satisfies StepTransition<{ attempt: number; error: SerializedError; promote: boolean }>,
+
+  /**
+   * A map step's expansion begins: WAITING (or QUEUED: a rerun's map over a reused list is
+   * sent as a root) attempt 1 -> RUNNING, its item count, and `pending` as its fan-in of
+   * items (or of their shards) counts it; one winner.
+   */
+  expand: {
+    from: () => [StepStatus.WAITING, StepStatus.QUEUED],
+    attempt: () => 1,
+    to: StepStatus.RUNNING,
+    effect: (args: { map: MapExpansion; pending: number }, now) => ({
+      set: { map: args.map, pending: args.pending, startedAt: now, updatedAt: now, claims: 1 },
+    }),
+  } satisfies StepTransition<{ map: MapExpansion; pending: number }>,
+
+  /** A RUNNING map step's expansion moved on (items written, first items sent). */
+  expansionProgress: {
+    from: () => [StepStatus.RUNNING],
+    attempt: () => 1,
+    effect: (args: { map: MapExpansion }, now) => ({ set: { map: args.map, updatedAt: now } }),
+  } satisfies StepTransition<{ map: MapExpansion }>,
 } as const;

@@ -104,6 +104,12 @@ export interface StepRecord {
    * 'ecs'`): from this attempt on the step runs on ECS, and that attempt is not a retry.
    */
   readonly promotedAt?: number;
+  /** A map step's expansion (lib/step/mapExpansion.ts), set once it has begun. */
+  readonly map?: MapExpansion;
+  /** A map item's place in its map (lib/job/mapStep.ts). */
+  readonly item?: MapItem;
+  /** A rerun's map step: its items that succeeded in this earlier run are reused, not run. */
+  readonly reuseItemsFrom?: string;
   readonly queuedAt?: string;
   readonly startedAt?: string;
   readonly finishedAt?: string;
@@ -127,4 +133,34 @@ export interface FanInShard {
   readonly step: string;
   readonly shard: number;
   readonly pending: number;
+}
+
+/**
+ * How far a map step's expansion got: its items are written in batches, then its first
+ * ones sent; a redelivery of the upstream step resumes from here.
+ */
+export interface MapExpansion {
+  readonly items: number;
+  /** Items that run: all, but in a rerun those reused from the parent run. */
+  readonly running: number;
+  /** Item steps written so far (in item order). */
+  readonly written: number;
+  /** Items sent so far, of those that start at once (the first `maxConcurrency` that run, or all). */
+  readonly dispatched: number;
+  /** The items' keys in S3, when a key function named them (else `map[i]`). */
+  readonly keysKey?: string;
+  /** When the expansion was done: its last items sent (the map step's `startedAt` is its begin). */
+  readonly expandedAt?: string;
+}
+
+/** A map item step: which map, where in it, and its input (inline when small, else in S3). */
+export interface MapItem {
+  readonly map: string;
+  readonly index: number;
+  /** The map's item count (its fan-in's width). */
+  readonly count: number;
+  /** The item started when this one ends (the next in its lane of maxConcurrency). */
+  readonly next?: string;
+  readonly input?: unknown;
+  readonly inputKey?: string;
 }

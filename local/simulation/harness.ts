@@ -16,7 +16,7 @@ import type { StepMessage } from '../../lib/step/messages.ts';
 import { decodeStepMessage } from '../../lib/step/messages.ts';
 import type { RunEvent, RunRecord } from '../../lib/store/types.ts';
 import { startLocalStack } from '../stack.ts';
-import { bodyRuns, expectedOutputs, type RandomDagInput, randomDag, rng } from './randomDag.ts';
+import { bodyRuns, expectedOutputs, type RandomDagInput, randomDag, rng, sizeOf } from './randomDag.ts';
 import { ThrottlingInjector } from './throttling.ts';
 
 /** Chances per occasion; 0 turns a fault off. */
@@ -71,6 +71,9 @@ export interface SimulationOptions {
   readonly visibilityTimeoutSeconds?: number;
   /** Worker concurrency per queue. */
   readonly concurrency?: number;
+  /** Chance a random DAG's step is a map stage (list, map of 0 to `maxItems` items, collect); default 0.1. */
+  readonly mapRate?: number;
+  readonly maxItems?: number;
   readonly onProgress?: (done: number, total: number) => void;
   /** The handlers' log level; SILENT by default, as every fault is expected and the report says what happened. */
   readonly logLevel?: 'WARN' | 'ERROR' | 'SILENT';
@@ -82,6 +85,8 @@ export interface SimulationReport {
   readonly seed: number;
   readonly runs: number;
   readonly steps: number;
+  /** Map stages in the finished runs' DAGs, and their items (counted in `steps`). */
+  readonly maps: { stages: number; items: number };
   readonly durationMs: number;
   /** Run latency (created to finished) of the runs that ended, in ms. */
   readonly runLatencyMs: { p50: number; p90: number; max: number };
@@ -201,6 +206,8 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       slowRate: faults.slowSteps,
       slowMs: ((options.visibilityTimeoutSeconds ?? 2) + 1) * 1000,
       retries: 4,
+      mapRate: options.mapRate ?? 0.1,
+      maxItems: options.maxItems ?? 20,
     }));
 
     const deadline = started + (options.timeoutMs ?? 10 * 60_000);
@@ -233,11 +240,15 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     const wrongResults: SimulationReport['wrongResults'] = [];
     const runStatuses: Record<string, number> = {};
     let steps = 0;
+    const maps = { stages: 0, items: 0 };
     for (const run of finished) {
       runStatuses[run.status] = (runStatuses[run.status] ?? 0) + 1;
       const input = randomDag.parseInput(run.input) as RandomDagInput;
       const expected = expectedOutputs(input);
-      steps += expected.size;
+      const size = sizeOf(input);
+      steps += size.steps;
+      maps.stages += size.maps;
+      maps.items += size.items;
       for await (const step of deps.store.listSteps(run.runId)) {
         if (step.status !== StepStatus.SUCCEEDED)
           lostSteps.push({ runId: run.runId, step: step.key, status: step.status });
@@ -296,6 +307,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       seed: options.seed,
       runs: inputs.length,
       steps,
+      maps,
       durationMs,
       runLatencyMs: latencies(finished),
       ...(slowestRun ? { slowestRun } : {}),

@@ -39,6 +39,9 @@ export const RandomDagInput = z.object({
   slowRate: z.number().min(0).max(1).default(0),
   slowMs: z.number().int().min(0).default(0),
   retries: z.number().int().min(0).default(4),
+  /** Chance a step is a map stage (list, map, collect) of 0 to `maxItems` items. */
+  mapRate: z.number().min(0).max(1).default(0),
+  maxItems: z.number().int().min(0).max(1_000).default(20),
 });
 export type RandomDagInput = z.infer<typeof RandomDagInput>;
 
@@ -46,65 +49,109 @@ class InjectedStepError extends Error {
   override readonly name = 'InjectedStepError';
 }
 
+/** Logical step i of a random DAG: its upstream steps, and its map's item count when it is a map. */
+interface DagNode {
+  readonly key: string;
+  readonly upstream: readonly string[];
+  readonly items?: number;
+}
+
 /**
- * A random DAG from a seed: step i depends on up to `maxFanIn` earlier steps,
- * returns the sum of its upstream outputs plus one, and may be slow or throw on
- * a given attempt, decided from (seed, step, attempt) so a re-run of the same
- * attempt behaves the same. The expected result of every step follows from the
- * DAG alone, so the audit can check the values too.
+ * The random DAG's shape from its seed: step i depends on up to `maxFanIn` earlier steps,
+ * and with chance `mapRate` is a map stage of 0 to `maxItems` items.
  */
-export const randomDag = defineJob('random-dag', { input: RandomDagInput }, (job, input) => {
+function shapeOf(input: RandomDagInput): DagNode[] {
   const next = rng(input.seed);
-  const refs: StepRef<number>[] = [];
+  const nodes: DagNode[] = [];
   for (let i = 0; i < input.steps; i++) {
     const fanIn = i === 0 ? 0 : 1 + Math.floor(next() * Math.min(input.maxFanIn, i));
-    const upstream: Record<string, StepRef<number>> = {};
-    for (let k = 0; k < fanIn; k++) {
-      const ref = refs[Math.floor(next() * i)] as StepRef<number>;
-      upstream[ref.key] = ref;
+    const upstream = new Set<string>();
+    for (let k = 0; k < fanIn; k++) upstream.add((nodes[Math.floor(next() * i)] as DagNode).key);
+    // Drawn only when maps are on, so a seed without them gives the DAG it always gave.
+    const isMap = input.mapRate > 0 && next() < input.mapRate;
+    const items = isMap ? Math.floor(next() * (input.maxItems + 1)) : undefined;
+    nodes.push({ key: `s${i}`, upstream: [...upstream], ...(items === undefined ? {} : { items }) });
+  }
+  return nodes;
+}
+
+/**
+ * A random DAG from a seed: step i returns the sum of its upstream outputs plus one, and
+ * may be slow or throw on a given attempt, decided from (seed, step, attempt) so a re-run
+ * of the same attempt behaves the same. A map stage i is three steps: `s<i>-list` returns
+ * `items` copies of that value, map `s<i>-map` adds one to each item, and `s<i>` sums them.
+ * The expected result of every step follows from the DAG alone, so the audit can check
+ * the values too.
+ */
+export const randomDag = defineJob('random-dag', { input: RandomDagInput }, (job, input) => {
+  const refs = new Map<string, StepRef<number>>();
+  const options = { retries: input.retries, backoff: { baseSeconds: 0.2, maxSeconds: 1 } };
+  const body =
+    <T, R>(compute: (value: T) => R) =>
+    async (value: T, ctx: { runId: string; stepKey: string; attempt: number }) => {
+      const dice = rng(hash(`${input.seed}/${ctx.stepKey}/${ctx.attempt}`));
+      const slow = dice() < input.slowRate;
+      const run: BodyRun = {
+        runId: ctx.runId,
+        step: ctx.stepKey,
+        attempt: ctx.attempt,
+        startedAt: Date.now(),
+        slow,
+        finished: false,
+      };
+      bodyRuns.push(run);
+      if (slow) await new Promise((resolve) => setTimeout(resolve, input.slowMs));
+      // Never on the last attempt: the injected errors are transient, so every run can succeed.
+      if (ctx.attempt <= input.retries && dice() < input.failRate) {
+        throw new InjectedStepError(`injected failure of ${ctx.stepKey} attempt ${ctx.attempt}`);
+      }
+      run.finished = true;
+      return compute(value);
+    };
+  const sum = (values: unknown) => Object.values(values as Record<string, number>).reduce((a, b) => a + b, 1);
+  for (const node of shapeOf(input)) {
+    const dependsOn = Object.fromEntries(node.upstream.map((key) => [key, refs.get(key) as StepRef<number>]));
+    if (node.items === undefined) {
+      refs.set(node.key, job.step(node.key, { ...options, dependsOn }, body(sum)));
+      continue;
     }
-    const key = `s${i}`;
-    refs.push(
+    const items = node.items;
+    const list = job.step(
+      `${node.key}-list`,
+      { ...options, dependsOn },
+      body((values) => Array.from({ length: items }, () => sum(values))),
+    );
+    const mapped = job.map(
+      `${node.key}-map`,
+      { ...options, over: list },
+      body((item: number) => item + 1),
+    );
+    refs.set(
+      node.key,
       job.step(
-        key,
-        { dependsOn: upstream, retries: input.retries, backoff: { baseSeconds: 0.2, maxSeconds: 1 } },
-        async (values, ctx) => {
-          const dice = rng(hash(`${input.seed}/${key}/${ctx.attempt}`));
-          const slow = dice() < input.slowRate;
-          const run: BodyRun = {
-            runId: ctx.runId,
-            step: key,
-            attempt: ctx.attempt,
-            startedAt: Date.now(),
-            slow,
-            finished: false,
-          };
-          bodyRuns.push(run);
-          if (slow) await new Promise((resolve) => setTimeout(resolve, input.slowMs));
-          // Never on the last attempt: the injected errors are transient, so every run can succeed.
-          if (ctx.attempt <= input.retries && dice() < input.failRate) {
-            throw new InjectedStepError(`injected failure of ${key} attempt ${ctx.attempt}`);
-          }
-          run.finished = true;
-          return Object.values(values as Record<string, number>).reduce((a, b) => a + b, 1);
-        },
+        node.key,
+        { ...options, dependsOn: { mapped } },
+        body(({ mapped }: { mapped: number[] }) => mapped.reduce((a, b) => a + b, 0)),
       ),
     );
   }
 });
 
-/** Each step's expected output: 1 + the sum of its upstream outputs. */
+/** Each logical step's expected output: 1 + the sum of its upstream outputs (a map stage: items × (that + 1)). */
 export function expectedOutputs(input: RandomDagInput): Map<string, number> {
-  const plan = randomDag.plan(randomDag.parseInput(input));
   const values = new Map<string, number>();
-  for (const key of plan.order) {
-    const upstream = plan.upstream.get(key) ?? [];
-    values.set(
-      key,
-      upstream.reduce((sum, up) => sum + (values.get(up) ?? Number.NaN), 1),
-    );
+  for (const node of shapeOf(input)) {
+    const value = node.upstream.reduce((total, up) => total + (values.get(up) ?? Number.NaN), 1);
+    values.set(node.key, node.items === undefined ? value : node.items * (value + 1));
   }
   return values;
+}
+
+/** Steps a run of `input` has in all (map items included), and its map stages and their items. */
+export function sizeOf(input: RandomDagInput): { steps: number; maps: number; items: number } {
+  const maps = shapeOf(input).filter((node) => node.items !== undefined);
+  const items = maps.reduce((total, node) => total + (node.items ?? 0), 0);
+  return { steps: input.steps + 2 * maps.length + items, maps: maps.length, items };
 }
 
 function hash(text: string): number {

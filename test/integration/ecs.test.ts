@@ -39,6 +39,17 @@ describe('a DAG mixing Lambda and ECS steps', () => {
     expect((await handle.deps.store.requireRun(run.runId)).tasks ?? []).toEqual([]);
   });
 
+  it('runs a map step’s items each in a task, and collects their outputs in order', async () => {
+    const run = await runToEnd(handle, 'mapped-ecs', { n: 3 });
+    expect(run.status).toBe('SUCCEEDED');
+    const outputs = run.result as { value: number; ranIn: number }[];
+    expect(outputs.map((o) => o.value)).toEqual([0, 2, 4]);
+    expect(outputs.every((o) => o.ranIn !== process.pid)).toBe(true);
+    const steps = await stepsOf(handle, run.runId);
+    expect(steps.get('double[1]')?.taskArn).toMatch(/^arn:aws:ecs:.*:task\//);
+    expect((await handle.deps.store.requireRun(run.runId)).tasks ?? []).toEqual([]);
+  });
+
   it("writes the ECS step's progress reports as STEP_PROGRESS events", async () => {
     const run = await runToEnd(handle, 'long', { chunks: 4, chunkMs: 400 });
     expect(run.status).toBe('SUCCEEDED');

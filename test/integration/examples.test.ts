@@ -107,3 +107,14 @@ describe('the failing example', () => {
     expect(run.error).toMatchObject({ name: 'NonRetryableError', code: 'NON_RETRYABLE' });
   });
 });
+
+describe('the map example', () => {
+  it('lists the objects it seeded, reads each in a map item, and sums them', async () => {
+    const run = await runToEnd(handle, 'map', { n: 30, maxConcurrency: 4 });
+    expect(run.status).toBe('SUCCEEDED');
+    expect(run.result).toEqual({ objects: 30, sum: (29 * 30) / 2 });
+    expect(run.stepCount).toBe(4 + 30);
+    const steps = await stepsOf(handle, run.runId);
+    expect(steps.get('process[object-00017]')).toMatchObject({ status: 'SUCCEEDED', output: 17 });
+  });
+});

@@ -14,6 +14,8 @@ describe('random DAGs under every fault at once', () => {
         seed: 20261124,
         faults: ALL_FAULTS,
         timeoutMs: 6 * 60_000,
+        // Map stages at the suite's size: a few small maps among the DAGs.
+        maxItems: 8,
       });
       const { faultsInjected: f } = report;
       // The faults really happened, every kind of them.
@@ -25,6 +27,9 @@ describe('random DAGs under every fault at once', () => {
       expect(f.stepErrors).toBeGreaterThan(0);
       expect(f.slowSteps).toBeGreaterThan(0);
       expect(report.executions.retries).toBeGreaterThan(0);
+      // Maps were among the DAGs (their items count as steps, audited as any).
+      expect(report.maps.stages).toBeGreaterThan(0);
+      expect(report.maps.items).toBeGreaterThan(0);
 
       // And the audit is clean.
       expect(report.stuckRuns).toEqual([]);

@@ -162,6 +162,19 @@ export function runStoreContract(storeOf: () => RunStore): void {
       expect((await store.getRun(run.runId))?.executionArn).toBe('arn:execution');
     });
 
+    it('counts a map step’s items into the run’s steps once per map', async () => {
+      const store = storeOf();
+      const run = runRecord({ status: RunStatus.RUNNING });
+      await store.createRun(run);
+      expect(await store.countMapItems(run.runId, 'process', 5)).toBe(true);
+      expect(await store.countMapItems(run.runId, 'process', 5)).toBe(false);
+      expect(await store.countMapItems(run.runId, 'other', 4, 3)).toBe(true);
+      const counted = await store.getRun(run.runId);
+      expect(counted).toMatchObject({ stepCount: 2 + 5 + 4, succeeded: 3, reused: 3 });
+      expect(counted).not.toHaveProperty('mapsCounted');
+      expect(await store.countMapItems(newRunId(), 'process', 5)).toBe(false);
+    });
+
     it('lists a job’s runs newest first, up to the limit', async () => {
       const store = storeOf();
       const job = `contract-${newRunId()}`;
@@ -338,6 +351,29 @@ export function runStoreContract(storeOf: () => RunStore): void {
         status: StepStatus.CANCELED,
         canceledBecause: 'canceled',
       });
+    });
+  });
+
+  describe('map expansion', () => {
+    it('begins once, from WAITING, and records its progress only while RUNNING', async () => {
+      const { store, runId } = await runWith(
+        (r) => stepRecord(r, 'map', { pending: 1 }),
+        (r) => stepRecord(r, 'done', { status: StepStatus.SUCCEEDED }),
+      );
+      const expansion = { items: 600, running: 600, written: 0, dispatched: 0 };
+      const begun = await store.beginExpansion(runId, 'map', expansion, 3);
+      expect(begun.ok && begun.item).toMatchObject({
+        status: StepStatus.RUNNING,
+        pending: 3,
+        map: expansion,
+      });
+      expect(await store.beginExpansion(runId, 'map', expansion, 3)).toMatchObject({
+        ok: false,
+        current: { status: StepStatus.RUNNING },
+      });
+      const moved = await store.recordExpansion(runId, 'map', { ...expansion, written: 500 });
+      expect(moved.ok && moved.item.map).toEqual({ ...expansion, written: 500 });
+      expect((await store.recordExpansion(runId, 'done', expansion)).ok).toBe(false);
     });
   });
 

@@ -109,7 +109,11 @@ async function runJob(
   const requestedAt = Date.now();
   const { runId } = await client.startRun({ job, input });
   const run = await client.waitForRun(runId, { maxIntervalMs });
-  if (run.status !== 'SUCCEEDED') throw new Error(`${job} run ${runId} ended ${run.status}`);
+  if (run.status !== 'SUCCEEDED') {
+    throw new Error(
+      `${job} run ${runId} ended ${run.status}: ${JSON.stringify({ error: run.error, failedSteps: run.failedSteps?.slice(0, 5) })}`,
+    );
+  }
   return { run, wallMs: performance.now() - started, requestedAt };
 }
 

@@ -1,13 +1,6 @@
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { z } from 'zod';
 import { defineJob } from '../../lib/job/defineJob.ts';
-
-/** One client per worker; the SDK takes region, credentials and any endpoint from the environment. */
-let s3: S3Client | undefined;
-const client = () => {
-  s3 ??= new S3Client({ forcePathStyle: Boolean(process.env.AWS_ENDPOINT_URL_S3) });
-  return s3;
-};
 
 /**
  * list → process each → sum, the list known only at run time. `seed` writes `n` objects
@@ -24,21 +17,20 @@ export const map = defineJob(
     description: 'list objects under a prefix, process each as a map item, sum.',
   },
   (job, input) => {
-    const seed = job.step('seed', async (_, { bucket, runId, input }) => {
+    // ctx.aws: the worker's clients, signing as its role (on AWS and on the embedded stack).
+    const seed = job.step('seed', async (_, { aws, bucket, runId, input }) => {
       const prefix = `runs/${runId}/example-map/`;
       for (let i = 0; i < input.n; i++) {
         const Key = `${prefix}object-${String(i).padStart(5, '0')}.json`;
-        await client().send(
-          new PutObjectCommand({ Bucket: bucket, Key, Body: JSON.stringify({ value: i }) }),
-        );
+        await aws.s3.send(new PutObjectCommand({ Bucket: bucket, Key, Body: JSON.stringify({ value: i }) }));
       }
       return { prefix };
     });
-    const list = job.step('list', { dependsOn: { seed } }, async ({ seed }, { bucket }) => {
+    const list = job.step('list', { dependsOn: { seed } }, async ({ seed }, { aws, bucket }) => {
       const keys: string[] = [];
       let ContinuationToken: string | undefined;
       do {
-        const page = await client().send(
+        const page = await aws.s3.send(
           new ListObjectsV2Command({ Bucket: bucket, Prefix: seed.prefix, ContinuationToken }),
         );
         for (const object of page.Contents ?? []) if (object.Key) keys.push(object.Key);
@@ -55,8 +47,8 @@ export const map = defineJob(
         // `process[object-00017]` rather than `process[17]`.
         itemKey: (key) => (key.split('/').at(-1) ?? key).replace(/\.json$/, ''),
       },
-      async (key, { bucket }) => {
-        const object = await client().send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      async (key, { aws, bucket }) => {
+        const object = await aws.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
         const { value } = JSON.parse(await (object.Body?.transformToString() ?? '{}')) as { value: number };
         return value;
       },

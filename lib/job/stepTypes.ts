@@ -1,4 +1,5 @@
 /** The types a step is declared with: its options, context, function and references. */
+import type { AwsClients } from '../aws/clients.ts';
 import type { OnLambdaTimeout, Runtime } from './runtime.ts';
 
 export { OnLambdaTimeout, Runtime } from './runtime.ts';
@@ -15,6 +16,13 @@ export interface StepContext<I> {
   readonly stepKey: string;
   /** The deployment's artifacts bucket, where a step may keep files under `runs/<runId>/` (they expire with the run). */
   readonly bucket: string;
+  /**
+   * The worker's AWS SDK clients: they sign as its role (StepWorkerRole in serverless.yml, or
+   * the ECS task role) and reach the embedded stack when run locally, whose in-process
+   * functions do not share this process's environment. A call a step makes must be allowed
+   * by that role, on AWS as locally.
+   */
+  readonly aws: AwsClients;
   /** 1 for the first try, 2 for the first retry, ... */
   readonly attempt: number;
   /** Aborted when the step times out or the run is cancelled; pass it to fetch() and friends. */

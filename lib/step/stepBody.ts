@@ -54,6 +54,7 @@ export async function runStepBody(
     jobName: message.job,
     stepKey: message.step,
     bucket: deps.config.bucket,
+    aws: deps.aws,
     attempt: message.attempt,
     signal: controller.signal,
     log: (text, fields) => {

@@ -84,6 +84,6 @@ describe('the ECS step image', () => {
     // The build context leaves out installed modules, builds and local state; git leaves out dist/.
     const ignored = readFileSync(join(root, '.dockerignore'), 'utf8').split('\n');
     expect(ignored).toEqual(expect.arrayContaining(['.git', 'node_modules', 'dist', '.lambdag']));
-    expect(readFileSync(join(root, '.gitignore'), 'utf8').split('\n')).toContain('dist/');
+    expect(readFileSync(join(root, '.gitignore'), 'utf8').split('\n')).toContain('/dist/');
   });
 });

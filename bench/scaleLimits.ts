@@ -1,7 +1,7 @@
 /**
  * The AWS limits a lambdag run meets as it grows, each with where it is stated and when it
- * was read. bench/scaleModel.ts checks a run's rates against them; docs/scaling.md prints
- * them. A limit AWS does not publish as a number is left out of the model and named in the
+ * was read. bench/scaleModel.ts checks a run's rates against them; docs/scaling.md's
+ * table of limits gives the same sources, with the ones the model does not use. A limit AWS does not publish as a number is left out of the model and named in the
  * docs instead (Step Functions' account token buckets vary by region and account age).
  */
 export interface AwsLimit {
@@ -23,12 +23,6 @@ export const LIMITS = {
     unit: 'WCU/s per partition (so per item)',
     source:
       'DynamoDB Developer Guide, "Understanding DynamoDB warm throughput in different scenarios" (docs.aws.amazon.com/amazondynamodb/latest/developerguide/warm-throughput-scenarios.html)',
-    read: READ,
-  },
-  partitionReadUnits: {
-    value: 3_000,
-    unit: 'RCU/s per partition',
-    source: 'same page',
     read: READ,
   },
   /** A new on-demand table serves this much at once; more as its peak grows. */
@@ -66,14 +60,6 @@ export const LIMITS = {
     value: 1_000,
     unit: 'concurrent batches per event source mapping in standard mode (MaximumConcurrency 2-1,000)',
     source: 'same page; CloudFormation AWS::Lambda::EventSourceMapping ScalingConfig',
-    read: READ,
-  },
-  /** Per function: new execution environments every 10 s. */
-  lambdaScalingPer10s: {
-    value: 1_000,
-    unit: 'new execution environments per function every 10 s',
-    source:
-      'Lambda Developer Guide, "Lambda scaling behavior" (docs.aws.amazon.com/lambda/latest/dg/scaling-behavior.html)',
     read: READ,
   },
   /** Per account and region, across all functions, unless raised. */

@@ -192,7 +192,7 @@ export function modelRun(
     );
   }
   const bound = pressures.reduce((a, b) => (b.maxStepsPerSecond < a.maxStepsPerSecond ? b : a));
-  const stepsPerSecond = stepsPerSecondFor(demand, pressures);
+  const stepsPerSecond = Math.min(demand, bound.maxStepsPerSecond);
   const binding = bound.maxStepsPerSecond < demand ? bound.what : undefined;
 
   const notes: string[] = [];
@@ -203,7 +203,7 @@ export function modelRun(
   if (concurrency > LIMITS.accountConcurrency.value) {
     notes.push(`account concurrency above ${fmt(LIMITS.accountConcurrency.value)}`);
   }
-  const tableUnits = stepsPerSecondFor(demand, pressures) * (perStepUnits + IDEMPOTENCY_UNITS);
+  const tableUnits = stepsPerSecond * (perStepUnits + IDEMPOTENCY_UNITS);
   if (tableUnits > LIMITS.onDemandWarmWriteUnits.value) {
     notes.push(
       `the two tables take ${fmt(tableUnits)} WCU/s: pre-warm past a new table's ${fmt(LIMITS.onDemandWarmWriteUnits.value)}`,
@@ -235,10 +235,6 @@ export function modelRun(
     runSeconds: planWriteSeconds + (ramp ?? rampProvisioned) / 2 + steps / stepsPerSecond,
     notes,
   };
-}
-
-function stepsPerSecondFor(demand: number, pressures: readonly Pressure[]): number {
-  return Math.min(demand, ...pressures.map((p) => p.maxStepsPerSecond));
 }
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');

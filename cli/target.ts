@@ -47,7 +47,7 @@ export async function openTarget(options: TargetOptions): Promise<Target> {
   }
   const stack = await startLocalStack({ dataDir: dataDir(dir), quiet: true });
   const env = { ...definedOnly(process.env), ...stack.env };
-  return build(env, localClients(stack.env), 'one-shot local stack', true, () => stack.stop());
+  return build(env, stack.clientOptions, 'one-shot local stack', true, () => stack.stop());
 }
 
 /** An embedded stack's clients: its gateway, its region, its admin key (from the env it hands out). */

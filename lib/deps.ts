@@ -32,7 +32,11 @@ export function createDeps(registry: JobRegistry, overrides: Partial<Deps> = {})
   const config = overrides.config ?? readConfig(env);
   const aws = overrides.aws ?? createAwsClients();
   const store =
-    overrides.store ?? new DynamoRunStore(aws.ddb, config.runsTable, { retentionDays: config.retentionDays });
+    overrides.store ??
+    new DynamoRunStore(aws.ddb, config.runsTable, {
+      retentionDays: config.retentionDays,
+      partitions: config.runPartitions,
+    });
   const payloads = overrides.payloads ?? new PayloadStore(aws.s3, config.bucket, config.retentionDays);
   const dispatcher = overrides.dispatcher ?? new Dispatcher(aws.sqs, config, payloads);
   const ecsTasks = overrides.ecsTasks ?? new EcsTasks(aws.ecs, config, payloads);

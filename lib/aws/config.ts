@@ -1,4 +1,5 @@
 import { ConfigError } from '../errors.ts';
+import { DEFAULT_RUN_PARTITIONS, MAX_RUN_PARTITIONS } from '../store/keys.ts';
 
 /**
  * Every environment variable lambdag's code reads is read here (a test keeps lib/ and
@@ -28,6 +29,11 @@ export interface LambdagConfig {
   readonly retentionDays?: number;
   /** Where `runtime: 'ecs'` steps run; absent when the deployment has no ECS. */
   readonly ecs?: EcsConfig;
+  /**
+   * The partition keys each run's items are spread over (`LAMBDAG_RUN_PARTITIONS`, default
+   * 16; lib/store/keys.ts). Fixed per stage: runs in flight when it changes lose their items.
+   */
+  readonly runPartitions: number;
   /**
    * `LAMBDAG_REQUEST_METRICS=1`: each invocation logs the AWS requests it made, by operation
    * (handlers/shared.ts).
@@ -85,6 +91,7 @@ export function readConfig(env: Env = process.env): LambdagConfig {
     maxMessageBytes: maxMessageBytes(env),
     cancelCheckSeconds: cancelCheckSeconds(env),
     maxReceiveCount: maxReceiveCount(env),
+    runPartitions: runPartitions(env),
     ...retentionDays(env),
     ...ecsConfig(env),
     requestMetrics: flag(env, 'LAMBDAG_REQUEST_METRICS'),
@@ -158,6 +165,19 @@ function maxReceiveCount(env: Env): number {
   return value;
 }
 
+function runPartitions(env: Env): number {
+  const raw = env.LAMBDAG_RUN_PARTITIONS;
+  if (raw === undefined || raw === '') return DEFAULT_RUN_PARTITIONS;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1 || value > MAX_RUN_PARTITIONS) {
+    throw new ConfigError(
+      'LAMBDAG_RUN_PARTITIONS',
+      `must be an integer from 1 to ${MAX_RUN_PARTITIONS}, got '${raw}'`,
+    );
+  }
+  return value;
+}
+
 /** S3 lifecycle takes whole days; more than 100 years is a typo. */
 function retentionDays(env: Env): { retentionDays?: number } {
   const raw = env.LAMBDAG_RETENTION_DAYS;
@@ -201,6 +221,7 @@ export function configToEnv(config: LambdagConfig): Record<string, string> {
     LAMBDAG_MAX_MESSAGE_BYTES: String(config.maxMessageBytes),
     LAMBDAG_CANCEL_CHECK_SECONDS: String(config.cancelCheckSeconds),
     LAMBDAG_MAX_RECEIVE_COUNT: String(config.maxReceiveCount),
+    LAMBDAG_RUN_PARTITIONS: String(config.runPartitions),
   };
   if (config.requestMetrics) env.LAMBDAG_REQUEST_METRICS = '1';
   if (config.retentionDays !== undefined) env.LAMBDAG_RETENTION_DAYS = String(config.retentionDays);

@@ -149,7 +149,13 @@ export async function startRun(
       // checkpointed are not written again.
       for (let from = current.stepsWrittenCount ?? 0; ; from += PLAN_SLICE_ITEMS) {
         const to = Math.min(steps.length, from + PLAN_SLICE_ITEMS);
-        await deps.store.putSteps(steps.slice(from, to), from === 0 ? shards : [], runExpiry);
+        await deps.store.putSteps(
+          steps.slice(from, to),
+          from === 0 ? shards : [],
+          runExpiry,
+          // The counter items go with the first slice: before any step can count.
+          from === 0 ? { runCounters: runId } : {},
+        );
         const done = to === steps.length;
         const marked = await deps.store.setRunStatus(
           runId,

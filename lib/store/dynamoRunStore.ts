@@ -4,9 +4,12 @@ import { BatchWrites } from './batchWrites.ts';
 import { DynamoTable } from './dynamoTable.ts';
 import { EventLog } from './eventLog.ts';
 import { FanInCounters } from './fanInCounters.ts';
+import { RunLayout } from './keys.ts';
+import { RunCounters } from './runCounters.ts';
 import { RunItems } from './runItems.ts';
 import type {
   PreparedEvent,
+  PutStepsOptions,
   RunCounts,
   RunExpiry,
   RunStatusFields,
@@ -35,10 +38,12 @@ export class DynamoRunStore extends StepTransitionMethods implements RunStore {
 
   constructor(ddb: DynamoDBDocumentClient, table: string, options: RunStoreOptions = {}) {
     super();
-    const runsTable = new DynamoTable(ddb, table, options.now ?? (() => new Date()));
+    const layout = new RunLayout(options.partitions);
+    const runsTable = new DynamoTable(ddb, table, options.now ?? (() => new Date()), layout);
     this.batches = new BatchWrites(runsTable);
-    this.runs = new RunItems(runsTable, options.retentionDays);
-    this.steps = new StepItems(runsTable, this.batches);
+    const counters = new RunCounters(runsTable);
+    this.runs = new RunItems(runsTable, counters, options.retentionDays);
+    this.steps = new StepItems(runsTable, this.batches, counters);
     this.fanIns = new FanInCounters(runsTable);
     this.events = new EventLog(runsTable, this.batches);
   }
@@ -103,8 +108,9 @@ export class DynamoRunStore extends StepTransitionMethods implements RunStore {
     steps: readonly StepRecord[],
     shards: readonly FanInShard[] = [],
     expiresAt?: RunExpiry,
+    options: PutStepsOptions = {},
   ): Promise<void> {
-    return this.steps.putSteps(steps, shards, expiresAt);
+    return this.steps.putSteps(steps, shards, expiresAt, options);
   }
   getStep(runId: string, key: string): Promise<StepRecord | undefined> {
     return this.steps.getStep(runId, key);

@@ -3,15 +3,17 @@ import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { retryDelaySeconds } from '../backoff.ts';
 import { type ItemCondition, type ItemUpdate, toExpression } from './itemUpdates.ts';
+import type { RunLayout } from './keys.ts';
 import type { Item } from './records.ts';
 import type { Transition } from './runStore.ts';
 
-/** The runs table as the DynamoDB store's parts share it: client, name, clock. */
+/** The runs table as the DynamoDB store's parts share it: client, name, clock, key layout. */
 export class DynamoTable {
   constructor(
     readonly ddb: DynamoDBDocumentClient,
     readonly name: string,
     readonly now: () => Date,
+    readonly layout: RunLayout,
   ) {}
 
   iso(): string {

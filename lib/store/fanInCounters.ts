@@ -2,7 +2,7 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { ReleaseTargetMissingError } from '../errors.ts';
 import type { DynamoTable } from './dynamoTable.ts';
-import { fanInShardSk, runPk, stepSk } from './keys.ts';
+import type { RunLayout } from './keys.ts';
 
 /**
  * The countdown of a step's upstream steps (lib/step/fanIn.ts), in DynamoDB: `pending` on the
@@ -19,7 +19,7 @@ export class FanInCounters {
     upstreamIndex: number,
     shard?: number,
   ): Promise<number> {
-    const itemKey = fanInItemKey(runId, key, shard);
+    const itemKey = fanInItemKey(this.table.layout, runId, key, shard);
     try {
       // UPDATED_NEW: the counter and the one new map entry come back, not the N already there
       // (a wide fan-in would otherwise return all its entries to each of its writers).
@@ -66,7 +66,7 @@ export class FanInCounters {
       const out = await this.table.ddb.send(
         new UpdateCommand({
           TableName: this.table.name,
-          Key: fanInItemKey(runId, key, shard),
+          Key: fanInItemKey(this.table.layout, runId, key, shard),
           UpdateExpression: `SET ${indices.map((_, i) => `#resolvedBy.#i${i} = :yes`).join(', ')} ADD #pending :minus`,
           ConditionExpression: [
             'attribute_exists(pk)',
@@ -90,7 +90,5 @@ export class FanInCounters {
 }
 
 /** The item a fan-in's release counts on: the step's own, or one of its shards. */
-export const fanInItemKey = (runId: string, key: string, shard: number | undefined) => ({
-  pk: runPk(runId),
-  sk: shard === undefined ? stepSk(key) : fanInShardSk(key, shard),
-});
+export const fanInItemKey = (layout: RunLayout, runId: string, key: string, shard: number | undefined) =>
+  shard === undefined ? layout.stepItem(runId, key) : layout.fanInShardItem(runId, key, shard);

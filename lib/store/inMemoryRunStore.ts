@@ -4,11 +4,12 @@ import type { RunStatus } from '../status.ts';
 import { EVENTS_END, prepareEvent } from './eventLog.ts';
 import { fanInItemKey } from './fanInCounters.ts';
 import { applyUpdate, type ItemCondition, type ItemUpdate, meets } from './itemUpdates.ts';
-import { EVENT_SK_PREFIX, jobGsiPk, RUN_SK, runPk, STEP_SK_PREFIX } from './keys.ts';
+import { EVENT_SK_PREFIX, jobGsiPk, RUN_SK, RunLayout, runPk, STEP_SK_PREFIX } from './keys.ts';
 import { eventsOf, type Item, toRun, toStep } from './records.ts';
 import { CANCELABLE, cancelRequest, recount, runCountsUpdate, runStatusUpdate } from './runItems.ts';
 import type {
   PreparedEvent,
+  PutStepsOptions,
   RunCounts,
   RunExpiry,
   RunStatusFields,
@@ -17,7 +18,7 @@ import type {
   TablePut,
   Transition,
 } from './runStore.ts';
-import { initialItems, stepKey } from './stepItems.ts';
+import { initialItems } from './stepItems.ts';
 import { StepTransitionMethods } from './stepTransitionMethods.ts';
 import { type StepTransition, stepWrite } from './stepTransitions.ts';
 import { encodeTaskEntry, type TaskEntry } from './taskEntries.ts';
@@ -25,6 +26,13 @@ import type { FanInShard, RunError, RunEvent, RunRecord, StepRecord } from './ty
 
 type Key = { readonly pk: string; readonly sk: string };
 const EXISTS = { exists: true } as const;
+/**
+ * A run's items besides the run item on one partition key: a map has no partitions to
+ * spread over. The counts stay on the run item (the DynamoDB store's counter items add
+ * up to the same); which runs had their counter items written is kept, as a count on a
+ * run without them fails there.
+ */
+const LAYOUT = new RunLayout(1);
 
 export interface InMemoryRunStoreOptions extends RunStoreOptions {
   /**
@@ -47,6 +55,8 @@ export class InMemoryRunStore extends StepTransitionMethods implements RunStore 
   /** Other tables' items, by table, by their key (JSON of its attributes). */
   private readonly others = new Map<string, Map<string, Item>>();
   private readonly now: () => Date;
+  /** Runs whose counter items the DynamoDB store would have (putSteps with runCounters). */
+  private readonly counted = new Set<string>();
 
   constructor(private readonly options: InMemoryRunStoreOptions = {}) {
     super();
@@ -103,6 +113,7 @@ export class InMemoryRunStore extends StepTransitionMethods implements RunStore 
     deltas: { succeeded?: number; failed?: number; skipped?: number },
     firstError?: RunError,
   ): Promise<RunStatus | undefined> {
+    if (!this.counted.has(runId)) throw conditionalCheckFailed();
     return this.updateOrThrow(runKey(runId), runCountsUpdate(deltas, this.iso(), firstError), EXISTS)
       .status as RunStatus | undefined;
   }
@@ -150,23 +161,26 @@ export class InMemoryRunStore extends StepTransitionMethods implements RunStore 
     steps: readonly StepRecord[],
     shards: readonly FanInShard[] = [],
     expiresAt?: RunExpiry,
+    options: PutStepsOptions = {},
   ): Promise<void> {
-    for (const item of initialItems(steps, shards, expiresAt)) this.put(item);
+    for (const item of initialItems(LAYOUT, steps, shards, expiresAt)) this.put(item);
+    if (options.runCounters) this.counted.add(options.runCounters);
   }
   async getStep(runId: string, key: string): Promise<StepRecord | undefined> {
-    const item = this.get(stepKey(runId, key));
+    const item = this.get(LAYOUT.stepItem(runId, key));
     return item ? toStep(item) : undefined;
   }
   async getSteps(runId: string, keys: readonly string[]): Promise<Map<string, StepRecord>> {
     const found = new Map<string, StepRecord>();
     for (const key of keys) {
-      const item = this.get(stepKey(runId, key));
+      const item = this.get(LAYOUT.stepItem(runId, key));
       if (item) found.set(key, toStep(item));
     }
     return found;
   }
   async *listSteps(runId: string): AsyncGenerator<StepRecord> {
-    for (const item of this.query(runPk(runId), (sk) => sk.startsWith(STEP_SK_PREFIX))) yield toStep(item);
+    for (const item of this.query(LAYOUT.partitionPk(runId, 0), (sk) => sk.startsWith(STEP_SK_PREFIX)))
+      yield toStep(item);
   }
 
   // ---- fan-in counters ------------------------------------------------------
@@ -191,10 +205,10 @@ export class InMemoryRunStore extends StepTransitionMethods implements RunStore 
   // ---- the event log and batch writes ---------------------------------------
 
   async appendEvent(event: Omit<RunEvent, 'at'>, expiresAt: RunExpiry): Promise<void> {
-    this.put(prepareEvent(this.iso(), event, undefined, expiresAt));
+    this.put(prepareEvent(LAYOUT, this.iso(), event, undefined, expiresAt));
   }
   prepareEvent(event: Omit<RunEvent, 'at'>, startedAt?: string, expiresAt?: RunExpiry): PreparedEvent {
-    return prepareEvent(this.iso(), event, startedAt, expiresAt);
+    return prepareEvent(LAYOUT, this.iso(), event, startedAt, expiresAt);
   }
   async putEvents(events: readonly PreparedEvent[]): Promise<void> {
     for (const event of events) this.put(event);
@@ -204,7 +218,7 @@ export class InMemoryRunStore extends StepTransitionMethods implements RunStore 
     after?: string,
     limit?: number,
   ): Promise<{ events: RunEvent[]; cursor?: string }> {
-    const items = this.query(runPk(runId), (sk) =>
+    const items = this.query(LAYOUT.partitionPk(runId, 0), (sk) =>
       after === undefined
         ? sk.startsWith(EVENT_SK_PREFIX)
         : compare(sk, after) > 0 && compare(sk, EVENTS_END) <= 0,
@@ -278,7 +292,7 @@ export class InMemoryRunStore extends StepTransitionMethods implements RunStore 
     args: A,
   ): Promise<Transition<StepRecord>> {
     const { update, condition } = stepWrite(transition, args, this.iso());
-    return Promise.resolve(this.update(stepKey(runId, key), update, condition, toStep));
+    return Promise.resolve(this.update(LAYOUT.stepItem(runId, key), update, condition, toStep));
   }
 
   /**
@@ -287,7 +301,7 @@ export class InMemoryRunStore extends StepTransitionMethods implements RunStore 
    * same). Returns the pending count after.
    */
   private resolve(runId: string, key: string, indices: readonly number[], shard?: number): number {
-    const itemKey = fanInItemKey(runId, key, shard);
+    const itemKey = fanInItemKey(LAYOUT, runId, key, shard);
     const item = this.get(itemKey);
     if (!item) throw new ReleaseTargetMissingError(runId, key, shard);
     const resolvedBy = { ...(item.resolvedBy as Record<string, boolean>) };

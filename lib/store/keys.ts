@@ -1,6 +1,77 @@
-/** Single-table layout of the runs table: one partition per run. */
+/**
+ * Single-table layout of the runs table. The run item is alone on `RUN#<id>` (the byJob
+ * index and every status change read it); the run's other items are spread over
+ * `partitions` keys `RUN#<id>#<k>`: a step's item, its fan-in shards, its events and one
+ * of the run's counter items on the key its step key hashes to. One partition key takes
+ * about 1,000 write units a second on DynamoDB, which a wide run's steps exceed on one key
+ * (docs/scaling.md); 16 keys lift a run's ceiling sixteen-fold.
+ */
 export const runPk = (runId: string) => `RUN#${runId}`;
 export const RUN_SK = 'RUN';
+/** The sort key of a run's counter item on each of its partition keys (lib/store/runCounters.ts). */
+export const COUNTER_SK = 'COUNTER';
+/** How many partition keys a run's items are spread over, unless the stage says otherwise. */
+export const DEFAULT_RUN_PARTITIONS = 16;
+export const MAX_RUN_PARTITIONS = 64;
+
+export type ItemKey = { readonly pk: string; readonly sk: string };
+
+/** Where each of a run's items lives, for a table whose runs spread over `partitions` keys. */
+export class RunLayout {
+  constructor(readonly partitions: number = DEFAULT_RUN_PARTITIONS) {}
+
+  runItem(runId: string): ItemKey {
+    return { pk: runPk(runId), sk: RUN_SK };
+  }
+
+  /** The partition key number `partition` of a run. */
+  partitionPk(runId: string, partition: number): string {
+    return `${runPk(runId)}#${partition}`;
+  }
+
+  /** Every partition key of a run, in order. */
+  partitionPks(runId: string): string[] {
+    return Array.from({ length: this.partitions }, (_, k) => this.partitionPk(runId, k));
+  }
+
+  /** The partition key of whatever belongs to one step (its item, events, fan-in shards). */
+  stepPk(runId: string, stepKey: string): string {
+    return this.partitionPk(runId, fnv1a(stepKey) % this.partitions);
+  }
+
+  stepItem(runId: string, stepKey: string): ItemKey {
+    return { pk: this.stepPk(runId, stepKey), sk: stepSk(stepKey) };
+  }
+
+  /** A wide fan-in's shards spread over the keys too: they exist to spread its writes. */
+  fanInShardItem(runId: string, stepKey: string, shard: number): ItemKey {
+    const sk = fanInShardSk(stepKey, shard);
+    return { pk: this.partitionPk(runId, fnv1a(sk) % this.partitions), sk };
+  }
+
+  counterItem(runId: string, partition: number): ItemKey {
+    return { pk: this.partitionPk(runId, partition), sk: COUNTER_SK };
+  }
+
+  counterItems(runId: string): ItemKey[] {
+    return this.partitionPks(runId).map((pk) => ({ pk, sk: COUNTER_SK }));
+  }
+
+  /** An event goes with its step; a run-level event on the key of the empty step key. */
+  eventPk(runId: string, step: string | undefined): string {
+    return this.stepPk(runId, step ?? '');
+  }
+}
+
+/** 32-bit FNV-1a over UTF-16 code units: cheap, stable across processes and versions. */
+export function fnv1a(text: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return hash >>> 0;
+}
 export const STEP_SK_PREFIX = 'STEP#';
 export const stepSk = (stepKey: string) => `${STEP_SK_PREFIX}${stepKey}`;
 export const EVENT_SK_PREFIX = 'EVT#';

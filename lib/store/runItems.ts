@@ -6,6 +6,13 @@ import type { DynamoTable } from './dynamoTable.ts';
 import { type ItemUpdate, toExpression } from './itemUpdates.ts';
 import { BY_JOB_INDEX, jobGsiPk, RUN_SK, runPk } from './keys.ts';
 import { toRun } from './records.ts';
+import {
+  baseFor,
+  type CounterView,
+  type RunCountDeltas,
+  type RunCounters,
+  withCounters,
+} from './runCounters.ts';
 import type { RunCounts, RunStatusFields, Transition } from './runStore.ts';
 import { encodeTaskEntry, type TaskEntry } from './taskEntries.ts';
 import type { RunError, RunRecord } from './types.ts';
@@ -14,12 +21,15 @@ const runKey = (runId: string) => ({ pk: runPk(runId), sk: RUN_SK });
 const EXISTS = { exists: true } as const;
 
 /**
- * The run item, in DynamoDB: its creation, its status transitions and its counters. Each
- * method is one request (a failed condition that returns no item costs a read more).
+ * The run item, in DynamoDB: its creation, its status transitions, and with the counter
+ * items (lib/store/runCounters.ts) its counts. A read of the run reads both; a write is
+ * one request (a failed condition that returns no item costs a read more), but for a
+ * status change the workers must learn of, which is copied onto the counter items.
  */
 export class RunItems {
   constructor(
     private readonly table: DynamoTable,
+    private readonly counters: RunCounters,
     private readonly retentionDays: number | undefined,
   ) {}
 
@@ -42,10 +52,8 @@ export class RunItems {
   }
 
   async getRun(runId: string): Promise<RunRecord | undefined> {
-    const out = await this.table.ddb.send(
-      new GetCommand({ TableName: this.table.name, Key: runKey(runId), ConsistentRead: true }),
-    );
-    return out.Item ? toRun(out.Item) : undefined;
+    const { runItem, view } = await this.counters.readWithRun(runId, runKey(runId));
+    return runItem ? withCounters(toRun(runItem), view) : undefined;
   }
 
   async requireRun(runId: string): Promise<RunRecord> {
@@ -58,28 +66,50 @@ export class RunItems {
     return this.table.updateOrThrow(runKey(runId), { set: { executionArn } }, EXISTS);
   }
 
-  setRunStatus(
+  async setRunStatus(
     runId: string,
     from: readonly RunStatus[],
     to: RunStatus,
     set: RunStatusFields,
   ): Promise<Transition<RunRecord>> {
-    return this.table.update(
+    // Counts given are the run's: the run item keeps what the counter items do not hold.
+    const hasCounts = set.succeeded !== undefined || set.failed !== undefined || set.skipped !== undefined;
+    const view = hasCounts ? await this.counters.read(runId) : undefined;
+    const fields = view ? { ...set, ...baseCounts(set, view) } : set;
+    const moved = await this.table.update(
       runKey(runId),
-      runStatusUpdate(to, set, this.table.iso()),
+      runStatusUpdate(to, fields, this.table.iso()),
       { status: from },
       toRun,
     );
+    return this.seenByWorkers(runId, to, moved);
   }
 
-  requestCancel(runId: string, reason?: string, abortError?: RunError): Promise<Transition<RunRecord>> {
+  async requestCancel(runId: string, reason?: string, abortError?: RunError): Promise<Transition<RunRecord>> {
     const now = this.table.iso();
-    return this.table.update(
+    const moved = await this.table.update(
       runKey(runId),
       cancelRequest(now, reason, abortError),
       { status: CANCELABLE },
       toRun,
     );
+    return this.seenByWorkers(runId, RunStatus.CANCELING, moved);
+  }
+
+  /**
+   * A run stopping with steps maybe in flight tells the workers (its counter items); the
+   * run is returned with its counts. A run that SUCCEEDED has no step left to stop.
+   */
+  private async seenByWorkers(
+    runId: string,
+    to: RunStatus,
+    moved: Transition<RunRecord>,
+  ): Promise<Transition<RunRecord>> {
+    if (moved.ok && STOPPING_STATUSES.has(to)) await this.counters.copyStatus(runId, to);
+    const run = moved.ok ? moved.item : moved.current;
+    if (!run) return moved;
+    const withCounts = withCounters(run, await this.counters.read(runId));
+    return moved.ok ? { ok: true, item: withCounts } : { ok: false, current: withCounts };
   }
 
   async getRunStatus(runId: string, consistent: boolean): Promise<RunStatus | undefined> {
@@ -95,20 +125,8 @@ export class RunItems {
     return out.Item ? (out.Item.status as RunStatus) : undefined;
   }
 
-  async addRunCounts(
-    runId: string,
-    deltas: RunCountDeltas,
-    firstError?: RunError,
-  ): Promise<RunStatus | undefined> {
-    const out = await this.table.ddb.send(
-      new UpdateCommand({
-        TableName: this.table.name,
-        Key: runKey(runId),
-        ...toExpression(runCountsUpdate(deltas, this.table.iso(), firstError), EXISTS),
-        ReturnValues: 'ALL_NEW',
-      }),
-    );
-    return out.Attributes?.status as RunStatus | undefined;
+  addRunCounts(runId: string, deltas: RunCountDeltas, firstError?: RunError): Promise<RunStatus | undefined> {
+    return this.counters.add(runId, deltas, firstError);
   }
 
   trackTask(runId: string, entry: TaskEntry): Promise<void> {
@@ -169,8 +187,10 @@ export class RunItems {
     return this.table.updateOrThrow(runKey(runId), { set: { reconcile: true } }, EXISTS);
   }
 
-  setRunCounts(runId: string, counts: RunCounts): Promise<void> {
-    return this.table.updateOrThrow(runKey(runId), recount(counts, this.table.iso()), EXISTS);
+  /** The run item's base becomes what, with the counter items' sums, makes the recount. */
+  async setRunCounts(runId: string, counts: RunCounts): Promise<void> {
+    const base = baseFor(counts, await this.counters.read(runId));
+    await this.table.updateOrThrow(runKey(runId), recount(base, this.table.iso()), EXISTS);
   }
 
   async listRuns(job: string, limit: number, before?: string): Promise<RunRecord[]> {
@@ -192,7 +212,14 @@ export class RunItems {
   }
 }
 
-export type RunCountDeltas = { succeeded?: number; failed?: number; skipped?: number };
+export type { RunCountDeltas } from './runCounters.ts';
+
+/** The statuses copied onto the counter items: the workers stop starting the run's steps. */
+const STOPPING_STATUSES: ReadonlySet<RunStatus> = new Set([
+  RunStatus.CANCELING,
+  RunStatus.CANCELED,
+  RunStatus.FAILED,
+]);
 
 /** The run states a cancel request moves to CANCELING. */
 export const CANCELABLE: readonly RunStatus[] = [RunStatus.STARTING, RunStatus.RUNNING];
@@ -221,6 +248,19 @@ export const runCountsUpdate = (deltas: RunCountDeltas, now: string, firstError?
   ...(firstError ? { setIfAbsent: { error: firstError } } : {}),
   add: Object.fromEntries(Object.entries(deltas).filter(([, delta]) => delta)),
 });
+
+/** The counts among `set` as the run item's base (the counter items hold the rest). */
+function baseCounts(set: RunStatusFields, view: CounterView): Partial<RunCounts> {
+  const base = baseFor(
+    { succeeded: set.succeeded ?? 0, failed: set.failed ?? 0, skipped: set.skipped ?? 0 },
+    view,
+  );
+  return {
+    ...(set.succeeded === undefined ? {} : { succeeded: base.succeeded }),
+    ...(set.failed === undefined ? {} : { failed: base.failed }),
+    ...(set.skipped === undefined ? {} : { skipped: base.skipped }),
+  };
+}
 
 /** setRunCounts's effect: the counters = the recount, the reconcile flag cleared. */
 export const recount = (counts: RunCounts, now: string): ItemUpdate => ({

@@ -33,6 +33,11 @@ export type PreparedEvent = RunEvent & {
   readonly expiresAt?: number;
 };
 
+export interface PutStepsOptions {
+  /** Also (re)write this run's counter items, at zero: only before any of its steps ran. */
+  readonly runCounters?: string;
+}
+
 /** An item to put; `table` defaults to the runs table. */
 export interface TablePut {
   readonly table?: string;
@@ -67,13 +72,18 @@ export interface RunCounts {
 
 export interface RunStoreOptions {
   readonly now?: () => Date;
+  /**
+   * The partition keys each run's items are spread over (lib/store/keys.ts; the stage's
+   * LAMBDAG_RUN_PARTITIONS). Every function of a stage must use the same number.
+   */
+  readonly partitions?: number;
   /** How long runs are kept (for RunNotFoundError's message). */
   readonly retentionDays?: number;
 }
 
 /**
- * The run store: a run item, one item per step and the run's events, all in one
- * partition of the runs table. Every state change is one conditional write; failed
+ * The run store: a run item, one item per step, the run's events and its counter items,
+ * spread over partition keys of the runs table (lib/store/keys.ts). Every state change is one conditional write; failed
  * preconditions return the current item (ALL_OLD), never throw. Two implementations:
  * DynamoRunStore (lib/store/dynamoRunStore.ts), and InMemoryRunStore for the engine's
  * unit tests; one contract suite (test/unit/store/runStoreContract.ts) runs on both.
@@ -148,12 +158,15 @@ export interface RunStore {
 
   /**
    * Effect: step items, and the shard items of wide fan-ins, written with the run's expiry
-   * (idempotent overwrite; only before any step of the run is dispatched).
+   * (idempotent overwrite; only before any step of the run is dispatched). With
+   * `runCounters`, the run's counter items too (StartRun's first slice of the plan): the
+   * counts of addRunCounts go there, so they must exist before any step is dispatched.
    */
   putSteps(
     steps: readonly StepRecord[],
     shards?: readonly FanInShard[],
     expiresAt?: RunExpiry,
+    options?: PutStepsOptions,
   ): Promise<void>;
   getStep(runId: string, key: string): Promise<StepRecord | undefined>;
   /** Several steps of a run by key (strongly consistent); absent ones are left out. */

@@ -3,9 +3,11 @@ import { forEachLimit } from '../concurrency.ts';
 import type { BatchWrites } from './batchWrites.ts';
 import { BATCH_WRITE } from './batchWrites.ts';
 import { type DynamoTable, pauseBeforeRound } from './dynamoTable.ts';
-import { fanInShardSk, runPk, STEP_SK_PREFIX, stepSk } from './keys.ts';
+import { type RunLayout, STEP_SK_PREFIX } from './keys.ts';
+import { mergeSorted } from './mergeSorted.ts';
 import { type Item, toStep, ttlOf } from './records.ts';
-import type { RunExpiry, Transition } from './runStore.ts';
+import type { RunCounters } from './runCounters.ts';
+import type { PutStepsOptions, RunExpiry, Transition } from './runStore.ts';
 import { type StepTransition, stepWrite } from './stepTransitions.ts';
 import type { FanInShard, StepRecord } from './types.ts';
 
@@ -13,19 +15,27 @@ const BATCH_GET = 100;
 /** Batch requests in flight at once for one call. */
 export const PARALLEL_BATCHES = 4;
 
-/** The step items of a run (and the shard items of its wide fan-ins), in DynamoDB. */
+/**
+ * The step items of a run (and the shard items of its wide fan-ins), in DynamoDB, each on
+ * the partition key its step key hashes to (lib/store/keys.ts).
+ */
 export class StepItems {
   constructor(
     private readonly table: DynamoTable,
     private readonly batches: BatchWrites,
+    private readonly counters: RunCounters,
   ) {}
 
   async putSteps(
     steps: readonly StepRecord[],
     shards: readonly FanInShard[],
     expiresAt: RunExpiry,
+    options: PutStepsOptions = {},
   ): Promise<void> {
-    const items = initialItems(steps, shards, expiresAt);
+    const items = [
+      ...initialItems(this.table.layout, steps, shards, expiresAt),
+      ...(options.runCounters ? this.counters.initialItems(options.runCounters, expiresAt) : []),
+    ];
     const chunks: Item[][] = [];
     for (let i = 0; i < items.length; i += BATCH_WRITE) chunks.push(items.slice(i, i + BATCH_WRITE));
     await forEachLimit(chunks, PARALLEL_BATCHES, (chunk) => this.batches.putChunk(chunk));
@@ -33,7 +43,11 @@ export class StepItems {
 
   async getStep(runId: string, key: string): Promise<StepRecord | undefined> {
     const out = await this.table.ddb.send(
-      new GetCommand({ TableName: this.table.name, Key: stepKey(runId, key), ConsistentRead: true }),
+      new GetCommand({
+        TableName: this.table.name,
+        Key: this.table.layout.stepItem(runId, key),
+        ConsistentRead: true,
+      }),
     );
     return out.Item ? toStep(out.Item) : undefined;
   }
@@ -43,7 +57,7 @@ export class StepItems {
     const chunks: string[][] = [];
     for (let i = 0; i < keys.length; i += BATCH_GET) chunks.push(keys.slice(i, i + BATCH_GET));
     await forEachLimit(chunks, PARALLEL_BATCHES, async (chunk) => {
-      let wanted: Item[] = chunk.map((key) => stepKey(runId, key));
+      let wanted: Item[] = chunk.map((key) => this.table.layout.stepItem(runId, key));
       for (let round = 0; wanted.length > 0; round++) {
         if (round > 0) await pauseBeforeRound(round);
         const out = await this.table.ddb.send(
@@ -61,19 +75,25 @@ export class StepItems {
     return found;
   }
 
+  /** Each partition key's steps come in key order; merged, the run's do. */
   async *listSteps(runId: string): AsyncGenerator<StepRecord> {
+    const partitions = this.table.layout.partitionPks(runId).map((pk) => this.stepsOn(pk));
+    for await (const item of mergeSorted(partitions, (item) => String(item.sk))) yield toStep(item);
+  }
+
+  private async *stepsOn(pk: string): AsyncGenerator<Item> {
     let start: Item | undefined;
     do {
       const out = await this.table.ddb.send(
         new QueryCommand({
           TableName: this.table.name,
           KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-          ExpressionAttributeValues: { ':pk': runPk(runId), ':prefix': STEP_SK_PREFIX },
+          ExpressionAttributeValues: { ':pk': pk, ':prefix': STEP_SK_PREFIX },
           ConsistentRead: true,
           ExclusiveStartKey: start,
         }),
       );
-      for (const item of out.Items ?? []) yield toStep(item);
+      yield* out.Items ?? [];
       start = out.LastEvaluatedKey;
     } while (start);
   }
@@ -86,11 +106,9 @@ export class StepItems {
     args: A,
   ): Promise<Transition<StepRecord>> {
     const { update, condition } = stepWrite(transition, args, this.table.iso());
-    return this.table.update(stepKey(runId, key), update, condition, toStep);
+    return this.table.update(this.table.layout.stepItem(runId, key), update, condition, toStep);
   }
 }
-
-export const stepKey = (runId: string, key: string) => ({ pk: runPk(runId), sk: stepSk(key) });
 
 /**
  * The items a run starts with: its steps, and the shards of its wide fan-ins, each with
@@ -98,19 +116,19 @@ export const stepKey = (runId: string, key: string) => ({ pk: runPk(runId), sk: 
  * the run's expiry.
  */
 export function initialItems(
+  layout: RunLayout,
   steps: readonly StepRecord[],
   shards: readonly FanInShard[],
   expiresAt: RunExpiry,
 ): Item[] {
   const ttl = ttlOf(expiresAt);
   return [
-    ...steps.map((step) => ({ ...step, resolvedBy: {}, ...ttl, ...stepKey(step.runId, step.key) })),
+    ...steps.map((step) => ({ ...step, resolvedBy: {}, ...ttl, ...layout.stepItem(step.runId, step.key) })),
     ...shards.map((shard) => ({
       ...shard,
       resolvedBy: {},
       ...ttl,
-      pk: runPk(shard.runId),
-      sk: fanInShardSk(shard.step, shard.shard),
+      ...layout.fanInShardItem(shard.runId, shard.step, shard.shard),
     })),
   ];
 }

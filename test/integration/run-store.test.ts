@@ -6,12 +6,14 @@ import { newRunId } from '../../lib/run/ids.ts';
 import { initialSteps } from '../../lib/run/rerun.ts';
 import { StepStatus } from '../../lib/status.ts';
 import { FAN_IN_SHARD_SIZE, resolveUpstream, shardOf } from '../../lib/step/fanIn.ts';
-import { fanInShardSk, runPk, stepSk } from '../../lib/store/keys.ts';
+import { RunLayout } from '../../lib/store/keys.ts';
 import type { StepRecord } from '../../lib/store/types.ts';
 import { useStack } from '../support/stack.ts';
 import { runStoreContract } from '../unit/store/runStoreContract.ts';
 
 const handle = useStack();
+// The stage's layout (LAMBDAG_RUN_PARTITIONS), to read raw items where the store put them.
+const layout = () => new RunLayout(handle.deps.config.runPartitions);
 
 describe('the DynamoDB run store (on the emulator), by the contract every RunStore keeps', () => {
   runStoreContract(() => handle.deps.store);
@@ -68,7 +70,7 @@ describe('a fan-in wider than a shard (on the emulator)', () => {
       await handle.deps.aws.ddb.send(
         new GetCommand({
           TableName: handle.deps.config.runsTable,
-          Key: { pk: runPk(runId), sk: fanInShardSk('sum', shard) },
+          Key: layout().fanInShardItem(runId, 'sum', shard),
         }),
       )
     ).Item;
@@ -98,7 +100,7 @@ describe('a fan-in wider than a shard (on the emulator)', () => {
     const raw = await handle.deps.aws.ddb.send(
       new GetCommand({
         TableName: handle.deps.config.runsTable,
-        Key: { pk: runPk(runId), sk: stepSk('sum') },
+        Key: layout().stepItem(runId, 'sum'),
       }),
     );
     expect(Object.keys(raw.Item?.resolvedBy ?? {}).sort()).toEqual(['0', '1', '2']);

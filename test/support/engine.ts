@@ -89,6 +89,7 @@ export class MemoryLog implements Log {
 }
 
 export const TEST_CONFIG: LambdagConfig = {
+  runPartitions: 16,
   stage: 'unit',
   runsTable: 'runs',
   idempotencyTable: 'idempotency',

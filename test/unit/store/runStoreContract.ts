@@ -107,11 +107,18 @@ export function runStoreContract(storeOf: () => RunStore): void {
       const store = storeOf();
       const run = runRecord({ status: RunStatus.RUNNING });
       await store.createRun(run);
+      // Counts need the run's counter items, written with its plan.
+      await expect(store.addRunCounts(run.runId, { succeeded: 1 })).rejects.toBeInstanceOf(
+        ConditionalCheckFailedException,
+      );
+      await store.putSteps([], [], undefined, { runCounters: run.runId });
       const first = { step: 'a', name: 'Error', message: 'first' };
       expect(await store.addRunCounts(run.runId, { succeeded: 2, failed: 1 }, first)).toBe(RunStatus.RUNNING);
       await store.addRunCounts(run.runId, { failed: 1, skipped: 0 }, { ...first, message: 'second' });
+      // Enough writes to reach every counter item of a sharded counter: they all add up.
+      for (let i = 0; i < 40; i++) await store.addRunCounts(run.runId, { succeeded: 1 });
       expect(await store.getRun(run.runId)).toMatchObject({
-        succeeded: 2,
+        succeeded: 42,
         failed: 2,
         skipped: 0,
         error: first,
@@ -119,6 +126,36 @@ export function runStoreContract(storeOf: () => RunStore): void {
       await expect(store.addRunCounts(newRunId(), { succeeded: 1 })).rejects.toBeInstanceOf(
         ConditionalCheckFailedException,
       );
+    });
+
+    it('sets counts exactly over what the counters hold: a recount, and a final status with its counts', async () => {
+      const store = storeOf();
+      const run = runRecord({ status: RunStatus.RUNNING });
+      await store.createRun(run);
+      await store.putSteps([], [], undefined, { runCounters: run.runId });
+      for (let i = 0; i < 20; i++) await store.addRunCounts(run.runId, { succeeded: 1, skipped: 1 });
+      await store.setRunCounts(run.runId, { succeeded: 7, failed: 1, skipped: 0 });
+      expect(await store.getRun(run.runId)).toMatchObject({ succeeded: 7, failed: 1, skipped: 0 });
+      await store.addRunCounts(run.runId, { succeeded: 1 });
+      expect(await store.getRun(run.runId)).toMatchObject({ succeeded: 8, failed: 1, skipped: 0 });
+      const ended = await store.setRunStatus(run.runId, [RunStatus.RUNNING], RunStatus.FAILED, {
+        succeeded: 3,
+        failed: 2,
+        skipped: 1,
+      });
+      expect(ended).toMatchObject({ ok: true, item: { status: RunStatus.FAILED, succeeded: 3, failed: 2 } });
+      expect(await store.getRun(run.runId)).toMatchObject({ succeeded: 3, failed: 2, skipped: 1 });
+    });
+
+    it('answers a count with the run’s status once it is canceling', async () => {
+      const store = storeOf();
+      const run = runRecord({ status: RunStatus.RUNNING });
+      await store.createRun(run);
+      await store.putSteps([], [], undefined, { runCounters: run.runId });
+      await store.requestCancel(run.runId, 'enough');
+      // Whichever counter item each write lands on says so.
+      for (let i = 0; i < 20; i++)
+        expect(await store.addRunCounts(run.runId, { skipped: 1 })).toBe(RunStatus.CANCELING);
     });
 
     it('tracks ECS tasks as a set, untracking absent ones and missing runs quietly', async () => {

@@ -27,8 +27,8 @@ function stripItem(item: Item): Item {
 }
 
 export const toRun = (item: Item): RunRecord => {
-  // `mapsCounted` is countMapItems's bookkeeping, not part of the record.
-  const { tasks, mapsCounted: _maps, ...run } = strip(item);
+  // `mapsCounted` (countMapItems) and `errorAt` (addRunCounts) are bookkeeping, not the record.
+  const { tasks, mapsCounted: _maps, errorAt: _errorAt, ...run } = strip(item);
   // A string set comes back as a Set: the record holds a plain array.
   return (tasks instanceof Set ? { ...run, tasks: [...tasks] } : run) as unknown as RunRecord;
 };

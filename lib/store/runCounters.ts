@@ -3,7 +3,7 @@ import { BatchGetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { forEachLimit } from '../concurrency.ts';
 import { RunStatus } from '../status.ts';
 import { type DynamoTable, pauseBeforeRound } from './dynamoTable.ts';
-import { toExpression } from './itemUpdates.ts';
+import { type ItemUpdate, toExpression } from './itemUpdates.ts';
 import { COUNTER_SK, type ItemKey } from './keys.ts';
 import { type Item, ttlOf } from './records.ts';
 import type { RunCounts, RunExpiry } from './runStore.ts';
@@ -13,6 +13,16 @@ import type { RunError, RunRecord } from './types.ts';
 export type RunCountDeltas = { succeeded?: number; failed?: number; skipped?: number };
 
 const COUNT_FIELDS = ['succeeded', 'failed', 'skipped'] as const;
+
+/**
+ * addRunCounts's effect: counters += deltas (zeros left out), the first error kept with
+ * its time (the run's first error is the earliest of its counter items').
+ */
+export const runCountsUpdate = (deltas: RunCountDeltas, now: string, firstError?: RunError): ItemUpdate => ({
+  set: { updatedAt: now },
+  ...(firstError ? { setIfAbsent: { error: firstError, errorAt: now } } : {}),
+  add: Object.fromEntries(Object.entries(deltas).filter(([, delta]) => delta)),
+});
 const EXISTS = { exists: true } as const;
 
 /**
@@ -58,14 +68,7 @@ export class RunCounters {
       new UpdateCommand({
         TableName: this.table.name,
         Key: this.table.layout.counterItem(runId, partition),
-        ...toExpression(
-          {
-            set: { updatedAt: now },
-            ...(firstError ? { setIfAbsent: { error: firstError, errorAt: now } } : {}),
-            add: Object.fromEntries(Object.entries(deltas).filter(([, delta]) => delta)),
-          },
-          EXISTS,
-        ),
+        ...toExpression(runCountsUpdate(deltas, now, firstError), EXISTS),
         ReturnValues: 'ALL_NEW',
       }),
     );

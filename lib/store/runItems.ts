@@ -3,7 +3,7 @@ import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/li
 import { RunNotFoundError } from '../errors.ts';
 import { RunStatus } from '../status.ts';
 import type { DynamoTable } from './dynamoTable.ts';
-import { type ItemUpdate, toExpression } from './itemUpdates.ts';
+import type { ItemUpdate } from './itemUpdates.ts';
 import { BY_JOB_INDEX, jobGsiPk, RUN_SK, runPk } from './keys.ts';
 import { toRun } from './records.ts';
 import {
@@ -212,7 +212,7 @@ export class RunItems {
   }
 }
 
-export type { RunCountDeltas } from './runCounters.ts';
+export { type RunCountDeltas, runCountsUpdate } from './runCounters.ts';
 
 /** The statuses copied onto the counter items: the workers stop starting the run's steps. */
 const STOPPING_STATUSES: ReadonlySet<RunStatus> = new Set([
@@ -240,13 +240,6 @@ export const cancelRequest = (now: string, reason?: string, abortError?: RunErro
     ...(reason ? { cancelReason: reason } : {}),
     ...(abortError ? { abortError } : {}),
   },
-});
-
-/** addRunCounts's effect: counters += deltas (zeros left out), the first error kept. */
-export const runCountsUpdate = (deltas: RunCountDeltas, now: string, firstError?: RunError): ItemUpdate => ({
-  set: { updatedAt: now },
-  ...(firstError ? { setIfAbsent: { error: firstError } } : {}),
-  add: Object.fromEntries(Object.entries(deltas).filter(([, delta]) => delta)),
 });
 
 /** The counts among `set` as the run item's base (the counter items hold the rest). */

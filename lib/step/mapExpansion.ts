@@ -22,7 +22,7 @@ import type { RunRef } from './dispatch.ts';
 import { initialPending } from './fanIn.ts';
 import { endMap, failMap } from './mapItems.ts';
 import { readMapList } from './mapList.ts';
-import { reusedItemRecord, reusedItems } from './mapReuse.ts';
+import { recordReusedItems, reusedItemRecord, reusedItems } from './mapReuse.ts';
 
 /** Item steps written per checkpoint (BatchWriteItem takes 25 a request). */
 export const EXPANSION_BATCH = 500;
@@ -64,7 +64,11 @@ export async function expandMap(
     if (node?.status !== StepStatus.RUNNING || !node.map) return undefined;
   }
   if (error) return failMap(deps, run, mapKey, error);
-  await deps.store.countMapItems(run.runId, mapKey, items.length, reused.size);
+  const counted = await deps.store.countMapItems(run.runId, mapKey, items.length, reused.size);
+  if (counted && reused.size > 0) {
+    const reusedKeys = keys.filter((_, i) => reused.has(i));
+    await recordReusedItems(deps, run, node as StepRecord, reusedKeys);
+  }
   if (toRun.length === 0) return endMap(deps, run, plan, mapKey);
 
   const first = firstItems(spec, toRun.length);

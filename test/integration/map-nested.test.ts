@@ -61,5 +61,15 @@ describe('a map nested in a map, on the stack', () => {
       .filter((step) => step.item && itemRuns.has(`${runId}/${step.key}`))
       .map((step) => step.key);
     expect(ran).toEqual(['work[1][3]']);
+    const reused = (await eventsOf(handle, runId)).filter(
+      (e) => e.type === EventType.STEP_REUSED && e.step === 'work',
+    );
+    expect(reused.map((e) => e.data)).toEqual([
+      {
+        parentRunId: parent.runId,
+        count: 6,
+        steps: ['work[0][0]', 'work[0][1]', 'work[1][0]', 'work[1][1]', 'work[1][2]', 'work[2][0]'],
+      },
+    ]);
   });
 });

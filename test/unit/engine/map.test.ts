@@ -146,6 +146,29 @@ describe('map steps', () => {
     expect((await deps.store.requireRun(rerunId)).reused).toBe(1 + 10);
   });
 
+  it('a rerun writes one STEP_REUSED event for the map’s reused items, however often it resumes', async () => {
+    const { deps, runId: parentRunId, state, runner } = await run({ n: 5, failOnce: [2] });
+    await drain(deps, runner);
+    expect(await finalizeRun(deps, state)).toMatchObject({ status: RunStatus.FAILED });
+
+    const rerunId = newRunId();
+    await startRun(deps, { job: 'squares', runId: rerunId, parentRunId, rerun: { fromFailure: true } });
+    const [map] = deps.dispatcher.take();
+    await runner.run(map as never);
+    // Reconciliation's re-send of the same map step: the expansion is done, no second event.
+    await runner.run(map as never);
+    await drain(deps, runner);
+
+    const events = (await deps.store.listEvents(rerunId)).events;
+    const reused = events.filter((e) => e.type === 'STEP_REUSED' && e.step === 'square');
+    expect(reused).toHaveLength(1);
+    expect(reused[0]?.data).toEqual({
+      parentRunId,
+      count: 4,
+      steps: ['square[0]', 'square[1]', 'square[3]', 'square[4]'],
+    });
+  });
+
   it('a crash mid-expansion is finished by the redelivery: no item lost or run twice', async () => {
     const n = EXPANSION_BATCH * 2 + 10;
     const { deps, state, runner } = await run({ n, maxConcurrency: 600 });

@@ -4,6 +4,7 @@ import { BatchWrites } from './batchWrites.ts';
 import { DynamoTable } from './dynamoTable.ts';
 import { EventLog } from './eventLog.ts';
 import { FanInCounters } from './fanInCounters.ts';
+import { createItems } from './itemCreation.ts';
 import { RunItems } from './runItems.ts';
 import type {
   PreparedEvent,
@@ -15,7 +16,7 @@ import type {
   TablePut,
   Transition,
 } from './runStore.ts';
-import { StepItems } from './stepItems.ts';
+import { initialItems, StepItems } from './stepItems.ts';
 import { StepTransitionMethods } from './stepTransitionMethods.ts';
 import type { StepTransition } from './stepTransitions.ts';
 import type { TaskEntry } from './taskEntries.ts';
@@ -32,10 +33,12 @@ export class DynamoRunStore extends StepTransitionMethods implements RunStore {
   private readonly fanIns: FanInCounters;
   private readonly events: EventLog;
   private readonly batches: BatchWrites;
+  private readonly table: DynamoTable;
 
   constructor(ddb: DynamoDBDocumentClient, table: string, options: RunStoreOptions = {}) {
     super();
     const runsTable = new DynamoTable(ddb, table, options.now ?? (() => new Date()));
+    this.table = runsTable;
     this.batches = new BatchWrites(runsTable);
     this.runs = new RunItems(runsTable, options.retentionDays);
     this.steps = new StepItems(runsTable, this.batches);
@@ -99,6 +102,13 @@ export class DynamoRunStore extends StepTransitionMethods implements RunStore {
 
   // ---- step items -----------------------------------------------------------
 
+  createSteps(
+    steps: readonly StepRecord[],
+    shards: readonly FanInShard[] = [],
+    expiresAt?: RunExpiry,
+  ): Promise<number> {
+    return createItems(this.table, initialItems(steps, shards, expiresAt));
+  }
   putSteps(
     steps: readonly StepRecord[],
     shards: readonly FanInShard[] = [],

@@ -153,6 +153,19 @@ export class InMemoryRunStore extends StepTransitionMethods implements RunStore 
   ): Promise<void> {
     for (const item of initialItems(steps, shards, expiresAt)) this.put(item);
   }
+  async createSteps(
+    steps: readonly StepRecord[],
+    shards: readonly FanInShard[] = [],
+    expiresAt?: RunExpiry,
+  ): Promise<number> {
+    let created = 0;
+    for (const item of initialItems(steps, shards, expiresAt)) {
+      if (this.get(item as Key)) continue;
+      this.put(item);
+      created++;
+    }
+    return created;
+  }
   async getStep(runId: string, key: string): Promise<StepRecord | undefined> {
     const item = this.get(stepKey(runId, key));
     return item ? toStep(item) : undefined;

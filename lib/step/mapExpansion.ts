@@ -4,10 +4,10 @@
  * sent (all of them, or `maxConcurrency`; each item that ends sends the next in its lane).
  *
  * Each phase is checkpointed on the map step (`map.written`, `map.dispatched`), so a crash
- * mid-expansion is resumed where it stopped: a batch of items is (re)written only while
- * none of it has been sent, and a batch of sends repeated after a crash is absorbed by the
- * items' claims. One delivery at a time holds the upstream attempt (its idempotency record),
- * so two expansions of one map do not overlap.
+ * mid-expansion is resumed where it stopped. Two expansions of one map may overlap (the
+ * upstream's delivery, only slow, and reconciliation's re-send of the map step): items and
+ * shards are created only where absent (createSteps), so a late write resets nothing; sends
+ * repeated are absorbed by the items' claims; the item count is added once (countMapItems).
  */
 import { forEachLimit } from '../concurrency.ts';
 import type { Deps } from '../deps.ts';
@@ -88,7 +88,9 @@ export async function expandMap(
           : await itemRecord(deps, run.runId, keys[i] as string, place, nextOf.get(i), items[i], now),
       );
     });
-    await deps.store.putSteps(records, [], run.expiresAt);
+    // Created only where absent: another expansion of this map (one re-sent while this one
+    // was only slow) may have written them and sent them on; a late write must not reset them.
+    await deps.store.createSteps(records, [], run.expiresAt);
     progress = { ...progress, written: end };
     // A map no longer RUNNING (the run was canceled) is expanded no further.
     if (!(await deps.store.recordExpansion(run.runId, mapKey, progress)).ok) return undefined;
@@ -136,8 +138,9 @@ async function begin(
   namedKeys: readonly string[] | undefined,
 ): Promise<StepRecord | undefined> {
   const fanIn = initialPending(run.runId, mapKey, items, (i) => !reused.has(i));
-  // Nothing is sent before the step is RUNNING: (re)writing its shards is safe until then.
-  if (fanIn.shards.length > 0) await deps.store.putSteps([], fanIn.shards, run.expiresAt);
+  // Created only where absent: a slow expansion's late write must not reset a shard that
+  // another expansion's items have since counted down.
+  if (fanIn.shards.length > 0) await deps.store.createSteps([], fanIn.shards, run.expiresAt);
   let keysKey: string | undefined;
   if (namedKeys) {
     keysKey = s3Keys.mapItemKeys(run.runId, mapKey);

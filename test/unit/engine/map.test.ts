@@ -173,14 +173,14 @@ describe('map steps', () => {
     const n = EXPANSION_BATCH * 2 + 10;
     const { deps, state, runner } = await run({ n, maxConcurrency: 600 });
     const [list] = deps.dispatcher.take();
-    const putSteps = deps.store.putSteps.bind(deps.store);
+    const createSteps = deps.store.createSteps.bind(deps.store);
     let batches = 0;
-    deps.store.putSteps = async (...args) => {
+    deps.store.createSteps = async (...args) => {
       if (args[0].length > 0 && ++batches === 2) throw new Error('worker died mid-expansion');
-      return putSteps(...args);
+      return createSteps(...args);
     };
     await expect(runner.run(list as never)).rejects.toThrow('worker died mid-expansion');
-    deps.store.putSteps = putSteps;
+    deps.store.createSteps = createSteps;
     // The first batch's items may already run meanwhile; the list's redelivery resumes.
     const early = deps.dispatcher.take();
     expect(early).toHaveLength(0);
@@ -202,13 +202,13 @@ describe('a map step’s own message', () => {
     const n = EXPANSION_BATCH + 10;
     const { deps, state, runner } = await run({ n });
     const [list] = deps.dispatcher.take();
-    const putSteps = deps.store.putSteps.bind(deps.store);
-    deps.store.putSteps = async (...args) => {
+    const createSteps = deps.store.createSteps.bind(deps.store);
+    deps.store.createSteps = async (...args) => {
       if (args[0].length > 0 && args[0][0]?.key !== 'square[0]') throw new Error('worker died mid-expansion');
-      return putSteps(...args);
+      return createSteps(...args);
     };
     await expect(runner.run(list as never)).rejects.toThrow('worker died mid-expansion');
-    deps.store.putSteps = putSteps;
+    deps.store.createSteps = createSteps;
     expect(deps.dispatcher.take()).toHaveLength(0);
 
     const outcome = await runner.run({ ...(list as never as object), step: 'square' } as never);

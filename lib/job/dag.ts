@@ -83,12 +83,14 @@ export function buildPlan(job: string, specs: readonly StepSpec[]): JobPlan {
 
   const order = topologicalOrder(job, steps, upstream);
   for (const spec of specs) {
+    // A map over a map nests one level (lib/job/mapStep.ts): its outer map maps a plain list.
     const over = spec.map?.over;
-    if (over !== undefined && steps.get(over)?.map) {
+    const outerOver = over === undefined ? undefined : steps.get(over)?.map?.over;
+    if (over !== undefined && outerOver !== undefined && steps.get(outerOver)?.map) {
       throw new InvalidJobError(
         job,
-        `map step '${spec.key}' maps over map step '${over}'; add a step between`,
-        [spec.key],
+        `map step '${spec.key}' maps over map step '${over}', which maps over map step '${outerOver}': maps nest one level only; add a step between`,
+        [spec.key, over, outerOver],
       );
     }
   }
@@ -201,3 +203,9 @@ export function stepSpecOf(plan: JobPlan, key: string): StepSpec | undefined {
 
 /** Whether this plan step is a map step. */
 export const isMapStep = (plan: JobPlan, key: string) => plan.steps.get(key)?.map !== undefined;
+
+/** Whether this plan step is a map over a map's items (one level of nesting). */
+export const isNestedMap = (plan: JobPlan, key: string) => {
+  const over = plan.steps.get(key)?.map?.over;
+  return over !== undefined && isMapStep(plan, over);
+};

@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import { InvalidInputError, InvalidJobError } from '../errors.ts';
 import { buildPlan, type JobPlan, type StepSpec } from './dag.ts';
-import type { MapOptions, MapRef } from './mapStep.ts';
+import type { MapOptions, MapRef, NestedMapOptions } from './mapStep.ts';
 import { defineSchedules, type Schedule, type ScheduleOptions } from './schedule.ts';
 
 import type {
@@ -14,7 +14,7 @@ import type {
   UpstreamEntry,
 } from './stepTypes.ts';
 
-export type { MapOptions, MapRef } from './mapStep.ts';
+export type { MapOptions, MapRef, NestedMapOptions } from './mapStep.ts';
 export * from './stepTypes.ts';
 
 export interface JobBuilder<I> {
@@ -36,6 +36,16 @@ export interface JobBuilder<I> {
     options: StepOptions & { readonly dependsOn?: U },
     run: (upstream: OutputsOf<U>, ctx: StepContext<I>) => O,
   ): StepRef<Awaited<O>>;
+  /**
+   * A map nested in a map (one level): `over` is a map step whose items return arrays, and
+   * `run` runs once per element of each (`key[i][j]`), once that map has ended. A step that
+   * depends on it receives the outputs flat, in (outer item, element) order.
+   */
+  map<T, O>(
+    key: string,
+    options: NestedMapOptions<T>,
+    run: (item: T, ctx: StepContext<I>) => O,
+  ): MapRef<Awaited<O>>;
   /**
    * A map step: `run` runs once per item of `over`'s output (an array, or an async
    * iterable), each item as its own step (`key[0]`, `key[1]`, …), with the step options
@@ -162,7 +172,11 @@ export function defineJob(
           specs.push({ key, dependsOn, options: { ...options.defaults, ...rest }, run, streamUpstream });
           return { key };
         },
-        map(key: string, mapOptions: MapOptions<unknown>, run: StepFn<unknown, unknown>) {
+        map(
+          key: string,
+          mapOptions: MapOptions<unknown> | NestedMapOptions<unknown>,
+          run: StepFn<unknown, unknown>,
+        ) {
           if (typeof run !== 'function')
             throw new InvalidJobError(name, `map step '${key}' has no function`, [key]);
           const { over, maxConcurrency, toleratedFailures, itemKey, ...rest } = mapOptions;

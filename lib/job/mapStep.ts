@@ -5,7 +5,7 @@
  * output is recorded (lib/step/mapExpansion.ts), and each resolves to the map's spec here.
  */
 import { InvalidJobError, MapItemsInvalidError } from '../errors.ts';
-import type { StepOptions, StepRef } from './stepTypes.ts';
+import type { MapRef, PlainRef, StepOptions } from './stepTypes.ts';
 
 export type { MapRef } from './stepTypes.ts';
 
@@ -15,9 +15,8 @@ export const MAX_MAP_ITEMS = 100_000;
 /** What a user's item key may be: it becomes part of the item's step key. */
 const ITEM_LABEL = /^[A-Za-z0-9_.-]{1,100}$/;
 
-export interface MapOptions<T> extends StepOptions {
-  /** The upstream step whose output (an array, or an async iterable) is fanned out over. */
-  readonly over: StepRef<readonly T[] | AsyncIterable<T>>;
+/** Options of a map step, whatever it maps over (MapOptions, NestedMapOptions). */
+interface MapStepOptions<T> extends StepOptions {
   /** Items running at once; default: all. A finished item (succeeded or failed) starts the next. */
   readonly maxConcurrency?: number;
   /**
@@ -27,6 +26,22 @@ export interface MapOptions<T> extends StepOptions {
   readonly toleratedFailures?: number | `${number}%`;
   /** A stable, readable key per item (`process[<key>]`); default its index (`process[17]`). */
   readonly itemKey?: (item: T, index: number) => string;
+}
+
+export interface MapOptions<T> extends MapStepOptions<T> {
+  /** The upstream step whose output (an array, or an async iterable) is fanned out over. */
+  readonly over: PlainRef<readonly T[] | AsyncIterable<T>>;
+}
+
+/**
+ * A map nested in another (one level): `over` is a map step whose items each return an
+ * array, and this map runs once per element of each, once the outer map has ended. Item
+ * `inner[i][j]` is element `j` of outer item `i`'s output (`i` the outer item's own label:
+ * its index, or its key function's name; `j` this map's index or key function's name, within
+ * its outer item). A collector receives the outputs flat, in (i, j) order.
+ */
+export interface NestedMapOptions<T> extends MapStepOptions<T> {
+  readonly over: MapRef<readonly T[]>;
 }
 
 /** A map step as the plan keeps it. */
@@ -39,26 +54,33 @@ export interface MapSpec {
 
 export const itemKeyOf = (map: string, label: string | number) => `${map}[${label}]`;
 
+/** An item's own label (`process[17]` -> `17`, `inner[a][2]` of map `inner` -> `a][2`). */
+export const itemLabelOf = (map: string, itemKey: string) => itemKey.slice(map.length + 1, -1);
+
 /** The map step an item key belongs to (`process[17]` -> `process`), or undefined for a plain step key. */
 export function mapOfItem(key: string): string | undefined {
   const open = key.indexOf('[');
   return open > 0 && key.endsWith(']') ? key.slice(0, open) : undefined;
 }
 
-/** Item keys of a map over `items`, in item order; a user key that is invalid or repeated is an error. */
-export function itemKeys(map: string, spec: MapSpec, items: readonly unknown[]): string[] {
-  if (!spec.itemKey) return items.map((_, i) => itemKeyOf(map, i));
+/**
+ * Item keys of a map over `items`, in item order; a user key that is invalid or repeated is
+ * an error. `prefix`: what the keys begin with (the map's key, or for a nested map's items of
+ * one outer item, `inner[i]`).
+ */
+export function itemKeys(map: string, spec: MapSpec, items: readonly unknown[], prefix = map): string[] {
+  if (!spec.itemKey) return items.map((_, i) => itemKeyOf(prefix, i));
   const seen = new Set<string>();
   return items.map((item, i) => {
     const label = (spec.itemKey as (item: unknown, index: number) => string)(item, i);
     if (typeof label !== 'string' || !ITEM_LABEL.test(label) || seen.has(label)) {
       throw new MapItemsInvalidError(
         map,
-        `item ${i}: its key ${JSON.stringify(label)} is ${seen.has(label) ? 'repeated' : 'not 1-100 letters, digits, _ . or -'}`,
+        `item ${prefix === map ? i : `${i} of ${prefix}`}: its key ${JSON.stringify(label)} is ${seen.has(label) ? 'repeated' : 'not 1-100 letters, digits, _ . or -'}`,
       );
     }
     seen.add(label);
-    return itemKeyOf(map, label);
+    return itemKeyOf(prefix, label);
   });
 }
 

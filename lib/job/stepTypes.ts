@@ -109,6 +109,12 @@ export interface MapRef<O> extends StepRef<O[]> {
 }
 
 /**
+ * A step handle that is not a map's: what a map over a plain list takes. A map over a map
+ * takes the MapRef itself (a nested map, lib/job/mapStep.ts), with its own item type.
+ */
+export type PlainRef<O> = StepRef<O> & { readonly [itemType]?: never };
+
+/**
  * One upstream output of a streaming step: its name in `dependsOn`, and the output; for a
  * map step, one entry per item (its output), in item order.
  */

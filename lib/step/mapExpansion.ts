@@ -4,16 +4,15 @@
  * sent (all of them, or `maxConcurrency`; each item that ends sends the next in its lane).
  *
  * Each phase is checkpointed on the map step (`map.written`, `map.dispatched`), so a crash
- * mid-expansion is resumed where it stopped: a batch of items is (re)written only while
- * none of it has been sent, and a batch of sends repeated after a crash is absorbed by the
- * items' claims. One delivery at a time holds the upstream attempt (its idempotency record),
- * so two expansions of one map do not overlap.
+ * mid-expansion is resumed where it stopped. Two expansions of one map may overlap (the
+ * upstream's delivery, only slow, and reconciliation's re-send of the map step): items and
+ * shards are created only where absent (createSteps), so a late write resets nothing; sends
+ * repeated are absorbed by the items' claims; the item count is added once (countMapItems).
  */
 import { forEachLimit } from '../concurrency.ts';
 import type { Deps } from '../deps.ts';
-import { MapItemsInvalidError } from '../errors.ts';
-import type { JobPlan } from '../job/dag.ts';
-import { itemKeys, MAX_MAP_ITEMS, type MapSpec } from '../job/mapStep.ts';
+import { isNestedMap, type JobPlan } from '../job/dag.ts';
+import type { MapSpec } from '../job/mapStep.ts';
 import { Runtime } from '../job/runtime.ts';
 import { StepStatus } from '../status.ts';
 import { s3Keys } from '../store/keys.ts';
@@ -22,8 +21,8 @@ import type { MapExpansion, MapItem, StepRecord } from '../store/types.ts';
 import type { RunRef } from './dispatch.ts';
 import { initialPending } from './fanIn.ts';
 import { endMap, failMap } from './mapItems.ts';
-import { reusedItemRecord, reusedItems } from './mapReuse.ts';
-import { readStepOutput } from './stepOutput.ts';
+import { readMapList } from './mapList.ts';
+import { recordReusedItems, reusedItemRecord, reusedItems } from './mapReuse.ts';
 
 /** Item steps written per checkpoint (BatchWriteItem takes 25 a request). */
 export const EXPANSION_BATCH = 500;
@@ -51,33 +50,25 @@ export async function expandMap(
   if (node.map && node.map.running > 0 && node.map.dispatched >= firstItems(spec, node.map.running))
     return undefined;
 
-  const list = await readList(deps, run.runId, spec.over, result);
-  const invalid = Array.isArray(list)
-    ? list.length > MAX_MAP_ITEMS
-      ? `its list has ${list.length} items; a map takes at most ${MAX_MAP_ITEMS}`
-      : undefined
-    : `step '${spec.over}' returned ${list === null ? 'null' : typeof list}, not an array`;
-  let keys: string[] = [];
-  let error: Error | undefined = invalid ? new MapItemsInvalidError(mapKey, invalid) : undefined;
-  if (!error) {
-    try {
-      keys = itemKeys(mapKey, spec, list as unknown[]);
-    } catch (keyError) {
-      if (!(keyError instanceof MapItemsInvalidError)) throw keyError;
-      error = keyError;
-    }
-  }
-  const items = list as unknown[];
+  const list = await readMapList(deps, run.runId, mapKey, spec, isNestedMap(plan, mapKey), result);
+  const error = 'error' in list ? list.error : undefined;
+  const items = 'error' in list ? [] : list.items;
+  const keys = 'error' in list ? [] : list.keys;
   const reused = error ? new Map<number, StepRecord>() : await reusedItems(deps, node, keys);
   const toRun = items.flatMap((_, i) => (reused.has(i) ? [] : [i]));
 
   if (unexpanded) {
-    const namedKeys = spec.itemKey && !error ? keys : undefined;
-    node = await begin(deps, run, mapKey, error ? 0 : items.length, toRun.length, reused, namedKeys);
+    // Keys a key function named, or a nested map's (`inner[i][j]`), are kept: not derivable from the count.
+    const named = (spec.itemKey !== undefined || isNestedMap(plan, mapKey)) && !error;
+    node = await begin(deps, run, mapKey, items.length, toRun.length, reused, named ? keys : undefined);
     if (node?.status !== StepStatus.RUNNING || !node.map) return undefined;
   }
   if (error) return failMap(deps, run, mapKey, error);
-  await deps.store.countMapItems(run.runId, mapKey, items.length, reused.size);
+  const counted = await deps.store.countMapItems(run.runId, mapKey, items.length, reused.size);
+  if (counted && reused.size > 0) {
+    const reusedKeys = keys.filter((_, i) => reused.has(i));
+    await recordReusedItems(deps, run, node as StepRecord, reusedKeys);
+  }
   if (toRun.length === 0) return endMap(deps, run, plan, mapKey);
 
   const first = firstItems(spec, toRun.length);
@@ -97,7 +88,9 @@ export async function expandMap(
           : await itemRecord(deps, run.runId, keys[i] as string, place, nextOf.get(i), items[i], now),
       );
     });
-    await deps.store.putSteps(records, [], run.expiresAt);
+    // Created only where absent: another expansion of this map (one re-sent while this one
+    // was only slow) may have written them and sent them on; a late write must not reset them.
+    await deps.store.createSteps(records, [], run.expiresAt);
     progress = { ...progress, written: end };
     // A map no longer RUNNING (the run was canceled) is expanded no further.
     if (!(await deps.store.recordExpansion(run.runId, mapKey, progress)).ok) return undefined;
@@ -142,11 +135,12 @@ async function begin(
   items: number,
   running: number,
   reused: ReadonlyMap<number, StepRecord>,
-  namedKeys: string[] | undefined,
+  namedKeys: readonly string[] | undefined,
 ): Promise<StepRecord | undefined> {
   const fanIn = initialPending(run.runId, mapKey, items, (i) => !reused.has(i));
-  // Nothing is sent before the step is RUNNING: (re)writing its shards is safe until then.
-  if (fanIn.shards.length > 0) await deps.store.putSteps([], fanIn.shards, run.expiresAt);
+  // Created only where absent: a slow expansion's late write must not reset a shard that
+  // another expansion's items have since counted down.
+  if (fanIn.shards.length > 0) await deps.store.createSteps([], fanIn.shards, run.expiresAt);
   let keysKey: string | undefined;
   if (namedKeys) {
     keysKey = s3Keys.mapItemKeys(run.runId, mapKey);
@@ -161,12 +155,6 @@ async function begin(
   };
   const begun = await deps.store.beginExpansion(run.runId, mapKey, expansion, fanIn.pending);
   return begun.ok ? begun.item : begun.current;
-}
-
-async function readList(deps: Deps, runId: string, over: string, result?: StepResult): Promise<unknown> {
-  if (result) return 'output' in result ? result.output : deps.payloads.getJson(result.outputKey);
-  const upstream = await deps.store.getStep(runId, over);
-  return upstream ? readStepOutput(deps.payloads, upstream) : undefined;
 }
 
 /** An item's step: WAITING, its place in the map and lane, its input inline or in S3. */

@@ -1,6 +1,8 @@
 import type { Deps } from '../deps.ts';
+import { EventType } from '../eventTypes.ts';
 import { StepStatus } from '../status.ts';
 import type { StepRecord } from '../store/types.ts';
+import type { RunRef } from './dispatch.ts';
 import { mapItemRecords } from './mapItems.ts';
 import { hasOutput } from './stepOutput.ts';
 
@@ -47,4 +49,32 @@ export function reusedItemRecord(
     finishedAt: now,
     updatedAt: now,
   };
+}
+
+/** Reused item keys a map's STEP_REUSED event lists (each reused item says so itself: `reusedFrom`). */
+const LISTED_REUSED = 100;
+
+/**
+ * One STEP_REUSED event for a map's reused items, not one per item: a map reusing 100,000
+ * items would otherwise write 100,000 events (4,000 batch requests) that say what its items
+ * already record. Written by the expansion whose countMapItems added the items (once per map).
+ */
+export async function recordReusedItems(
+  deps: Pick<Deps, 'store'>,
+  run: RunRef,
+  map: StepRecord,
+  reusedKeys: readonly string[],
+): Promise<void> {
+  const parentRunId = map.reuseItemsFrom as string;
+  const listed = reusedKeys.slice(0, LISTED_REUSED);
+  await deps.store.appendEvent(
+    {
+      runId: run.runId,
+      type: EventType.STEP_REUSED,
+      step: map.key,
+      message: `${reusedKeys.length} item(s) of '${map.key}' reuse the outputs of run ${parentRunId}: ${listed.slice(0, 20).join(', ')}${reusedKeys.length > 20 ? ', …' : ''}`,
+      data: { parentRunId, count: reusedKeys.length, steps: listed },
+    },
+    run.expiresAt,
+  );
 }

@@ -4,6 +4,7 @@ import { BatchWrites } from './batchWrites.ts';
 import { DynamoTable } from './dynamoTable.ts';
 import { EventLog } from './eventLog.ts';
 import { FanInCounters } from './fanInCounters.ts';
+import { createItems } from './itemCreation.ts';
 import { RunLayout } from './keys.ts';
 import { RunCounters } from './runCounters.ts';
 import { RunItems } from './runItems.ts';
@@ -18,7 +19,7 @@ import type {
   TablePut,
   Transition,
 } from './runStore.ts';
-import { StepItems } from './stepItems.ts';
+import { initialItems, StepItems } from './stepItems.ts';
 import { StepTransitionMethods } from './stepTransitionMethods.ts';
 import type { StepTransition } from './stepTransitions.ts';
 import type { TaskEntry } from './taskEntries.ts';
@@ -35,11 +36,13 @@ export class DynamoRunStore extends StepTransitionMethods implements RunStore {
   private readonly fanIns: FanInCounters;
   private readonly events: EventLog;
   private readonly batches: BatchWrites;
+  private readonly table: DynamoTable;
 
   constructor(ddb: DynamoDBDocumentClient, table: string, options: RunStoreOptions = {}) {
     super();
     const layout = new RunLayout(options.partitions);
     const runsTable = new DynamoTable(ddb, table, options.now ?? (() => new Date()), layout);
+    this.table = runsTable;
     this.batches = new BatchWrites(runsTable);
     const counters = new RunCounters(runsTable);
     this.runs = new RunItems(runsTable, counters, options.retentionDays);
@@ -104,6 +107,13 @@ export class DynamoRunStore extends StepTransitionMethods implements RunStore {
 
   // ---- step items -----------------------------------------------------------
 
+  createSteps(
+    steps: readonly StepRecord[],
+    shards: readonly FanInShard[] = [],
+    expiresAt?: RunExpiry,
+  ): Promise<number> {
+    return createItems(this.table, initialItems(this.table.layout, steps, shards, expiresAt));
+  }
   putSteps(
     steps: readonly StepRecord[],
     shards: readonly FanInShard[] = [],

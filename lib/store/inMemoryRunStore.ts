@@ -166,6 +166,19 @@ export class InMemoryRunStore extends StepTransitionMethods implements RunStore 
     for (const item of initialItems(LAYOUT, steps, shards, expiresAt)) this.put(item);
     if (options.runCounters) this.counted.add(options.runCounters);
   }
+  async createSteps(
+    steps: readonly StepRecord[],
+    shards: readonly FanInShard[] = [],
+    expiresAt?: RunExpiry,
+  ): Promise<number> {
+    let created = 0;
+    for (const item of initialItems(LAYOUT, steps, shards, expiresAt)) {
+      if (this.get(item as Key)) continue;
+      this.put(item);
+      created++;
+    }
+    return created;
+  }
   async getStep(runId: string, key: string): Promise<StepRecord | undefined> {
     const item = this.get(LAYOUT.stepItem(runId, key));
     return item ? toStep(item) : undefined;

@@ -168,6 +168,16 @@ export interface RunStore {
     expiresAt?: RunExpiry,
     options?: PutStepsOptions,
   ): Promise<void>;
+  /**
+   * Effect: each step item, and shard item, written only where none is (one conditional put
+   * each): a write that lands late, after the item has moved on, changes nothing. Returns how
+   * many it created. For writers that may overlap (a map's expansions: lib/step/mapExpansion.ts).
+   */
+  createSteps(
+    steps: readonly StepRecord[],
+    shards?: readonly FanInShard[],
+    expiresAt?: RunExpiry,
+  ): Promise<number>;
   getStep(runId: string, key: string): Promise<StepRecord | undefined>;
   /** Several steps of a run by key (strongly consistent); absent ones are left out. */
   getSteps(runId: string, keys: readonly string[]): Promise<Map<string, StepRecord>>;

@@ -22,13 +22,13 @@ describe('a map step under crashes and duplicate deliveries', () => {
   it('a crash mid-expansion and duplicate deliveries still run each item once, in order', async () => {
     // The worker expanding the map dies writing its second batch of items, once.
     const store = storeOf(handle, 'stepWorker');
-    const putSteps = store.putSteps.bind(store);
+    const createSteps = store.createSteps.bind(store);
     let crashed = 0;
-    store.putSteps = async (steps: readonly StepRecord[], ...rest) => {
+    store.createSteps = async (steps: readonly StepRecord[], ...rest) => {
       if (steps[0]?.key === `double[${EXPANSION_BATCH}]` && crashed++ === 0) {
         throw new SimulatedCrash('worker died mid-expansion');
       }
-      return putSteps(steps, ...rest);
+      return createSteps(steps, ...rest);
     };
     const n = EXPANSION_BATCH + 20;
     try {
@@ -50,7 +50,7 @@ describe('a map step under crashes and duplicate deliveries', () => {
       expect(audit.map((item) => item.key)).toEqual([]);
       expect(handle.stack.faults.duplicated).toBeGreaterThan(0);
     } finally {
-      store.putSteps = putSteps;
+      store.createSteps = createSteps;
     }
   });
 });

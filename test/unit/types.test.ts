@@ -30,4 +30,25 @@ describe('step functions receive upstream outputs typed, with no casts', () => {
       });
     });
   });
+
+  it('types a map nested in a map by the outer items’ elements, and its collector’s flat list', () => {
+    defineJob('typed-nested', (job) => {
+      const groups = job.step('groups', () => [1, 2]);
+      const expand = job.map('expand', { over: groups }, (g) => {
+        expectTypeOf(g).toEqualTypeOf<number>();
+        return [`${g}`];
+      });
+      const inner = job.map('inner', { over: expand }, (element) => {
+        expectTypeOf(element).toEqualTypeOf<string>();
+        return element.length;
+      });
+      job.step('sum', { dependsOn: { inner } }, ({ inner }) => {
+        expectTypeOf(inner).toEqualTypeOf<number[]>();
+        return 0;
+      });
+      const scalar = job.map('scalar', { over: groups }, (g) => g);
+      // @ts-expect-error a map over a map whose items return no list
+      job.map('bad', { over: scalar }, (x: number) => x);
+    });
+  });
 });

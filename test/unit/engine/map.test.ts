@@ -8,7 +8,7 @@ import { RunStatus, StepStatus } from '../../../lib/status.ts';
 import { EXPANSION_BATCH } from '../../../lib/step/mapExpansion.ts';
 import { StepRunner } from '../../../lib/step/runner.ts';
 import { drain, engineDeps } from '../../support/engine.ts';
-import { failedOnce, itemCalls, squares } from './mapJobs.ts';
+import { failedOnce, innerCalls, innerFailedOnce, itemCalls, nested, squares } from './mapJobs.ts';
 
 async function run(input: Record<string, unknown>) {
   const deps = engineDeps([squares]);
@@ -23,7 +23,16 @@ const squaresOf = (n: number) => Array.from({ length: n }, (_, i) => i * i);
 beforeEach(() => {
   itemCalls.length = 0;
   failedOnce.clear();
+  innerCalls.length = 0;
+  innerFailedOnce.clear();
 });
+
+async function runNested(input: Record<string, unknown>) {
+  const deps = engineDeps([nested]);
+  const runId = newRunId();
+  const state = await startRun(deps, { job: 'nested', input, runId });
+  return { deps, runId, state, runner: new StepRunner(deps) };
+}
 
 describe('map steps', () => {
   it.each([0, 1, 7])(
@@ -137,18 +146,41 @@ describe('map steps', () => {
     expect((await deps.store.requireRun(rerunId)).reused).toBe(1 + 10);
   });
 
+  it('a rerun writes one STEP_REUSED event for the map’s reused items, however often it resumes', async () => {
+    const { deps, runId: parentRunId, state, runner } = await run({ n: 5, failOnce: [2] });
+    await drain(deps, runner);
+    expect(await finalizeRun(deps, state)).toMatchObject({ status: RunStatus.FAILED });
+
+    const rerunId = newRunId();
+    await startRun(deps, { job: 'squares', runId: rerunId, parentRunId, rerun: { fromFailure: true } });
+    const [map] = deps.dispatcher.take();
+    await runner.run(map as never);
+    // Reconciliation's re-send of the same map step: the expansion is done, no second event.
+    await runner.run(map as never);
+    await drain(deps, runner);
+
+    const events = (await deps.store.listEvents(rerunId)).events;
+    const reused = events.filter((e) => e.type === 'STEP_REUSED' && e.step === 'square');
+    expect(reused).toHaveLength(1);
+    expect(reused[0]?.data).toEqual({
+      parentRunId,
+      count: 4,
+      steps: ['square[0]', 'square[1]', 'square[3]', 'square[4]'],
+    });
+  });
+
   it('a crash mid-expansion is finished by the redelivery: no item lost or run twice', async () => {
     const n = EXPANSION_BATCH * 2 + 10;
     const { deps, state, runner } = await run({ n, maxConcurrency: 600 });
     const [list] = deps.dispatcher.take();
-    const putSteps = deps.store.putSteps.bind(deps.store);
+    const createSteps = deps.store.createSteps.bind(deps.store);
     let batches = 0;
-    deps.store.putSteps = async (...args) => {
+    deps.store.createSteps = async (...args) => {
       if (args[0].length > 0 && ++batches === 2) throw new Error('worker died mid-expansion');
-      return putSteps(...args);
+      return createSteps(...args);
     };
     await expect(runner.run(list as never)).rejects.toThrow('worker died mid-expansion');
-    deps.store.putSteps = putSteps;
+    deps.store.createSteps = createSteps;
     // The first batch's items may already run meanwhile; the list's redelivery resumes.
     const early = deps.dispatcher.take();
     expect(early).toHaveLength(0);
@@ -170,13 +202,13 @@ describe('a map step’s own message', () => {
     const n = EXPANSION_BATCH + 10;
     const { deps, state, runner } = await run({ n });
     const [list] = deps.dispatcher.take();
-    const putSteps = deps.store.putSteps.bind(deps.store);
-    deps.store.putSteps = async (...args) => {
+    const createSteps = deps.store.createSteps.bind(deps.store);
+    deps.store.createSteps = async (...args) => {
       if (args[0].length > 0 && args[0][0]?.key !== 'square[0]') throw new Error('worker died mid-expansion');
-      return putSteps(...args);
+      return createSteps(...args);
     };
     await expect(runner.run(list as never)).rejects.toThrow('worker died mid-expansion');
-    deps.store.putSteps = putSteps;
+    deps.store.createSteps = createSteps;
     expect(deps.dispatcher.take()).toHaveLength(0);
 
     const outcome = await runner.run({ ...(list as never as object), step: 'square' } as never);
@@ -191,10 +223,73 @@ describe('a map step’s own message', () => {
   });
 });
 
+describe('a map nested in a map', () => {
+  it('runs element j of outer item i as item [i][j]; the collector gets them flat, in (i, j) order', async () => {
+    const { deps, runId, state, runner } = await runNested({ sizes: [2, 0, 3], maxConcurrency: 2 });
+    await drain(deps, runner);
+
+    expect(await finalizeRun(deps, state)).toMatchObject({
+      status: RunStatus.SUCCEEDED,
+      result: { values: [0, 2, 40, 42, 44] },
+      counts: { steps: 4 + 3 + 5, succeeded: 12 },
+    });
+    expect(await deps.store.getStep(runId, 'scale[2][1]')).toMatchObject({
+      status: StepStatus.SUCCEEDED,
+      output: 42,
+      item: { map: 'scale', index: 3, count: 5 },
+    });
+    expect(await deps.store.getStep(runId, 'scale')).toMatchObject({ output: { items: 5, failed: 0 } });
+    expect(innerCalls.sort()).toEqual(['0:0', '0:1', '2:0', '2:1', '2:2']);
+  });
+
+  it('runs zero inner items when every outer item returns an empty list', async () => {
+    const { deps, state, runner } = await runNested({ sizes: [0, 0] });
+    await drain(deps, runner);
+
+    expect(await finalizeRun(deps, state)).toMatchObject({
+      status: RunStatus.SUCCEEDED,
+      result: { values: [] },
+    });
+    expect(innerCalls).toEqual([]);
+  });
+
+  it('a rerun from failure runs only the failed inner items', async () => {
+    const {
+      deps,
+      runId: parentRunId,
+      state,
+      runner,
+    } = await runNested({
+      sizes: [2, 1, 3],
+      innerFailOnce: ['2:1'],
+    });
+    await drain(deps, runner);
+    expect(await finalizeRun(deps, state)).toMatchObject({
+      status: RunStatus.FAILED,
+      failedSteps: ['scale'],
+    });
+    innerCalls.length = 0;
+
+    const rerun = await startRun(deps, {
+      job: 'nested',
+      runId: newRunId(),
+      parentRunId,
+      rerun: { fromFailure: true },
+    });
+    await drain(deps, runner);
+
+    expect(innerCalls).toEqual(['2:1']);
+    expect(await finalizeRun(deps, rerun)).toMatchObject({
+      status: RunStatus.SUCCEEDED,
+      result: { values: [0, 2, 20, 40, 42, 44] },
+    });
+  });
+});
+
 describe('defining a map step', () => {
   const define = (build: (job: JobBuilder<unknown>) => void) => () => defineJob('bad-map', build);
 
-  it('rejects a map over an unknown step, a bad maxConcurrency or tolerance, and a map over a map', () => {
+  it('rejects a map over an unknown step, a bad maxConcurrency or tolerance', () => {
     expect(
       define((job) => {
         job.map('m', { over: 'nope' as never }, (x: unknown) => x);
@@ -212,13 +307,24 @@ describe('defining a map step', () => {
         job.map('m', { over: list, toleratedFailures: '150%' }, (x: unknown) => x);
       }),
     ).toThrow('toleratedFailures must be');
+  });
+
+  it('takes a map over a map (one level), and rejects a second level naming the three maps', () => {
     expect(
       define((job) => {
         const list = job.step('list', () => [[1]]);
-        const m = job.map('m', { over: list }, (x: unknown) => x);
-        job.map('n', { over: m }, (x: unknown) => x);
+        const m = job.map('m', { over: list }, (x: number[]) => x);
+        job.map('n', { over: m }, (x: number) => [x]);
       }),
-    ).toThrow("maps over map step 'm'");
+    ).not.toThrow();
+    expect(
+      define((job) => {
+        const list = job.step('list', () => [[1]]);
+        const m = job.map('m', { over: list }, (x: number[]) => x);
+        const n = job.map('n', { over: m }, (x: number) => [x]);
+        job.map('o', { over: n }, (x: number) => x);
+      }),
+    ).toThrow("map step 'o' maps over map step 'n', which maps over map step 'm': maps nest one level only");
   });
 });
 

@@ -55,3 +55,47 @@ export const squares = defineJob(
     }));
   },
 );
+
+/** `nested` inner items called, as `<outer>:<element>`, in call order. */
+export const innerCalls: string[] = [];
+/** Inner elements of `nested` that have failed once (a rerun then runs them clean). */
+export const innerFailedOnce = new Set<string>();
+
+/**
+ * `nested`: `groups` lists the sizes, `expand` (a map) returns `[g*10, g*10+1, …]` for group
+ * g, `scale` (a map over `expand`'s items) doubles each element, `total` collects them.
+ * `innerFailOnce` names elements (`<g>:<j>`) that fail on their first attempt.
+ */
+export const nested = defineJob(
+  'nested',
+  {
+    input: z.object({
+      sizes: z.array(z.number().int()).default([2, 0, 3]),
+      innerFailOnce: z.array(z.string()).default([]),
+      maxConcurrency: z.number().int().optional(),
+    }),
+  },
+  (job, input) => {
+    const groups = job.step('groups', () => input.sizes.map((_, g) => g));
+    const expand = job.map('expand', { over: groups }, (g: number) =>
+      Array.from({ length: input.sizes[g] ?? 0 }, (_, j) => g * 10 + j),
+    );
+    const scale = job.map(
+      'scale',
+      {
+        over: expand,
+        ...(input.maxConcurrency === undefined ? {} : { maxConcurrency: input.maxConcurrency }),
+      },
+      (value: number, ctx) => {
+        const id = `${Math.floor(value / 10)}:${value % 10}`;
+        innerCalls.push(id);
+        if (input.innerFailOnce.includes(id) && !innerFailedOnce.has(id)) {
+          innerFailedOnce.add(id);
+          throw new Error(`element ${id} (${ctx.stepKey}) failed once`);
+        }
+        return value * 2;
+      },
+    );
+    job.step('total', { dependsOn: { scale } }, ({ scale }) => ({ values: scale }));
+  },
+);

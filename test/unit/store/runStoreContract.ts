@@ -412,6 +412,25 @@ export function runStoreContract(storeOf: () => RunStore): void {
       expect(moved.ok && moved.item.map).toEqual({ ...expansion, written: 500 });
       expect((await store.recordExpansion(runId, 'done', expansion)).ok).toBe(false);
     });
+
+    it('creates steps and shards only where none is: a late write leaves a moved-on item as it is', async () => {
+      const { store, runId } = await runWith((r) =>
+        stepRecord(r, 'map[0]', { status: StepStatus.SUCCEEDED }),
+      );
+      const shard = { runId, step: 'map', shard: 0, pending: 2 };
+      const created = await store.createSteps(
+        [stepRecord(runId, 'map[0]'), stepRecord(runId, 'map[1]')],
+        [shard],
+        4_000_000_000,
+      );
+      expect(created).toBe(2);
+      expect((await store.getStep(runId, 'map[0]'))?.status).toBe(StepStatus.SUCCEEDED);
+      expect((await store.getStep(runId, 'map[1]'))?.status).toBe(StepStatus.WAITING);
+      expect(await store.resolveDependency(runId, 'map', 0, 0)).toBe(1);
+      // The same writes again (a slow expansion's, landing late): nothing created, the count kept.
+      expect(await store.createSteps([stepRecord(runId, 'map[1]')], [shard])).toBe(0);
+      expect(await store.resolveDependency(runId, 'map', 1, 0)).toBe(0);
+    });
   });
 
   describe('fan-in counters', () => {

@@ -18,6 +18,7 @@ export const DEPLOYED_ENV = Object.values(OUTPUT_ENV);
 /** Outputs a stack deployed before they existed lacks: used when present. */
 const OPTIONAL_OUTPUT_ENV: Readonly<Record<string, string>> = {
   RetentionDays: 'LAMBDAG_RETENTION_DAYS',
+  RunPartitions: 'LAMBDAG_RUN_PARTITIONS',
 };
 
 /**

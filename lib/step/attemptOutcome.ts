@@ -99,6 +99,15 @@ export async function failAttempt(
   if (!recorded.ok) return { ...base, status: AttemptStatus.ALREADY_DONE };
   // A map item's failure is the run's error only through its map's (lib/step/mapItems.ts).
   const isItem = spec?.itemOf !== undefined;
+  // The event before the count: the count can end the run, and its events come first.
+  await append({
+    runId,
+    type: EventType.STEP_FAILURE,
+    step,
+    attempt,
+    message: `${serialized.name}: ${serialized.message}`,
+    data: { error: serialized, retriesUsed: retriesUsed(message) },
+  });
   await deps.store.addRunCounts(
     runId,
     { failed: 1 },
@@ -111,14 +120,6 @@ export async function failAttempt(
           ...(serialized.code ? { code: serialized.code } : {}),
         },
   );
-  await append({
-    runId,
-    type: EventType.STEP_FAILURE,
-    step,
-    attempt,
-    message: `${serialized.name}: ${serialized.message}`,
-    data: { error: serialized, retriesUsed: retriesUsed(message) },
-  });
   if (isItem) {
     // Its lane goes on and its map counts it; the map decides whether that fails it.
     await releaseDependents(deps, run, plan, step);

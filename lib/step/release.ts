@@ -279,7 +279,7 @@ export async function skipDownstream(
     if ((await deps.store.markSkipped(runId, key, because)).ok) skipped++;
   });
   if (skipped > 0) {
-    await deps.store.addRunCounts(runId, { skipped });
+    // The event before the count: the count can end the run, and its events come first.
     await deps.store.appendEvent(
       {
         runId,
@@ -290,6 +290,7 @@ export async function skipDownstream(
       },
       expiresAt,
     );
+    await deps.store.addRunCounts(runId, { skipped });
   }
   return skipped;
 }

@@ -44,9 +44,10 @@ describe('AWS requests per step (counted by the SDK middleware)', () => {
     expect(
       ofRun.every((item) => item.data?.status === 'SUCCEEDED' && item.expiration > Date.now() / 1000),
     ).toBe(true);
-    // The state machine's functions: one StartRun, one FinalizeRun, and PollRun reads only the run item.
+    // The state machine's functions: one StartRun, one FinalizeRun, and PollRun reads only
+    // the run item with its counter items: one BatchGetItem a look.
     const snapshot = metrics.snapshot();
-    expect(Object.keys(snapshot.pollRun ?? {})).toEqual(['DynamoDB.GetItem']);
+    expect(Object.keys(snapshot.pollRun ?? {})).toEqual(['DynamoDB.BatchGetItem']);
     expect(snapshot.startRun?.['SQS.SendMessageBatch']).toBe(1);
   });
 

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { type AwsClientOptions, createAwsClients } from '../lib/aws/clients.ts';
+import { sameEndpointEverywhere } from '../lib/aws/config.ts';
 import type { Log } from '../lib/log.ts';
 import { startAccountApis } from './accountApis.ts';
 import { CloudFormationApi } from './cloudformation/api.ts';
@@ -88,7 +89,7 @@ export async function startDeployTarget(options: DeployTargetOptions = {}): Prom
     });
     stoppers.push(() => closeServer(gateway.server));
     const endpoint = gateway.endpoint;
-    const endpoints = { sqs: endpoint, s3: endpoint, dynamodb: endpoint, sfn: endpoint, ecs: endpoint };
+    const endpoints = sameEndpointEverywhere(endpoint);
     const reach: AwsClientOptions = { endpoints, region };
     const clientOptions: AwsClientOptions = { ...reach, credentials: ADMIN_CREDENTIALS };
     const admin = createAwsClients(clientOptions);

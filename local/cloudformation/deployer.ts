@@ -103,14 +103,18 @@ export class Deployer {
         : `${(error as Error).message}. `;
       if (!(error instanceof ResourceFailure))
         this.options.log.warn('cloudformation: deploy failed', { stack: stack.stackName, error });
+      const rolledBack = `${reason}Rollback requested by user.`;
       if (creating) {
-        stack.setStatus(StackStatus.ROLLBACK_IN_PROGRESS, `${reason}Rollback requested by user.`);
+        stack.setStatus(StackStatus.ROLLBACK_IN_PROGRESS, rolledBack);
         await this.deleteAll(stack, context, 'rollback');
         stack.setStatus(StackStatus.ROLLBACK_COMPLETE);
+        // The stack keeps saying why it was rolled back (DescribeStacks' StackStatusReason).
+        stack.statusReason = rolledBack;
       } else {
-        stack.setStatus(StackStatus.UPDATE_ROLLBACK_IN_PROGRESS, `${reason}Rollback requested by user.`);
+        stack.setStatus(StackStatus.UPDATE_ROLLBACK_IN_PROGRESS, rolledBack);
         await this.rollBackUpdate(stack, before, context);
         stack.setStatus(StackStatus.UPDATE_ROLLBACK_COMPLETE);
+        stack.statusReason = rolledBack;
       }
       return;
     }

@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: Fn::Sub strings are CloudFormation templates, not JavaScript ones
 import {
   CloudFormationClient,
   CreateChangeSetCommand,

@@ -135,7 +135,7 @@ async function handle(
     );
   } catch (error) {
     if (!(error instanceof QueryApiError)) throw error;
-    options.log.debug(`${options.name} ${action} refused`, { code: error.code, message: error.message });
+    options.log.debug(`${options.name} ${action} refused`, { code: error.code, reason: error.message });
     sendError(options, response, error);
   }
 }

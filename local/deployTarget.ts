@@ -9,6 +9,7 @@ import { startAccountApis } from './accountApis.ts';
 import { CloudFormationApi } from './cloudformation/api.ts';
 import { DeployedFunctions } from './cloudformation/deployedFunctions.ts';
 import { DeployedIam } from './cloudformation/deployedIam.ts';
+import { DeployedSchedules } from './cloudformation/deployedSchedules.ts';
 import { Deployer } from './cloudformation/deployer.ts';
 import { startQueryApiServer } from './cloudformation/queryProtocol.ts';
 import { closeServer, startDynalite, startFauxqs } from './emulators.ts';
@@ -28,6 +29,8 @@ export interface DeployTargetOptions {
   /** How long each Wait state of a deployed state machine lasts (ms); default 250. */
   readonly waitMs?: number;
   readonly logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'CRITICAL' | 'SILENT';
+  /** The deployed schedules' clock and how often they are checked (0: only on fireDue()). */
+  readonly scheduler?: { readonly now?: () => number; readonly checkEveryMs?: number };
 }
 
 export interface DeployTarget {
@@ -41,6 +44,8 @@ export interface DeployTarget {
   readonly clientOptions: AwsClientOptions;
   readonly cloudFormation: CloudFormationApi;
   readonly lambda: LocalLambda;
+  /** The deployed AWS::Scheduler::Schedule resources, firing their state machine targets. */
+  readonly schedules: DeployedSchedules;
   readonly workDir: string;
   stop(): Promise<void>;
 }
@@ -131,11 +136,22 @@ export async function startDeployTarget(options: DeployTargetOptions = {}): Prom
     // Stopped before the functions they invoke.
     stoppers.push(() => functions.stop());
 
+    const schedules = new DeployedSchedules({ sfn, iam, authority, log, ...options.scheduler });
+    stoppers.push(async () => schedules.stop());
+
     const deployer = new Deployer({
       region,
       accountId,
       log,
-      context: (stack) => ({ stackName: stack.stackName, region, accountId, clients: admin, iam, functions }),
+      context: (stack) => ({
+        stackName: stack.stackName,
+        region,
+        accountId,
+        clients: admin,
+        iam,
+        functions,
+        schedules,
+      }),
     });
     const cloudFormation = new CloudFormationApi({ region, accountId, deployer, s3: admin.s3 });
     const cfnServer = await startQueryApiServer({
@@ -170,6 +186,7 @@ export async function startDeployTarget(options: DeployTargetOptions = {}): Prom
       clientOptions,
       cloudFormation,
       lambda,
+      schedules,
       workDir,
       stop,
     };

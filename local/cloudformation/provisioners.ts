@@ -10,6 +10,7 @@ import {
 import { type ProvisionClients, provisionerFor } from '../resources.ts';
 import type { DeployedFunctions } from './deployedFunctions.ts';
 import type { DeployedIam } from './deployedIam.ts';
+import type { DeployedSchedules } from './deployedSchedules.ts';
 import { ProvisionError } from './provisionError.ts';
 import type { ResourceValues } from './template.ts';
 
@@ -21,6 +22,7 @@ export interface ProvisionContext {
   readonly clients: ProvisionClients;
   readonly iam: DeployedIam;
   readonly functions: DeployedFunctions;
+  readonly schedules: DeployedSchedules;
 }
 
 /** A resource as it exists: its physical id and what Ref and Fn::GetAtt give. */
@@ -283,6 +285,28 @@ const stateMachine: ResourceProvisioner = {
   },
 };
 
+const schedule: ResourceProvisioner = {
+  emulated: true,
+  async create(logicalId, props, context) {
+    const name = String(props.Name ?? generatedName(context, logicalId, 64));
+    context.schedules.put(name, props);
+    const arn = `arn:aws:scheduler:${context.region}:${context.accountId}:schedule/${String(props.GroupName ?? 'default')}/${name}`;
+    return { physicalId: name, ref: name, attributes: { Arn: arn } };
+  },
+  async update(logicalId, props, previous, context) {
+    if (props.Name !== undefined && props.Name !== previous.ref) {
+      const replaced = await schedule.create(logicalId, props, context);
+      await schedule.delete(previous, context);
+      return replaced;
+    }
+    context.schedules.put(previous.ref, props);
+    return previous;
+  },
+  async delete(previous, { schedules }) {
+    schedules.delete(previous.ref);
+  },
+};
+
 /** A type with no local behaviour: recorded, with the Ref and Arn AWS would give it. */
 function recordedOnly(
   nameProperty: string | undefined,
@@ -320,6 +344,7 @@ export const PROVISIONERS: Readonly<Record<string, ResourceProvisioner>> = {
   'AWS::Lambda::Function': lambdaFunction,
   'AWS::Lambda::EventSourceMapping': eventSourceMapping,
   'AWS::StepFunctions::StateMachine': stateMachine,
+  'AWS::Scheduler::Schedule': schedule,
   'AWS::Logs::LogGroup': recordedOnly('LogGroupName', (name, c) => `${at('logs', 'log-group:')(name, c)}:*`),
   'AWS::Logs::MetricFilter': recordedOnly('FilterName', () => undefined),
   'AWS::CloudWatch::Alarm': recordedOnly('AlarmName', at('cloudwatch', 'alarm:')),
@@ -328,7 +353,6 @@ export const PROVISIONERS: Readonly<Record<string, ResourceProvisioner>> = {
   'AWS::Lambda::Permission': recordedOnly(undefined, () => undefined),
   'AWS::ECS::Cluster': recordedOnly('ClusterName', at('ecs', 'cluster/')),
   'AWS::ECS::TaskDefinition': recordedOnly('Family', at('ecs', 'task-definition/')),
-  'AWS::Scheduler::Schedule': recordedOnly('Name', at('scheduler', 'schedule/default/')),
 };
 
 /** The function's zip from the deployment bucket (Code.S3Bucket/S3Key), read as the stack's admin. */

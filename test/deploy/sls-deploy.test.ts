@@ -30,6 +30,8 @@ const FUNCTIONS = ['startRun', 'pollRun', 'finalizeRun', 'executionEnded', 'step
 const scratch = mkdtempSync(join(tmpdir(), 'lambdag-sls-deploy-'));
 const project = join(scratch, 'project');
 let target: DeployTarget;
+/** How far the deployed schedules' clock is ahead of the real one. */
+let clockOffsetMs = 0;
 
 interface SlsResult {
   readonly code: number | null;
@@ -79,7 +81,7 @@ async function stackStatus(): Promise<string | undefined> {
 }
 
 /** Start the diamond job through the deployed state machine (client-sfn, as a user would) and wait for its end. */
-async function runDiamond(): Promise<{ status?: string; output?: string; cause?: string }> {
+async function runDiamond(): Promise<Execution> {
   const { sfn } = createAwsClients(target.clientOptions);
   const stateMachineArn = 'arn:aws:states:us-east-1:000000000000:stateMachine:lambdag-local-run';
   const { executionArn } = await sfn.send(
@@ -88,6 +90,19 @@ async function runDiamond(): Promise<{ status?: string; output?: string; cause?:
       input: JSON.stringify({ job: 'diamond', input: { x: 1 } }),
     }),
   );
+  return finished(executionArn as string);
+}
+
+interface Execution {
+  readonly status?: string;
+  readonly input?: string;
+  readonly output?: string;
+  readonly cause?: string;
+}
+
+/** The execution once it has ended. */
+async function finished(executionArn: string): Promise<Execution> {
+  const { sfn } = createAwsClients(target.clientOptions);
   for (let i = 0; i < 600; i++) {
     const execution = await sfn.send(new DescribeExecutionCommand({ executionArn }));
     if (execution.status !== 'RUNNING') return execution;
@@ -121,7 +136,11 @@ beforeAll(async () => {
     cpSync(join(root, part), join(project, part), { recursive: true });
   }
   symlinkSync(join(root, 'node_modules'), join(project, 'node_modules'), 'dir');
-  target = await startDeployTarget({ logLevel: 'SILENT', workDir: join(scratch, 'target') });
+  target = await startDeployTarget({
+    logLevel: 'SILENT',
+    workDir: join(scratch, 'target'),
+    scheduler: { now: () => Date.now() + clockOffsetMs, checkEveryMs: 0 },
+  });
 }, 60_000);
 
 afterAll(async () => {
@@ -162,6 +181,23 @@ describe('sls deploy --stage local into the embedded stack', () => {
     for (const invocation of target.lambda.invocations) {
       expect(invocation.codeSha256, invocation.functionName).toBe(code[invocation.functionName]);
     }
+  }, 120_000);
+
+  it('fires the job schedule deployed to the stage, as its role', async () => {
+    expect(target.schedules.upcoming().map((s) => s.name)).toEqual(['lambdag-local-diamond-every-minute']);
+
+    clockOffsetMs = 61_000;
+    const [firing, ...others] = target.schedules.fireDue();
+
+    expect(others).toEqual([]);
+    expect(firing?.error).toBeUndefined();
+    const execution = await finished(firing?.executionArn as string);
+    expect(execution.status, execution.cause).toBe('SUCCEEDED');
+    expect(JSON.parse(execution.input ?? '{}')).toEqual({
+      job: 'diamond',
+      input: { x: 1 },
+      clientToken: `schedule/diamond/every-minute/${firing?.tick}`,
+    });
   }, 120_000);
 
   it('runs a changed step after a second deploy, without a restart', async () => {

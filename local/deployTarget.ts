@@ -13,6 +13,7 @@ import { DeployedSchedules } from './cloudformation/deployedSchedules.ts';
 import { Deployer } from './cloudformation/deployer.ts';
 import { startQueryApiServer } from './cloudformation/queryProtocol.ts';
 import { closeServer, startDynalite, startFauxqs } from './emulators.ts';
+import { LocalEventBridge } from './eventBridge.ts';
 import { IamAuthority } from './iam/authority.ts';
 import { startIamGateway } from './iam/gateway.ts';
 import { startLambdaApi } from './lambda/api.ts';
@@ -44,6 +45,8 @@ export interface DeployTarget {
   readonly clientOptions: AwsClientOptions;
   readonly cloudFormation: CloudFormationApi;
   readonly lambda: LocalLambda;
+  /** The default event bus: deployed AWS::Events::Rule resources, fed by the executions' status changes. */
+  readonly events: LocalEventBridge;
   /** The deployed AWS::Scheduler::Schedule resources, firing their state machine targets. */
   readonly schedules: DeployedSchedules;
   readonly workDir: string;
@@ -117,6 +120,17 @@ export async function startDeployTarget(options: DeployTargetOptions = {}): Prom
     stoppers.push(() => lambda.stop());
     const sfn = new LocalStepFunctions(region, accountId, log);
     stoppers.push(() => sfn.stopAll());
+    // The default event bus, fed by the executions' status changes, for deployed rules.
+    const events = new LocalEventBridge({
+      region,
+      accountId,
+      resources: {},
+      resolved: new Map(),
+      functions: new Map(),
+      log,
+    });
+    sfn.publishStatusChanges((entry) => events.put(entry));
+    stoppers.push(() => events.close());
     const sfnServer = await startSfnServer(sfn, log);
     stoppers.push(() => closeServer(sfnServer.server));
     upstreams.states = sfnServer.endpoint;
@@ -127,6 +141,7 @@ export async function startDeployTarget(options: DeployTargetOptions = {}): Prom
       adminSqs: admin.sqs,
       lambda,
       sfn,
+      events,
       iam,
       authority,
       log,
@@ -186,6 +201,7 @@ export async function startDeployTarget(options: DeployTargetOptions = {}): Prom
       clientOptions,
       cloudFormation,
       lambda,
+      events,
       schedules,
       workDir,
       stop,

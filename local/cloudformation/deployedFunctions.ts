@@ -1,6 +1,8 @@
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { type AwsClientOptions, clientConfig } from '../../lib/aws/clients.ts';
 import type { Log } from '../../lib/log.ts';
+import type { LocalEventBridge } from '../eventBridge.ts';
+import { checkEventPattern } from '../eventPattern.ts';
 import { SqsEventSource, type SqsHandler } from '../eventSource.ts';
 import type { IamAuthority } from '../iam/authority.ts';
 import { type FunctionVersion, type LocalLambda, nameOf } from '../lambda/runtime.ts';
@@ -18,6 +20,8 @@ export interface DeployedFunctionsOptions {
   readonly adminSqs: SQSClient;
   readonly lambda: LocalLambda;
   readonly sfn: LocalStepFunctions;
+  /** The default event bus: deployed rules invoke deployed functions from it. */
+  readonly events: LocalEventBridge;
   readonly iam: DeployedIam;
   readonly authority: IamAuthority;
   readonly log: Log;
@@ -37,6 +41,8 @@ type Props = Record<string, unknown>;
 export class DeployedFunctions {
   private readonly mappings = new Map<string, SqsEventSource>();
   private readonly recursiveLoops = new Map<string, 'Allow' | 'Terminate'>();
+  /** AWS::Lambda::Permission statements: who may invoke which function, for which source. */
+  private readonly permissions = new Map<string, Props>();
 
   constructor(private readonly options: DeployedFunctionsOptions) {}
 
@@ -147,9 +153,74 @@ export class DeployedFunctions {
     this.options.sfn.deleteStateMachine(arn);
   }
 
+  /** An AWS::Lambda::Permission: a service may invoke the function (for one source ARN). */
+  addPermission(id: string, props: Props): void {
+    this.permissions.set(id, props);
+  }
+
+  removePermission(id: string): void {
+    this.permissions.delete(id);
+  }
+
+  /**
+   * An AWS::Events::Rule on the default bus: events its pattern matches invoke its Lambda
+   * targets, asynchronously, if a permission lets events.amazonaws.com invoke them for this
+   * rule (on AWS each invocation fails without one).
+   */
+  putRule(name: string, arn: string, props: Props): void {
+    this.options.events.deleteRule(arn);
+    if (props.State === 'DISABLED') return;
+    for (const unsupported of ['ScheduleExpression', 'RoleArn']) {
+      if (props[unsupported] !== undefined)
+        throw new ProvisionError(`${unsupported} is not implemented by the embedded stack's event bus`);
+    }
+    const raw = typeof props.EventPattern === 'string' ? JSON.parse(props.EventPattern) : props.EventPattern;
+    let pattern: ReturnType<typeof checkEventPattern>;
+    try {
+      pattern = checkEventPattern(raw, name);
+    } catch (error) {
+      throw new ProvisionError(`Event pattern is not valid: ${(error as Error).message}`);
+    }
+    const targets = ((props.Targets ?? []) as Props[]).map((target) => {
+      const version = this.version(String(target.Arn));
+      const functionName = version.functionName;
+      return {
+        id: String(target.Id),
+        fn: {
+          functionName,
+          functionArn: version.functionArn,
+          timeoutSeconds: version.timeoutSeconds,
+          memorySize: version.memorySize,
+          handler: async (event: unknown) => {
+            if (!this.mayInvoke(functionName, 'events.amazonaws.com', arn))
+              throw new ProvisionError(
+                `no AWS::Lambda::Permission lets events.amazonaws.com invoke ${functionName} for ${arn}`,
+              );
+            return this.options.lambda.invoke(functionName, event);
+          },
+        },
+      };
+    });
+    this.options.events.putRule({ logicalId: name, arn, pattern, targets });
+  }
+
+  deleteRule(arn: string): void {
+    this.options.events.deleteRule(arn);
+  }
+
   async stop(): Promise<void> {
     await Promise.all([...this.mappings.values()].map((source) => source.stop()));
     this.mappings.clear();
+  }
+
+  private mayInvoke(functionName: string, principal: string, sourceArn: string): boolean {
+    return [...this.permissions.values()].some(
+      (p) =>
+        p.Action === 'lambda:InvokeFunction' &&
+        p.Principal === principal &&
+        nameOf(String(p.FunctionName)) === functionName &&
+        (p.SourceArn === undefined || p.SourceArn === sourceArn),
+    );
   }
 
   private version(functionNameOrArn: string): FunctionVersion {

@@ -193,7 +193,7 @@ describe('CloudFormation in the deploy target', () => {
     expect(await queueNames()).not.toContain('early');
   });
 
-  it('runs a deployed function from its zip, with its environment, timeout and role from the template', async () => {
+  it('runs a deployed function from its zip, with its environment, timeout and role, and its event rules, from the template', async () => {
     const zip = new AdmZip();
     // Returns what its execution environment says: the key it signs with and the template's settings.
     zip.addFile(
@@ -275,6 +275,24 @@ describe('CloudFormation in the deploy target', () => {
             },
           },
         },
+        // The execution's end, on the default bus, invokes the probe: for this rule only.
+        Ended: {
+          Type: 'AWS::Events::Rule',
+          Properties: { EventPattern: endedPattern, Targets: [probeTarget] },
+        },
+        Unpermitted: {
+          Type: 'AWS::Events::Rule',
+          Properties: { EventPattern: endedPattern, Targets: [probeTarget] },
+        },
+        EndedPermission: {
+          Type: 'AWS::Lambda::Permission',
+          Properties: {
+            Action: 'lambda:InvokeFunction',
+            FunctionName: { 'Fn::GetAtt': ['Probe', 'Arn'] },
+            Principal: 'events.amazonaws.com',
+            SourceArn: { 'Fn::GetAtt': ['Ended', 'Arn'] },
+          },
+        },
       },
       Outputs: {
         Machine: { Value: { Ref: 'Machine' } },
@@ -301,6 +319,31 @@ describe('CloudFormation in the deploy target', () => {
     expect(probe).toMatchObject({ greeting: 'hello from probe', memory: '256', event: { ping: 1 } });
     expect(probe.remaining).toBeGreaterThan(0);
     expect(probe.remaining).toBeLessThanOrEqual(7_000);
+    const ended = target.events
+      .events()
+      .find(
+        (e) =>
+          (e.event.detail as { executionArn?: string; status?: string }).executionArn === executionArn &&
+          (e.event.detail as { status?: string }).status === 'SUCCEEDED',
+      );
+    const deliveries = await ended?.deliveries;
+    expect(
+      deliveries
+        ?.map((d) => ({
+          rule: d.rule.replace(/-[0-9A-F]+$/, ''),
+          error: d.error,
+          status: (d.result as { event?: { detail?: { status?: string } } } | undefined)?.event?.detail
+            ?.status,
+        }))
+        .sort((a, b) => a.rule.localeCompare(b.rule)),
+    ).toEqual([
+      { rule: 'probe-Ended', error: undefined, status: 'SUCCEEDED' },
+      {
+        rule: 'probe-Unpermitted',
+        error: expect.stringMatching(/no AWS::Lambda::Permission lets events.amazonaws.com invoke probe/),
+        status: undefined,
+      },
+    ]);
     // The key the function signs with is a session of its role, which may send to one queue only.
     const asFunction = new SQSClient({
       ...clientConfig('sqs', {
@@ -331,6 +374,13 @@ describe('CloudFormation in the deploy target', () => {
     expect(target.lambda.list()).toEqual([]);
   });
 });
+
+const endedPattern = {
+  source: ['aws.states'],
+  'detail-type': ['Step Functions Execution Status Change'],
+  detail: { stateMachineArn: [{ Ref: 'Machine' }], status: ['SUCCEEDED'] },
+};
+const probeTarget = { Id: 'probe', Arn: { 'Fn::GetAtt': ['Probe', 'Arn'] } };
 
 const lambdaTrust = {
   Statement: [{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }],

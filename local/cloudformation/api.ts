@@ -119,7 +119,7 @@ export class CloudFormationApi {
       return { Id: changeSet.id, StackId: stack.stackId };
     },
     DescribeChangeSet: (p) => {
-      const stack = this.stack(p.get('StackName') ?? stackNameOfChangeSet(p.required('ChangeSetName')));
+      const stack = this.stackOfChangeSet(p);
       const changeSet = this.changeSet(stack, p.required('ChangeSetName'));
       return {
         ChangeSetName: changeSet.name,
@@ -139,7 +139,7 @@ export class CloudFormationApi {
       };
     },
     ExecuteChangeSet: (p) => {
-      const stack = this.stack(p.get('StackName') ?? stackNameOfChangeSet(p.required('ChangeSetName')));
+      const stack = this.stackOfChangeSet(p);
       const changeSet = this.changeSet(stack, p.required('ChangeSetName'));
       if (changeSet.executionStatus !== 'AVAILABLE')
         throw new QueryApiError(
@@ -164,7 +164,7 @@ export class CloudFormationApi {
       return {};
     },
     DeleteChangeSet: (p) => {
-      const stack = this.stack(p.get('StackName') ?? stackNameOfChangeSet(p.required('ChangeSetName')));
+      const stack = this.stackOfChangeSet(p);
       // Deleting a change set that is not there (any more) succeeds: Serverless clears the last one so.
       const changeSet = [...stack.changeSets.values()].find((c) =>
         [c.name, c.id].includes(p.required('ChangeSetName')),
@@ -261,6 +261,22 @@ export class CloudFormationApi {
     return stack;
   }
 
+  /** The stack StackName names, or else the one whose change set the ChangeSetName ARN is. */
+  private stackOfChangeSet(p: QueryParams): Stack {
+    const name = p.get('StackName');
+    if (name !== undefined) return this.stack(name);
+    const changeSet = p.required('ChangeSetName');
+    const owner = [...this.stacks.values()].find((s) =>
+      [...s.changeSets.values()].some((c) => c.id === changeSet),
+    );
+    if (!owner)
+      throw new QueryApiError(
+        'ValidationError',
+        `StackName must be given when ChangeSetName is not a change set's ARN (${changeSet})`,
+      );
+    return owner;
+  }
+
   private updatable(nameOrId: string): Stack {
     const stack = this.stack(nameOrId);
     if (stack.inProgress) throw inProgress(stack);
@@ -349,14 +365,6 @@ function inProgress(stack: Stack): QueryApiError {
   return new QueryApiError(
     'ValidationError',
     `Stack:${stack.stackId} is in ${stack.status} state and can not be updated.`,
-  );
-}
-
-/** A change set ARN's stack is not in it; a bare name needs StackName. */
-function stackNameOfChangeSet(changeSet: string): string {
-  throw new QueryApiError(
-    'ValidationError',
-    `StackName must be specified if ChangeSetName is not specified as an ARN (${changeSet}).`,
   );
 }
 

@@ -81,7 +81,12 @@ async function handle(
   if (!upstream) {
     // Logged with its action, so a tool that needs an API the stack lacks says which call it made.
     const action = await actionOf(request, url);
-    options.log.warn('gateway: no such service here', { api: scope.service, action });
+    options.log.warn('gateway: no such service here', {
+      api: scope.service,
+      action,
+      // The embedded stack provisions itself; an empty account takes deployments.
+      ...(scope.service === 'cloudformation' && { hint: 'for sls deploy, start `lambdag local up --empty`' }),
+    });
     return sendJson(response, 400, 'application/json', {
       __type: 'UnknownOperationException',
       message: `the embedded stack has no ${scope.service} API (it has ${Object.keys(options.upstreams).join(', ')}); ${action} was not served`,

@@ -3,7 +3,7 @@ import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { Deployer } from './deployer.ts';
 import { QueryApiError, type QueryOperation, type QueryParams, type XmlValue } from './queryProtocol.ts';
 import { type ChangeSet, Stack, type StackResource, StackStatus } from './stack.ts';
-import { parseTemplate, type Template } from './template.ts';
+import { creationOrder, parseTemplate, type Template } from './template.ts';
 
 export interface CloudFormationOptions {
   readonly region: string;
@@ -296,7 +296,10 @@ export class CloudFormationApi {
 
   /** TemplateBody, or the object TemplateURL names in S3 (path-style or virtual-hosted URL). */
   private async templateOf(p: QueryParams): Promise<Template> {
-    return parseTemplate(await this.templateBodyOf(p));
+    const template = parseTemplate(await this.templateBodyOf(p));
+    // A dependency cycle or a DependsOn on nothing is refused up front, as CloudFormation validates.
+    creationOrder(template.Resources);
+    return template;
   }
 
   private readonly fetchedBodies = new WeakMap<Template, string>();

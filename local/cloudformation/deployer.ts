@@ -126,7 +126,13 @@ export class Deployer {
       const gone = [...before.resources.keys()].filter(
         (id) => !(id in this.wantedResources(stack, template, parameters)),
       );
-      await this.deleteResources(stack, orderedForDeletion(before.template, gone), context, 'cleanup');
+      await this.deleteResources(
+        stack,
+        orderedForDeletion(before.template, gone),
+        context,
+        'cleanup',
+        before.template,
+      );
     }
     stack.setStatus(creating ? StackStatus.CREATE_COMPLETE : StackStatus.UPDATE_COMPLETE);
   }
@@ -248,17 +254,19 @@ export class Deployer {
     return this.deleteResources(stack, orderedForDeletion({ Resources: merged }, ids), context, why);
   }
 
+  /** Delete these resources in this order; a DeletionPolicy Retain (in `policies`' template) keeps one. */
   private async deleteResources(
     stack: Stack,
     ids: readonly string[],
     context: ProvisionContext,
     why: 'delete' | 'rollback' | 'cleanup',
+    policies: Pick<Template, 'Resources'> = stack.template,
   ): Promise<string[]> {
     const failed: string[] = [];
     for (const id of ids) {
       const resource = stack.resources.get(id);
       if (!resource) continue;
-      if (why !== 'rollback' && stack.template.Resources[id]?.DeletionPolicy === 'Retain') {
+      if (why !== 'rollback' && policies.Resources[id]?.DeletionPolicy === 'Retain') {
         stack.resources.delete(id);
         stack.event(id, resource.values.physicalId, resource.type, 'DELETE_SKIPPED');
         continue;

@@ -168,6 +168,23 @@ describe('CloudFormation in the deploy target', () => {
     expect(Attributes?.VisibilityTimeout).toBe('30');
   });
 
+  it('refuses a template whose resources depend on each other in a circle, before creating anything', async () => {
+    const circular = {
+      Resources: {
+        A: { Type: 'AWS::SQS::Queue', DependsOn: 'B', Properties: { QueueName: 'circle-a' } },
+        B: { Type: 'AWS::SQS::Queue', Properties: { QueueName: { 'Fn::GetAtt': ['A', 'QueueName'] } } },
+      },
+    };
+
+    await expect(
+      cfn.send(new CreateStackCommand({ StackName: 'circle', TemplateBody: JSON.stringify(circular) })),
+    ).rejects.toMatchObject({
+      name: 'ValidationError',
+      message: expect.stringMatching(/Circular dependency between resources/),
+    });
+    expect(await queueNames()).not.toContain('circle-a');
+  });
+
   it('fails a create at the resource that cannot be made, and rolls it back (ROLLBACK_COMPLETE)', async () => {
     const stack = await create('missing-code', {
       Resources: {

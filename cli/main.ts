@@ -144,6 +144,11 @@ local
   .command('up')
   .description('start a long-lived local stack that later commands use')
   .addOption(dirOption())
+  .option(
+    '--empty',
+    'an empty account for `sls deploy --stage local` instead (docs/deploy.md): CloudFormation, Lambda and the emulators on one edge port, no lambdag system of its own',
+  )
+  .option('--port <port>', 'with --empty: the edge port (default 4566, as LocalStack; 0 for a free one)')
   .action(async (options) => exit(await localUpCommand(options)));
 local
   .command('down')

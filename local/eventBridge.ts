@@ -43,12 +43,14 @@ export interface PublishedEvent {
   readonly deliveries: Promise<Delivery[]>;
 }
 
-interface Rule {
+/** A rule on the bus: its event pattern and the functions it invokes. */
+export interface EventRule {
   readonly logicalId: string;
   readonly arn: string;
   readonly pattern: EventPattern;
   readonly targets: readonly { readonly id: string; readonly fn: LocalTaskFunction }[];
 }
+type Rule = EventRule;
 
 export interface LocalEventBridgeOptions {
   readonly region: string;
@@ -75,13 +77,24 @@ const ASYNC_RETRIES = 2;
  * (where, without one, every invocation fails); the stack refuses to start without it.
  */
 export class LocalEventBridge {
-  private readonly rules: readonly Rule[];
+  private readonly rules: Rule[];
   private readonly published: PublishedEvent[] = [];
   private readonly inFlight = new Set<Promise<Delivery[]>>();
   private closed = false;
 
   constructor(private readonly options: LocalEventBridgeOptions) {
     this.rules = readRules(options);
+  }
+
+  /** Add a rule, or replace the one with its ARN (a deployed AWS::Events::Rule, local/cloudformation/). */
+  putRule(rule: EventRule): void {
+    this.deleteRule(rule.arn);
+    this.rules.push(rule);
+  }
+
+  deleteRule(arn: string): void {
+    const at = this.rules.findIndex((rule) => rule.arn === arn);
+    if (at >= 0) this.rules.splice(at, 1);
   }
 
   /** The events put on the bus so far, in order, each with its deliveries. */

@@ -2,14 +2,17 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { LocalStackError } from '../lib/errors.ts';
 
-/** Listen on 127.0.0.1 and a free port (never 0.0.0.0); resolves to the server's base URL. */
-export async function listenOnLoopback(server: Server): Promise<string> {
+/**
+ * Listen on 127.0.0.1 (never 0.0.0.0), on `port` or else a free one; resolves to the server's
+ * base URL.
+ */
+export async function listenOnLoopback(server: Server, port = 0): Promise<string> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
+    server.listen(port, '127.0.0.1', () => resolve());
   });
-  const { port } = server.address() as AddressInfo;
-  return `http://127.0.0.1:${port}`;
+  const address = server.address() as AddressInfo;
+  return `http://127.0.0.1:${address.port}`;
 }
 
 /** A request's whole body, refused past `maxBytes` (the emulated APIs' own limit). */

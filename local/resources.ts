@@ -87,7 +87,16 @@ export async function provisionResources(
 }
 
 type Props = Record<string, unknown>;
-type Provisioner = (
+
+/**
+ * How the embedded stack creates a queue, table or bucket from its resolved properties
+ * (undefined for other types); local/cloudformation/ creates deployed stacks' with it too.
+ */
+export function provisionerFor(type: string): Provisioner | undefined {
+  return PROVISIONERS[type as keyof typeof PROVISIONERS];
+}
+
+export type Provisioner = (
   logicalId: string,
   properties: Props,
   clients: ProvisionClients,

@@ -7,15 +7,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
-import dynalite from 'dynalite';
-import { buildApp } from 'fauxqs';
 import { type AwsClientOptions, clientConfig, createAwsClients } from '../lib/aws/clients.ts';
 import { readConfig } from '../lib/aws/config.ts';
 import type { RequestMetrics } from '../lib/aws/requestMetrics.ts';
@@ -25,6 +21,7 @@ import type { JobRegistry } from '../lib/job/registry.ts';
 import type { Log } from '../lib/log.ts';
 import type { RunnerHooks } from '../lib/step/runner.ts';
 import { LocalEcs } from './ecs.ts';
+import { closeServer, startDynalite, startFauxqs } from './emulators.ts';
 import { eventBusForStack, type LocalEventBridge } from './eventBridge.ts';
 import {
   type EventSourceMapping,
@@ -33,7 +30,6 @@ import {
   type SqsHandler,
 } from './eventSource.ts';
 import { expiryRulesOf, LocalExpiry, type LocalExpiryOptions } from './expiry.ts';
-import { listenOnLoopback } from './http.ts';
 import { IamAuthority, type UsageEntry } from './iam/authority.ts';
 import { startIamGateway } from './iam/gateway.ts';
 import type { Role } from './iam/roles.ts';
@@ -45,7 +41,6 @@ import { LocalScheduler, type SchedulerOptions } from './scheduler.ts';
 import { SendAudit } from './sendAudit.ts';
 import { type FunctionSpec, loadServerlessModel, type ServerlessModel } from './serverlessModel.ts';
 import { startSfnServer } from './sfnServer.ts';
-import { SqsTraceHeaders } from './sqsTraceHeaders.ts';
 import {
   type ExecutionStatus,
   LocalStepFunctions,
@@ -511,36 +506,6 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     await stop();
     throw error;
   }
-}
-
-async function startFauxqs(): Promise<{ endpoint: string; stop: () => Promise<void> }> {
-  // startFauxqs() would bind 0.0.0.0; build the app and listen on loopback only.
-  const app = buildApp({ logger: false });
-  // fauxqs 1.9.2 drops the AWSTraceHeader system attribute, which recursive loop detection reads.
-  new SqsTraceHeaders().install(app);
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  const { port } = app.server.address() as AddressInfo;
-  return { endpoint: `http://127.0.0.1:${port}`, stop: () => app.close() };
-}
-
-async function startDynalite(
-  dataDir: string | undefined,
-): Promise<{ endpoint: string; stop: () => Promise<void> }> {
-  if (dataDir) mkdirSync(dataDir, { recursive: true });
-  const server = dynalite({
-    createTableMs: 0,
-    deleteTableMs: 0,
-    updateTableMs: 0,
-    ...(dataDir && { path: dataDir }),
-  });
-  return { endpoint: await listenOnLoopback(server), stop: () => closeServer(server) };
-}
-
-function closeServer(server: Server): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.close((error) => (error ? reject(error) : resolve()));
-    server.closeAllConnections?.();
-  });
 }
 
 /** provider.environment with its Refs resolved; NODE_OPTIONS is for Lambda, not this process. */

@@ -230,6 +230,18 @@ export class LocalStepFunctions {
     return { arn: machine.arn, spec: machine.spec, creationDate: machine.creationDate };
   }
 
+  /**
+   * DeleteStateMachine: the machine is gone for new executions; running ones are stopped, as
+   * Step Functions stops them when their state machine is deleted.
+   */
+  deleteStateMachine(stateMachineArn: string): void {
+    this.machines.delete(stateMachineArn);
+    for (const execution of this.executions.values()) {
+      if (execution.stateMachineArn === stateMachineArn && execution.status === 'RUNNING')
+        this.stopExecution(execution.executionArn, 'States.StateMachineDeleted');
+    }
+  }
+
   /** Stop every running execution (the stack is shutting down) and wait for them to settle. */
   async stopAll(): Promise<void> {
     // The stack shutting down is not a StopExecution: its executions' ends are not events.

@@ -1,10 +1,19 @@
 import { LocalStackError } from '../../lib/errors.ts';
+import { startDeployTarget } from '../../local/deployTarget.ts';
 import { startLocalStack } from '../../local/stack.ts';
 import { bold, dim } from '../format.ts';
 import { clearState, dataDir, readLiveState, stateDir, writeState } from '../localState.ts';
 
+/** LocalStack's edge port: serverless-localstack sends there when AWS_ENDPOINT_URL is not set. */
+const EDGE_PORT = 4566;
+
 /** `lambdag local up`: a long-lived local stack; its DynamoDB state is kept on disk. */
-export async function localUpCommand(options: { dir?: string }): Promise<number> {
+export async function localUpCommand(options: {
+  dir?: string;
+  empty?: boolean;
+  port?: string;
+}): Promise<number> {
+  if (options.empty) return emptyUp(options.port === undefined ? EDGE_PORT : Number(options.port));
   const dir = stateDir(options.dir);
   const live = readLiveState(dir);
   if (live)
@@ -43,6 +52,38 @@ export async function localUpCommand(options: { dir?: string }): Promise<number>
   await stack.stop();
   clearState(dir);
   process.stdout.write('local stack stopped\n');
+  return 0;
+}
+
+/**
+ * `lambdag local up --empty`: an empty account that `sls deploy --stage local` deploys into
+ * (local/deployTarget.ts), in the foreground until Ctrl-C.
+ */
+async function emptyUp(port: number): Promise<number> {
+  if (!Number.isInteger(port) || port < 0 || port > 65_535)
+    throw new LocalStackError(`--port must be a port number, not ${port}`);
+  const target = await startDeployTarget({ port }).catch((error: unknown) => {
+    if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE')
+      throw new LocalStackError(`port ${port} is in use (LocalStack?); choose another with --port`);
+    throw error;
+  });
+  const endpointNote = port === EDGE_PORT ? '' : ` AWS_ENDPOINT_URL=${target.endpoint}`;
+  process.stdout.write(
+    [
+      `${bold('lambdag local account is up')} (pid ${process.pid}): every AWS API on ${target.endpoint}`,
+      `  AWS_ENDPOINT_URL=${target.endpoint} AWS_ACCESS_KEY_ID=${target.env.AWS_ACCESS_KEY_ID} AWS_SECRET_ACCESS_KEY=${target.env.AWS_SECRET_ACCESS_KEY} (the admin key)`,
+      `  functions unzip and log under ${target.workDir}`,
+      dim(`Deploy from another shell:${endpointNote} npx sls deploy --stage local`),
+      dim('Stop with Ctrl-C'),
+      '',
+    ].join('\n'),
+  );
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+  await target.stop();
+  process.stdout.write('local account stopped\n');
   return 0;
 }
 

@@ -118,6 +118,12 @@ export class IamAuthority {
     this.resourcePolicies.push({ prefix: arn, statements });
   }
 
+  /** Detach the resource-based policy attached to `arn` (its bucket policy was deleted). */
+  removeResourcePolicy(arn: string): void {
+    const at = this.resourcePolicies.findIndex(({ prefix }) => prefix === arn);
+    if (at >= 0) this.resourcePolicies.splice(at, 1);
+  }
+
   /** Evaluate each check in order; the first denial is returned (and recorded), else undefined. */
   authorize(
     principal: Principal,

@@ -21,6 +21,8 @@ export interface GatewayOptions {
   readonly log: Log;
   /** DynamoDB's per-partition write limit, when the stack emulates it (local/limits/). */
   readonly partitionWriteLimits?: PartitionWriteLimits;
+  /** The port to listen on (LocalStack's edge port, 4566, for tools that assume it); default a free one. */
+  readonly port?: number;
 }
 
 /** The parts of a SigV4 credential scope the gateway needs. */
@@ -55,7 +57,7 @@ export async function startIamGateway(
     });
   });
   server.keepAliveTimeout = 65_000;
-  const endpoint = await listenOnLoopback(server);
+  const endpoint = await listenOnLoopback(server, options.port);
   server.once('close', () => agent.destroy());
   return { server, endpoint };
 }
@@ -77,10 +79,17 @@ async function handle(
   }
   const upstream = options.upstreams[scope.service];
   if (!upstream) {
-    request.resume();
+    // Logged with its action, so a tool that needs an API the stack lacks says which call it made.
+    const action = await actionOf(request, url);
+    options.log.warn('gateway: no such service here', {
+      api: scope.service,
+      action,
+      // The embedded stack provisions itself; an empty account takes deployments.
+      ...(scope.service === 'cloudformation' && { hint: 'for sls deploy, start `lambdag local up --empty`' }),
+    });
     return sendJson(response, 400, 'application/json', {
       __type: 'UnknownOperationException',
-      message: `the embedded stack has no ${scope.service} API (it has ${Object.keys(options.upstreams).join(', ')})`,
+      message: `the embedded stack has no ${scope.service} API (it has ${Object.keys(options.upstreams).join(', ')}); ${action} was not served`,
     });
   }
   const principal = options.authority.principalOf(scope.accessKeyId);
@@ -186,6 +195,18 @@ function listBucketDenied(
       context: { 'aws:SecureTransport': 'true' },
     },
   ]);
+}
+
+/** A request's operation, for the log: its X-Amz-Target, its query protocol Action, or its method and path. */
+async function actionOf(request: IncomingMessage, url: URL): Promise<string> {
+  const target = request.headers['x-amz-target'];
+  if (typeof target === 'string') {
+    request.resume();
+    return target;
+  }
+  const body = (await readBody(request, MAX_BODY_BYTES)).toString('utf8');
+  const action = url.searchParams.get('Action') ?? new URLSearchParams(body).get('Action');
+  return action ?? `${request.method ?? 'GET'} ${url.pathname}`;
 }
 
 function scopeOf(request: IncomingMessage, url: URL): Scope | undefined {

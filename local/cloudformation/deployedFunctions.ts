@@ -1,0 +1,247 @@
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { type AwsClientOptions, clientConfig } from '../../lib/aws/clients.ts';
+import type { Log } from '../../lib/log.ts';
+import type { LocalEventBridge } from '../eventBridge.ts';
+import { checkEventPattern } from '../eventPattern.ts';
+import { SqsEventSource, type SqsHandler } from '../eventSource.ts';
+import type { IamAuthority } from '../iam/authority.ts';
+import { type FunctionVersion, type LocalLambda, nameOf } from '../lambda/runtime.ts';
+import type { LocalTaskFunction } from '../lambdaContext.ts';
+import type { LocalStepFunctions } from '../stepFunctions.ts';
+import type { DeployedIam } from './deployedIam.ts';
+import { ProvisionError } from './provisionError.ts';
+
+export interface DeployedFunctionsOptions {
+  readonly region: string;
+  readonly accountId: string;
+  /** Where the functions' clients and their event sources' pollers send (the IAM gateway). */
+  readonly reach: AwsClientOptions;
+  /** The admin's SQS client (what the event source's recursive-loop breaker moves messages with). */
+  readonly adminSqs: SQSClient;
+  readonly lambda: LocalLambda;
+  readonly sfn: LocalStepFunctions;
+  /** The default event bus: deployed rules invoke deployed functions from it. */
+  readonly events: LocalEventBridge;
+  readonly iam: DeployedIam;
+  readonly authority: IamAuthority;
+  readonly log: Log;
+  /** How long each Wait state of a deployed state machine lasts locally (ms). */
+  readonly waitMs: number;
+  readonly retryMs: number;
+}
+
+type Props = Record<string, unknown>;
+
+/**
+ * The running side of deployed stacks: AWS::Lambda::Function on the local Lambda (the zip's
+ * bundle), AWS::Lambda::EventSourceMapping as an SQS event source invoking it, and
+ * AWS::StepFunctions::StateMachine whose Lambda tasks invoke it. Invocations go through the
+ * function's name, so a redeployed function's next invocation runs its new code.
+ */
+export class DeployedFunctions {
+  private readonly mappings = new Map<string, SqsEventSource>();
+  private readonly recursiveLoops = new Map<string, 'Allow' | 'Terminate'>();
+  /** AWS::Lambda::Permission statements: who may invoke which function, for which source. */
+  private readonly permissions = new Map<string, Props>();
+
+  constructor(private readonly options: DeployedFunctionsOptions) {}
+
+  async deployFunction(name: string, props: Props, zip: Buffer): Promise<FunctionVersion> {
+    const { region, accountId } = this.options;
+    const variables = ((props.Environment as Props | undefined)?.Variables ?? {}) as Record<string, unknown>;
+    const handler = String(props.Handler ?? '');
+    if (!handler.includes('.')) throw new ProvisionError(`Handler '${handler}' is not file.export`);
+    this.recursiveLoops.set(name, props.RecursiveLoop === 'Allow' ? 'Allow' : 'Terminate');
+    return this.options.lambda.deploy({
+      functionName: name,
+      functionArn: `arn:aws:lambda:${region}:${accountId}:function:${name}`,
+      handler,
+      runtime: String(props.Runtime ?? 'nodejs22.x'),
+      role: String(props.Role ?? ''),
+      memorySize: Number(props.MemorySize ?? 128),
+      timeoutSeconds: Number(props.Timeout ?? 3),
+      // NODE_OPTIONS is for a Lambda process; these functions run in this one's worker threads.
+      environment: Object.fromEntries(
+        Object.entries(variables)
+          .filter(([key]) => key !== 'NODE_OPTIONS')
+          .map(([key, value]) => [key, String(value)]),
+      ),
+      zip,
+    });
+  }
+
+  async deleteFunction(name: string): Promise<void> {
+    this.recursiveLoops.delete(name);
+    await this.options.lambda.delete(name);
+  }
+
+  async createEventSourceMapping(
+    uuid: string,
+    props: Props,
+    queue: { url: string; arn: string },
+  ): Promise<void> {
+    const version = this.version(String(props.FunctionName));
+    const scaling = (props.ScalingConfig ?? {}) as Props;
+    // The mapping polls as the function's role, as Lambda's does.
+    const { credentials } = this.options.iam.session(
+      `${version.functionName}-poller`,
+      version.role,
+      'lambda.amazonaws.com',
+    );
+    const handler: SqsHandler = async (event) =>
+      (await this.options.lambda.invoke(version.functionName, event)) as Awaited<ReturnType<SqsHandler>>;
+    const source = new SqsEventSource(
+      this.options.adminSqs,
+      [
+        {
+          functionName: version.functionName,
+          functionArn: version.functionArn,
+          timeoutSeconds: version.timeoutSeconds,
+          memorySize: version.memorySize,
+          queueUrl: queue.url,
+          queueArn: queue.arn,
+          batchSize: Number(props.BatchSize ?? 10),
+          maximumConcurrency: Number(scaling.MaximumConcurrency ?? 2),
+          reportBatchItemFailures: ((props.FunctionResponseTypes ?? []) as unknown[]).includes(
+            'ReportBatchItemFailures',
+          ),
+          recursiveLoop: this.recursiveLoops.get(version.functionName) ?? 'Terminate',
+          handler,
+          sqs: new SQSClient({
+            ...clientConfig('sqs', { ...this.options.reach, credentials }),
+            useQueueUrlAsEndpoint: false,
+          }),
+        },
+      ],
+      this.options.log,
+    );
+    if (props.Enabled !== false && props.Enabled !== 'false') source.start();
+    this.mappings.set(uuid, source);
+  }
+
+  async deleteEventSourceMapping(uuid: string): Promise<void> {
+    await this.mappings.get(uuid)?.stop();
+    this.mappings.delete(uuid);
+  }
+
+  /** Create or replace the state machine; its Lambda tasks invoke the deployed functions. */
+  deployStateMachine(name: string, props: Props): string {
+    const definition =
+      typeof props.DefinitionString === 'string'
+        ? props.DefinitionString
+        : JSON.stringify(props.Definition ?? {});
+    const roleArn = String(props.RoleArn ?? '');
+    const { principal } = this.options.iam.session(name, roleArn, 'states.amazonaws.com');
+    try {
+      return this.options.sfn.createStateMachine({
+        name,
+        definition,
+        roleArn,
+        functions: this.taskFunctions(definition),
+        waitMs: this.options.waitMs,
+        retryMs: this.options.retryMs,
+        authorize: (action, resource) =>
+          this.options.authority.authorize(principal, `StepFunctions.${action}`, [{ action, resource }])
+            ?.message,
+      });
+    } catch (error) {
+      throw new ProvisionError(`Invalid State Machine Definition: '${(error as Error).message}'`);
+    }
+  }
+
+  deleteStateMachine(arn: string): void {
+    this.options.sfn.deleteStateMachine(arn);
+  }
+
+  /** An AWS::Lambda::Permission: a service may invoke the function (for one source ARN). */
+  addPermission(id: string, props: Props): void {
+    this.permissions.set(id, props);
+  }
+
+  removePermission(id: string): void {
+    this.permissions.delete(id);
+  }
+
+  /**
+   * An AWS::Events::Rule on the default bus: events its pattern matches invoke its Lambda
+   * targets, asynchronously, if a permission lets events.amazonaws.com invoke them for this
+   * rule (on AWS each invocation fails without one).
+   */
+  putRule(name: string, arn: string, props: Props): void {
+    this.options.events.deleteRule(arn);
+    if (props.State === 'DISABLED') return;
+    for (const unsupported of ['ScheduleExpression', 'RoleArn']) {
+      if (props[unsupported] !== undefined)
+        throw new ProvisionError(`${unsupported} is not implemented by the embedded stack's event bus`);
+    }
+    const raw = typeof props.EventPattern === 'string' ? JSON.parse(props.EventPattern) : props.EventPattern;
+    let pattern: ReturnType<typeof checkEventPattern>;
+    try {
+      pattern = checkEventPattern(raw, name);
+    } catch (error) {
+      throw new ProvisionError(`Event pattern is not valid: ${(error as Error).message}`);
+    }
+    const targets = ((props.Targets ?? []) as Props[]).map((target) => {
+      const version = this.version(String(target.Arn));
+      const functionName = version.functionName;
+      return {
+        id: String(target.Id),
+        fn: {
+          functionName,
+          functionArn: version.functionArn,
+          timeoutSeconds: version.timeoutSeconds,
+          memorySize: version.memorySize,
+          handler: async (event: unknown) => {
+            if (!this.mayInvoke(functionName, 'events.amazonaws.com', arn))
+              throw new ProvisionError(
+                `no AWS::Lambda::Permission lets events.amazonaws.com invoke ${functionName} for ${arn}`,
+              );
+            return this.options.lambda.invoke(functionName, event);
+          },
+        },
+      };
+    });
+    this.options.events.putRule({ logicalId: name, arn, pattern, targets });
+  }
+
+  deleteRule(arn: string): void {
+    this.options.events.deleteRule(arn);
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([...this.mappings.values()].map((source) => source.stop()));
+    this.mappings.clear();
+  }
+
+  private mayInvoke(functionName: string, principal: string, sourceArn: string): boolean {
+    return [...this.permissions.values()].some(
+      (p) =>
+        p.Action === 'lambda:InvokeFunction' &&
+        p.Principal === principal &&
+        nameOf(String(p.FunctionName)) === functionName &&
+        (p.SourceArn === undefined || p.SourceArn === sourceArn),
+    );
+  }
+
+  private version(functionNameOrArn: string): FunctionVersion {
+    const version = this.options.lambda.get(functionNameOrArn);
+    if (!version) throw new ProvisionError(`Function does not exist: ${functionNameOrArn}`);
+    return version;
+  }
+
+  /** Each Lambda ARN the definition's Task states name, as a function the engine invokes by name. */
+  private taskFunctions(definition: string): Map<string, LocalTaskFunction> {
+    const functions = new Map<string, LocalTaskFunction>();
+    for (const [, arn] of definition.matchAll(/"Resource"\s*:\s*"(arn:aws[\w-]*:lambda:[^"]+)"/g)) {
+      const version = this.version(arn as string);
+      functions.set(arn as string, {
+        functionName: version.functionName,
+        functionArn: arn as string,
+        timeoutSeconds: version.timeoutSeconds,
+        memorySize: version.memorySize,
+        handler: (event) => this.options.lambda.invoke(nameOf(arn as string), event),
+      });
+    }
+    return functions;
+  }
+}

@@ -1,0 +1,160 @@
+import type { Credentials, IamAuthority, Principal } from '../iam/authority.ts';
+import { checkStatement, type PolicyStatement, type SourcedStatement } from '../iam/policy.ts';
+import type { Role } from '../iam/roles.ts';
+import { QueryApiError } from './queryProtocol.ts';
+
+interface RoleState {
+  readonly logicalId: string;
+  readonly name: string;
+  readonly arn: string;
+  readonly trust: readonly PolicyStatement[];
+  readonly inline: readonly SourcedStatement[];
+}
+
+/**
+ * The IAM of deployed stacks: the roles and policies their templates create, as the IAM
+ * gateway enforces them (local/iam/). A role's statements are read live, so a policy
+ * attached or detached by a later resource applies to the sessions already issued, as in IAM.
+ */
+export class DeployedIam {
+  private readonly roles = new Map<string, RoleState>();
+  /** Each AWS::IAM::Policy: the roles it is attached to and its statements. */
+  private readonly policies = new Map<
+    string,
+    { roles: readonly string[]; statements: readonly SourcedStatement[] }
+  >();
+
+  constructor(
+    private readonly authority: IamAuthority,
+    private readonly accountId: string,
+  ) {}
+
+  putRole(
+    logicalId: string,
+    name: string,
+    trustDocument: unknown,
+    policies: readonly { PolicyName?: unknown; PolicyDocument?: unknown }[],
+  ): { arn: string } {
+    const arn = `arn:aws:iam::${this.accountId}:role/${name}`;
+    const inline = policies.flatMap((policy, i) =>
+      statementsOf(policy.PolicyDocument, `${logicalId}/${String(policy.PolicyName ?? i)}`),
+    );
+    const trust = statementsOf(trustDocument, `${logicalId}/trust`, false).map((s) => s.statement);
+    this.roles.set(name, { logicalId, name, arn, trust, inline });
+    return { arn };
+  }
+
+  deleteRole(name: string): void {
+    this.roles.delete(name);
+  }
+
+  putPolicy(
+    id: string,
+    logicalId: string,
+    policyName: string,
+    roleNames: readonly string[],
+    document: unknown,
+  ): void {
+    for (const name of roleNames) {
+      if (!this.roles.has(name))
+        throw new QueryApiError('NoSuchEntity', `The role with name ${name} cannot be found.`);
+    }
+    this.policies.set(id, {
+      roles: roleNames,
+      statements: statementsOf(document, `${logicalId}/${policyName}`),
+    });
+  }
+
+  deletePolicy(id: string): void {
+    this.policies.delete(id);
+  }
+
+  putBucketPolicy(bucket: string, logicalId: string, document: unknown): void {
+    this.authority.removeResourcePolicy(bucketArn(bucket));
+    this.authority.addResourcePolicy(bucketArn(bucket), statementsOf(document, logicalId));
+  }
+
+  deleteBucketPolicy(bucket: string): void {
+    this.authority.removeResourcePolicy(bucketArn(bucket));
+  }
+
+  /** A session of the role with this ARN for `service` (a function, the state machine): its principal and key. */
+  session(
+    sessionName: string,
+    roleArn: string,
+    service: string,
+  ): { principal: Principal; credentials: Credentials } {
+    const name = roleArn.slice(roleArn.lastIndexOf('/') + 1);
+    if (!this.roles.has(name)) {
+      throw new QueryApiError(
+        'InvalidParameterValueException',
+        `The role defined for the function cannot be assumed by Lambda: ${roleArn} does not exist`,
+      );
+    }
+    return this.authority.issue(sessionName, this.liveRole(name), service);
+  }
+
+  /** The role as the authority evaluates it: its inline statements and every policy attached now. */
+  private liveRole(name: string): Role {
+    const roles = this.roles;
+    const policies = this.policies;
+    const state = roles.get(name) as RoleState;
+    return {
+      logicalId: state.logicalId,
+      name,
+      arn: state.arn,
+      trust: state.trust,
+      get statements() {
+        const current = roles.get(name);
+        if (!current) return [];
+        const attached = [...policies.values()]
+          .filter((p) => p.roles.includes(name))
+          .flatMap((p) => p.statements);
+        return [...current.inline, ...attached];
+      },
+    };
+  }
+}
+
+function bucketArn(bucket: string): string {
+  return `arn:aws:s3:::${bucket}`;
+}
+
+/** A policy document's statements, checked as the gateway will read them. */
+function statementsOf(document: unknown, source: string, check = true): SourcedStatement[] {
+  const raw = (document ?? {}) as { Statement?: unknown };
+  const list = (
+    Array.isArray(raw.Statement) ? raw.Statement : raw.Statement ? [raw.Statement] : []
+  ) as PolicyStatement[];
+  return list.map((statement, i) => {
+    const sourced = {
+      statement: withTextConditions(statement),
+      source: `${source}#${String(statement.Sid ?? i)}`,
+    };
+    if (check) {
+      try {
+        checkStatement(sourced);
+      } catch (error) {
+        throw new QueryApiError('MalformedPolicyDocument', (error as Error).message);
+      }
+    }
+    return sourced;
+  });
+}
+
+/** Condition values as IAM reads them: text (a template may write `false` for "false"). */
+function withTextConditions(statement: PolicyStatement): PolicyStatement {
+  if (!statement.Condition) return statement;
+  const Condition = Object.fromEntries(
+    Object.entries(statement.Condition).map(([operator, keys]) => [
+      operator,
+      Object.fromEntries(
+        Object.entries(keys).map(([key, value]) => [
+          key,
+          Array.isArray(value) ? value.map(String) : String(value),
+        ]),
+      ),
+    ]),
+  );
+  return { ...statement, Condition };
+}

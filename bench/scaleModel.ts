@@ -8,7 +8,7 @@ import { LIMITS } from './scaleLimits.ts';
  * figures are rates AWS would see, not what the emulators do.
  *
  * The write profile is a `Layout`: where a run's items live (how many partition keys, how
- * many counter items). `CURRENT` is the layout in lib/store/keys.ts.
+ * many counter items). `SPREAD` is the layout in lib/store/keys.ts; `ONE_KEY` the one before it.
  */
 
 export interface Workload {
@@ -43,9 +43,12 @@ export interface Layout {
   readonly eventsPerPartitionKey: boolean;
 }
 
-/** lib/store/keys.ts as built: one partition key per run (`RUN#<id>`), the counter on the run item. */
-export const CURRENT: Layout = {
-  name: 'current: one partition key per run, the counter on the run item',
+/**
+ * The layout before 2026-12-06 (and LAMBDAG_RUN_PARTITIONS=1 now): one partition key holds
+ * all of a run's steps, events and its counter.
+ */
+export const ONE_KEY: Layout = {
+  name: 'before: one partition key per run, the counter on it',
   partitionKeys: 1,
   counterItems: 1,
   fanInShardSize: 256,
@@ -101,9 +104,9 @@ export interface ScaleReport {
   readonly notes: readonly string[];
 }
 
-/** The layout issue #19 proposes (not built): 16 partition keys per run, 16 counter items. */
+/** lib/store/keys.ts as built (LAMBDAG_RUN_PARTITIONS=16, the default): 16 partition keys per run, 16 counter items. */
 export const SPREAD: Layout = {
-  name: 'proposed: a run spread over 16 partition keys, the counter over 16 items',
+  name: 'now: a run spread over 16 partition keys, the counter over 16 items',
   partitionKeys: 16,
   counterItems: 16,
   fanInShardSize: 256,
@@ -123,7 +126,7 @@ export interface ModelOptions {
 
 export function modelRun(
   workload: Workload,
-  layout: Layout = CURRENT,
+  layout: Layout = ONE_KEY,
   options: ModelOptions = {},
 ): ScaleReport {
   const { steps, concurrency, batchSize, stepSeconds, overheadSeconds } = workload;

@@ -37,7 +37,7 @@ const EVENT_PAGE = 1_000;
 
 /**
  * The reads behind `lambdag status`, `lambdag runs` and the UI, all through the run store
- * (the byJob index, the run's partition), never a scan of the table.
+ * (the byJob index, the run's partition keys), never a scan of the table.
  */
 export class RunReader {
   constructor(private readonly deps: ReaderDeps) {}

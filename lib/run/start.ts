@@ -38,8 +38,8 @@ const LISTED_REUSED = 100;
 
 /**
  * StartRun writes a plan's step items in slices of this many, each followed by a checkpoint
- * on the run item: a plan too big for one invocation (on AWS a run's partition key takes
- * 1,000 write units a second, docs/scaling.md) goes on in the next StartRun.
+ * on the run item: a plan too big for one invocation (on AWS each of a run's partition keys
+ * takes 1,000 write units a second, docs/scaling.md) goes on in the next StartRun.
  */
 export const PLAN_SLICE_ITEMS = 2_000;
 

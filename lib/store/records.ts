@@ -15,7 +15,7 @@ function strip(item: Item): Item {
   return rest;
 }
 
-/** The TTL attribute of an item created in a run's partition (none when the run has no expiry). */
+/** The TTL attribute of an item created for a run (none when the run has no expiry). */
 export function ttlOf(expiresAt: RunExpiry): Item {
   return expiresAt === undefined ? {} : { [TTL_ATTRIBUTE]: expiresAt };
 }

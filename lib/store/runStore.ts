@@ -12,7 +12,7 @@ export type Transition<T> =
 
 /**
  * The expiry (epoch seconds) of a run's items, the run item's `expiresAt`: every item the
- * store creates in the run's partition carries it as the table's TTL attribute, so the run
+ * store creates for the run carries it as the table's TTL attribute, so the run
  * expires as a whole, with its artifacts (lib/run/retention.ts). Undefined: kept forever (no
  * retention configured, or a run started before runs had one). Only creating writes set
  * it; updates leave it as it is.

@@ -34,6 +34,7 @@ const PER_STAGE = {
     ecs: { enabled: false, image: 'localhost.localstack.cloud:4510/lambdag:latest' },
     env: {
       LAMBDAG_MAX_RECEIVE_COUNT: '5',
+      LAMBDAG_RUN_PARTITIONS: '16',
       LAMBDAG_RETENTION_DAYS: '7',
       LAMBDAG_STALL_SECONDS: '20',
       LAMBDAG_QUEUED_LOST_SECONDS: '30',
@@ -54,6 +55,7 @@ const PER_STAGE = {
     },
     env: {
       LAMBDAG_MAX_RECEIVE_COUNT: '5',
+      LAMBDAG_RUN_PARTITIONS: '16',
       LAMBDAG_RETENTION_DAYS: '30',
       LAMBDAG_STALL_SECONDS: '300',
       LAMBDAG_QUEUED_LOST_SECONDS: '900',
@@ -74,6 +76,7 @@ const PER_STAGE = {
     },
     env: {
       LAMBDAG_MAX_RECEIVE_COUNT: '5',
+      LAMBDAG_RUN_PARTITIONS: '16',
       LAMBDAG_RETENTION_DAYS: '90',
       LAMBDAG_STALL_SECONDS: '300',
       LAMBDAG_QUEUED_LOST_SECONDS: '900',

@@ -22,6 +22,7 @@ describe('PollRun watching a short run itself', () => {
     const { runId, executionArn } = await handle.client.startRun({ job: 'slow' });
     const run = await handle.client.waitForRun(runId);
     expect(run).toMatchObject({ status: RunStatus.SUCCEEDED, result: 'waited' });
+    await handle.stack.waitForExecution(executionArn ?? '');
     // StartRun's state asks for 1 s; PollRun then watches 2 s and 4 s, and the step's 3 s end within them.
     expect(await statesOf(executionArn ?? '')).toEqual([
       'StartRun',
@@ -51,6 +52,9 @@ describe('PollRun watching a short run itself', () => {
     await handle.client.cancelRun(runId, { reason: 'test' });
     const run = await handle.client.waitForRun(runId);
     expect(run.status).toBe(RunStatus.CANCELED);
+    // The run item says CANCELED as FinalizeRun writes it, a moment before its execution
+    // reaches its last state: the history is read once the execution has ended.
+    await handle.stack.waitForExecution(executionArn ?? '');
     // The watching PollRun returned the run CANCELING, and later polls swept it: more than the one poll
     // a run that is not canceled takes.
     expect((await statesOf(executionArn ?? '')).filter((s) => s === 'PollRun').length).toBeGreaterThanOrEqual(

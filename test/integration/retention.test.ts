@@ -23,8 +23,9 @@ async function itemsOf(runId: string): Promise<Record<string, unknown>[]> {
     const out = await handle.deps.aws.ddb.send(
       new ScanCommand({
         TableName: handle.stack.env.LAMBDAG_RUNS_TABLE,
-        FilterExpression: 'pk = :pk',
-        ExpressionAttributeValues: { ':pk': `RUN#${runId}` },
+        // The run item's key, and the partition keys its other items spread over.
+        FilterExpression: 'pk = :pk OR begins_with(pk, :spread)',
+        ExpressionAttributeValues: { ':pk': `RUN#${runId}`, ':spread': `RUN#${runId}#` },
         ExclusiveStartKey: start,
       }),
     );
@@ -44,12 +45,14 @@ async function objectsOf(runId: string): Promise<string[]> {
 const kindOf = (sk: unknown) => String(sk).split('#')[0];
 
 describe('a run and its retention', () => {
-  it('stamps every item of a run, shards and events too, with one expiry: its start plus the retention', async () => {
+  it('stamps every item of a run, shards, events and counters too, with one expiry: its start plus the retention', async () => {
     const run = await runToEnd(handle, 'fanout', { n: FAN_IN_SHARD_SIZE + 4 });
     expect(run.status).toBe('SUCCEEDED');
 
     const items = await itemsOf(run.runId);
-    expect(new Set(items.map((item) => kindOf(item.sk)))).toEqual(new Set(['RUN', 'STEP', 'EVT', 'FANIN']));
+    expect(new Set(items.map((item) => kindOf(item.sk)))).toEqual(
+      new Set(['RUN', 'STEP', 'EVT', 'FANIN', 'COUNTER']),
+    );
     expect(run.expiresAt).toBe(expiryOf(new Date(run.createdAt), LOCAL_RETENTION_DAYS));
     for (const item of items)
       expect({ sk: item.sk, ttl: item[TTL_ATTRIBUTE] }).toEqual({ sk: item.sk, ttl: run.expiresAt });

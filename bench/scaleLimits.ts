@@ -12,7 +12,9 @@ export interface AwsLimit {
   readonly read: string;
 }
 
+import { AWS_ESM_RAMP_PER_MINUTE, AWS_ESM_START_CONCURRENCY } from '../local/limits/eventSourceRamp.ts';
 import { AWS_PARTITION_WRITE_UNITS } from '../local/limits/partitionWriteLimits.ts';
+import { AWS_SQS_IN_FLIGHT_MESSAGES } from '../local/limits/sqsInFlightLimits.ts';
 
 const READ = '2026-12-06';
 
@@ -34,7 +36,7 @@ export const LIMITS = {
   },
   /** Received and not yet deleted, per standard queue. */
   sqsInFlight: {
-    value: 120_000,
+    value: AWS_SQS_IN_FLIGHT_MESSAGES,
     unit: 'in-flight messages per standard queue (ReceiveMessage gets OverLimit on short polls, nothing on long polls)',
     source:
       'SQS Developer Guide, "Amazon SQS standard queue quotas" (docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/quotas-queues.html)',
@@ -42,7 +44,7 @@ export const LIMITS = {
   },
   /** Standard mode: the event source mapping starts with 5 concurrent batches... */
   esmStartConcurrency: {
-    value: 5,
+    value: AWS_ESM_START_CONCURRENCY,
     unit: 'concurrent batches when messages appear (standard mode)',
     source:
       'Lambda Developer Guide, "Configuring scaling behavior for SQS event source mappings" (docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html)',
@@ -50,7 +52,7 @@ export const LIMITS = {
   },
   /** ... and adds up to this many a minute ... */
   esmRampPerMinute: {
-    value: 300,
+    value: AWS_ESM_RAMP_PER_MINUTE,
     unit: 'more concurrent batches a minute (standard mode); provisioned mode scales 3 times faster',
     source: 'same page',
     read: READ,

@@ -4,6 +4,7 @@ import {
   DeleteMessageBatchCommand,
   GetQueueAttributesCommand,
   type Message,
+  OverLimit,
   ReceiveMessageCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
@@ -11,6 +12,7 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda'
 import type { Log } from '../lib/log.ts';
 import { InvocationTrace } from './invocationTrace.ts';
 import { lambdaContext } from './lambdaContext.ts';
+import type { EventSourceRamp, RampLevel } from './limits/eventSourceRamp.ts';
 import { functionHash, invocationTraceHeader, stopsChain } from './lineage.ts';
 import { LoopBreaker } from './loopBreaker.ts';
 import { PollerGate } from './pollerGate.ts';
@@ -55,10 +57,22 @@ export interface EventSourceStats {
    * dropped where it has none.
    */
   recursiveInvocationsDropped: number;
+  /** Receives the queue refused with OverLimit (its in-flight limit): the poller backed off. */
+  overLimitReceives: number;
+}
+
+/** The concurrency one mapping's ramp reached over time (with `limits` on: local/limits/eventSourceRamp.ts). */
+export interface MappingConcurrency {
+  readonly functionName: string;
+  readonly queueArn: string;
+  readonly maximumConcurrency: number;
+  readonly levels: readonly RampLevel[];
 }
 
 /** How long one ReceiveMessage waits for messages; short so that stop() is quick. */
 const LONG_POLL_SECONDS = 1;
+/** How long a poller refused with OverLimit waits before it receives again (a long poll's length). */
+const OVER_LIMIT_BACKOFF_MS = LONG_POLL_SECONDS * 1000;
 
 /**
  * Lambda's SQS event source, in-process: for each mapping, up to
@@ -72,6 +86,10 @@ const LONG_POLL_SECONDS = 1;
  * lineage counts the chain's invocations (`trace`; the handlers' SQS clients send it with
  * what they send), and a message past the limit of a function that does not allow recursion
  * is set aside instead of delivered (local/lineage.ts, local/loopBreaker.ts).
+ * With `scaling`, each mapping ramps up as Lambda's standard mode does instead of starting at
+ * its full concurrency (local/limits/eventSourceRamp.ts). A receive refused with OverLimit (the
+ * queue's in-flight limit) is not a failure: the poller backs off and receives again, and the
+ * messages stay in the queue.
  */
 export class SqsEventSource {
   private readonly counters: EventSourceStats = {
@@ -82,11 +100,15 @@ export class SqsEventSource {
     failedInvocations: 0,
     crashedAfterHandler: 0,
     recursiveInvocationsDropped: 0,
+    overLimitReceives: 0,
   };
   private readonly abort = new AbortController();
   private loops: Promise<void>[] = [];
   private inFlight = 0;
   private readonly loopBreaker: LoopBreaker;
+  private readonly ramps = new Map<EventSourceMapping, EventSourceRamp>();
+  /** Invocations running, per mapping (what its ramp records). */
+  private readonly running = new Map<EventSourceMapping, number>();
 
   constructor(
     private readonly sqs: SQSClient,
@@ -95,6 +117,8 @@ export class SqsEventSource {
     private readonly faults: EventSourceFaults = {},
     /** Where the invocations' trace headers are kept for the handlers' clients to send. */
     private readonly trace = new InvocationTrace(),
+    /** Each mapping's scaling ramp; without it a mapping starts at its full concurrency. */
+    private readonly scaling?: (mapping: EventSourceMapping) => EventSourceRamp,
   ) {
     this.loopBreaker = new LoopBreaker(sqs, log);
   }
@@ -105,12 +129,24 @@ export class SqsEventSource {
     for (const mapping of this.mappings) {
       // The mapping's pollers share one gate: one long poll on an idle queue (see PollerGate).
       const gate = new PollerGate();
-      for (let i = 0; i < mapping.maximumConcurrency; i++) this.loops.push(this.poll(mapping, gate));
+      const ramp = this.scaling?.(mapping);
+      if (ramp) this.ramps.set(mapping, ramp);
+      for (let i = 0; i < mapping.maximumConcurrency; i++) this.loops.push(this.poll(mapping, gate, i));
     }
   }
 
   stats(): EventSourceStats {
     return { ...this.counters };
+  }
+
+  /** Each ramped mapping's concurrency over time (empty without `scaling`). */
+  concurrency(): MappingConcurrency[] {
+    return [...this.ramps.entries()].map(([mapping, ramp]) => ({
+      functionName: mapping.functionName,
+      queueArn: mapping.queueArn,
+      maximumConcurrency: mapping.maximumConcurrency,
+      levels: ramp.series(),
+    }));
   }
 
   /** Resolves when no invocation is running and every mapped queue is empty (or the timeout passes). */
@@ -151,7 +187,10 @@ export class SqsEventSource {
     return true;
   }
 
-  private async poll(mapping: EventSourceMapping, gate: PollerGate): Promise<void> {
+  private async poll(mapping: EventSourceMapping, gate: PollerGate, index: number): Promise<void> {
+    const ramp = this.ramps.get(mapping);
+    // A poller past the ramp's level waits for its turn; once running it keeps running.
+    if (ramp && !(await ramp.waitFor(index, this.abort.signal))) return;
     const max = Math.min(10, mapping.batchSize);
     let idle = false;
     while (await gate.turn(idle, this.abort.signal)) {
@@ -170,9 +209,22 @@ export class SqsEventSource {
         );
         idle = Messages.length < max;
         gate.received(Messages.length, max);
-        if (Messages.length) await this.invoke(mapping, Messages);
+        if (Messages.length) {
+          ramp?.begin();
+          await this.invoke(mapping, Messages);
+        }
       } catch (error) {
         if (this.stopped) return;
+        if (error instanceof OverLimit) {
+          // As Lambda's pollers: the queue is full of in-flight messages; wait for deletes.
+          this.counters.overLimitReceives++;
+          this.log.debug('event source: the queue is at its in-flight limit; backing off', {
+            function: mapping.functionName,
+          });
+          idle = true;
+          await sleep(OVER_LIMIT_BACKOFF_MS);
+          continue;
+        }
         this.log.error('event source poll failed; retrying', { function: mapping.functionName, error });
         await sleep(250);
       }
@@ -199,6 +251,9 @@ export class SqsEventSource {
     this.counters.invocations++;
     this.counters.received += records.length;
     this.inFlight++;
+    const running = (this.running.get(mapping) ?? 0) + 1;
+    this.running.set(mapping, running);
+    this.ramps.get(mapping)?.invoked(running);
     let toDelete: SQSRecord[] = [];
     try {
       const response = await this.trace.run(traceHeader, () =>
@@ -217,6 +272,7 @@ export class SqsEventSource {
       this.log.warn('step worker invocation failed; the batch will be redelivered', { error });
     } finally {
       this.inFlight--;
+      this.running.set(mapping, (this.running.get(mapping) ?? 1) - 1);
     }
     const crashAfterHandler = this.faults.crashAfterHandler;
     if (crashAfterHandler) {

@@ -26,6 +26,7 @@ import { eventBusForStack, type LocalEventBridge } from './eventBridge.ts';
 import {
   type EventSourceMapping,
   type EventSourceStats,
+  type MappingConcurrency,
   SqsEventSource,
   type SqsHandler,
 } from './eventSource.ts';
@@ -35,7 +36,9 @@ import { startIamGateway } from './iam/gateway.ts';
 import type { Role } from './iam/roles.ts';
 import { StackIam } from './iam/stackIam.ts';
 import { InvocationTrace } from './invocationTrace.ts';
+import { EventSourceRamp } from './limits/eventSourceRamp.ts';
 import { AWS_PARTITION_WRITE_UNITS, PartitionWriteLimits } from './limits/partitionWriteLimits.ts';
+import { AWS_SQS_IN_FLIGHT_MESSAGES, SqsInFlightLimits } from './limits/sqsInFlightLimits.ts';
 import { provisionResources, type ResourceMap, resolveIntrinsics } from './resources.ts';
 import { LocalScheduler, type SchedulerOptions } from './scheduler.ts';
 import { SendAudit } from './sendAudit.ts';
@@ -105,10 +108,23 @@ export interface LocalStackOptions {
   readonly functionEnvironment?: Readonly<Record<string, string>>;
   /**
    * Emulate AWS's limits, scaled down by `scale` (AWS's rate divided by it) so one machine
-   * shows where a big run would hit them: DynamoDB's write units per partition key
-   * (local/limits/partitionWriteLimits.ts). Off by default.
+   * shows where a big run would hit them (local/limits/). Off by default.
    */
-  readonly limits?: { readonly scale: number };
+  readonly limits?: EmulatedLimits;
+}
+
+/**
+ * AWS's limits divided by `scale`, each on unless turned off: a test that needs one limit to
+ * bind at a scale where another would stall the run turns the other off.
+ */
+export interface EmulatedLimits {
+  readonly scale: number;
+  /** DynamoDB's write units a second per partition key (partitionWriteLimits.ts). */
+  readonly partitionWrites?: boolean;
+  /** SQS's in-flight messages per standard queue (sqsInFlightLimits.ts). */
+  readonly sqsInFlight?: boolean;
+  /** The SQS event source's scaling ramp, standard mode (eventSourceRamp.ts). */
+  readonly eventSourceRamp?: boolean;
 }
 
 export interface LocalStackFaults {
@@ -162,7 +178,12 @@ export interface LocalStack {
   readonly iam: StackIam;
   startExecution(input: unknown, name?: string): Promise<{ executionArn: string }>;
   waitForExecution(executionArn: string): Promise<ExecutionOutcome>;
-  readonly eventSource: { stats(): EventSourceStats; drain(timeoutMs?: number): Promise<boolean> };
+  readonly eventSource: {
+    stats(): EventSourceStats;
+    drain(timeoutMs?: number): Promise<boolean>;
+    /** Each mapping's concurrency over time, when the ramp is emulated (`limits`). */
+    concurrency(): MappingConcurrency[];
+  };
   /** The local ECS: `runtime: 'ecs'` steps run as its child-process tasks. */
   readonly ecs: LocalEcs;
   /** The default event bus: serverless.yml's rules, fed by the executions' status changes. */
@@ -174,6 +195,8 @@ export interface LocalStack {
   readonly expiry: LocalExpiry;
   /** The emulated partition write limit and what it refused; present when `limits` was set. */
   readonly partitionWriteLimits?: PartitionWriteLimits;
+  /** The emulated SQS in-flight limit and the receives it refused; present when `limits` was set. */
+  readonly sqsInFlightLimits?: SqsInFlightLimits;
   stop(): Promise<void>;
 }
 
@@ -231,19 +254,35 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     // Filled with each table's keys once the tables exist.
     const hashKeys = new Map<string, string>();
     const rangeKeys = new Map<string, string>();
-    const partitionWriteLimits = options.limits
-      ? new PartitionWriteLimits({
-          unitsPerSecond: AWS_PARTITION_WRITE_UNITS / options.limits.scale,
-          hashKeys,
-          rangeKeys,
-        })
-      : undefined;
+    const limits = options.limits;
+    const partitionWriteLimits =
+      limits && limits.partitionWrites !== false
+        ? new PartitionWriteLimits({
+            unitsPerSecond: AWS_PARTITION_WRITE_UNITS / limits.scale,
+            hashKeys,
+            rangeKeys,
+          })
+        : undefined;
+    // Asks a queue's visibility timeout as the operator (after `admin` exists: at the first receive).
+    const sqsInFlightLimits =
+      limits && limits.sqsInFlight !== false
+        ? new SqsInFlightLimits({
+            messagesPerQueue: Math.max(1, Math.floor(AWS_SQS_IN_FLIGHT_MESSAGES / limits.scale)),
+            visibilityTimeoutOf: async (queueUrl) => {
+              const { Attributes } = await admin.sqs.send(
+                new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['VisibilityTimeout'] }),
+              );
+              return Number(Attributes?.VisibilityTimeout ?? 30);
+            },
+          })
+        : undefined;
     const gateway = await startIamGateway({
       upstreams,
       authority,
       context: { taskDefinitionRoles: (arn) => iam?.taskDefinitionRoles(arn) ?? [] },
       log,
       ...(partitionWriteLimits && { partitionWriteLimits }),
+      ...(sqsInFlightLimits && { sqsInFlightLimits }),
     });
     stoppers.push(() => closeServer(gateway.server));
     const edge = gateway.endpoint;
@@ -420,6 +459,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       log,
       { crashAfterHandler: options.faults?.crashAfterHandler },
       trace,
+      limits && limits.eventSourceRamp !== false
+        ? (mapping) => EventSourceRamp.scaled(limits.scale, mapping.maximumConcurrency)
+        : undefined,
     );
     eventSource.start();
     // Stopped before the executions and servers it depends on.
@@ -500,6 +542,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       ...(scheduler && { scheduler }),
       expiry,
       ...(partitionWriteLimits && { partitionWriteLimits }),
+      ...(sqsInFlightLimits && { sqsInFlightLimits }),
       stop,
     };
   } catch (error) {

@@ -10,6 +10,7 @@ import {
 import type { Log } from '../../lib/log.ts';
 import { listenOnLoopback, readBody } from '../http.ts';
 import { PartitionWriteLimits } from '../limits/partitionWriteLimits.ts';
+import { SqsInFlightLimits } from '../limits/sqsInFlightLimits.ts';
 import type { AccessDenied, IamAuthority, Principal } from './authority.ts';
 import { type ApiRequest, authorizationOf, needsBody, type RequestContext } from './requestActions.ts';
 
@@ -21,6 +22,8 @@ export interface GatewayOptions {
   readonly log: Log;
   /** DynamoDB's per-partition write limit, when the stack emulates it (local/limits/). */
   readonly partitionWriteLimits?: PartitionWriteLimits;
+  /** SQS's in-flight limit per queue, when the stack emulates it (local/limits/). */
+  readonly sqsInFlightLimits?: SqsInFlightLimits;
   /** The port to listen on (LocalStack's edge port, 4566, for tools that assume it); default a free one. */
   readonly port?: number;
 }
@@ -106,10 +109,12 @@ async function handle(
     scope.service === 'dynamodb' && PartitionWriteLimits.isWrite(target)
       ? options.partitionWriteLimits
       : undefined;
-  if (principal === 'admin' && !limits) return forward(agent, upstream, request, response);
+  const inFlight =
+    scope.service === 'sqs' && SqsInFlightLimits.follows(target) ? options.sqsInFlightLimits : undefined;
+  if (principal === 'admin' && !limits && !inFlight) return forward(agent, upstream, request, response);
 
   let body =
-    limits || needsBody(scope.service, method, url.searchParams)
+    limits || inFlight || needsBody(scope.service, method, url.searchParams)
       ? await readBody(request, MAX_BODY_BYTES)
       : undefined;
   let missingObject: (() => AccessDenied | undefined) | undefined;
@@ -133,7 +138,25 @@ async function handle(
       unprocessed = admission.unprocessed;
     }
   }
-  return forward(agent, upstream, request, response, body, missingObject, unprocessed);
+  if (inFlight && body && target) {
+    // A receive held at the limit (a long poll) ends when its caller goes away.
+    const caller = new AbortController();
+    response.once('close', () => caller.abort());
+    const admission = await inFlight.admit(target, body, caller.signal);
+    if (admission.kind === 'answer') {
+      const { status, body: answer, headers } = admission;
+      return sendJson(response, status, 'application/x-amz-json-1.0', answer, headers);
+    }
+    const { settle } = admission;
+    if (settle) {
+      try {
+        return await forward(agent, upstream, request, response, { body: admission.body, onAnswer: settle });
+      } finally {
+        settle(undefined, undefined); // a no-op once answered: the reservation ends either way
+      }
+    }
+  }
+  return forward(agent, upstream, request, response, { body, missingObject, unprocessed });
 }
 
 /**
@@ -219,14 +242,21 @@ function scopeOf(request: IncomingMessage, url: URL): Scope | undefined {
   return { accessKeyId, region, service };
 }
 
+interface ForwardOptions {
+  /** The body read (and perhaps rewritten) here; else the request is streamed. */
+  readonly body?: Buffer | undefined;
+  readonly missingObject?: (() => AccessDenied | undefined) | undefined;
+  readonly unprocessed?: Record<string, unknown[]> | undefined;
+  /** Sees the emulator's whole answer before the caller does. */
+  readonly onAnswer?: ((status: number, answer: Buffer) => void) | undefined;
+}
+
 function forward(
   agent: Agent,
   upstream: string,
   request: IncomingMessage,
   response: ServerResponse,
-  body?: Buffer,
-  onMissing?: () => AccessDenied | undefined,
-  unprocessed?: Record<string, unknown[]>,
+  { body, missingObject: onMissing, unprocessed, onAnswer }: ForwardOptions = {},
 ): Promise<void> {
   const target = new URL(upstream);
   return new Promise((resolve, reject) => {
@@ -250,6 +280,15 @@ function forward(
         }
         if (unprocessed && incoming.statusCode === 200) {
           addUnprocessedItems(incoming, response, unprocessed).then(resolve, reject);
+          return;
+        }
+        if (onAnswer) {
+          readBody(incoming, MAX_BODY_BYTES).then((answer) => {
+            onAnswer(incoming.statusCode ?? 502, answer);
+            response.writeHead(incoming.statusCode ?? 502, incoming.headers);
+            response.end(answer);
+            resolve();
+          }, reject);
           return;
         }
         response.writeHead(incoming.statusCode ?? 502, incoming.headers);

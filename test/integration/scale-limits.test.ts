@@ -1,23 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { expectedSum } from '../../examples/fanout/job.ts';
-import { EventType } from '../../lib/eventTypes.ts';
 import { RunLayout, runPk } from '../../lib/store/keys.ts';
 import type { ThrottleCount } from '../../local/limits/partitionWriteLimits.ts';
-import { eventsOf, runToEnd, type StackHandle, statusCounts, stepsOf, useStack } from '../support/stack.ts';
+import { fanOutSucceeds } from '../support/fanOut.ts';
+import { type StackHandle, useStack } from '../support/stack.ts';
 
 // AWS's 1,000 write units a second per partition key, scaled down 10 times: 100 a second.
 const LIMITS = { limits: { scale: 10 }, concurrency: 8 } as const;
 const N = 200;
 
-/** Runs the fan-out under the scaled limit; it must succeed with no throttle reaching a step. */
+/** The fan-out under the scaled limits, and the throttled writes of its run's items. */
 async function fanOutUnderLimit(handle: StackHandle) {
-  const run = await runToEnd(handle, 'fanout', { n: N });
-  // The error first: a throttle that reached a step or the run shows here, named.
-  expect(run.error).toBeUndefined();
-  expect(run).toMatchObject({ status: 'SUCCEEDED', result: { n: N, sum: expectedSum(N) } });
-  expect(statusCounts(await stepsOf(handle, run.runId))).toEqual({ SUCCEEDED: N + 2 });
-  const events = await eventsOf(handle, run.runId);
-  expect(events.filter((e) => e.type === EventType.STEP_FAILURE)).toEqual([]);
+  const run = await fanOutSucceeds(handle, N);
   const runTable = handle.stack.env.LAMBDAG_RUNS_TABLE;
   const throttled = (handle.stack.partitionWriteLimits?.throttled() ?? []).filter(
     (t) => t.table === runTable && t.partitionKey.startsWith(runPk(run.runId)),

@@ -6,34 +6,10 @@ import {
   SendMessageBatchCommand,
 } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
-import { expectedSum } from '../../examples/fanout/job.ts';
-import { QueueInspector } from '../../lib/client/queueInspector.ts';
-import { EventType } from '../../lib/eventTypes.ts';
-import {
-  eventsOf,
-  runToEnd,
-  type StackHandle,
-  statusCounts,
-  stepsOf,
-  until,
-  useStack,
-} from '../support/stack.ts';
+import { fanOutSucceeds } from '../support/fanOut.ts';
+import { until, useStack } from '../support/stack.ts';
 
 const N = 200;
-
-/** The fan-out must succeed with every step SUCCEEDED, no STEP_FAILURE and nothing in a DLQ. */
-async function fanOutSucceeds(handle: StackHandle) {
-  const run = await runToEnd(handle, 'fanout', { n: N });
-  expect(run.error).toBeUndefined();
-  expect(run).toMatchObject({ status: 'SUCCEEDED', result: { n: N, sum: expectedSum(N) } });
-  expect(statusCounts(await stepsOf(handle, run.runId))).toEqual({ SUCCEEDED: N + 2 });
-  const events = await eventsOf(handle, run.runId);
-  expect(events.filter((e) => e.type === EventType.STEP_FAILURE)).toEqual([]);
-  const queues = await new QueueInspector(handle.deps.aws.sqs, handle.deps.config.queues).stats();
-  for (const queue of queues)
-    expect({ queue: queue.name, dlq: queue.dlq?.visible }).toEqual({ queue: queue.name, dlq: 0 });
-  return run;
-}
 
 // AWS's 120,000 in-flight messages per queue divided by 4,000: 30, under the 8 x 10 the event
 // source would take at once. The other limits would stall a run at this scale: off.
@@ -46,7 +22,7 @@ describe("SQS's in-flight limit, scaled down", () => {
   it('a fan-out with more messages than the limit in flight still succeeds: receives are refused, no message is lost', async () => {
     const limits = handle.stack.sqsInFlightLimits;
     expect(limits?.limit).toBe(30);
-    await fanOutSucceeds(handle);
+    await fanOutSucceeds(handle, N);
     const stepsQueue = handle.deps.config.queues.default as string;
     // The event source long-polls: the queue held its receives at the limit, with no error.
     const refused = limits?.refused().find((r) => r.queueUrl === stepsQueue);
@@ -102,7 +78,7 @@ describe("the SQS event source's scaling ramp, scaled down", () => {
   });
 
   it('starts at one concurrent batch and rises a step at a time to the maximum, never running more than it reached', async () => {
-    await fanOutSucceeds(handle);
+    await fanOutSucceeds(handle, N);
     const stepsQueue = handle.deps.config.queues.default as string;
     const steps = () =>
       handle.stack.eventSource

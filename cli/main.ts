@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { LambdagError } from '../lib/errors.ts';
 import { cancelCommand } from './commands/cancel.ts';
+import { concurrencyCommand, concurrencySetCommand } from './commands/concurrency.ts';
 import { logsCommand, runsCommand, statusCommand } from './commands/inspect.ts';
 import { localDownCommand, localUpCommand } from './commands/local.ts';
 import { dlqListCommand, dlqRedriveCommand, queuesCommand } from './commands/queues.ts';
@@ -92,6 +93,20 @@ targetOptions(program.command('queues'))
   .description('depth, in flight, delayed and dead letters of every step queue')
   .option('--json', 'print JSON')
   .action(async (options) => exit(await queuesCommand(options)));
+
+const concurrency = program
+  .command('concurrency')
+  .description('keyed concurrency limits (docs/concurrency.md)');
+targetOptions(concurrency.command('list', { isDefault: true }))
+  .description('every concurrency key: its limit, the attempts holding its slots and those waiting')
+  .option('--json', 'print JSON')
+  .action(async (options) => exit(await concurrencyCommand(options)));
+targetOptions(concurrency.command('set <key> <limit>'))
+  .description("set a key's limit, in force from the next attempt that asks (no deploy)")
+  .option('--json', 'print JSON')
+  .action(async (key: string, limit: string, options) =>
+    exit(await concurrencySetCommand(key, limit, options)),
+  );
 
 const dlq = program.command('dlq').description("the step queues' dead-letter queues");
 targetOptions(dlq.command('list'))

@@ -33,6 +33,8 @@ export type SlotGrant =
   | {
       readonly held: false;
       readonly since: number;
+      /** This attempt had not waited yet: its wait begins (once per wait, not per ask). */
+      readonly firstWait: boolean;
       readonly delaySeconds: number;
       readonly limit: number;
       readonly ahead: number;
@@ -55,7 +57,7 @@ export class SlotGate {
         this.slots.readWaiters(key, request.limit + WAITERS_READ_EXTRA),
       ]);
       // The key's first use: its limit item, which `lambdag concurrency` lists (once per key).
-      if (!slots.limit) await this.slots.declareKey(key, request.limit);
+      if (slots.limit?.declared === undefined) await this.slots.declareKey(key, request.limit);
       const decision = decideSlot(slots, waiters, {
         limit: request.limit,
         holder,
@@ -73,16 +75,25 @@ export class SlotGate {
         if (tryNumber < TAKE_TRIES) continue;
       }
       const delaySeconds = decision.take ? 1 : decision.delaySeconds;
-      const since = request.waitingSince ?? now;
+      // A copy of a waiting attempt's message (reconciliation re-sends a step QUEUED for
+      // long) keeps the attempt's place in line and its one STEP_WAITING_FOR_SLOT.
+      const known = waiters.find((waiter) => waiter.holder === holder && waiter.until > now);
+      const since = request.waitingSince ?? known?.since ?? now;
       await this.slots.putWaiter({ key, holder, since, until: now + delaySeconds * 1000 + WAITER_GRACE_MS });
       return {
         held: false,
         since,
+        firstWait: request.waitingSince === undefined && known === undefined,
         delaySeconds,
         limit: decision.limit,
         ahead: decision.take ? 0 : decision.ahead,
       };
     }
+  }
+
+  /** The attempt no longer waits (its step moved on): its waiter item goes. */
+  async forget(key: string, holder: string, since: number): Promise<void> {
+    await this.slots.deleteWaiter(key, holder, since);
   }
 
   /**

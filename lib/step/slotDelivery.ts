@@ -8,6 +8,14 @@ import { attemptTimeoutMs } from './attemptWatch.ts';
 import type { StepMessage } from './messages.ts';
 import { waitForSlot, waitingSinceOf } from './sqsRedelivery.ts';
 
+/**
+ * A waiting attempt notes it is alive on its step item when a multiple of this has passed
+ * since it began to wait: with waits of at most MAX_WAIT_SECONDS between asks, its step
+ * is never untouched for long enough to look lost (LAMBDAG_QUEUED_LOST_SECONDS, 30 s at
+ * least).
+ */
+const ALIVE_NOTE_MS = 5_000;
+
 /** A lease lasts an attempt's time; with no limit known (no timeout, no deadline), Lambda's longest. */
 const DEFAULT_ATTEMPT_MS = 15 * 60_000;
 
@@ -15,6 +23,11 @@ const DEFAULT_ATTEMPT_MS = 15 * 60_000;
 export interface AttemptSlots {
   readonly gate: SlotGate;
   readonly planOf: (message: StepMessage) => JobPlan;
+}
+
+/** The attempt stopped waiting for a slot of `key`: its step is no longer at this attempt. */
+export interface StaleWhileWaiting {
+  readonly staleWhileWaiting: string;
 }
 
 /** The record's attempt went back to its queue to wait for a slot of `key`. */
@@ -37,12 +50,21 @@ export async function runHoldingSlot<T>(
   message: StepMessage,
   deadline: number | undefined,
   attempt: () => Promise<T>,
-): Promise<T | WaitingForSlot> {
+): Promise<T | WaitingForSlot | StaleWhileWaiting> {
   const request = slotRequestOf(slots.planOf(message), message, deadline, waitingSinceOf(record));
   if (!request) return attempt();
   const grant = await slots.gate.acquire(request);
   if (!grant.held) {
-    if (request.waitingSince === undefined) {
+    if (grant.firstWait || aliveNoteDue(record, grant.since)) {
+      // Reconciliation re-sends a step QUEUED and untouched for long: this one is alive.
+      const noted = await deps.store.noteSlotWait(message.runId, message.step, message.attempt);
+      if (!noted.ok) {
+        // Canceled, run by another copy, or over: nothing to wait for.
+        await slots.gate.forget(request.key, request.holder, grant.since);
+        return { staleWhileWaiting: request.key };
+      }
+    }
+    if (grant.firstWait) {
       await deps.store.appendEvent(
         {
           runId: message.runId,
@@ -89,4 +111,11 @@ export function slotRequestOf(
     attemptMs: attemptTimeoutMs(spec.options.timeoutSeconds, deadline) ?? DEFAULT_ATTEMPT_MS,
     ...(waitingSince === undefined ? {} : { waitingSince }),
   };
+}
+
+/** Did a multiple of ALIVE_NOTE_MS of waiting pass between the record's previous ask (when it was sent) and now? */
+function aliveNoteDue(record: SQSRecord, since: number, now = Date.now()): boolean {
+  const sentAt = Number(record.attributes.SentTimestamp);
+  if (!Number.isFinite(sentAt)) return true;
+  return Math.floor((now - since) / ALIVE_NOTE_MS) > Math.floor((sentAt - since) / ALIVE_NOTE_MS);
 }

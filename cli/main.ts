@@ -148,6 +148,11 @@ program
   .option('--timeout <seconds>', 'give up on runs still going after this long (they count as stuck)', '600')
   .option('--map-rate <rate>', 'chance a step is a map stage (list, map, collect)', '0.1')
   .option('--max-items <n>', "most items of a map stage's map", '20')
+  .option(
+    '--limit-rate <rate>',
+    'chance a plain step has a keyed concurrency limit (2 keys of 4 slots; 0: none)',
+    '0.1',
+  )
   .option('--json', 'print the report as JSON')
   .option('--verbose', "show the workers' warnings and errors as the faults happen")
   .action(async (options) => exit(await simulateCommand(options)));

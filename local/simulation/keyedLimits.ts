@@ -1,6 +1,8 @@
+import type { Deps } from '../../lib/deps.ts';
 import { EventType } from '../../lib/eventTypes.ts';
 import type { SlotLease, SlotStore } from '../../lib/store/slotStore.ts';
-import type { RunEvent } from '../../lib/store/types.ts';
+import type { RunEvent, RunRecord } from '../../lib/store/types.ts';
+import { limitOf, type RandomDagInput, randomDag } from './randomDag.ts';
 
 /**
  * The keyed-concurrency audit (docs/concurrency.md), shared by `lambdag simulate` and the
@@ -76,4 +78,59 @@ export async function heldLeases(
 ): Promise<SlotLease[]> {
   const reads = await Promise.all(keys.map((key) => slots.readSlots(key)));
   return reads.flatMap((read) => read.leases.filter((lease) => lease.until > now));
+}
+
+/** What the simulation's keyed-limit audit found (SimulationReport.keyedLimits). */
+export interface KeyedLimitsAudit {
+  /** Per key: its limit, the most attempts that ran at once, and how many attempts ran. */
+  readonly keys: { key: string; limit: number; peak: number; attempts: number }[];
+  /** Keys that ran more at once than their limit: must be none. */
+  readonly overLimit: string[];
+  /** Leases still held after every run ended: must be none. */
+  readonly leasesLeft: string[];
+  /** STEP_WAITING_FOR_SLOT events: attempts that waited for a slot. */
+  readonly waits: number;
+}
+
+/** `lambdag simulate`'s keyed limits unless told otherwise. */
+export const DEFAULT_KEYED_LIMITS = { rate: 0.1, keys: 2, limit: 4 } as const;
+
+/**
+ * No key ran more attempts at once than its limit (from the finished runs' events, spans
+ * from STEP_START to outcome), and no lease is held once every run has ended.
+ */
+export async function auditKeyedLimits(
+  deps: Deps,
+  runs: readonly RunRecord[],
+  limits: { readonly keys: number; readonly limit: number },
+): Promise<KeyedLimitsAudit> {
+  const spans = new Map<string, AttemptSpan[]>();
+  let waits = 0;
+  for (const run of runs) {
+    const input = randomDag.parseInput(run.input) as RandomDagInput;
+    const { events } = await deps.store.listEvents(run.runId);
+    waits += events.filter((e) => e.type === EventType.STEP_WAITING_FOR_SLOT).length;
+    for (const span of attemptSpans(run.runId, events)) {
+      const key = limitOf(input, span.step)?.key;
+      if (key !== undefined) spans.set(key, [...(spans.get(key) ?? []), span]);
+    }
+  }
+  const keys = Array.from({ length: limits.keys }, (_, i) => `sim-${i}`).map((key) => ({
+    key,
+    limit: limits.limit,
+    peak: peakRunning(spans.get(key) ?? []),
+    attempts: spans.get(key)?.length ?? 0,
+  }));
+  const held = await heldLeases(
+    deps.slots,
+    keys.map((k) => k.key),
+  );
+  return {
+    keys,
+    overLimit: keys
+      .filter((k) => k.peak > k.limit)
+      .map((k) => `${k.key}: ${k.peak} at once, limit ${k.limit}`),
+    leasesLeft: held.map((lease) => `${lease.key} slot ${lease.slot}: ${lease.holder}`),
+    waits,
+  };
 }

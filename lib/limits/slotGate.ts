@@ -58,32 +58,32 @@ export class SlotGate {
       ]);
       // The key's first use: its limit item, which `lambdag concurrency` lists (once per key).
       if (slots.limit?.declared === undefined) await this.slots.declareKey(key, request.limit);
+      // A copy of a waiting attempt's message (a duplicate delivery, or reconciliation's
+      // re-send) keeps the attempt's place in line and its one STEP_WAITING_FOR_SLOT.
+      const known = waiters.find((waiter) => waiter.holder === holder && waiter.until > now)?.since;
+      const waitingSince = request.waitingSince ?? known;
       const decision = decideSlot(slots, waiters, {
         limit: request.limit,
         holder,
         now,
-        ...(request.waitingSince === undefined ? {} : { waitingSince: request.waitingSince }),
+        ...(waitingSince === undefined ? {} : { waitingSince }),
       });
       if (decision.take) {
         const lease = { key, slot: decision.slot, holder, until: now + request.attemptMs + LEASE_MARGIN_MS };
         const taken = await this.slots.takeSlot(lease, now);
         if (taken.ok) {
-          if (request.waitingSince !== undefined)
-            await this.slots.deleteWaiter(key, holder, request.waitingSince);
+          if (waitingSince !== undefined) await this.slots.deleteWaiter(key, holder, waitingSince);
           return { held: true, lease };
         }
         if (tryNumber < TAKE_TRIES) continue;
       }
       const delaySeconds = decision.take ? 1 : decision.delaySeconds;
-      // A copy of a waiting attempt's message (reconciliation re-sends a step QUEUED for
-      // long) keeps the attempt's place in line and its one STEP_WAITING_FOR_SLOT.
-      const known = waiters.find((waiter) => waiter.holder === holder && waiter.until > now);
-      const since = request.waitingSince ?? known?.since ?? now;
+      const since = waitingSince ?? now;
       await this.slots.putWaiter({ key, holder, since, until: now + delaySeconds * 1000 + WAITER_GRACE_MS });
       return {
         held: false,
         since,
-        firstWait: request.waitingSince === undefined && known === undefined,
+        firstWait: waitingSince === undefined,
         delaySeconds,
         limit: decision.limit,
         ahead: decision.take ? 0 : decision.ahead,

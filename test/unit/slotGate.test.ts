@@ -65,3 +65,22 @@ describe('the slot gate', () => {
     expect(mine.held && mine.lease.slot).toBe(1);
   });
 });
+
+describe('a copy of a waiting attempt’s message (a duplicate, a re-send)', () => {
+  it('keeps the attempt’s place in line and does not begin a second wait', async () => {
+    const { ask, gate, clock, store } = gateAt();
+    const a = await ask('a');
+    await ask('b');
+    const first = await ask('c');
+    expect(first.held === false && first.firstWait).toBe(true);
+    clock.now += 1_000;
+    // The copy carries no wait of its own: the gate finds the attempt's waiter item.
+    const copy = await ask('c');
+    expect(copy.held === false && [copy.firstWait, copy.since]).toEqual([false, 1_000_000]);
+    if (!a.held) throw new Error('a holds a slot');
+    await gate.release(a.lease);
+    expect((await ask('c')).held).toBe(true);
+    // Taking the slot ends the attempt's wait, whichever copy took it.
+    expect(await store.readWaiters('api', 10)).toEqual([]);
+  });
+});

@@ -13,6 +13,19 @@ export const chain = defineJob(
   },
 );
 
+/** bench-chain with a keyed concurrency limit it never reaches: what taking and giving back a slot costs. */
+export const limitedChain = defineJob(
+  'bench-limited-chain',
+  { input: z.object({ n: z.number().int().min(1) }) },
+  (job, input) => {
+    const concurrency = { key: 'bench-chain', limit: 1_000 };
+    let previous: StepRef<number> = job.step('c-0', { concurrency }, () => 0);
+    for (let i = 1; i < input.n; i++) {
+      previous = job.step(`c-${i}`, { dependsOn: { previous }, concurrency }, ({ previous }) => previous + 1);
+    }
+  },
+);
+
 /** One step returning `bytes` of output that the next step reads and measures. */
 export const bigOutput = defineJob(
   'bench-big-output',

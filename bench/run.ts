@@ -2,6 +2,7 @@
  * Over 400 lines on purpose: the benchmark driver, its cases and its report in one script.
  *
  * `npm run bench [-- --quick] [-- --cases serial,fanout,diamonds,big-output,fan-in] [-- --sizes 100,1000]`
+ * `npm run bench -- --cases keyed-limit`: the overhead of a keyed concurrency limit per step.
  * `npm run bench -- --cases scale [-- --scale-steps 100000] [-- --limit-scale 1]`: one wide fan-out
  * with DynamoDB's partition write limit emulated (AWS's rate divided by --limit-scale); every
  * case run in the same invocation runs under the limit too, so run it alone.
@@ -25,7 +26,7 @@ import type { RunRecord } from '../lib/store/types.ts';
 import { startLocalStack } from '../local/stack.ts';
 import { costPerMillionSteps, DEFAULT_LAMBDA, PRICES, perStep, type RunShare } from './costModel.ts';
 import { Floor } from './floor.ts';
-import { bigOutput, chain, liveHeap, wide, wideFanIn } from './jobs.ts';
+import { bigOutput, chain, limitedChain, liveHeap, wide, wideFanIn } from './jobs.ts';
 import { currentPolicy, DEPLOYED_WATCH, replayPolls, resetOnProgressPolicy } from './pollModel.ts';
 
 const { values } = parseArgs({
@@ -53,7 +54,7 @@ const BATCH_SIZE = 10;
 const CONCURRENCY = 8;
 
 const metrics = new RequestMetrics();
-const registry = new JobRegistry([chain, fanout, diamond, bigOutput, wideFanIn, wide]);
+const registry = new JobRegistry([chain, limitedChain, fanout, diamond, bigOutput, wideFanIn, wide]);
 // The local state machine waits the same time between polls whatever PollRun asks (tests
 // use 250 ms). The bench uses PollRun's shortest wait on AWS, 1 s: at 250 ms, 200
 // concurrent runs poll 800 times a second in the workers' own process, which on AWS is
@@ -513,6 +514,43 @@ try {
     });
     summary.push(
       `| 1 MB output downstream | 2 steps | ${handOffMs} ms, producer start to consumer result (run: ${round(value.wallMs)} ms) | S3 put + get ${round(floorResult.ms)} ms | **${round(handOffMs / floorResult.ms, 2)}x** | ${peakRssMb} MB |`,
+    );
+  }
+
+  if (cases.has('keyed-limit')) {
+    // The same chain with and without a keyed concurrency limit it never reaches (no step
+    // waits): the requests and time a slot costs per step. Rounds alternate the two.
+    const n = quick ? 20 : 100;
+    await runJob('bench-chain', { n: 20 });
+    await runJob('bench-limited-chain', { n: 20 });
+    const measure = async (job: string) => {
+      metrics.reset();
+      const { run } = await runJob(job, { n });
+      const windowMs = await stepsWindowMs(run.runId, ['c-0', 'finishedAt'], [`c-${n - 1}`, 'finishedAt']);
+      const requests = metrics.snapshot();
+      return {
+        msPerStep: windowMs / (n - 1),
+        requestsPerStep: round(metrics.total('stepWorker') / n, 2),
+        byOperation: perStep(requests, 'stepWorker', n),
+      };
+    };
+    const rounds = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      const plain = await measure('bench-chain');
+      const limited = await measure('bench-limited-chain');
+      rounds.push({ plain, limited, ratio: limited.msPerStep / plain.msPerStep });
+    }
+    const { plain, limited, ratio } = median(rounds);
+    save('keyed-limit', {
+      steps: n,
+      ratiosOfRounds: rounds.map((r) => round(r.ratio, 2)),
+      plain: { ...plain, msPerStep: round(plain.msPerStep, 2) },
+      limited: { ...limited, msPerStep: round(limited.msPerStep, 2) },
+      extraRequestsPerStep: round(limited.requestsPerStep - plain.requestsPerStep, 2),
+      stepsPerSecondRatio: round(1 / ratio, 2),
+    });
+    summary.push(
+      `| keyed limit, never reached | chain of ${n} | ${round(limited.msPerStep, 1)} ms/step, ${limited.requestsPerStep} requests/step | no limit: ${round(plain.msPerStep, 1)} ms/step, ${plain.requestsPerStep} requests/step | **${round(ratio, 2)}x** | |`,
     );
   }
 

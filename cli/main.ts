@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { LambdagError } from '../lib/errors.ts';
 import { cancelCommand } from './commands/cancel.ts';
+import { concurrencyCommand, concurrencySetCommand } from './commands/concurrency.ts';
 import { logsCommand, runsCommand, statusCommand } from './commands/inspect.ts';
 import { localDownCommand, localUpCommand } from './commands/local.ts';
 import { dlqListCommand, dlqRedriveCommand, queuesCommand } from './commands/queues.ts';
@@ -93,6 +94,20 @@ targetOptions(program.command('queues'))
   .option('--json', 'print JSON')
   .action(async (options) => exit(await queuesCommand(options)));
 
+const concurrency = program
+  .command('concurrency')
+  .description('keyed concurrency limits (docs/concurrency.md)');
+targetOptions(concurrency.command('list', { isDefault: true }))
+  .description('every concurrency key: its limit, the attempts holding its slots and those waiting')
+  .option('--json', 'print JSON')
+  .action(async (options) => exit(await concurrencyCommand(options)));
+targetOptions(concurrency.command('set <key> <limit>'))
+  .description("set a key's limit, in force from the next attempt that asks (no deploy)")
+  .option('--json', 'print JSON')
+  .action(async (key: string, limit: string, options) =>
+    exit(await concurrencySetCommand(key, limit, options)),
+  );
+
 const dlq = program.command('dlq').description("the step queues' dead-letter queues");
 targetOptions(dlq.command('list'))
   .description('show dead letters (they stay in the DLQ)')
@@ -133,6 +148,11 @@ program
   .option('--timeout <seconds>', 'give up on runs still going after this long (they count as stuck)', '600')
   .option('--map-rate <rate>', 'chance a step is a map stage (list, map, collect)', '0.1')
   .option('--max-items <n>', "most items of a map stage's map", '20')
+  .option(
+    '--limit-rate <rate>',
+    'chance a plain step has a keyed concurrency limit (2 keys of 4 slots; 0: none)',
+    '0.1',
+  )
   .option('--json', 'print the report as JSON')
   .option('--verbose', "show the workers' warnings and errors as the faults happen")
   .action(async (options) => exit(await simulateCommand(options)));

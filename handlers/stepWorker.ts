@@ -3,9 +3,11 @@ import middy from '@middy/core';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { CircuitBreaker } from '../lib/aws/circuitBreaker.ts';
 import type { Deps } from '../lib/deps.ts';
+import { SlotGate } from '../lib/limits/slotGate.ts';
 import { RunStatusCache } from '../lib/run/runStatusCache.ts';
 import { AttemptEffects } from '../lib/step/attemptEffects.ts';
 import { createIdempotentAttempt } from '../lib/step/idempotentAttempt.ts';
+import type { StepMessage } from '../lib/step/messages.ts';
 import { type RunnerHooks, StepRunner } from '../lib/step/runner.ts';
 import { deliverStepRecord, flushAttempts } from '../lib/step/stepDelivery.ts';
 import { deadlineOf, lazyDeps, logRequestMetrics } from './shared.ts';
@@ -33,12 +35,17 @@ export function createHandler(
   return middy(async (event: SQSEvent, context: Context) => {
     const deps = getDeps();
     runner ??= new StepRunner(deps, hooks, statuses);
+    const stepRunner = runner;
     const effects = new AttemptEffects(deps, { batched: true, statuses });
-    const attempt = createIdempotentAttempt(deps, runner, effects);
+    const attempt = createIdempotentAttempt(deps, stepRunner, effects);
     attempt.registerLambdaContext(context);
     const delivery = {
       deps,
       attempt,
+      slots: {
+        gate: new SlotGate(deps.slots, deps.log),
+        planOf: (message: StepMessage) => stepRunner.planFor(message),
+      },
       breaker,
       deadline: deadlineOf(context),
       remainingMs: () => context.getRemainingTimeInMillis(),

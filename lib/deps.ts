@@ -7,7 +7,9 @@ import type { Log } from './log.ts';
 import { Dispatcher } from './step/dispatch.ts';
 import { PayloadStore } from './step/payload.ts';
 import { DynamoRunStore } from './store/dynamoRunStore.ts';
+import { DynamoSlotStore } from './store/dynamoSlotStore.ts';
 import type { RunStore } from './store/runStore.ts';
+import type { SlotStore } from './store/slotStore.ts';
 
 /** Everything the engine needs, built once by a handler, the CLI or a test, and passed in. */
 export interface Deps {
@@ -20,6 +22,8 @@ export interface Deps {
   readonly aws: AwsClients;
   readonly registry: JobRegistry;
   readonly store: RunStore;
+  /** Keyed concurrency limits' slots (lib/limits/, docs/concurrency.md). */
+  readonly slots: SlotStore;
   readonly payloads: PayloadStore;
   readonly dispatcher: Dispatcher;
   readonly ecsTasks: EcsTasks;
@@ -37,9 +41,10 @@ export function createDeps(registry: JobRegistry, overrides: Partial<Deps> = {})
       retentionDays: config.retentionDays,
       partitions: config.runPartitions,
     });
+  const slots = overrides.slots ?? new DynamoSlotStore(aws.ddb, config.runsTable);
   const payloads = overrides.payloads ?? new PayloadStore(aws.s3, config.bucket, config.retentionDays);
   const dispatcher = overrides.dispatcher ?? new Dispatcher(aws.sqs, config, payloads);
   const ecsTasks = overrides.ecsTasks ?? new EcsTasks(aws.ecs, config, payloads);
   const log = overrides.log ?? new Logger({ serviceName: 'lambdag' });
-  return { env, config, aws, registry, store, payloads, dispatcher, ecsTasks, log };
+  return { env, config, aws, registry, store, slots, payloads, dispatcher, ecsTasks, log };
 }

@@ -57,6 +57,7 @@ export const ErrorCode = {
   TASK_METADATA: 'TASK_METADATA',
   MAP_ITEMS_INVALID: 'MAP_ITEMS_INVALID',
   MAP_ITEMS_FAILED: 'MAP_ITEMS_FAILED',
+  INVALID_CONCURRENCY_LIMIT: 'INVALID_CONCURRENCY_LIMIT',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -139,6 +140,20 @@ export class InvalidInputError extends LambdagError {
     readonly issues: readonly string[] = [],
   ) {
     super(issues.length ? `${message}: ${issues.join('; ')}` : message);
+  }
+}
+
+/** `lambdag concurrency set` (or ConcurrencyInspector.setLimit) given a key or limit it cannot keep. */
+export class InvalidConcurrencyLimitError extends LambdagError {
+  static readonly errorName = 'InvalidConcurrencyLimitError';
+  static readonly retry = Retry.FINAL;
+  override readonly name = InvalidConcurrencyLimitError.errorName;
+  readonly code = ErrorCode.INVALID_CONCURRENCY_LIMIT;
+  constructor(
+    readonly key: string,
+    message: string,
+  ) {
+    super(`concurrency key '${key}': ${message}`);
   }
 }
 
@@ -700,6 +715,7 @@ export const ERROR_CLASSES = [
   InvalidJobError,
   JobNotFoundError,
   InvalidInputError,
+  InvalidConcurrencyLimitError,
   RunNotFoundError,
   ArtifactExpiredError,
   RunConflictError,

@@ -27,5 +27,7 @@ export const EventType = {
   STEP_TASK_LOST: 'STEP_TASK_LOST',
   /** A rerun started with steps that reuse their parent run's outputs. */
   STEP_REUSED: 'STEP_REUSED',
+  /** An attempt found every slot of its concurrency key taken and waits for one (once per wait). */
+  STEP_WAITING_FOR_SLOT: 'STEP_WAITING_FOR_SLOT',
 } as const;
 export type EventType = (typeof EventType)[keyof typeof EventType];

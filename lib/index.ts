@@ -1,9 +1,11 @@
 /** lambdag's public library API. */
 
 export { type RequestCounts, RequestMetrics } from './aws/requestMetrics.ts';
+export { ConcurrencyInspector, type ConcurrencyKeyView } from './client/concurrencyInspector.ts';
 export {
   ArtifactExpiredError,
   ErrorCode,
+  InvalidConcurrencyLimitError,
   InvalidInputError,
   InvalidJobError,
   JobNotFoundError,
@@ -22,6 +24,7 @@ export {
 } from './errors.ts';
 export { EventType } from './eventTypes.ts';
 export type {
+  ConcurrencyOption,
   JobBuilder,
   JobDefinition,
   MapOptions,

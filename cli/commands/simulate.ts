@@ -6,6 +6,7 @@ import {
   runSimulation,
   type SimulationReport,
 } from '../../local/simulation/harness.ts';
+import { DEFAULT_KEYED_LIMITS } from '../../local/simulation/keyedLimits.ts';
 import { bold, green, red, seconds, table } from '../format.ts';
 import { print } from './run.ts';
 
@@ -21,6 +22,7 @@ export interface SimulateOptions {
   readonly timeout?: string;
   readonly mapRate?: string;
   readonly maxItems?: string;
+  readonly limitRate?: string;
   readonly json?: boolean;
   readonly verbose?: boolean;
 }
@@ -47,6 +49,7 @@ export async function simulateCommand(options: SimulateOptions): Promise<number>
     timeoutMs: integer('--timeout', options.timeout ?? '600', 1) * 1000,
     mapRate: rate('--map-rate', options.mapRate ?? '0.1'),
     maxItems: integer('--max-items', options.maxItems ?? '20', 0),
+    keyedLimits: { ...DEFAULT_KEYED_LIMITS, rate: rate('--limit-rate', options.limitRate ?? '0.1') },
     ...(options.verbose ? { logLevel: 'WARN' as const } : {}),
     onProgress: (done, total) => {
       if (!options.json)
@@ -138,6 +141,8 @@ function describeReport(r: SimulationReport): string {
         String(r.deadLetters.reduce((n, q) => n + q.stale, 0)),
       ],
       ['executions after success', check(r.executionsAfterSuccess.length)],
+      ['keys over their concurrency limit', check(r.keyedLimits.overLimit.length)],
+      ['concurrency leases left held', check(r.keyedLimits.leasesLeft.length)],
       ['results recorded twice', check(r.doubleRecords.length)],
       ['wrong results', check(r.wrongResults.length)],
     ]),

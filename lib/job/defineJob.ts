@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { InvalidInputError, InvalidJobError } from '../errors.ts';
+import { withConcurrency } from './concurrency.ts';
 import { buildPlan, type JobPlan, type StepSpec } from './dag.ts';
 import type { MapOptions, MapRef, NestedMapOptions } from './mapStep.ts';
 import { defineSchedules, type Schedule, type ScheduleOptions } from './schedule.ts';
@@ -27,13 +28,13 @@ export interface JobBuilder<I> {
    */
   step<U extends Upstream, O>(
     key: string,
-    options: StepOptions & { readonly dependsOn: U; readonly streamUpstream: true },
+    options: StepOptions<I> & { readonly dependsOn: U; readonly streamUpstream: true },
     run: (upstream: AsyncIterable<UpstreamEntry<U>>, ctx: StepContext<I>) => O,
   ): StepRef<Awaited<O>>;
   /** A step with options; `dependsOn` maps names to upstream steps, whose outputs arrive typed. */
   step<U extends Upstream, O>(
     key: string,
-    options: StepOptions & { readonly dependsOn?: U },
+    options: StepOptions<I> & { readonly dependsOn?: U },
     run: (upstream: OutputsOf<U>, ctx: StepContext<I>) => O,
   ): StepRef<Awaited<O>>;
   /**
@@ -43,7 +44,7 @@ export interface JobBuilder<I> {
    */
   map<T, O>(
     key: string,
-    options: NestedMapOptions<T>,
+    options: NestedMapOptions<T, I>,
     run: (item: T, ctx: StepContext<I>) => O,
   ): MapRef<Awaited<O>>;
   /**
@@ -53,7 +54,7 @@ export interface JobBuilder<I> {
    */
   map<T, O>(
     key: string,
-    options: MapOptions<T>,
+    options: MapOptions<T, I>,
     run: (item: T, ctx: StepContext<I>) => O,
   ): MapRef<Awaited<O>>;
 }
@@ -63,7 +64,7 @@ export interface JobOptions<S extends z.ZodType | undefined> {
   readonly input?: S;
   readonly description?: string;
   /** Defaults for every step of the job. */
-  readonly defaults?: StepOptions;
+  readonly defaults?: StepOptions<InputOf<S>>;
   /** Start runs on a schedule (EventBridge Scheduler when deployed; `lambdag local up` locally). */
   readonly schedules?: readonly ScheduleOptions[];
   /** A run still going after this long is stopped and FAILED with RUN_TIMEOUT (checked by each poll). */
@@ -169,7 +170,8 @@ export function defineJob(
             dependsOn[alias] = typeof ref === 'string' ? ref : ref.key;
           }
           const { dependsOn: _ignored, streamUpstream = false, ...rest } = stepOptions;
-          specs.push({ key, dependsOn, options: { ...options.defaults, ...rest }, run, streamUpstream });
+          const merged = withConcurrency(name, key, { ...options.defaults, ...rest } as StepOptions, input);
+          specs.push({ key, dependsOn, options: merged, run, streamUpstream });
           return { key };
         },
         map(
@@ -188,7 +190,7 @@ export function defineJob(
           specs.push({
             key,
             dependsOn: { over: overKey },
-            options: { ...options.defaults, ...rest },
+            options: withConcurrency(name, key, { ...options.defaults, ...rest } as StepOptions, input),
             run,
             map: {
               over: overKey,

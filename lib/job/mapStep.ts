@@ -16,7 +16,7 @@ export const MAX_MAP_ITEMS = 100_000;
 const ITEM_LABEL = /^[A-Za-z0-9_.-]{1,100}$/;
 
 /** Options of a map step, whatever it maps over (MapOptions, NestedMapOptions). */
-interface MapStepOptions<T> extends StepOptions {
+interface MapStepOptions<T, I = unknown> extends StepOptions<I> {
   /** Items running at once; default: all. A finished item (succeeded or failed) starts the next. */
   readonly maxConcurrency?: number;
   /**
@@ -28,7 +28,7 @@ interface MapStepOptions<T> extends StepOptions {
   readonly itemKey?: (item: T, index: number) => string;
 }
 
-export interface MapOptions<T> extends MapStepOptions<T> {
+export interface MapOptions<T, I = unknown> extends MapStepOptions<T, I> {
   /** The upstream step whose output (an array, or an async iterable) is fanned out over. */
   readonly over: PlainRef<readonly T[] | AsyncIterable<T>>;
 }
@@ -40,7 +40,7 @@ export interface MapOptions<T> extends MapStepOptions<T> {
  * its index, or its key function's name; `j` this map's index or key function's name, within
  * its outer item). A collector receives the outputs flat, in (i, j) order.
  */
-export interface NestedMapOptions<T> extends MapStepOptions<T> {
+export interface NestedMapOptions<T, I = unknown> extends MapStepOptions<T, I> {
   readonly over: MapRef<readonly T[]>;
 }
 

@@ -49,7 +49,17 @@ export interface BackoffOptions {
   readonly maxSeconds?: number;
 }
 
-export interface StepOptions {
+/**
+ * A keyed concurrency limit (docs/concurrency.md): at most `limit` attempts of steps with the
+ * same key run at once, across all runs. `key` is a constant, or a function of the run's
+ * input (`(input) => input.tenant`), evaluated when the run's plan is built.
+ */
+export interface ConcurrencyOption<I = unknown> {
+  readonly key: string | ((input: I) => string);
+  readonly limit: number;
+}
+
+export interface StepOptions<I = unknown> {
   /** How many times a failed attempt is retried. Default: the job's, else 0. */
   readonly retries?: number;
   readonly backoff?: BackoffOptions;
@@ -77,6 +87,8 @@ export interface StepOptions {
   readonly queue?: string;
   /** `high` routes to the `high` queue unless `queue` is given. */
   readonly priority?: Priority;
+  /** At most `limit` attempts with this key run at once, across all runs (Lambda steps only). */
+  readonly concurrency?: ConcurrencyOption<I>;
 }
 
 declare const outputType: unique symbol;

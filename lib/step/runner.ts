@@ -312,7 +312,7 @@ export class StepRunner {
     return isCancelingStatus(await this.readRunStatus(runId));
   }
 
-  private planFor(message: StepMessage): JobPlan {
+  planFor(message: StepMessage): JobPlan {
     let plan: JobPlan;
     try {
       plan = this.plans.get(message.runId, message.job, message.input);

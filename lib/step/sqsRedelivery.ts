@@ -1,4 +1,8 @@
-import { ChangeMessageVisibilityCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import {
+  ChangeMessageVisibilityCommand,
+  type MessageAttributeValue,
+  SendMessageCommand,
+} from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
 import type { Deps } from '../deps.ts';
 import { ConfigError } from '../errors.ts';
@@ -17,6 +21,9 @@ const REQUEUES_ATTRIBUTE = 'LambdagRequeues';
 
 /** The message id of the delivery a record continues (set on the copies sendBack makes). */
 const DELIVERY_ATTRIBUTE = 'LambdagDelivery';
+
+/** When the attempt began waiting for a concurrency slot (epoch ms; set on the copies waitForSlot makes). */
+const SLOT_WAIT_ATTRIBUTE = 'LambdagSlotWait';
 
 const receiveCountOf = (record: SQSRecord) => Number(record.attributes.ApproximateReceiveCount ?? 1);
 
@@ -37,6 +44,23 @@ export const recordDelivery = (record: SQSRecord): RecordDelivery => ({
  */
 export const deliveryOf = (record: SQSRecord) =>
   record.messageAttributes?.[DELIVERY_ATTRIBUTE]?.stringValue ?? record.messageId;
+
+/** When the record's attempt began waiting for a concurrency slot; undefined if it has not waited. */
+export function waitingSinceOf(record: SQSRecord): number | undefined {
+  const since = Number(record.messageAttributes?.[SLOT_WAIT_ATTRIBUTE]?.stringValue);
+  return Number.isFinite(since) && since > 0 ? since : undefined;
+}
+
+/**
+ * An attempt that found no free slot: back to its queue as a new message (the same delivery,
+ * its requeues kept, and when it began to wait), so waiting spends none of the message's
+ * receives towards the DLQ; the caller lets the record succeed, which deletes it.
+ */
+export async function waitForSlot(deps: Deps, record: SQSRecord, delaySeconds: number, since: number) {
+  await sendBack(deps, record, delaySeconds, requeuesOf(record), {
+    [SLOT_WAIT_ATTRIBUTE]: { DataType: 'Number', StringValue: String(since) },
+  });
+}
 
 /**
  * Carry out a failed record's redelivery. True when the record was requeued (the caller
@@ -93,6 +117,7 @@ async function sendBack(
   record: SQSRecord,
   delaySeconds: number,
   requeues: number,
+  attributes: Record<string, MessageAttributeValue> = {},
 ): Promise<void> {
   const url = queueUrlOf(deps, record.eventSourceARN);
   if (!url)
@@ -108,6 +133,7 @@ async function sendBack(
         ...(requeues > 0
           ? { [REQUEUES_ATTRIBUTE]: { DataType: 'Number', StringValue: String(requeues) } }
           : {}),
+        ...attributes,
       },
     }),
   );

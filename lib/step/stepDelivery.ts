@@ -15,6 +15,7 @@ import {
   type RecordFailure,
   transientRetrySeconds,
 } from './redelivery.ts';
+import { type AttemptSlots, runHoldingSlot } from './slotDelivery.ts';
 import { defer, deliveryOf, recordDelivery, redeliver, setVisibility } from './sqsRedelivery.ts';
 
 /** Transient AWS errors inside one delivery: this many tries, 100 ms to 2 s apart (full jitter). */
@@ -30,6 +31,8 @@ export interface DeliveryContext {
   /** Epoch ms by which an attempt must end (the invocation's deadline less a margin). */
   readonly deadline: number | undefined;
   readonly remainingMs: () => number;
+  /** Keyed concurrency limits: an attempt of a limited step runs holding a slot. */
+  readonly slots: AttemptSlots;
 }
 
 /**
@@ -56,7 +59,10 @@ export async function deliverStepRecord(ctx: DeliveryContext, record: SQSRecord)
     }
     // A long step: it runs in an ECS task (ecs/main.ts), through the same runner.
     if (message.ecs) return await handToEcs(deps, message);
-    const outcome = await runInPlace(ctx, record, message);
+    const decoded = message;
+    const outcome = await runHoldingSlot(deps, ctx.slots, record, message, ctx.deadline, () =>
+      runInPlace(ctx, record, decoded),
+    );
     breaker.success();
     return outcome;
   } catch (error) {

@@ -100,3 +100,19 @@ export const s3Keys = {
   mapItemInput: (runId: string, map: string, index: number) =>
     `runs/${runId}/maps/${map}/items/${index}.json`,
 };
+
+/**
+ * A keyed concurrency limit's items (lib/store/slotStore.ts) are on a partition key of their
+ * own, apart from every run's: the limit item, then its slot items, then its waiters, so one
+ * Query with `sk < WAIT#` reads the limit and the leases without the waiters.
+ */
+export const concurrencyPk = (key: string) => `CONC#${key}`;
+export const LIMIT_SK = 'LIMIT';
+export const SLOT_SK_PREFIX = 'SLOT#';
+export const slotSk = (slot: number) => `${SLOT_SK_PREFIX}${String(slot).padStart(6, '0')}`;
+export const WAITER_SK_PREFIX = 'WAIT#';
+/** Waiters sort by when they began to wait (13-digit epoch ms), then by holder. */
+export const waiterSk = (since: number, holder: string) =>
+  `${WAITER_SK_PREFIX}${String(since).padStart(13, '0')}#${holder}`;
+/** GSI `byJob` also lists the keys' limit items under this partition key (`lambdag concurrency`). */
+export const CONCURRENCY_GSI_PK = 'CONCURRENCY';

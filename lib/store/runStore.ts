@@ -198,6 +198,8 @@ export interface RunStore {
     result: StepResult,
     durationMs: number,
   ): Promise<Transition<StepRecord>>;
+  /** StepTransitions.slotWait: QUEUED (or WAITING) attempt n -> QUEUED, updatedAt = now (waiting for a slot). */
+  noteSlotWait(runId: string, key: string, attempt: number): Promise<Transition<StepRecord>>;
   /** StepTransitions.heartbeat: RUNNING attempt n, heartbeatAt = now. */
   heartbeat(runId: string, key: string, attempt: number): Promise<Transition<StepRecord>>;
   /** StepTransitions.relaunch: QUEUED attempt n, relaunches += 1. */

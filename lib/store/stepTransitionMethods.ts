@@ -40,6 +40,9 @@ export abstract class StepTransitionMethods {
   ): Promise<Transition<StepRecord>> {
     return this.transitionStep(runId, key, StepTransitions.succeed, { attempt, result, durationMs });
   }
+  noteSlotWait(runId: string, key: string, attempt: number): Promise<Transition<StepRecord>> {
+    return this.transitionStep(runId, key, StepTransitions.slotWait, { attempt });
+  }
   heartbeat(runId: string, key: string, attempt: number): Promise<Transition<StepRecord>> {
     return this.transitionStep(runId, key, StepTransitions.heartbeat, { attempt });
   }

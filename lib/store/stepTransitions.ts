@@ -56,6 +56,18 @@ export const StepTransitions = {
     }),
   } satisfies StepTransition<{ releasedBy?: string }>,
 
+  /**
+   * An attempt waiting for a concurrency slot says it is alive (lib/step/slotDelivery.ts):
+   * QUEUED (or WAITING, released by its message) attempt n -> QUEUED, updatedAt = now, so
+   * reconciliation does not take its message for lost while it waits.
+   */
+  slotWait: {
+    from: () => [StepStatus.QUEUED, StepStatus.WAITING],
+    attempt: (args: { attempt: number }) => args.attempt,
+    to: StepStatus.QUEUED,
+    effect: (_args, now) => ({ set: { pending: 0, updatedAt: now } }),
+  } satisfies StepTransition<{ attempt: number }>,
+
   /** WAITING -> SKIPPED with the cause (an upstream step failed for good). */
   skip: {
     from: () => [StepStatus.WAITING],

@@ -16,6 +16,7 @@ import type { StepMessage } from '../../lib/step/messages.ts';
 import { decodeStepMessage } from '../../lib/step/messages.ts';
 import type { RunEvent, RunRecord } from '../../lib/store/types.ts';
 import { startLocalStack } from '../stack.ts';
+import { auditKeyedLimits, DEFAULT_KEYED_LIMITS, type KeyedLimitsAudit } from './keyedLimits.ts';
 import { bodyRuns, expectedOutputs, type RandomDagInput, randomDag, rng, sizeOf } from './randomDag.ts';
 import { ThrottlingInjector } from './throttling.ts';
 
@@ -74,6 +75,11 @@ export interface SimulationOptions {
   /** Chance a random DAG's step is a map stage (list, map of 0 to `maxItems` items, collect); default 0.1. */
   readonly mapRate?: number;
   readonly maxItems?: number;
+  /**
+   * Keyed concurrency limits in the DAGs: the chance a plain step has one, of `keys` keys
+   * with `limit` slots each (docs/concurrency.md). Default 0.1 of 2 keys of 4; rate 0 turns them off.
+   */
+  readonly keyedLimits?: { readonly rate: number; readonly keys: number; readonly limit: number };
   readonly onProgress?: (done: number, total: number) => void;
   /** The handlers' log level; SILENT by default, as every fault is expected and the report says what happened. */
   readonly logLevel?: 'WARN' | 'ERROR' | 'SILENT';
@@ -107,6 +113,11 @@ export interface SimulationReport {
   readonly executionsAfterSuccess: { runId: string; step: string; attempt: number }[];
   /** Steps recorded as succeeded more than once: must be none. */
   readonly doubleRecords: { runId: string; step: string; records: number }[];
+  /**
+   * Keyed concurrency limits: per key, its limit and the most attempts that ran at once (from
+   * the runs' events), the keys over their limit, leases still held at the end, waits.
+   */
+  readonly keyedLimits: KeyedLimitsAudit;
   /** Runs whose result differs from what their DAG computes. */
   readonly wrongResults: { runId: string; expected: unknown; got: unknown }[];
   readonly faultsInjected: {
@@ -149,6 +160,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   const random = rng(options.seed);
   const chance = (p: number) => p > 0 && random() < p;
   const { faults } = options;
+  const limits = options.keyedLimits ?? DEFAULT_KEYED_LIMITS;
   const recordedAt = new Map<string, number>();
   const records = new Map<string, number>();
   const injected = { crashBeforeRecord: 0, crashAfterRecord: 0, crashBeforeDelete: 0 };
@@ -208,6 +220,9 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       retries: 4,
       mapRate: options.mapRate ?? 0.1,
       maxItems: options.maxItems ?? 20,
+      limitRate: limits.rate,
+      limitKeys: limits.keys,
+      limit: limits.limit,
     }));
 
     const deadline = started + (options.timeoutMs ?? 10 * 60_000);
@@ -263,6 +278,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       }
     }
     const deadLetters = await auditDeadLetters(deps);
+    const keyedLimits = await auditKeyedLimits(deps, finished, limits);
     const slowest = finished
       .filter((r) => r.finishedAt)
       .map((r) => ({
@@ -318,6 +334,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       executionsAfterSuccess,
       doubleRecords,
       wrongResults,
+      keyedLimits,
       faultsInjected: {
         duplicateSends: stack.faults.duplicated,
         ...injected,
@@ -341,6 +358,8 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
         executionsAfterSuccess.length === 0 &&
         doubleRecords.length === 0 &&
         wrongResults.length === 0 &&
+        keyedLimits.overLimit.length === 0 &&
+        keyedLimits.leasesLeft.length === 0 &&
         (runStatuses.SUCCEEDED ?? 0) === inputs.length,
     };
   } finally {

@@ -42,6 +42,10 @@ export const RandomDagInput = z.object({
   /** Chance a step is a map stage (list, map, collect) of 0 to `maxItems` items. */
   mapRate: z.number().min(0).max(1).default(0),
   maxItems: z.number().int().min(0).max(1_000).default(20),
+  /** Chance a plain step has a keyed concurrency limit: one of `limitKeys` keys, `limit` each. */
+  limitRate: z.number().min(0).max(1).default(0),
+  limitKeys: z.number().int().min(1).default(2),
+  limit: z.number().int().min(1).default(4),
 });
 export type RandomDagInput = z.infer<typeof RandomDagInput>;
 
@@ -112,7 +116,11 @@ export const randomDag = defineJob('random-dag', { input: RandomDagInput }, (job
   for (const node of shapeOf(input)) {
     const dependsOn = Object.fromEntries(node.upstream.map((key) => [key, refs.get(key) as StepRef<number>]));
     if (node.items === undefined) {
-      refs.set(node.key, job.step(node.key, { ...options, dependsOn }, body(sum)));
+      const concurrency = limitOf(input, node.key);
+      refs.set(
+        node.key,
+        job.step(node.key, { ...options, dependsOn, ...(concurrency ? { concurrency } : {}) }, body(sum)),
+      );
       continue;
     }
     const items = node.items;
@@ -136,6 +144,16 @@ export const randomDag = defineJob('random-dag', { input: RandomDagInput }, (job
     );
   }
 });
+
+/**
+ * The keyed concurrency limit of plain step `key`, if it has one: drawn from its own hash,
+ * not the shape's generator, so a seed gives the DAG it always gave.
+ */
+export function limitOf(input: RandomDagInput, key: string): { key: string; limit: number } | undefined {
+  const dice = rng(hash(`${input.seed}/${key}/limit`));
+  if (!(dice() < input.limitRate)) return undefined;
+  return { key: `sim-${Math.floor(dice() * input.limitKeys)}`, limit: input.limit };
+}
 
 /** Each logical step's expected output: 1 + the sum of its upstream outputs (a map stage: items × (that + 1)). */
 export function expectedOutputs(input: RandomDagInput): Map<string, number> {

@@ -100,6 +100,8 @@ describe('the CLI user policy in docs/deploy.md', () => {
       ['runs', '--job', 'diamond'],
       ['queues'],
       ['dlq', 'list'],
+      ['concurrency', 'set', 'cli-policy-key', '2'],
+      ['concurrency'],
     ]) {
       const result = await lambdag(...args);
       expect(result.stderr, args.join(' ')).not.toMatch(/AccessDenied/);

@@ -30,6 +30,9 @@ describe('random DAGs under every fault at once', () => {
       // Maps were among the DAGs (their items count as steps, audited as any).
       expect(report.maps.stages).toBeGreaterThan(0);
       expect(report.maps.items).toBeGreaterThan(0);
+      // Keyed concurrency limits were among them, and attempts waited for slots.
+      expect(report.keyedLimits.keys.every((k) => k.attempts > 0)).toBe(true);
+      expect(report.keyedLimits.waits).toBeGreaterThan(0);
 
       // And the audit is clean.
       expect(report.stuckRuns).toEqual([]);
@@ -37,6 +40,9 @@ describe('random DAGs under every fault at once', () => {
       expect(report.executionsAfterSuccess).toEqual([]);
       expect(report.doubleRecords).toEqual([]);
       expect(report.wrongResults).toEqual([]);
+      // No key ran more at once than its limit (from the events), no lease was left held.
+      expect(report.keyedLimits.overLimit).toEqual([]);
+      expect(report.keyedLimits.leasesLeft).toEqual([]);
       expect(report.deadLetters.flatMap((q) => q.live)).toEqual([]);
       expect(report.runStatuses).toEqual({ SUCCEEDED: 24 });
       expect(report.ok).toBe(true);

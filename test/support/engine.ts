@@ -14,6 +14,7 @@ import { Dispatcher, type DispatchItem, type RunRef, stepMessageOf } from '../..
 import type { StepMessage } from '../../lib/step/messages.ts';
 import { PayloadStore } from '../../lib/step/payload.ts';
 import { InMemoryRunStore } from '../../lib/store/inMemoryRunStore.ts';
+import { InMemorySlotStore } from '../../lib/store/inMemorySlotStore.ts';
 
 /**
  * The engine on in-memory seams, for unit tests of lib/'s transitions without emulators:
@@ -119,6 +120,7 @@ export function engineDeps(
     config: fullConfig,
     aws: unusedClients(),
     store: new InMemoryRunStore({ retentionDays: fullConfig.retentionDays }),
+    slots: new InMemorySlotStore(),
     payloads,
     dispatcher: new RecordingDispatcher(fullConfig, payloads),
     log: new MemoryLog(),

@@ -361,6 +361,22 @@ export function runStoreContract(storeOf: () => RunStore): void {
       expect((await store.countRelaunch(runId, 'q', 2)).ok).toBe(false);
     });
 
+    it('notes a wait for a concurrency slot on a QUEUED or WAITING attempt only, and queues a WAITING one', async () => {
+      const { store, runId } = await runWith(
+        (r) => stepRecord(r, 'q', { status: StepStatus.QUEUED, updatedAt: '2000-01-01T00:00:00.000Z' }),
+        (r) => stepRecord(r, 'w', { pending: 1 }),
+        (r) => stepRecord(r, 'r', { status: StepStatus.RUNNING }),
+      );
+      const queued = await store.noteSlotWait(runId, 'q', 1);
+      expect(queued.ok && queued.item.status).toBe(StepStatus.QUEUED);
+      expect(queued.ok && queued.item.updatedAt > '2000-01-01T00:00:00.000Z').toBe(true);
+      const waiting = await store.noteSlotWait(runId, 'w', 1);
+      expect(waiting.ok && waiting.item).toMatchObject({ status: StepStatus.QUEUED, pending: 0 });
+      expect((await store.noteSlotWait(runId, 'q', 2)).ok).toBe(false);
+      const running = await store.noteSlotWait(runId, 'r', 1);
+      expect(!running.ok && running.current?.status).toBe(StepStatus.RUNNING);
+    });
+
     it('skips only a WAITING step, and cancels from the statuses (and attempt) given', async () => {
       const { store, runId } = await runWith(
         (r) => stepRecord(r, 'w'),

@@ -1,0 +1,113 @@
+import type { Log } from '../log.ts';
+import type { SlotLease, SlotStore } from '../store/slotStore.ts';
+import { decideSlot, WAITER_GRACE_MS } from './slotPolicy.ts';
+
+/**
+ * Takes and gives back the slots of keyed concurrency limits (docs/concurrency.md) for the
+ * step worker's attempts: a read of the key (its limit and slots, and the head of its
+ * waiters, two Queries in parallel), lib/limits/slotPolicy.ts's decision, and one
+ * conditional write to take a slot; one conditional delete to give it back.
+ */
+
+/** A lease outlives its attempt's own time by this, so a slow release is not a lost slot. */
+export const LEASE_MARGIN_MS = 30_000;
+/** Takes that lose a race for a slot (another attempt took it first) before waiting instead. */
+const TAKE_TRIES = 3;
+/** Waiters read per ask beyond the limit: enough to place the head of the line. */
+const WAITERS_READ_EXTRA = 16;
+
+/** An attempt's ask: its key and declared limit, and how long its lease must last. */
+export interface SlotRequest {
+  readonly key: string;
+  readonly limit: number;
+  /** The attempt: `runId#step#attempt`. */
+  readonly holder: string;
+  /** When it began waiting (epoch ms), carried by its re-sent message; undefined on its first ask. */
+  readonly waitingSince?: number;
+  /** The lease's length: the attempt's own time limit (the margin is added here). */
+  readonly attemptMs: number;
+}
+
+export type SlotGrant =
+  | { readonly held: true; readonly lease: SlotLease }
+  | {
+      readonly held: false;
+      readonly since: number;
+      /** This attempt had not waited yet: its wait begins (once per wait, not per ask). */
+      readonly firstWait: boolean;
+      readonly delaySeconds: number;
+      readonly limit: number;
+      readonly ahead: number;
+    };
+
+export class SlotGate {
+  constructor(
+    private readonly slots: SlotStore,
+    private readonly log: Log,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Take a slot of the request's key, or say how long to wait (the waiter item written). */
+  async acquire(request: SlotRequest): Promise<SlotGrant> {
+    const { key, holder } = request;
+    for (let tryNumber = 1; ; tryNumber++) {
+      const now = this.now();
+      const [slots, waiters] = await Promise.all([
+        this.slots.readSlots(key),
+        this.slots.readWaiters(key, request.limit + WAITERS_READ_EXTRA),
+      ]);
+      // The key's first use: its limit item, which `lambdag concurrency` lists (once per key).
+      if (slots.limit?.declared === undefined) await this.slots.declareKey(key, request.limit);
+      // A copy of a waiting attempt's message (a duplicate delivery, or reconciliation's
+      // re-send) keeps the attempt's place in line and its one STEP_WAITING_FOR_SLOT.
+      const known = waiters.find((waiter) => waiter.holder === holder && waiter.until > now)?.since;
+      const waitingSince = request.waitingSince ?? known;
+      const decision = decideSlot(slots, waiters, {
+        limit: request.limit,
+        holder,
+        now,
+        ...(waitingSince === undefined ? {} : { waitingSince }),
+      });
+      if (decision.take) {
+        const lease = { key, slot: decision.slot, holder, until: now + request.attemptMs + LEASE_MARGIN_MS };
+        const taken = await this.slots.takeSlot(lease, now);
+        if (taken.ok) {
+          if (waitingSince !== undefined) await this.slots.deleteWaiter(key, holder, waitingSince);
+          return { held: true, lease };
+        }
+        if (tryNumber < TAKE_TRIES) continue;
+      }
+      const delaySeconds = decision.take ? 1 : decision.delaySeconds;
+      const since = waitingSince ?? now;
+      await this.slots.putWaiter({ key, holder, since, until: now + delaySeconds * 1000 + WAITER_GRACE_MS });
+      return {
+        held: false,
+        since,
+        firstWait: waitingSince === undefined,
+        delaySeconds,
+        limit: decision.limit,
+        ahead: decision.take ? 0 : decision.ahead,
+      };
+    }
+  }
+
+  /** The attempt no longer waits (its step moved on): its waiter item goes. */
+  async forget(key: string, holder: string, since: number): Promise<void> {
+    await this.slots.deleteWaiter(key, holder, since);
+  }
+
+  /**
+   * Give a slot back. A lease that is no longer this attempt's (it expired and was taken)
+   * is logged, not an error: the attempt is over either way.
+   */
+  async release(lease: SlotLease): Promise<void> {
+    const released = await this.slots.releaseSlot(lease.key, lease.slot, lease.holder);
+    if (!released) {
+      this.log.warn('a concurrency slot had expired before its attempt gave it back', {
+        key: lease.key,
+        slot: lease.slot,
+        holder: lease.holder,
+      });
+    }
+  }
+}

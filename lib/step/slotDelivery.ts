@@ -1,0 +1,121 @@
+import type { SQSRecord } from 'aws-lambda';
+import type { Deps } from '../deps.ts';
+import { EventType } from '../eventTypes.ts';
+import { concurrencyOf } from '../job/concurrency.ts';
+import { isMapStep, type JobPlan, stepSpecOf } from '../job/dag.ts';
+import type { SlotGate, SlotRequest } from '../limits/slotGate.ts';
+import { attemptTimeoutMs } from './attemptWatch.ts';
+import type { StepMessage } from './messages.ts';
+import { waitForSlot, waitingSinceOf } from './sqsRedelivery.ts';
+
+/**
+ * A waiting attempt notes it is alive on its step item when a multiple of this has passed
+ * since it began to wait: with waits of at most MAX_WAIT_SECONDS between asks, its step
+ * is never untouched for long enough to look lost (LAMBDAG_QUEUED_LOST_SECONDS, 30 s at
+ * least).
+ */
+const ALIVE_NOTE_MS = 5_000;
+
+/** A lease lasts an attempt's time; with no limit known (no timeout, no deadline), Lambda's longest. */
+const DEFAULT_ATTEMPT_MS = 15 * 60_000;
+
+/** What the worker takes keyed concurrency slots with: the gate, and the plans its runner caches. */
+export interface AttemptSlots {
+  readonly gate: SlotGate;
+  readonly planOf: (message: StepMessage) => JobPlan;
+}
+
+/** The attempt stopped waiting for a slot of `key`: its step is no longer at this attempt. */
+export interface StaleWhileWaiting {
+  readonly staleWhileWaiting: string;
+}
+
+/** The record's attempt went back to its queue to wait for a slot of `key`. */
+export interface WaitingForSlot {
+  readonly waitingForSlot: string;
+  readonly delaySeconds: number;
+}
+
+/**
+ * Run `attempt` holding a slot of the step's concurrency key (docs/concurrency.md), and give
+ * the slot back however it ends; a step without a limit just runs. With no free slot the
+ * attempt does not start: the record goes back to its queue after the gate's backoff as a
+ * new message (waiting spends neither a retry nor a receive), its first wait written as a
+ * STEP_WAITING_FOR_SLOT event. A worker that dies holding a slot loses it at the lease's end.
+ */
+export async function runHoldingSlot<T>(
+  deps: Deps,
+  slots: AttemptSlots,
+  record: SQSRecord,
+  message: StepMessage,
+  deadline: number | undefined,
+  attempt: () => Promise<T>,
+): Promise<T | WaitingForSlot | StaleWhileWaiting> {
+  const request = slotRequestOf(slots.planOf(message), message, deadline, waitingSinceOf(record));
+  if (!request) return attempt();
+  const grant = await slots.gate.acquire(request);
+  if (!grant.held) {
+    if (grant.firstWait || aliveNoteDue(record, grant.since)) {
+      // Reconciliation re-sends a step QUEUED and untouched for long: this one is alive.
+      const noted = await deps.store.noteSlotWait(message.runId, message.step, message.attempt);
+      if (!noted.ok) {
+        // Canceled, run by another copy, or over: nothing to wait for.
+        await slots.gate.forget(request.key, request.holder, grant.since);
+        return { staleWhileWaiting: request.key };
+      }
+    }
+    if (grant.firstWait) {
+      await deps.store.appendEvent(
+        {
+          runId: message.runId,
+          type: EventType.STEP_WAITING_FOR_SLOT,
+          step: message.step,
+          attempt: message.attempt,
+          message: `every slot of concurrency key '${request.key}' is taken (limit ${grant.limit}, ${grant.ahead} waiting ahead); waiting`,
+          data: { key: request.key, limit: grant.limit, ahead: grant.ahead },
+        },
+        message.expiresAt,
+      );
+    }
+    await waitForSlot(deps, record, grant.delaySeconds, grant.since);
+    return { waitingForSlot: request.key, delaySeconds: grant.delaySeconds };
+  }
+  try {
+    return await attempt();
+  } finally {
+    await slots.gate.release(grant.lease).catch((error: unknown) => {
+      // The attempt's outcome stands; the slot frees at its lease's end.
+      deps.log.warn('could not give a concurrency slot back; it frees when its lease ends', {
+        key: grant.lease.key,
+        holder: grant.lease.holder,
+        error,
+      });
+    });
+  }
+}
+
+/** The attempt's ask for a slot, when its step has a keyed limit (a map step's own message has none). */
+export function slotRequestOf(
+  plan: JobPlan,
+  message: StepMessage,
+  deadline: number | undefined,
+  waitingSince: number | undefined,
+): SlotRequest | undefined {
+  if (isMapStep(plan, message.step)) return undefined;
+  const spec = stepSpecOf(plan, message.step);
+  const concurrency = spec && concurrencyOf(spec.options);
+  if (!concurrency) return undefined;
+  return {
+    ...concurrency,
+    holder: `${message.runId}#${message.step}#${message.attempt}`,
+    attemptMs: attemptTimeoutMs(spec.options.timeoutSeconds, deadline) ?? DEFAULT_ATTEMPT_MS,
+    ...(waitingSince === undefined ? {} : { waitingSince }),
+  };
+}
+
+/** Did a multiple of ALIVE_NOTE_MS of waiting pass between the record's previous ask (when it was sent) and now? */
+function aliveNoteDue(record: SQSRecord, since: number, now = Date.now()): boolean {
+  const sentAt = Number(record.attributes.SentTimestamp);
+  if (!Number.isFinite(sentAt)) return true;
+  return Math.floor((now - since) / ALIVE_NOTE_MS) > Math.floor((sentAt - since) / ALIVE_NOTE_MS);
+}

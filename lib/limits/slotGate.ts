@@ -58,6 +58,10 @@ export class SlotGate {
       ]);
       // The key's first use: its limit item, which `lambdag concurrency` lists (once per key).
       if (slots.limit?.declared === undefined) await this.slots.declareKey(key, request.limit);
+      // A copy of an attempt that holds a slot (a duplicate delivery, or the redelivery after
+      // its worker died) holds that one: a second slot would leave the first to its expiry.
+      const mine = slots.leases.find((lease) => lease.holder === holder && lease.until > now);
+      if (mine) return { held: true, lease: mine };
       // A copy of a waiting attempt's message (a duplicate delivery, or reconciliation's
       // re-send) keeps the attempt's place in line and its one STEP_WAITING_FOR_SLOT.
       const known = waiters.find((waiter) => waiter.holder === holder && waiter.until > now)?.since;

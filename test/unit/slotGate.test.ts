@@ -49,6 +49,18 @@ describe('the slot gate', () => {
     expect(c.held && c.lease.slot).toBe(0);
   });
 
+  it('gives a copy of an attempt that holds a slot that slot, not a second one', async () => {
+    const { store, gate, ask } = gateAt();
+    const first = await ask('a');
+    const copy = await ask('a');
+    expect(copy).toEqual(first);
+    expect((await store.readSlots('api')).leases.map((lease) => lease.holder)).toEqual(['a']);
+    // The copy gives it back (its worker found the attempt done): nothing is left held.
+    if (!copy.held) throw new Error('the copy holds the slot');
+    await gate.release(copy.lease);
+    expect((await store.readSlots('api')).leases).toEqual([]);
+  });
+
   it('tries again when another attempt takes the chosen slot first', async () => {
     const { store, ask } = gateAt();
     const takeSlot = store.takeSlot.bind(store);

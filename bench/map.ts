@@ -14,7 +14,6 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { fanout } from '../examples/index.ts';
 import { RequestMetrics } from '../lib/aws/requestMetrics.ts';
 import { LambdagClient } from '../lib/client/lambdagClient.ts';
-import { createDeps } from '../lib/deps.ts';
 import { JobRegistry } from '../lib/job/registry.ts';
 import { startLocalStack } from '../local/stack.ts';
 import { perStep } from './costModel.ts';
@@ -35,7 +34,8 @@ const stack = await startLocalStack({
   requestMetrics: metrics,
   pollIntervalMs: 1000,
 });
-const deps = createDeps(registry, { log: new Logger({ serviceName: 'bench', logLevel: 'ERROR' }) });
+// The stack writes no process.env: its operator deps reach it (with its admin key).
+const deps = stack.operatorDeps(registry, new Logger({ serviceName: 'bench', logLevel: 'ERROR' }));
 const client = LambdagClient.fromDeps(deps, stack.stateMachineArn);
 const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits;
 

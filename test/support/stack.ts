@@ -56,9 +56,16 @@ export function storeOf(handle: StackHandle, functionName: string): RunStore {
   return deps.store;
 }
 
+/**
+ * Starts a run and returns it ended, once its execution has ended too: the run item says
+ * the end as FinalizeRun writes it, a moment before FinalizeRun writes the run's last event
+ * and returns, and a test reading the events must not race that.
+ */
 export async function runToEnd(handle: StackHandle, job: string, input?: unknown): Promise<RunRecord> {
-  const { runId } = await handle.client.startRun({ job, input });
-  return handle.client.waitForRun(runId);
+  const { runId, executionArn } = await handle.client.startRun({ job, input });
+  const run = await handle.client.waitForRun(runId);
+  if (executionArn) await handle.stack.waitForExecution(executionArn);
+  return run;
 }
 
 export async function stepsOf(handle: StackHandle, runId: string): Promise<Map<string, StepRecord>> {

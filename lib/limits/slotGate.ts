@@ -1,3 +1,4 @@
+import { withTransientRetries } from '../aws/transient.ts';
 import type { Log } from '../log.ts';
 import type { SlotLease, SlotStore } from '../store/slotStore.ts';
 import { decideSlot, WAITER_GRACE_MS } from './slotPolicy.ts';
@@ -13,6 +14,8 @@ import { decideSlot, WAITER_GRACE_MS } from './slotPolicy.ts';
 export const LEASE_MARGIN_MS = 30_000;
 /** Takes that lose a race for a slot (another attempt took it first) before waiting instead. */
 const TAKE_TRIES = 3;
+/** Tries to give a slot back before leaving it to its lease's end. */
+const RELEASE_RETRIES = { tries: 5, baseMs: 100, maxMs: 2_000 } as const;
 /** Waiters read per ask beyond the limit: enough to place the head of the line. */
 const WAITERS_READ_EXTRA = 16;
 
@@ -29,7 +32,12 @@ export interface SlotRequest {
 }
 
 export type SlotGrant =
-  | { readonly held: true; readonly lease: SlotLease }
+  | {
+      readonly held: true;
+      readonly lease: SlotLease;
+      /** Another copy of this attempt took the lease, and may be running it still. */
+      readonly shared: boolean;
+    }
   | {
       readonly held: false;
       readonly since: number;
@@ -61,7 +69,7 @@ export class SlotGate {
       // A copy of an attempt that holds a slot (a duplicate delivery, or the redelivery after
       // its worker died) holds that one: a second slot would leave the first to its expiry.
       const mine = slots.leases.find((lease) => lease.holder === holder && lease.until > now);
-      if (mine) return { held: true, lease: mine };
+      if (mine) return { held: true, lease: mine, shared: true };
       // A copy of a waiting attempt's message (a duplicate delivery, or reconciliation's
       // re-send) keeps the attempt's place in line and its one STEP_WAITING_FOR_SLOT.
       const known = waiters.find((waiter) => waiter.holder === holder && waiter.until > now)?.since;
@@ -77,7 +85,7 @@ export class SlotGate {
         const taken = await this.slots.takeSlot(lease, now);
         if (taken.ok) {
           if (waitingSince !== undefined) await this.slots.deleteWaiter(key, holder, waitingSince);
-          return { held: true, lease };
+          return { held: true, lease, shared: false };
         }
         if (tryNumber < TAKE_TRIES) continue;
       }
@@ -105,13 +113,21 @@ export class SlotGate {
    * is logged, not an error: the attempt is over either way.
    */
   async release(lease: SlotLease): Promise<void> {
-    const released = await this.slots.releaseSlot(lease.key, lease.slot, lease.holder);
+    // A release refused by throttling would hold the slot to its lease's end (up to an
+    // attempt's whole time): it is worth a few tries in place.
+    const released = await withTransientRetries(
+      () => this.slots.releaseSlot(lease.key, lease.slot, lease.holder),
+      RELEASE_RETRIES,
+    );
     if (!released) {
-      this.log.warn('a concurrency slot had expired before its attempt gave it back', {
-        key: lease.key,
-        slot: lease.slot,
-        holder: lease.holder,
-      });
+      this.log.warn(
+        'a concurrency slot was no longer its attempt’s to give back (it expired, or a copy gave it back)',
+        {
+          key: lease.key,
+          slot: lease.slot,
+          holder: lease.holder,
+        },
+      );
     }
   }
 }

@@ -1,9 +1,11 @@
+import { IdempotencyAlreadyInProgressError } from '@aws-lambda-powertools/idempotency';
 import type { SQSRecord } from 'aws-lambda';
 import type { Deps } from '../deps.ts';
 import { EventType } from '../eventTypes.ts';
 import { concurrencyOf } from '../job/concurrency.ts';
 import { isMapStep, type JobPlan, stepSpecOf } from '../job/dag.ts';
 import type { SlotGate, SlotRequest } from '../limits/slotGate.ts';
+import type { SlotLease } from '../store/slotStore.ts';
 import { attemptTimeoutMs } from './attemptWatch.ts';
 import type { StepMessage } from './messages.ts';
 import { waitForSlot, waitingSinceOf } from './sqsRedelivery.ts';
@@ -80,18 +82,28 @@ export async function runHoldingSlot<T>(
     await waitForSlot(deps, record, grant.delaySeconds, grant.since);
     return { waitingForSlot: request.key, delaySeconds: grant.delaySeconds };
   }
+  let runsElsewhere = false;
   try {
     return await attempt();
+  } catch (error) {
+    // A copy of an attempt still running in another worker shares that worker's lease: the
+    // worker gives it back when its body ends, and a release here would free a slot in use.
+    runsElsewhere = grant.shared && error instanceof IdempotencyAlreadyInProgressError;
+    throw error;
   } finally {
-    await slots.gate.release(grant.lease).catch((error: unknown) => {
-      // The attempt's outcome stands; the slot frees at its lease's end.
-      deps.log.warn('could not give a concurrency slot back; it frees when its lease ends', {
-        key: grant.lease.key,
-        holder: grant.lease.holder,
-        error,
-      });
-    });
+    if (!runsElsewhere) await releaseSlot(deps, slots.gate, grant.lease);
   }
+}
+
+/** Give the attempt's slot back; a failure leaves it to its lease's end, not the attempt's outcome. */
+async function releaseSlot(deps: Deps, gate: SlotGate, lease: SlotLease): Promise<void> {
+  await gate.release(lease).catch((error: unknown) => {
+    deps.log.warn('could not give a concurrency slot back; it frees when its lease ends', {
+      key: lease.key,
+      holder: lease.holder,
+      error,
+    });
+  });
 }
 
 /** The attempt's ask for a slot, when its step has a keyed limit (a map step's own message has none). */

@@ -16,6 +16,9 @@ describe('random DAGs under every fault at once', () => {
         timeoutMs: 6 * 60_000,
         // Map stages at the suite's size: a few small maps among the DAGs.
         maxItems: 8,
+        // Keyed limits tight enough that attempts wait for slots at this size (4 slots
+        // were seen never to fill in a run of 24 DAGs).
+        keyedLimits: { rate: 0.1, keys: 2, limit: 2 },
       });
       const { faultsInjected: f } = report;
       // The faults really happened, every kind of them.

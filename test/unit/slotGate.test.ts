@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { LEASE_MARGIN_MS, SlotGate } from '../../lib/limits/slotGate.ts';
 import { InMemorySlotStore } from '../../lib/store/inMemorySlotStore.ts';
+import { InjectedThrottlingError } from '../../local/simulation/throttling.ts';
 import { MemoryLog } from '../support/engine.ts';
 
 function gateAt(start = 1_000_000) {
@@ -94,5 +95,22 @@ describe('a copy of a waiting attempt’s message (a duplicate, a re-send)', () 
     expect((await ask('c')).held).toBe(true);
     // Taking the slot ends the attempt's wait, whichever copy took it.
     expect(await store.readWaiters('api', 10)).toEqual([]);
+  });
+});
+
+describe('giving a slot back', () => {
+  it('tries again in place when the release is throttled, so the slot is not held to its lease’s end', async () => {
+    const { ask, gate, store } = gateAt();
+    const a = await ask('a');
+    if (!a.held) throw new Error('a holds a slot');
+    const release = store.releaseSlot.bind(store);
+    let refused = 0;
+    store.releaseSlot = async (...args) => {
+      if (refused++ < 2) throw new InjectedThrottlingError('throttled');
+      return release(...args);
+    };
+    await gate.release(a.lease);
+    expect(refused).toBe(3);
+    expect((await store.readSlots('api')).leases).toEqual([]);
   });
 });

@@ -84,7 +84,7 @@ export class SlotGate {
         const lease = { key, slot: decision.slot, holder, until: now + request.attemptMs + LEASE_MARGIN_MS };
         const taken = await this.slots.takeSlot(lease, now);
         if (taken.ok) {
-          if (waitingSince !== undefined) await this.slots.deleteWaiter(key, holder, waitingSince);
+          if (waitingSince !== undefined) await this.endWait(key, holder, waitingSince);
           return { held: true, lease, shared: false };
         }
         if (tryNumber < TAKE_TRIES) continue;
@@ -101,6 +101,17 @@ export class SlotGate {
         ahead: decision.take ? 0 : decision.ahead,
       };
     }
+  }
+
+  /**
+   * The wait is over: its waiter item goes. A failure here must not lose the slot just
+   * taken (the caller would never give it back), and a waiter item left over ends by its
+   * own `until`, a few seconds on: logged, not thrown.
+   */
+  private async endWait(key: string, holder: string, since: number): Promise<void> {
+    await this.slots.deleteWaiter(key, holder, since).catch((error: unknown) => {
+      this.log.warn('could not delete a waiter item; it ends by its own expiry', { key, holder, error });
+    });
   }
 
   /** The attempt no longer waits (its step moved on): its waiter item goes. */

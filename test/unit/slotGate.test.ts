@@ -54,7 +54,9 @@ describe('the slot gate', () => {
     const { store, gate, ask } = gateAt();
     const first = await ask('a');
     const copy = await ask('a');
-    expect(copy).toEqual(first);
+    expect(first.held && first.shared).toBe(false);
+    // The same lease, marked shared: the copy may find its first holder still running.
+    expect(copy).toEqual({ ...first, shared: true });
     expect((await store.readSlots('api')).leases.map((lease) => lease.holder)).toEqual(['a']);
     // The copy gives it back (its worker found the attempt done): nothing is left held.
     if (!copy.held) throw new Error('the copy holds the slot');
@@ -95,6 +97,23 @@ describe('a copy of a waiting attempt’s message (a duplicate, a re-send)', () 
     expect((await ask('c')).held).toBe(true);
     // Taking the slot ends the attempt's wait, whichever copy took it.
     expect(await store.readWaiters('api', 10)).toEqual([]);
+  });
+});
+
+describe('taking a slot after a wait', () => {
+  it('keeps the slot it took when its waiter item cannot be deleted (the item ends by its expiry)', async () => {
+    const { ask, gate, store, clock } = gateAt();
+    const a = await ask('a');
+    await ask('b');
+    await ask('c');
+    if (!a.held) throw new Error('a holds a slot');
+    await gate.release(a.lease);
+    store.deleteWaiter = async () => {
+      throw new InjectedThrottlingError('throttled');
+    };
+    const c = await ask('c', clock.now);
+    expect(c.held).toBe(true);
+    expect((await store.readSlots('api')).leases.map((lease) => lease.holder).sort()).toEqual(['b', 'c']);
   });
 });
 

@@ -16,7 +16,12 @@ import type { StepMessage } from '../../lib/step/messages.ts';
 import { decodeStepMessage } from '../../lib/step/messages.ts';
 import type { RunEvent, RunRecord } from '../../lib/store/types.ts';
 import { startLocalStack } from '../stack.ts';
-import { auditKeyedLimits, DEFAULT_KEYED_LIMITS, type KeyedLimitsAudit } from './keyedLimits.ts';
+import {
+  AttemptCrashes,
+  auditKeyedLimits,
+  DEFAULT_KEYED_LIMITS,
+  type KeyedLimitsAudit,
+} from './keyedLimits.ts';
 import { bodyRuns, expectedOutputs, type RandomDagInput, randomDag, rng, sizeOf } from './randomDag.ts';
 import { ThrottlingInjector } from './throttling.ts';
 
@@ -164,6 +169,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   const recordedAt = new Map<string, number>();
   const records = new Map<string, number>();
   const injected = { crashBeforeRecord: 0, crashAfterRecord: 0, crashBeforeDelete: 0 };
+  const crashes = new AttemptCrashes();
   const keyOf = (m: Pick<StepMessage, 'runId' | 'step'>) => `${m.runId}/${m.step}`;
 
   bodyRuns.length = 0;
@@ -186,6 +192,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       beforeRecord(message) {
         if (chance(faults.crashBeforeRecord)) {
           injected.crashBeforeRecord++;
+          crashes.note(message);
           throw new SimulatedCrash(`worker died before recording ${keyOf(message)}`);
         }
       },
@@ -195,6 +202,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
         records.set(key, (records.get(key) ?? 0) + 1);
         if (chance(faults.crashAfterRecord)) {
           injected.crashAfterRecord++;
+          crashes.note(message);
           throw new SimulatedCrash(`worker died after recording ${key}`);
         }
       },
@@ -278,7 +286,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       }
     }
     const deadLetters = await auditDeadLetters(deps);
-    const keyedLimits = await auditKeyedLimits(deps, finished, limits);
+    const keyedLimits = await auditKeyedLimits(deps, finished, limits, crashes);
     const slowest = finished
       .filter((r) => r.finishedAt)
       .map((r) => ({

@@ -1,8 +1,10 @@
 import type { Deps } from '../../lib/deps.ts';
 import { EventType } from '../../lib/eventTypes.ts';
+import { concurrencyOf } from '../../lib/job/concurrency.ts';
+import { isMapStep, stepSpecOf } from '../../lib/job/dag.ts';
 import type { SlotLease, SlotStore } from '../../lib/store/slotStore.ts';
 import type { RunEvent, RunRecord } from '../../lib/store/types.ts';
-import { limitOf, type RandomDagInput, randomDag } from './randomDag.ts';
+import { type RandomDagInput, randomDag } from './randomDag.ts';
 
 /**
  * The keyed-concurrency audit (docs/concurrency.md), shared by `lambdag simulate` and the
@@ -27,6 +29,29 @@ export interface AttemptSpan {
   readonly start: number;
   readonly end: number;
 }
+
+/**
+ * When the harness's simulated crashes struck each attempt (epoch ms). A simulated crash is
+ * an error thrown in the worker, so unlike a dead process it gives its slot back at once:
+ * the attempt stopped running there, not at its redelivery's STEP_START.
+ */
+export class AttemptCrashes {
+  private readonly times = new Map<string, number[]>();
+
+  note(attempt: { runId: string; step: string; attempt: number }, at = Date.now()): void {
+    const id = attemptId(attempt.runId, attempt.step, attempt.attempt);
+    this.times.set(id, [...(this.times.get(id) ?? []), at]);
+  }
+
+  /** The span cut at the first crash of its attempt inside it. */
+  cut(span: AttemptSpan): AttemptSpan {
+    const times = this.times.get(attemptId(span.runId, span.step, span.attempt)) ?? [];
+    const crash = Math.min(...times.filter((at) => at >= span.start && at < span.end));
+    return Number.isFinite(crash) ? { ...span, end: crash } : span;
+  }
+}
+
+const attemptId = (runId: string, step: string, attempt: number) => `${runId}\u0000${step}\u0000${attempt}`;
 
 /**
  * A run's attempt spans: each STEP_START paired with the next outcome of the same attempt,
@@ -103,15 +128,18 @@ export async function auditKeyedLimits(
   deps: Deps,
   runs: readonly RunRecord[],
   limits: { readonly keys: number; readonly limit: number },
+  crashes: AttemptCrashes = new AttemptCrashes(),
 ): Promise<KeyedLimitsAudit> {
   const spans = new Map<string, AttemptSpan[]>();
   let waits = 0;
   for (const run of runs) {
-    const input = randomDag.parseInput(run.input) as RandomDagInput;
+    // The limits the job declared for this run, from its plan: the engine's own source.
+    const plan = randomDag.plan(randomDag.parseInput(run.input) as RandomDagInput);
     const { events } = await deps.store.listEvents(run.runId);
     waits += events.filter((e) => e.type === EventType.STEP_WAITING_FOR_SLOT).length;
-    for (const span of attemptSpans(run.runId, events)) {
-      const key = limitOf(input, span.step)?.key;
+    for (const span of attemptSpans(run.runId, events).map((s) => crashes.cut(s))) {
+      const spec = isMapStep(plan, span.step) ? undefined : stepSpecOf(plan, span.step);
+      const key = spec && concurrencyOf(spec.options)?.key;
       if (key !== undefined) spans.set(key, [...(spans.get(key) ?? []), span]);
     }
   }

@@ -149,7 +149,7 @@ export const randomDag = defineJob('random-dag', { input: RandomDagInput }, (job
  * The keyed concurrency limit of plain step `key`, if it has one: drawn from its own hash,
  * not the shape's generator, so a seed gives the DAG it always gave.
  */
-export function limitOf(input: RandomDagInput, key: string): { key: string; limit: number } | undefined {
+function limitOf(input: RandomDagInput, key: string): { key: string; limit: number } | undefined {
   const dice = rng(hash(`${input.seed}/${key}/limit`));
   if (!(dice() < input.limitRate)) return undefined;
   return { key: `sim-${Math.floor(dice() * input.limitKeys)}`, limit: input.limit };

@@ -13,14 +13,14 @@ class WorkerKilled extends Error {
   override readonly name = 'WorkerKilled';
 }
 
-/** Runs whose step `s0` has its first delivery "killed" mid-attempt (test: a killed holder). */
-const killFirstS0 = new Set<string>();
+/** The attempt (`runId#step#attempt`) whose first delivery is "killed" mid-attempt (test: a killed holder). */
+const toKill: { holder?: string; killed: boolean } = { killed: false };
 
 const handle = useStack({
   hooks: {
     beforeRecord(message) {
-      if (message.job !== 'keyed-limit' || message.step !== 's0' || !killFirstS0.delete(message.runId))
-        return;
+      if (toKill.killed || toKill.holder !== `${message.runId}#${message.step}#${message.attempt}`) return;
+      toKill.killed = true;
       throw new WorkerKilled(`the worker running ${message.step} was killed`);
     },
   },
@@ -94,21 +94,24 @@ describe('a keyed concurrency limit across runs', () => {
     expect(await inspector.key(key)).toMatchObject({ key, limit: 1, declared: 3, override: 1 });
   }, 120_000);
 
-  it('frees the slot of a holder killed mid-attempt when its lease ends', async () => {
+  it('lets a killed holder’s redelivery finish on the slot its lease still holds, and runs nothing else of the key meanwhile', async () => {
     const key = newKey();
     const worker = handle.stack.functionDeps.get('stepWorker');
     if (!worker) throw new Error('the stack has no stepWorker');
-    // The fault: the killed worker never gives its slot back (a dead process runs no
-    // `finally`), and its lease is cut to 2 s (it is the attempt's time plus 30 s) to keep
-    // the test short.
+    // The fault: the worker of the attempt that takes the key's slot first is killed before
+    // it records its result, and never gives its slot back (a dead process runs no
+    // `finally`); its lease is cut to 2 s (it is the attempt's time plus 30 s) to keep the
+    // test short.
     const deadLeases: SlotLease[] = [];
     const take = worker.slots.takeSlot.bind(worker.slots);
     const takeSlot = vi.spyOn(worker.slots, 'takeSlot').mockImplementation(async (lease, now) => {
-      if (lease.key !== key || deadLeases.length > 0 || !lease.holder.endsWith('#s0#1'))
-        return take(lease, now);
+      if (lease.key !== key || deadLeases.length > 0) return take(lease, now);
       const short = { ...lease, until: now + 2_000 };
       const taken = await take(short, now);
-      if (taken.ok) deadLeases.push(short);
+      if (taken.ok) {
+        deadLeases.push(short);
+        toKill.holder = short.holder;
+      }
       return taken;
     });
     const release = worker.slots.releaseSlot.bind(worker.slots);
@@ -121,33 +124,56 @@ describe('a keyed concurrency limit across runs', () => {
       return release(k, slot, holder);
     });
     const killed = { done: false };
+    toKill.killed = false;
     try {
       const { runId } = await handle.client.startRun({
         job: 'keyed-limit',
         input: { key, limit: 1, steps: 3, ms: 50 },
       });
-      killFirstS0.add(runId);
       const run = await handle.client.waitForRun(runId);
       expect(run.status).toBe('SUCCEEDED');
-      expect(killed.done).toBe(true);
+      expect(killed.done && toKill.killed).toBe(true);
 
       const events = await eventsOf(handle, runId);
-      // s0's worker died (its next delivery says so) and no attempt ran while its lease held the slot.
-      expect(events.some((e) => e.type === EventType.STEP_WORKER_LOST && e.step === 's0')).toBe(true);
       const dead = deadLeases[0] as SlotLease;
-      const takenAt = dead.until - 2_000;
+      const deadStep = dead.holder.split('#')[1];
+      // Its worker died (its next delivery says so).
+      expect(events.some((e) => e.type === EventType.STEP_WORKER_LOST && e.step === deadStep)).toBe(true);
+      // The attempt's redelivery is the lease's holder: it runs on that slot and gives it
+      // back when it ends, or the lease ends first. Until then no other step of the key ran.
       const spans = attemptSpans(runId, events);
-      // The killed delivery's own span (if its start was written) ends at s0's next start.
-      const killedSpan = spans.filter((span) => span.step === 's0').sort((a, b) => a.start - b.start)[0];
-      const later = spans.filter(
-        (span) => span.start >= takenAt && (spans.length < 4 || span !== killedSpan),
+      const redeliveryDone = Math.max(
+        ...spans.filter((span) => span.step === deadStep).map((span) => span.end),
       );
-      expect(later.length).toBeGreaterThan(0);
-      for (const span of later) expect(span.start).toBeGreaterThanOrEqual(dead.until);
+      const freed = Math.min(dead.until, redeliveryDone);
+      const others = spans.filter((span) => span.step !== deadStep);
+      expect(others.length).toBe(2);
+      for (const span of others) expect(span.start).toBeGreaterThanOrEqual(freed);
       expect(await heldLeases(handle.deps.slots, [key])).toEqual([]);
     } finally {
       takeSlot.mockRestore();
       releaseSlot.mockRestore();
     }
+  }, 120_000);
+
+  it('frees the slot of a holder that died with its message gone when its lease ends', async () => {
+    const key = newKey();
+    const now = Date.now();
+    // A dead holder nothing will redeliver (its attempt's message is gone): only its
+    // lease's end gives the slot back.
+    const dead: SlotLease = { key, slot: 0, holder: 'gone#s0#1', until: now + 3_000 };
+    expect((await handle.deps.slots.takeSlot(dead, now)).ok).toBe(true);
+    const { runId } = await handle.client.startRun({
+      job: 'keyed-limit',
+      input: { key, limit: 1, steps: 2, ms: 50 },
+    });
+    const run = await handle.client.waitForRun(runId);
+    expect(run.status).toBe('SUCCEEDED');
+    const events = await eventsOf(handle, runId);
+    expect(events.some((e) => e.type === EventType.STEP_WAITING_FOR_SLOT)).toBe(true);
+    const starts = events.filter((e) => e.type === EventType.STEP_START).map((e) => Date.parse(e.at));
+    expect(starts.length).toBe(2);
+    for (const start of starts) expect(start).toBeGreaterThanOrEqual(dead.until);
+    expect(await heldLeases(handle.deps.slots, [key])).toEqual([]);
   }, 120_000);
 });

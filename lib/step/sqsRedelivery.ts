@@ -135,7 +135,7 @@ export async function setVisibility(deps: Deps, record: SQSRecord, seconds: numb
  */
 export function messageGroupOfRecord(record: SQSRecord, message: StepMessage | undefined) {
   if (message) return messageGroupOfMessage(message);
-  return (record.attributes as { MessageGroupId?: string }).MessageGroupId;
+  return record.attributes.MessageGroupId;
 }
 
 /** Send the record's body to its queue again as a new message, delayed, with its requeue count. */

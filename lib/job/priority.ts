@@ -31,6 +31,13 @@ export function priorityProblem(value: unknown): string | undefined {
   return `priority must be a whole number from ${MIN_PRIORITY} to ${MAX_PRIORITY} (or 'normal', 'high'), got ${JSON.stringify(value) ?? String(value)}`;
 }
 
+/** Why `value` is not a run's priority (a whole number, not a name); undefined when it is one. */
+export function runPriorityProblem(value: unknown): string | undefined {
+  if (Number.isInteger(value) && (value as number) >= MIN_PRIORITY && (value as number) <= MAX_PRIORITY)
+    return undefined;
+  return `priority must be a whole number from ${MIN_PRIORITY} to ${MAX_PRIORITY}, got ${JSON.stringify(value) ?? String(value)}`;
+}
+
 /** A checked priority option as its number. */
 export function priorityNumber(option: PriorityOption): number {
   if (option === Priority.HIGH) return HIGH_BAND_FROM;

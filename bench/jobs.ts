@@ -118,3 +118,19 @@ export const mapFanout = defineJob(
     });
   },
 );
+
+/**
+ * `n` independent no-op steps (a backlog), or with `chain` one after another: each run its own
+ * tenant on the step queues (the default fairness key). The fairness bench (bench/fairness.ts).
+ */
+export const tenantSteps = defineJob(
+  'bench-tenant-steps',
+  { input: z.object({ n: z.number().int().min(1), chain: z.boolean().default(false) }) },
+  (job, input) => {
+    let previous: StepRef<number> | undefined;
+    for (let i = 0; i < input.n; i++) {
+      const dependsOn: Record<string, StepRef<number>> = input.chain && previous ? { previous } : {};
+      previous = job.step(`s-${i}`, { dependsOn }, () => i);
+    }
+  },
+);

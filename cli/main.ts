@@ -46,6 +46,7 @@ targetOptions(program.command('run'))
   .option('--input <json>', 'run input as JSON')
   .option('--input-file <file>', 'run input from a JSON file')
   .option('--client-token <token>', 'idempotency token: starting twice with one token yields one run')
+  .option('--priority <n>', 'run priority, 0 (routine, default) to 9; from 5 up its steps use the high queue')
   .option('--wait', 'wait for the run to end, showing progress; exit code is the outcome')
   .option('--json', 'print a JSON object instead of text')
   .action(async (job: string, options) => exit(await runCommand(job, options)));

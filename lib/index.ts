@@ -29,10 +29,13 @@ export type {
   JobDefinition,
   MapOptions,
   MapRef,
+  PriorityOption,
   StepContext,
   StepOptions,
   StepRef,
 } from './job/defineJob.ts';
 export { defineJob, Priority, Runtime } from './job/defineJob.ts';
+export type { FairnessKeyOption } from './job/fairness.ts';
+export { MAX_PRIORITY, MIN_PRIORITY } from './job/priority.ts';
 export { JobRegistry } from './job/registry.ts';
 export { RunStatus, StepStatus } from './status.ts';

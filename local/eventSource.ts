@@ -300,6 +300,8 @@ function toRecord(message: Message, mapping: EventSourceMapping): SQSRecord {
     body: message.Body ?? '',
     attributes: {
       ...(attributes.AWSTraceHeader === undefined ? {} : { AWSTraceHeader: attributes.AWSTraceHeader }),
+      // A fair queue's (or a FIFO queue's) message group, as Lambda passes it on.
+      ...(attributes.MessageGroupId === undefined ? {} : { MessageGroupId: attributes.MessageGroupId }),
       ApproximateReceiveCount: attributes.ApproximateReceiveCount ?? '1',
       SentTimestamp: attributes.SentTimestamp ?? String(Date.now()),
       SenderId: attributes.SenderId ?? '000000000000',

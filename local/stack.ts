@@ -31,6 +31,7 @@ import {
   type SqsHandler,
 } from './eventSource.ts';
 import { expiryRulesOf, LocalExpiry, type LocalExpiryOptions } from './expiry.ts';
+import type { FairQueues } from './fairQueues.ts';
 import { IamAuthority, type UsageEntry } from './iam/authority.ts';
 import { startIamGateway } from './iam/gateway.ts';
 import type { Role } from './iam/roles.ts';
@@ -111,6 +112,12 @@ export interface LocalStackOptions {
    * shows where a big run would hit them (local/limits/). Off by default.
    */
   readonly limits?: EmulatedLimits;
+  /**
+   * Serve the standard queues as SQS fair queues do, by each message's MessageGroupId
+   * (local/fairQueues.ts). Default true, as on AWS; false serves in arrival order (a bench's
+   * comparison).
+   */
+  readonly fairQueues?: boolean;
 }
 
 /**
@@ -197,6 +204,8 @@ export interface LocalStack {
   readonly partitionWriteLimits?: PartitionWriteLimits;
   /** The emulated SQS in-flight limit and the receives it refused; present when `limits` was set. */
   readonly sqsInFlightLimits?: SqsInFlightLimits;
+  /** The SQS fair queues model (local/fairQueues.ts); absent when `fairQueues` is false. */
+  readonly fairQueues?: FairQueues;
   stop(): Promise<void>;
 }
 
@@ -237,7 +246,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   };
 
   try {
-    const fauxqs = await startFauxqs();
+    const fauxqs = await startFauxqs({ fairQueues: options.fairQueues !== false });
     stoppers.push(fauxqs.stop);
     const dynamo = await startDynalite(options.dataDir);
     stoppers.push(dynamo.stop);
@@ -543,6 +552,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       expiry,
       ...(partitionWriteLimits && { partitionWriteLimits }),
       ...(sqsInFlightLimits && { sqsInFlightLimits }),
+      ...(fauxqs.fairQueues && { fairQueues: fauxqs.fairQueues }),
       stop,
     };
   } catch (error) {

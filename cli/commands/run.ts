@@ -20,6 +20,8 @@ export interface RunOptions extends TargetOptions {
   readonly input?: string;
   readonly inputFile?: string;
   readonly clientToken?: string;
+  /** `--priority`, as typed: the client checks it (a whole number from 0 to 9). */
+  readonly priority?: string;
   readonly wait?: boolean;
   readonly json?: boolean;
 }
@@ -36,6 +38,7 @@ export async function runCommand(job: string, options: RunOptions): Promise<numb
       job,
       input,
       ...(options.clientToken ? { clientToken: options.clientToken } : {}),
+      ...(options.priority === undefined ? {} : { priority: Number(options.priority) }),
     });
     if (!options.json) {
       const note = alreadyStarted ? ' (already started with this client token)' : '';

@@ -7,11 +7,13 @@ import {
 } from '@aws-sdk/client-sfn';
 import type { Deps } from '../deps.ts';
 import {
+  InvalidInputError,
   PayloadTooLargeError,
   RunNotFinishedError,
   RunNotFoundError,
   RunStartFailedError,
 } from '../errors.ts';
+import { runPriorityProblem } from '../job/priority.ts';
 import type { JobRegistry } from '../job/registry.ts';
 import { type CancelResult, requestCancel } from '../run/cancel.ts';
 import { newRunId, runIdForClientToken } from '../run/ids.ts';
@@ -88,11 +90,15 @@ export class LambdagClient {
     input?: unknown;
     clientToken?: string;
     parentRunId?: string;
+    /** 0 (routine, default) to 9: from 5 up its steps go to the high queue (docs/concurrency.md). */
+    priority?: number;
   }): Promise<StartedRun> {
     const inputBytes = Buffer.byteLength(JSON.stringify(request.input ?? {}));
     // Refused here too (StartRun checks it), before anything is uploaded or started.
     if (inputBytes > MAX_INPUT_BYTES)
       throw new PayloadTooLargeError('run input', inputBytes, MAX_INPUT_BYTES);
+    const badPriority = request.priority === undefined ? undefined : runPriorityProblem(request.priority);
+    if (badPriority) throw new InvalidInputError(`run of job '${request.job}' is invalid`, [badPriority]);
     if (this.deps.registry) {
       const job = this.deps.registry.get(request.job);
       job.plan(job.parseInput(request.input));
@@ -103,6 +109,7 @@ export class LambdagClient {
       runId,
       ...(request.clientToken ? { clientToken: request.clientToken } : {}),
       ...(request.parentRunId ? { parentRunId: request.parentRunId } : {}),
+      ...(request.priority === undefined ? {} : { priority: request.priority }),
     };
     let input = JSON.stringify({ ...body, input: request.input ?? {} });
     if (Buffer.byteLength(input) > MAX_EXECUTION_INPUT_BYTES) {

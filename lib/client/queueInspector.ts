@@ -100,13 +100,19 @@ export class QueueInspector {
           MaxNumberOfMessages: Math.min(BATCH, max - moved),
           VisibilityTimeout: 60,
           WaitTimeSeconds: 0,
+          // Each message goes back in its run's group (its tenant's turn on the fair queue).
+          MessageSystemAttributeNames: ['MessageGroupId'],
         }),
       );
       if (Messages.length === 0) break;
       const sent = await this.sqs.send(
         new SendMessageBatchCommand({
           QueueUrl: source,
-          Entries: Messages.map((m, i) => ({ Id: String(i), MessageBody: m.Body ?? '' })),
+          Entries: Messages.map((m, i) => ({
+            Id: String(i),
+            MessageBody: m.Body ?? '',
+            ...(m.Attributes?.MessageGroupId ? { MessageGroupId: m.Attributes.MessageGroupId } : {}),
+          })),
         }),
       );
       const ok = new Set((sent.Successful ?? []).map((s) => s.Id));

@@ -1,5 +1,6 @@
 import { InvalidJobError } from '../errors.ts';
 import { checkMapSpec, type MapSpec, mapOfItem } from './mapStep.ts';
+import { priorityProblem } from './priority.ts';
 import { OnLambdaTimeout, Runtime } from './runtime.ts';
 import type { StepFn, StepOptions } from './stepTypes.ts';
 
@@ -34,6 +35,8 @@ export interface JobPlan {
   readonly roots: readonly string[];
   /** Steps nothing depends on: their outputs are the run's result. */
   readonly sinks: readonly string[];
+  /** The job's fairness key for this run's input (lib/job/fairness.ts); absent: the run id. */
+  readonly fairnessKey?: string;
 }
 
 /** Step keys appear in S3 keys, DynamoDB sort keys and idempotency keys: keep them plain. */
@@ -108,7 +111,7 @@ function checkOptions(job: string, spec: StepSpec): void {
   // Read here, not at import: job.ts imports this module (a cycle).
   const RUNTIMES: readonly unknown[] = Object.values(Runtime);
   const ON_LAMBDA_TIMEOUT: readonly unknown[] = Object.values(OnLambdaTimeout);
-  const { runtime, onLambdaTimeout, cpu, memoryMb, timeoutSeconds } = spec.options;
+  const { runtime, onLambdaTimeout, cpu, memoryMb, timeoutSeconds, priority } = spec.options;
   const bad = (what: string) => {
     throw new InvalidJobError(job, `step '${spec.key}': ${what}`, [spec.key]);
   };
@@ -122,6 +125,8 @@ function checkOptions(job: string, spec: StepSpec): void {
   }
   if (timeoutSeconds !== undefined && !(Number.isFinite(timeoutSeconds) && timeoutSeconds > 0))
     bad(`timeoutSeconds must be a positive number of seconds, got ${timeoutSeconds}`);
+  const priorityIssue = priorityProblem(priority);
+  if (priorityIssue) bad(priorityIssue);
 }
 
 /** Kahn's algorithm; on a cycle, find and name it by its path. */

@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import { InvalidInputError, InvalidJobError } from '../errors.ts';
 import { withConcurrency } from './concurrency.ts';
 import { buildPlan, type JobPlan, type StepSpec } from './dag.ts';
+import { type FairnessKeyOption, fairnessKeyOf } from './fairness.ts';
 import type { MapOptions, MapRef, NestedMapOptions } from './mapStep.ts';
 import { defineSchedules, type Schedule, type ScheduleOptions } from './schedule.ts';
 
@@ -71,6 +72,12 @@ export interface JobOptions<S extends z.ZodType | undefined> {
   readonly timeoutSeconds?: number;
   /** When a step fails for good, stop the rest of the run (default: independent branches keep running). */
   readonly failFast?: boolean;
+  /**
+   * Whose turn the run's steps take on the step queues (SQS fair queues, docs/concurrency.md):
+   * a constant or a function of the input, such as `(input) => input.tenant`. Default: the
+   * run id, so one huge run cannot starve small ones. Runs with one key share a turn.
+   */
+  readonly fairnessKey?: FairnessKeyOption<InputOf<S>>;
 }
 
 type InputOf<S> = S extends z.ZodType ? z.output<S> : unknown;
@@ -136,6 +143,8 @@ export function defineJob(
       `timeoutSeconds must be a positive number of seconds, got ${timeoutSeconds}`,
     );
   }
+  // A constant key is checked now; a function's result when each run's plan is built.
+  if (typeof options.fairnessKey !== 'function') fairnessKeyOf(name, options.fairnessKey, undefined);
   const definition: JobDefinition<unknown> = {
     name,
     schedules,
@@ -205,7 +214,9 @@ export function defineJob(
         },
       } as JobBuilder<unknown>;
       build(builder, input);
-      return buildPlan(name, specs);
+      const plan = buildPlan(name, specs);
+      const fairnessKey = fairnessKeyOf(name, options.fairnessKey, input);
+      return fairnessKey === undefined ? plan : { ...plan, fairnessKey };
     },
   };
 

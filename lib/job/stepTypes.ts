@@ -1,11 +1,10 @@
 /** The types a step is declared with: its options, context, function and references. */
 import type { AwsClients } from '../aws/clients.ts';
+import type { PriorityOption } from './priority.ts';
 import type { OnLambdaTimeout, Runtime } from './runtime.ts';
 
+export { Priority, type PriorityOption } from './priority.ts';
 export { OnLambdaTimeout, Runtime } from './runtime.ts';
-
-export const Priority = { NORMAL: 'normal', HIGH: 'high' } as const;
-export type Priority = (typeof Priority)[keyof typeof Priority];
 
 /** What a step's function receives besides its upstream outputs. */
 export interface StepContext<I> {
@@ -85,8 +84,11 @@ export interface StepOptions<I = unknown> {
   readonly memoryMb?: number;
   /** Named step queue (a `LAMBDAG_QUEUE_URL_<NAME>` queue). Default from priority. */
   readonly queue?: string;
-  /** `high` routes to the `high` queue unless `queue` is given. */
-  readonly priority?: Priority;
+  /**
+   * 0 (routine) to 9 (most urgent), or `normal` (0) / `high` (5); default the run's priority.
+   * From 5 up the step goes to the `high` queue unless `queue` is given (docs/concurrency.md).
+   */
+  readonly priority?: PriorityOption;
   /** At most `limit` attempts with this key run at once, across all runs (Lambda steps only). */
   readonly concurrency?: ConcurrencyOption<I>;
 }

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { Deps } from '../deps.ts';
 import { InvalidInputError, PayloadTooLargeError, RunConflictError, RunVanishedError } from '../errors.ts';
 import { EventType } from '../eventTypes.ts';
+import { MAX_PRIORITY, MIN_PRIORITY } from '../job/priority.ts';
 import { RunStatus } from '../status.ts';
 import { dispatchFirstAttempts } from '../step/release.ts';
 import { s3Keys } from '../store/keys.ts';
@@ -24,6 +25,8 @@ export const StartRunRequestSchema = z
     parentRunId: z.string().optional(),
     /** Re-run `parentRunId`: its job and input, reusing the outputs of its succeeded steps (lib/run/rerun.ts). */
     rerun: RerunOptionsSchema.optional(),
+    /** The run's priority, 0 (routine, default) to 9; a rerun keeps its parent's unless given (lib/job/priority.ts). */
+    priority: z.number().int().min(MIN_PRIORITY).max(MAX_PRIORITY).optional(),
   })
   .refine((r) => r.input === undefined || r.inputKey === undefined, 'give input or inputKey, not both')
   .refine((r) => !r.rerun || r.parentRunId, { message: 'a rerun needs parentRunId', path: ['parentRunId'] })
@@ -115,6 +118,7 @@ export async function startRun(
   const inputKey = inline ? undefined : (rerun?.parent.inputKey ?? s3Keys.runInput(runId));
   if (inputKey && inputKey !== rerun?.parent.inputKey) await deps.payloads.putText(inputKey, inputJson);
   const reused = rerun?.reuse.reused.size ?? 0;
+  const priority = request.priority ?? rerun?.parent.priority;
 
   const run: RunRecord = {
     runId,
@@ -132,6 +136,7 @@ export async function startRun(
     ...(request.parentRunId ? { parentRunId: request.parentRunId } : {}),
     ...(rerun ? { reused } : {}),
     ...(expiresAt === undefined ? {} : { expiresAt }),
+    ...(priority === undefined ? {} : { priority }),
   };
   const created = await deps.store.createRun(run);
   let current = created.ok ? created.item : created.current;
@@ -188,7 +193,13 @@ export async function startRun(
     // duplicate delivery, which the claim and the idempotency key absorb.
     await dispatchFirstAttempts(
       deps,
-      { runId, job: job.name, input, ...(runExpiry === undefined ? {} : { expiresAt: runExpiry }) },
+      {
+        runId,
+        job: job.name,
+        input,
+        ...(runExpiry === undefined ? {} : { expiresAt: runExpiry }),
+        ...(current.priority === undefined ? {} : { priority: current.priority }),
+      },
       plan,
       roots,
     );

@@ -8,7 +8,9 @@ import { backoffSleep } from '../backoff.ts';
 import { forEachLimit } from '../concurrency.ts';
 import { DispatchFailedError, InvalidJobError, MessagesRejectedError } from '../errors.ts';
 import { type JobPlan, stepSpecOf } from '../job/dag.ts';
-import { OnLambdaTimeout, Priority, Runtime } from '../job/defineJob.ts';
+import { OnLambdaTimeout, Runtime } from '../job/defineJob.ts';
+import { messageGroupOf } from '../job/fairness.ts';
+import { bandOf, effectivePriority, PriorityBand } from '../job/priority.ts';
 import type { RunRecord, StepRecord } from '../store/types.ts';
 import { encodeStepMessage, MAX_DELAY_SECONDS, type StepMessage } from './messages.ts';
 import type { PayloadStore } from './payload.ts';
@@ -41,6 +43,8 @@ export interface RunRef {
   readonly input: unknown;
   /** The run's expiry (RunRecord.expiresAt), carried by its step messages. */
   readonly expiresAt?: number;
+  /** The run's priority (RunRecord.priority), carried by its step messages. */
+  readonly priority?: number;
 }
 
 /** The reference step messages carry of a run. */
@@ -49,6 +53,16 @@ export const runRefOf = (run: RunRecord, input: unknown): RunRef => ({
   job: run.job,
   input,
   ...(run.expiresAt === undefined ? {} : { expiresAt: run.expiresAt }),
+  ...(run.priority === undefined ? {} : { priority: run.priority }),
+});
+
+/** The run as a step message refers to it: the steps the message's attempt releases go with it. */
+export const runRefOfMessage = (message: StepMessage): RunRef => ({
+  runId: message.runId,
+  job: message.job,
+  input: message.input,
+  ...(message.expiresAt === undefined ? {} : { expiresAt: message.expiresAt }),
+  ...(message.priority === undefined ? {} : { priority: message.priority }),
 });
 
 const BATCH_ENTRIES = 10;
@@ -65,11 +79,16 @@ export class Dispatcher {
     private readonly payloads: PayloadStore,
   ) {}
 
-  /** The queue a step is routed to: its `queue`, else by priority. */
-  queueName(plan: JobPlan, step: string): string {
+  /**
+   * The queue a step is routed to: its `queue`, else its priority's band (the step's
+   * priority, else the run's); the high band goes to the default queue where there is no
+   * `high` one.
+   */
+  queueName(plan: JobPlan, step: string, runPriority?: number): string {
     const options = stepSpecOf(plan, step)?.options ?? {};
     if (options.queue) return options.queue.toLowerCase();
-    return options.priority === Priority.HIGH && this.config.queues.high ? 'high' : DEFAULT_QUEUE;
+    const band = bandOf(effectivePriority(options.priority, runPriority));
+    return band === PriorityBand.HIGH && this.config.queues.high ? PriorityBand.HIGH : DEFAULT_QUEUE;
   }
 
   /** Fail before anything is written if a step routes to a queue this deployment lacks. */
@@ -102,14 +121,20 @@ export class Dispatcher {
 
   async dispatch(run: RunRef, plan: JobPlan, items: readonly DispatchItem[]): Promise<void> {
     const byQueue = new Map<string, SendMessageBatchRequestEntry[]>();
+    // The run's turn on a fair queue: its tenant's, so a big run's backlog does not hold back others.
+    const group = messageGroupOf(run.runId, plan.fairnessKey);
     for (const [index, item] of items.entries()) {
-      const url = this.config.queues[this.queueName(plan, item.step)] as string;
+      const url = this.config.queues[this.queueName(plan, item.step, run.priority)] as string;
       const body = await encodeStepMessage(
         stepMessageOf(run, plan, item),
         this.payloads,
         this.config.maxMessageBytes,
       );
-      const entry: SendMessageBatchRequestEntry = { Id: String(index), MessageBody: body };
+      const entry: SendMessageBatchRequestEntry = {
+        Id: String(index),
+        MessageBody: body,
+        MessageGroupId: group,
+      };
       if (item.delaySeconds) entry.DelaySeconds = Math.min(MAX_DELAY_SECONDS, Math.max(0, item.delaySeconds));
       const list = byQueue.get(url) ?? [];
       list.push(entry);
@@ -159,7 +184,6 @@ export class Dispatcher {
   }
 }
 
-/** The `ecs` part of a step message: present for `runtime: 'ecs'` steps and promoted ones. */
 /** The message that sends one step attempt of a run. */
 export function stepMessageOf(run: RunRef, plan: JobPlan, item: DispatchItem): StepMessage {
   const delay = Math.max(0, item.delaySeconds ?? 0);
@@ -171,6 +195,8 @@ export function stepMessageOf(run: RunRef, plan: JobPlan, item: DispatchItem): S
     attempt: item.attempt,
     input: run.input,
     ...(run.expiresAt === undefined ? {} : { expiresAt: run.expiresAt }),
+    ...(run.priority === undefined ? {} : { priority: run.priority }),
+    ...(plan.fairnessKey === undefined ? {} : { fairnessKey: plan.fairnessKey }),
     // Past SQS's cap, the worker sends the message back until its time comes.
     ...(delay > MAX_DELAY_SECONDS ? { notBefore: Date.now() + delay * 1000 } : {}),
     ...ecsOf(plan, item),
@@ -178,6 +204,7 @@ export function stepMessageOf(run: RunRef, plan: JobPlan, item: DispatchItem): S
   };
 }
 
+/** The `ecs` part of a step message: present for `runtime: 'ecs'` steps and promoted ones. */
 function ecsOf(plan: JobPlan, item: DispatchItem): Pick<StepMessage, 'ecs'> {
   const options = stepSpecOf(plan, item.step)?.options;
   if (options?.runtime !== Runtime.ECS && item.promotedAt === undefined) return {};

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { InvalidMessageError } from '../errors.ts';
+import { messageGroupOf } from '../job/fairness.ts';
 import type { PayloadStore } from './payload.ts';
 
 /** The body of a step message: one attempt of one step. */
@@ -23,14 +24,24 @@ export const StepMessageSchema = z.object({
    */
   upstream: z.record(z.string(), z.unknown()).optional(),
   /**
-   * Set for steps that run on ECS (`runtime: 'ecs'`, or promoted after a Lambda timeout):
-   * the worker starts an ECS task (with these sizes) instead of running it.
+   * The run's priority (0-9), when it was started with one: the steps it releases inherit it
+   * (lib/job/priority.ts).
    */
+  priority: z.number().int().optional(),
+  /**
+   * The job's fairness key for this run, when it sets one: the MessageGroupId of this
+   * message and of every copy of it (absent: the run id; lib/job/fairness.ts).
+   */
+  fairnessKey: z.string().optional(),
   /**
    * The run's expiry (epoch seconds, RunRecord.expiresAt): the TTL of the items this attempt
    * writes (its events), so they go with the run. Absent: the run has none.
    */
   expiresAt: z.number().int().optional(),
+  /**
+   * Set for steps that run on ECS (`runtime: 'ecs'`, or promoted after a Lambda timeout):
+   * the worker starts an ECS task (with these sizes) instead of running it.
+   */
   ecs: z
     .object({
       cpu: z.number().int().optional(),
@@ -77,6 +88,10 @@ export async function decodeStepMessage(body: string, payloads: PayloadStore): P
   }
   return parsed.data;
 }
+
+/** The MessageGroupId a step message and its copies are sent with (SQS fair queues). */
+export const messageGroupOfMessage = (message: StepMessage): string =>
+  messageGroupOf(message.runId, message.fairnessKey);
 
 /** SQS's DelaySeconds ceiling. */
 export const MAX_DELAY_SECONDS = 900;

@@ -26,7 +26,7 @@ import {
   retriesUsed,
 } from './attemptOutcome.ts';
 import { isCancelingStatus } from './attemptWatch.ts';
-import type { RunRef } from './dispatch.ts';
+import { type RunRef, runRefOfMessage } from './dispatch.ts';
 import type { StepMessage } from './messages.ts';
 import { releaseDependents, releasedByMessage, resumeExpansion, skipDownstream } from './release.ts';
 import { type BodyLimits, runStepBody } from './stepBody.ts';
@@ -96,12 +96,7 @@ export class StepRunner {
   ): Promise<AttemptOutcome> {
     const { runId, step, attempt } = message;
     const plan = this.planFor(message);
-    const run: RunRef = {
-      runId,
-      job: message.job,
-      input: message.input,
-      ...(message.expiresAt === undefined ? {} : { expiresAt: message.expiresAt }),
-    };
+    const run = runRefOfMessage(message);
     // A map step's own message (a rerun's, reconciliation's): expand it, or finish doing so.
     if (isMapStep(plan, step)) await resumeExpansion(this.deps, run, plan, step);
     if (isMapStep(plan, step)) return { runId, step, attempt, status: AttemptStatus.EXPANDED };

@@ -79,7 +79,7 @@ export async function runHoldingSlot<T>(
         message.expiresAt,
       );
     }
-    await waitForSlot(deps, record, grant.delaySeconds, grant.since);
+    await waitForSlot(deps, record, message, grant.delaySeconds, grant.since);
     return { waitingForSlot: request.key, delaySeconds: grant.delaySeconds };
   }
   let runsElsewhere = false;

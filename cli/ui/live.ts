@@ -1,9 +1,9 @@
 import type { Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import type { LambdagClient } from '../../lib/client/lambdagClient.ts';
+import { LogFollower } from '../../lib/client/logFollower.ts';
 import type { RunReader } from '../../lib/client/runReader.ts';
 import type { JobRegistry } from '../../lib/job/registry.ts';
-import { TERMINAL_RUN_STATUSES } from '../../lib/status.ts';
 
 /** Events sent to a run page per poll at most: a busy run's log catches up page by page. */
 const LIVE_EVENTS = 100;
@@ -18,6 +18,7 @@ export function liveRun(c: Context, client: LambdagClient, runId: string, pollMs
   return streamSSE(c, async (stream) => {
     let seen = '';
     let cursor = after;
+    const log = new LogFollower();
     while (!stream.aborted) {
       const run = await client.getRun(runId);
       const state = `${run.status}:${run.succeeded}:${run.failed}:${run.skipped}:${run.updatedAt}`;
@@ -27,11 +28,12 @@ export function liveRun(c: Context, client: LambdagClient, runId: string, pollMs
       }
       const page = await client.listEvents(runId, cursor, LIVE_EVENTS);
       if (page.events.length) {
+        log.saw(page.events);
         cursor = page.cursor;
         await stream.writeSSE({ event: 'events', data: JSON.stringify(page) });
         continue;
       }
-      if (TERMINAL_RUN_STATUSES.has(run.status)) {
+      if (log.done(run.status)) {
         await stream.writeSSE({ event: 'end', data: run.status });
         return;
       }

@@ -1,11 +1,22 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  BatchGetCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { retryDelaySeconds } from '../backoff.ts';
+import { forEachLimit } from '../concurrency.ts';
 import { type ItemCondition, type ItemUpdate, toExpression } from './itemUpdates.ts';
-import type { RunLayout } from './keys.ts';
+import type { ItemKey, RunLayout } from './keys.ts';
 import type { Item } from './records.ts';
 import type { Transition } from './runStore.ts';
+
+/** BatchGetItem's most keys per request. */
+const BATCH_GET = 100;
+/** Batch requests in flight at once for one call. */
+export const PARALLEL_BATCHES = 4;
 
 /** The runs table as the DynamoDB store's parts share it: client, name, clock, key layout. */
 export class DynamoTable {
@@ -51,6 +62,29 @@ export class DynamoTable {
     await this.ddb.send(
       new UpdateCommand({ TableName: this.name, Key: key, ...toExpression(update, condition) }),
     );
+  }
+
+  /**
+   * Strongly consistent reads of `keys` (items not found are left out, order not kept):
+   * BatchGetItem in chunks of 100, `parallel` in flight, unprocessed keys asked again
+   * after a pause.
+   */
+  async batchGet(keys: readonly ItemKey[], parallel = PARALLEL_BATCHES): Promise<Item[]> {
+    const found: Item[] = [];
+    const chunks: ItemKey[][] = [];
+    for (let i = 0; i < keys.length; i += BATCH_GET) chunks.push(keys.slice(i, i + BATCH_GET));
+    await forEachLimit(chunks, parallel, async (chunk) => {
+      let wanted: Item[] = chunk;
+      for (let round = 0; wanted.length > 0; round++) {
+        if (round > 0) await pauseBeforeRound(round);
+        const out = await this.ddb.send(
+          new BatchGetCommand({ RequestItems: { [this.name]: { Keys: wanted, ConsistentRead: true } } }),
+        );
+        found.push(...(out.Responses?.[this.name] ?? []));
+        wanted = out.UnprocessedKeys?.[this.name]?.Keys ?? [];
+      }
+    });
+    return found;
   }
 
   /**

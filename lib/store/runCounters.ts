@@ -1,8 +1,8 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { BatchGetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { forEachLimit } from '../concurrency.ts';
 import { RunStatus } from '../status.ts';
-import { type DynamoTable, pauseBeforeRound } from './dynamoTable.ts';
+import type { DynamoTable } from './dynamoTable.ts';
 import { type ItemUpdate, toExpression } from './itemUpdates.ts';
 import { COUNTER_SK, type ItemKey } from './keys.ts';
 import { type Item, ttlOf } from './records.ts';
@@ -80,7 +80,7 @@ export class RunCounters {
    * consistent BatchGetItem.
    */
   async readWithRun(runId: string, runKey: ItemKey): Promise<{ runItem?: Item; view: CounterView }> {
-    const items = await this.batchGet([runKey, ...this.table.layout.counterItems(runId)]);
+    const items = await this.table.batchGet([runKey, ...this.table.layout.counterItems(runId)]);
     const runItem = items.find((item) => item.pk === runKey.pk && item.sk === runKey.sk);
     return {
       ...(runItem ? { runItem } : {}),
@@ -90,7 +90,7 @@ export class RunCounters {
 
   /** The counter items' view of a run alone. */
   async read(runId: string): Promise<CounterView> {
-    return counterView(await this.batchGet(this.table.layout.counterItems(runId)));
+    return counterView(await this.table.batchGet(this.table.layout.counterItems(runId)));
   }
 
   /**
@@ -106,20 +106,6 @@ export class RunCounters {
         if (!(error instanceof ConditionalCheckFailedException)) throw error;
       }
     });
-  }
-
-  private async batchGet(keys: readonly ItemKey[]): Promise<Item[]> {
-    const found: Item[] = [];
-    let wanted: Item[] = [...keys];
-    for (let round = 0; wanted.length > 0; round++) {
-      if (round > 0) await pauseBeforeRound(round);
-      const out = await this.table.ddb.send(
-        new BatchGetCommand({ RequestItems: { [this.table.name]: { Keys: wanted, ConsistentRead: true } } }),
-      );
-      found.push(...(out.Responses?.[this.table.name] ?? []));
-      wanted = out.UnprocessedKeys?.[this.table.name]?.Keys ?? [];
-    }
-    return found;
   }
 }
 

@@ -1,8 +1,8 @@
-import { BatchGetCommand, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { forEachLimit } from '../concurrency.ts';
 import type { BatchWrites } from './batchWrites.ts';
 import { BATCH_WRITE } from './batchWrites.ts';
-import { type DynamoTable, pauseBeforeRound } from './dynamoTable.ts';
+import { type DynamoTable, PARALLEL_BATCHES } from './dynamoTable.ts';
 import { type RunLayout, STEP_SK_PREFIX } from './keys.ts';
 import { mergeSorted } from './mergeSorted.ts';
 import { type Item, toStep, ttlOf } from './records.ts';
@@ -10,10 +10,6 @@ import type { RunCounters } from './runCounters.ts';
 import type { PutStepsOptions, RunExpiry, Transition } from './runStore.ts';
 import { type StepTransition, stepWrite } from './stepTransitions.ts';
 import type { FanInShard, StepRecord } from './types.ts';
-
-const BATCH_GET = 100;
-/** Batch requests in flight at once for one call. */
-export const PARALLEL_BATCHES = 4;
 
 /**
  * The step items of a run (and the shard items of its wide fan-ins), in DynamoDB, each on
@@ -53,26 +49,8 @@ export class StepItems {
   }
 
   async getSteps(runId: string, keys: readonly string[]): Promise<Map<string, StepRecord>> {
-    const found = new Map<string, StepRecord>();
-    const chunks: string[][] = [];
-    for (let i = 0; i < keys.length; i += BATCH_GET) chunks.push(keys.slice(i, i + BATCH_GET));
-    await forEachLimit(chunks, PARALLEL_BATCHES, async (chunk) => {
-      let wanted: Item[] = chunk.map((key) => this.table.layout.stepItem(runId, key));
-      for (let round = 0; wanted.length > 0; round++) {
-        if (round > 0) await pauseBeforeRound(round);
-        const out = await this.table.ddb.send(
-          new BatchGetCommand({
-            RequestItems: { [this.table.name]: { Keys: wanted, ConsistentRead: true } },
-          }),
-        );
-        for (const item of out.Responses?.[this.table.name] ?? []) {
-          const step = toStep(item);
-          found.set(step.key, step);
-        }
-        wanted = out.UnprocessedKeys?.[this.table.name]?.Keys ?? [];
-      }
-    });
-    return found;
+    const items = await this.table.batchGet(keys.map((key) => this.table.layout.stepItem(runId, key)));
+    return new Map(items.map((item) => toStep(item)).map((step) => [step.key, step]));
   }
 
   /** Each partition key's steps come in key order; merged, the run's do. */

@@ -34,6 +34,9 @@ export function RunPage(props: { runId: string }) {
   const [confirm, setConfirm] = useState<Confirmation>();
   const [error, setError] = useState<string>();
   const [choosing, setChoosing] = useState(false);
+  // Following the run's live feed: from a load that found it running until the feed ends,
+  // which is after the run's end event (the run's final status comes a moment before it).
+  const [following, setFollowing] = useState(false);
   const refreshing = useRef(false);
 
   const refresh = useCallback(async () => {
@@ -58,6 +61,7 @@ export function RunPage(props: { runId: string }) {
   // First load: the run, its timeline and the first page of its events.
   useEffect(() => {
     setView(undefined);
+    setFollowing(false);
     setEvents([]);
     setSelected(undefined);
     setStepKey(undefined);
@@ -71,10 +75,13 @@ export function RunPage(props: { runId: string }) {
     });
   }, [runId, refresh]);
 
-  const live = view !== undefined && !TERMINAL.has(view.run.status);
+  const running = view !== undefined && !TERMINAL.has(view.run.status);
+  useEffect(() => {
+    if (running) setFollowing(true);
+  }, [running]);
   // Live: one stream from where the log stands; `run` re-reads the graph, `events` appends.
   useEffect(() => {
-    if (!live || cursor === undefined) return;
+    if (!following || cursor === undefined) return;
     const source = new EventSource(`/api/live/runs/${runId}${q({ after: cursor })}`);
     source.addEventListener('run', () => refresh());
     source.addEventListener('events', (e) => {
@@ -83,11 +90,12 @@ export function RunPage(props: { runId: string }) {
     });
     source.addEventListener('end', () => {
       source.close();
+      setFollowing(false);
       refresh();
     });
     return () => source.close();
     // The stream starts from the cursor of the first page only.
-  }, [live, runId, cursor === undefined]);
+  }, [following, runId, cursor === undefined]);
 
   const loadMore = async () => {
     const page = await get<{ events: RunEvent[]; cursor?: string }>(
@@ -247,7 +255,7 @@ export function RunPage(props: { runId: string }) {
           ))}
         </tbody>
       </table>
-      {more && !live && (
+      {more && !following && (
         <button type="button" onClick={loadMore}>
           More events
         </button>

@@ -258,6 +258,13 @@ export function runStoreContract(storeOf: () => RunStore): void {
       expect(await store.getStep(runId, 'missing')).toBeUndefined();
     });
 
+    it('are read by key past one batch request (BatchGetItem takes 100 keys)', async () => {
+      const keys = Array.from({ length: 250 }, (_, i) => `s${i}`);
+      const { store, runId } = await runWith(...keys.map((key) => (r: string) => stepRecord(r, key)));
+      const found = await store.getSteps(runId, [...keys, 'missing']);
+      expect([...found.keys()].sort()).toEqual([...keys].sort());
+    });
+
     it('queues a WAITING step once, recording the delivery that released it', async () => {
       const { store, runId } = await runWith((r) => stepRecord(r, 'a', { pending: 2 }));
       const queued = await store.markQueued(runId, 'a', 'msg-1');

@@ -139,7 +139,7 @@ export async function startDeployTarget(options: DeployTargetOptions = {}): Prom
       accountId,
       reach,
       adminSqs: admin.sqs,
-      lambda,
+      host: lambda,
       sfn,
       events,
       iam,

@@ -5,8 +5,7 @@
  * expiry and schedules in the order their dependencies need; each of those lives in its own
  * module, and only the wiring is here.
  */
-import { randomUUID } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
@@ -34,9 +33,10 @@ import {
   SqsEventSource,
 } from './eventSource.ts';
 import { expiryRulesOf, LocalExpiry, type LocalExpiryOptions } from './expiry.ts';
-import { IamAuthority, type UsageEntry } from './iam/authority.ts';
+import { IamAuthority } from './iam/authority.ts';
 import { startIamGateway } from './iam/gateway.ts';
 import type { Role } from './iam/roles.ts';
+import { writeIamUsage } from './iam/usageFile.ts';
 import { InvocationTrace } from './invocationTrace.ts';
 import { EventSourceRamp } from './limits/eventSourceRamp.ts';
 import { AWS_PARTITION_WRITE_UNITS, PartitionWriteLimits } from './limits/partitionWriteLimits.ts';
@@ -309,7 +309,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 
     // The roles and policies the template creates, as the gateway enforces them.
     const iam = new DeployedIam(authority, ACCOUNT_ID, options.editRole);
-    stoppers.push(async () => writeIamUsage(iam));
+    stoppers.push(async () => writeIamUsage(iam.roles(), authority));
 
     // The local ECS tasks' settings, over the template's: shorter beats for tests, and the
     // module the tasks load their jobs from.
@@ -352,14 +352,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const sfn = new LocalStepFunctions(region, ACCOUNT_ID, log);
     stoppers.push(() => sfn.stopAll());
     // The default event bus: the template's rules, fed by the executions' status changes.
-    const events = new LocalEventBridge({
-      region,
-      accountId: ACCOUNT_ID,
-      resources: {},
-      resolved: new Map(),
-      functions: new Map(),
-      log,
-    });
+    const events = new LocalEventBridge({ region, accountId: ACCOUNT_ID, log });
     sfn.publishStatusChanges((entry) => events.put(entry));
     stoppers.push(() => events.close());
     // The template's event source mappings, gathered into the one event source started below.
@@ -583,24 +576,4 @@ function serviceOf(serverlessFile: string): string {
 function credentialEnv(credentials: { accessKeyId: string; secretAccessKey: string } | undefined) {
   if (!credentials) return undefined;
   return { AWS_ACCESS_KEY_ID: credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey };
-}
-
-/**
- * With LAMBDAG_IAM_USAGE_DIR set (the test suite sets it), what each principal was allowed,
- * and by which statement, goes to a file there: the suite compares it with what is granted.
- */
-function writeIamUsage(iam: DeployedIam): void {
-  const dir = process.env.LAMBDAG_IAM_USAGE_DIR;
-  if (!dir) return;
-  mkdirSync(dir, { recursive: true });
-  const roles = Object.fromEntries(
-    iam
-      .roles()
-      .map((role) => [
-        role.logicalId,
-        role.statements.map(({ statement, source }) => ({ source, statement })),
-      ]),
-  );
-  const usage: { allowed: UsageEntry[]; denied: UsageEntry[] } = iam.authority.usage();
-  writeFileSync(join(dir, `${process.pid}-${randomUUID()}.json`), JSON.stringify({ roles, ...usage }));
 }

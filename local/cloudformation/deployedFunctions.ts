@@ -2,8 +2,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Context } from 'aws-lambda';
 import { type AwsClientOptions, clientConfig } from '../../lib/aws/clients.ts';
 import type { Log } from '../../lib/log.ts';
-import type { LocalEventBridge } from '../eventBridge.ts';
-import { checkEventPattern } from '../eventPattern.ts';
+import { type LocalEventBridge, ruleOf } from '../eventBridge.ts';
 import { type EventSourceMapping, SqsEventSource, type SqsHandler } from '../eventSource.ts';
 import type { IamAuthority } from '../iam/authority.ts';
 import { nameOf } from '../lambda/runtime.ts';
@@ -183,39 +182,31 @@ export class DeployedFunctions {
    */
   putRule(name: string, arn: string, props: Props): void {
     this.options.events.deleteRule(arn);
-    if (props.State === 'DISABLED') return;
-    for (const unsupported of ['ScheduleExpression', 'RoleArn']) {
-      if (props[unsupported] !== undefined)
-        throw new ProvisionError(`${unsupported} is not implemented by the embedded stack's event bus`);
-    }
-    const raw = typeof props.EventPattern === 'string' ? JSON.parse(props.EventPattern) : props.EventPattern;
-    let pattern: ReturnType<typeof checkEventPattern>;
-    try {
-      pattern = checkEventPattern(raw, name);
-    } catch (error) {
-      throw new ProvisionError(`Event pattern is not valid: ${(error as Error).message}`);
-    }
-    const targets = ((props.Targets ?? []) as Props[]).map((target) => {
-      const version = this.version(String(target.Arn));
+    const targetOf = (functionArn: string) => {
+      const version = this.version(functionArn);
       const functionName = version.functionName;
       return {
-        id: String(target.Id),
-        fn: {
-          functionName,
-          functionArn: version.functionArn,
-          timeoutSeconds: version.timeoutSeconds,
-          memorySize: version.memorySize,
-          handler: async (event: unknown, context: Context) => {
-            if (!this.mayInvoke(functionName, 'events.amazonaws.com', arn))
-              throw new ProvisionError(
-                `no AWS::Lambda::Permission lets events.amazonaws.com invoke ${functionName} for ${arn}`,
-              );
-            return this.options.host.invoke(functionName, event, context);
-          },
+        functionName,
+        functionArn: version.functionArn,
+        timeoutSeconds: version.timeoutSeconds,
+        memorySize: version.memorySize,
+        handler: async (event: unknown, context: Context) => {
+          if (!this.mayInvoke(functionName, 'events.amazonaws.com', arn))
+            throw new ProvisionError(
+              `no AWS::Lambda::Permission lets events.amazonaws.com invoke ${functionName} for ${arn}`,
+            );
+          return this.options.host.invoke(functionName, event, context);
         },
       };
-    });
-    this.options.events.putRule({ logicalId: name, arn, pattern, targets });
+    };
+    let rule: ReturnType<typeof ruleOf>;
+    try {
+      rule = ruleOf(name, arn, props, targetOf);
+    } catch (error) {
+      if (error instanceof ProvisionError) throw error;
+      throw new ProvisionError((error as Error).message);
+    }
+    if (rule) this.options.events.putRule(rule);
   }
 
   deleteRule(arn: string): void {

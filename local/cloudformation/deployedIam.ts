@@ -18,6 +18,11 @@ interface RoleState {
  */
 export class DeployedIam {
   private readonly roleStates = new Map<string, RoleState>();
+  /** What everEnforced() reports: each role's statements by source, as ever granted. */
+  private readonly history = new Map<
+    string,
+    { logicalId: string; arn: string; statements: Map<string, SourcedStatement> }
+  >();
   /** Each AWS::IAM::Policy: the roles it is attached to and its statements. */
   private readonly policies = new Map<
     string,
@@ -30,6 +35,16 @@ export class DeployedIam {
     /** Changes a role as its sessions see it (tests take a permission away). */
     private readonly editRole: (role: Role) => Role = (role) => role,
   ) {}
+
+  /**
+   * Every role this account has enforced, with every statement it held at some point (deleted
+   * roles too: `sls remove` runs before the IAM-usage report is written).
+   */
+  everEnforced(): Role[] {
+    return [...this.history.entries()].map(([name, { logicalId, arn, statements }]) =>
+      this.editRole({ logicalId, name, arn, trust: [], statements: [...statements.values()] }),
+    );
+  }
 
   /** Every role as its sessions see it now: its statements, inline and attached. */
   roles(): Role[] {
@@ -48,6 +63,7 @@ export class DeployedIam {
     );
     const trust = statementsOf(trustDocument, `${logicalId}/trust`, false).map((s) => s.statement);
     this.roleStates.set(name, { logicalId, name, arn, trust, inline });
+    this.remember(name, inline);
     return { arn };
   }
 
@@ -66,10 +82,9 @@ export class DeployedIam {
       if (!this.roleStates.has(name))
         throw new QueryApiError('NoSuchEntity', `The role with name ${name} cannot be found.`);
     }
-    this.policies.set(id, {
-      roles: roleNames,
-      statements: statementsOf(document, `${logicalId}/${policyName}`),
-    });
+    const statements = statementsOf(document, `${logicalId}/${policyName}`);
+    this.policies.set(id, { roles: roleNames, statements });
+    for (const name of roleNames) this.remember(name, statements);
   }
 
   deletePolicy(id: string): void {
@@ -99,6 +114,17 @@ export class DeployedIam {
       );
     }
     return this.authority.issue(sessionName, this.editRole(this.liveRole(name)), service);
+  }
+
+  private remember(roleName: string, statements: readonly SourcedStatement[]): void {
+    const state = this.roleStates.get(roleName) as RoleState;
+    const seen = this.history.get(roleName) ?? {
+      logicalId: state.logicalId,
+      arn: state.arn,
+      statements: new Map(),
+    };
+    for (const statement of statements) seen.statements.set(statement.source, statement);
+    this.history.set(roleName, seen);
   }
 
   /** The role as the authority evaluates it: its inline statements and every policy attached now. */

@@ -28,7 +28,7 @@ const DEFAULT_INTERVAL_MS = 60_000;
 /**
  * What AWS expires on its own, applied to the embedded stack: the TTL of each table that
  * declares a TimeToLiveSpecification, and the ExpirationInDays lifecycle rules of each
- * bucket, read from serverless.yml. Sweeps on an interval and on demand.
+ * bucket, read from the template. Sweeps on an interval and on demand.
  */
 export class LocalExpiry {
   private timer: NodeJS.Timeout | undefined;

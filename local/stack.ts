@@ -1,9 +1,9 @@
 /**
  * Over 400 lines on purpose: this is the embedded stack's composition root. It starts the
- * emulators and the IAM gateway, provisions from serverless.yml, builds each function with
- * its own role's clients, and wires the event source, the state machine, the event bus,
- * expiry and schedules in the order their dependencies need; each of those lives in its own
- * module, and only the wiring is here.
+ * emulators and the IAM gateway, provisions the packaged template through the CloudFormation
+ * provisioners with the functions bound to their sources, and wires the event source, ECS,
+ * the event bus, expiry and schedules in the order their dependencies need; each of those
+ * lives in its own module, and only the wiring is here.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -53,7 +53,7 @@ export interface LocalStackOptions {
   /** Project root holding serverless.yml, handlers/ and statemachines/. Defaults to this package. */
   readonly root?: string;
   /**
-   * The deployed description to provision from, when not root/serverless.yml: a variant of it
+   * The serverless.yml to package and provision from, when not root/serverless.yml: a variant of it
    * (a test checks what the stack does with a setting the project's file does not have).
    */
   readonly serverlessFile?: string;
@@ -67,7 +67,7 @@ export interface LocalStackOptions {
   readonly hooks?: RunnerHooks;
   /** How long each Wait state of the run state machine lasts locally (ms). */
   readonly pollIntervalMs?: number;
-  /** Replaces the queues' VisibilityTimeout from serverless.yml. */
+  /** Replaces the queues' VisibilityTimeout of the template. */
   readonly visibilityTimeoutSeconds?: number;
   /** Replaces each event source mapping's MaximumConcurrency. */
   readonly concurrency?: number;
@@ -89,18 +89,18 @@ export interface LocalStackOptions {
    * share `registry`); default examples/registry.ts, as deployed.
    */
   readonly registryModule?: string;
-  /** Replaces the stepWorker function's timeout from serverless.yml (seconds). */
+  /** Replaces the stepWorker function's timeout of the template (seconds). */
   readonly stepWorkerTimeoutSeconds?: number;
   /** Count the handlers' AWS requests, scoped by function name (the event source's own receives and deletes are not counted). */
   readonly requestMetrics?: RequestMetrics;
   /** Fire the jobs' schedules (as `lambdag local up` does). Off by default so tests start only their own runs. */
   readonly schedules?: boolean | Omit<SchedulerOptions, 'stage'>;
-  /** Change a role as read from serverless.yml before it is enforced (tests take a permission away). */
+  /** Change a role as the template created it before it is enforced (tests take a permission away). */
   readonly editRole?: (role: Role) => Role;
   /** DynamoDB TTL and S3 lifecycle expiration: sweep interval, and the clock (local/expiry.ts). */
   readonly expiry?: LocalExpiryOptions;
   /**
-   * More environment for every function and ECS task, over serverless.yml's (as a stage's
+   * More environment for every function and ECS task, over the template's (as a stage's
    * `provider.environment` would set it): tests tune settings such as LAMBDAG_CANCEL_CHECK_SECONDS.
    */
   readonly functionEnvironment?: Readonly<Record<string, string>>;
@@ -184,7 +184,7 @@ export interface LocalStack {
   };
   /** The local ECS: `runtime: 'ecs'` steps run as its child-process tasks. */
   readonly ecs: LocalEcs;
-  /** The default event bus: serverless.yml's rules, fed by the executions' status changes. */
+  /** The default event bus: the template's rules, fed by the executions' status changes. */
   readonly events: LocalEventBridge;
   readonly faults: { sends(runId: string, step: string): number; readonly duplicated: number };
   /** The schedule runner; present when `schedules` was set. */
@@ -208,9 +208,10 @@ const PACKAGE_ROOT = join(import.meta.dirname, '..');
 /**
  * The embedded local stack: SQS and S3 (fauxqs), DynamoDB (dynalite), Step
  * Functions (aws-local-stepfunctions behind the real API), all on 127.0.0.1 and
- * free ports, with the resources serverless.yml declares and the real handlers
- * running in-process: the state machine's tasks and an SQS event source for
- * the step worker.
+ * free ports, provisioned from the template `sls package` makes of serverless.yml
+ * (local/packagedTemplate.ts, cached), with the real handlers running in-process from
+ * source: the state machine's tasks, the event rules' targets and an SQS event source
+ * for the step worker.
  */
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
   const root = options.root ?? PACKAGE_ROOT;

@@ -4,8 +4,14 @@ import { join, resolve } from 'node:path';
 /** What `lambdag local up` leaves on disk so later commands can reach its stack. */
 export interface LocalStackState {
   readonly pid: number;
+  /**
+   * `stack` (or absent): the embedded stack of `local up`, reached with `env`. `account`: the
+   * empty account of `local up --empty`, at `env.AWS_ENDPOINT_URL`; the stage deployed into
+   * it is read from its CloudFormation outputs, as a deployed stage's is.
+   */
+  readonly kind?: 'stack' | 'account';
   readonly env: Record<string, string>;
-  readonly stateMachineArn: string;
+  readonly stateMachineArn?: string;
   readonly startedAt: string;
 }
 

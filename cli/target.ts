@@ -41,6 +41,19 @@ export async function openTarget(options: TargetOptions): Promise<Target> {
   if (stage !== 'local' || options.endpoint) return deployedTarget(stage, options);
   const dir = stateDir(options.dir);
   const live = readLiveState(dir);
+  if (live?.kind === 'account') {
+    // `local up --empty`: the stage deployed into it, at its endpoint, with its admin key.
+    const {
+      AWS_ENDPOINT_URL: endpoint,
+      AWS_ACCESS_KEY_ID: accessKeyId,
+      AWS_SECRET_ACCESS_KEY: secretAccessKey,
+    } = live.env;
+    return deployedTarget(
+      stage,
+      { ...options, ...(endpoint && { endpoint }), region: options.region ?? live.env.AWS_REGION },
+      accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey } : undefined,
+    );
+  }
   if (live) {
     const env = { ...definedOnly(process.env), ...live.env };
     return build(env, localClients(live.env), `local stack (pid ${live.pid})`, false, async () => {});
@@ -60,11 +73,16 @@ function localClients(env: Env): AwsClientOptions {
   };
 }
 
-async function deployedTarget(stage: string, options: TargetOptions): Promise<Target> {
+async function deployedTarget(
+  stage: string,
+  options: TargetOptions,
+  credentials?: AwsClientOptions['credentials'],
+): Promise<Target> {
   const stackName = options.stackName ?? `lambdag-${stage}`;
   const aws: AwsClientOptions = {
     ...(options.endpoint ? { endpoints: sameEndpointEverywhere(options.endpoint) } : {}),
     ...(options.region ? { region: options.region } : {}),
+    ...(credentials && { credentials }),
   };
   // Variables already exported win; otherwise they come from the stack outputs.
   const outputs = DEPLOYED_ENV.every((name) => process.env[name])

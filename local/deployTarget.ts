@@ -16,6 +16,7 @@ import { closeServer, startDynalite, startFauxqs } from './emulators.ts';
 import { LocalEventBridge } from './eventBridge.ts';
 import { IamAuthority } from './iam/authority.ts';
 import { startIamGateway } from './iam/gateway.ts';
+import { writeIamUsage } from './iam/usageFile.ts';
 import { startLambdaApi } from './lambda/api.ts';
 import { LocalLambda } from './lambda/runtime.ts';
 import { startSfnServer } from './sfnServer.ts';
@@ -30,6 +31,12 @@ export interface DeployTargetOptions {
   /** How long each Wait state of a deployed state machine lasts (ms); default 250. */
   readonly waitMs?: number;
   readonly logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'CRITICAL' | 'SILENT';
+  /**
+   * Write the deployed roles and what each principal was allowed into LAMBDAG_IAM_USAGE_DIR
+   * at stop, as the embedded stack does: for a deploy of the project's own template, whose
+   * grants the suite's IAM-usage check covers (not a test's own templates).
+   */
+  readonly recordIamUsage?: boolean;
   /** The deployed schedules' clock and how often they are checked (0: only on fireDue()). */
   readonly scheduler?: { readonly now?: () => number; readonly checkEveryMs?: number };
 }
@@ -103,6 +110,7 @@ export async function startDeployTarget(options: DeployTargetOptions = {}): Prom
     const admin = createAwsClients(clientOptions);
 
     const iam = new DeployedIam(authority, accountId);
+    if (options.recordIamUsage) stoppers.push(async () => writeIamUsage(iam.everEnforced(), authority));
     const lambda = new LocalLambda({
       workDir,
       baseEnvironment: {
@@ -121,14 +129,7 @@ export async function startDeployTarget(options: DeployTargetOptions = {}): Prom
     const sfn = new LocalStepFunctions(region, accountId, log);
     stoppers.push(() => sfn.stopAll());
     // The default event bus, fed by the executions' status changes, for deployed rules.
-    const events = new LocalEventBridge({
-      region,
-      accountId,
-      resources: {},
-      resolved: new Map(),
-      functions: new Map(),
-      log,
-    });
+    const events = new LocalEventBridge({ region, accountId, log });
     sfn.publishStatusChanges((entry) => events.put(entry));
     stoppers.push(() => events.close());
     const sfnServer = await startSfnServer(sfn, log);
@@ -139,7 +140,7 @@ export async function startDeployTarget(options: DeployTargetOptions = {}): Prom
       accountId,
       reach,
       adminSqs: admin.sqs,
-      lambda,
+      host: lambda,
       sfn,
       events,
       iam,

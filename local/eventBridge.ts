@@ -4,8 +4,6 @@ import type { Log } from '../lib/log.ts';
 import { checkEventPattern, type EventPattern, matchesEventPattern } from './eventPattern.ts';
 import type { LocalTaskFunction } from './lambdaContext.ts';
 import { lambdaContext } from './lambdaContext.ts';
-import { type ResourceMap, resolveIntrinsics } from './resources.ts';
-import type { CfnResource, ServerlessModel } from './serverlessModel.ts';
 
 /** An event on the default bus, in the envelope EventBridge gives its targets. */
 export interface BusEvent {
@@ -55,12 +53,6 @@ type Rule = EventRule;
 export interface LocalEventBridgeOptions {
   readonly region: string;
   readonly accountId: string;
-  /** The template's resources (serverless.yml), conditions applied. */
-  readonly resources: Readonly<Record<string, CfnResource>>;
-  /** What Ref / Fn::GetAtt give for the resources rules refer to (functions, the state machine). */
-  readonly resolved: ResourceMap;
-  /** The stack's functions by ARN: the targets rules may name. */
-  readonly functions: ReadonlyMap<string, LocalTaskFunction>;
   readonly log: Log;
   /** Pause before each retry of a failed invocation (Lambda waits minutes; locally short). */
   readonly retryMs?: number;
@@ -70,23 +62,21 @@ export interface LocalEventBridgeOptions {
 const ASYNC_RETRIES = 2;
 
 /**
- * The default event bus of the embedded stack: the AWS::Events::Rule resources of
- * serverless.yml with their event patterns (local/eventPattern.ts), and their Lambda
- * targets invoked in-process, asynchronously, as EventBridge does. A target needs an
- * AWS::Lambda::Permission letting events.amazonaws.com invoke it for that rule, as on AWS
- * (where, without one, every invocation fails); the stack refuses to start without it.
+ * The default event bus of the embedded stack: the template's AWS::Events::Rule resources
+ * (put by local/cloudformation/ through `ruleOf`) with their event patterns
+ * (local/eventPattern.ts), and their Lambda targets invoked asynchronously, as EventBridge
+ * does. A target needs an AWS::Lambda::Permission letting events.amazonaws.com invoke it for
+ * that rule: without one, as on AWS, every invocation fails (deployedFunctions.ts).
  */
 export class LocalEventBridge {
-  private readonly rules: Rule[];
+  private readonly rules: Rule[] = [];
   private readonly published: PublishedEvent[] = [];
   private readonly inFlight = new Set<Promise<Delivery[]>>();
   private closed = false;
 
-  constructor(private readonly options: LocalEventBridgeOptions) {
-    this.rules = readRules(options);
-  }
+  constructor(private readonly options: LocalEventBridgeOptions) {}
 
-  /** Add a rule, or replace the one with its ARN (a deployed AWS::Events::Rule, local/cloudformation/). */
+  /** Add a rule, or replace the one with its ARN (an AWS::Events::Rule, local/cloudformation/). */
   putRule(rule: EventRule): void {
     this.deleteRule(rule.arn);
     this.rules.push(rule);
@@ -160,103 +150,36 @@ export class LocalEventBridge {
 }
 
 /**
- * The bus for the embedded stack: the rules of `model`, whose intrinsics may name the
- * provisioned resources, the functions (`<Name>LambdaFunction`, as Serverless names them)
- * and the run state machine.
+ * An AWS::Events::Rule's properties (intrinsics evaluated) as a rule on the default bus, or
+ * undefined when DISABLED. What the bus does not implement (schedules, other buses, target
+ * input transforms, some pattern features) is refused, not ignored. `targetOf` gives the
+ * function a target's ARN names.
  */
-export function eventBusForStack(
-  model: ServerlessModel,
-  provisioned: ResourceMap,
-  functions: ReadonlyMap<string, LocalTaskFunction>,
-  stateMachineArn: string,
-  options: { accountId: string; log: Log },
-): LocalEventBridge {
-  const resolved: ResourceMap = new Map(provisioned);
-  for (const [name, fn] of functions) {
-    resolved.set(`${name.charAt(0).toUpperCase()}${name.slice(1)}LambdaFunction`, {
-      type: 'AWS::Lambda::Function',
-      ref: fn.functionName,
-      attributes: { Arn: fn.functionArn },
-    });
-  }
-  resolved.set(model.stateMachineLogicalId, {
-    type: 'AWS::StepFunctions::StateMachine',
-    ref: stateMachineArn,
-    attributes: { Arn: stateMachineArn, Name: model.stateMachineName },
-  });
-  return new LocalEventBridge({
-    region: model.region,
-    accountId: options.accountId,
-    resources: model.resources,
-    resolved,
-    functions: new Map([...functions.values()].map((fn) => [fn.functionArn, fn])),
-    log: options.log,
-  });
-}
-
-function readRules(options: LocalEventBridgeOptions): Rule[] {
-  const { region, accountId, resources } = options;
-  const resolved: ResourceMap = new Map(options.resolved);
-  const ruleIds = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::Events::Rule');
-  for (const [id, rule] of ruleIds) {
-    const name = String(rule.Properties?.Name ?? id);
-    resolved.set(id, {
-      type: 'AWS::Events::Rule',
-      ref: name,
-      attributes: { Arn: `arn:aws:events:${region}:${accountId}:rule/${name}` },
-    });
-  }
-  const permissions = Object.entries(resources)
-    .filter(([, r]) => r.Type === 'AWS::Lambda::Permission')
-    .map(
-      ([id, r]) =>
-        resolveIntrinsics(r.Properties ?? {}, resolved, `${id}.Properties`) as Record<string, unknown>,
-    );
-
-  const rules: Rule[] = [];
-  for (const [id, rule] of ruleIds) {
-    const where = `serverless.yml ${id}`;
-    const props = resolveIntrinsics(rule.Properties ?? {}, resolved, `${id}.Properties`) as Record<
-      string,
-      unknown
-    >;
-    const arn = resolved.get(id)?.attributes.Arn as string;
-    for (const unsupported of ['ScheduleExpression', 'EventBusName', 'RoleArn']) {
-      if (
-        props[unsupported] !== undefined &&
-        !(unsupported === 'EventBusName' && props[unsupported] === 'default')
-      )
-        throw new LocalStackError(
-          `${where}: ${unsupported} is not implemented by the embedded stack's event bus`,
-        );
-    }
-    if (props.State === 'DISABLED') continue;
-    const rawPattern =
-      typeof props.EventPattern === 'string' ? JSON.parse(props.EventPattern) : props.EventPattern;
-    const pattern = checkEventPattern(rawPattern, where);
-    const targets = ((props.Targets ?? []) as Record<string, unknown>[]).map((target, i) => {
-      const at = `${where} Targets[${i}]`;
-      for (const key of Object.keys(target)) {
-        if (key !== 'Id' && key !== 'Arn')
-          throw new LocalStackError(`${at}: ${key} is not implemented by the embedded stack`);
-      }
-      const fn = options.functions.get(String(target.Arn));
-      if (!fn)
-        throw new LocalStackError(`${at}: ${String(target.Arn)} is not a function serverless.yml declares`);
-      const allowed = permissions.some(
-        (p) =>
-          p.Action === 'lambda:InvokeFunction' &&
-          p.Principal === 'events.amazonaws.com' &&
-          (p.FunctionName === fn.functionArn || p.FunctionName === fn.functionName) &&
-          (p.SourceArn === undefined || p.SourceArn === arn),
+export function ruleOf(
+  name: string,
+  arn: string,
+  props: Readonly<Record<string, unknown>>,
+  targetOf: (functionArn: string) => LocalTaskFunction,
+): EventRule | undefined {
+  for (const unsupported of ['ScheduleExpression', 'EventBusName', 'RoleArn']) {
+    if (
+      props[unsupported] !== undefined &&
+      !(unsupported === 'EventBusName' && props[unsupported] === 'default')
+    )
+      throw new LocalStackError(
+        `${name}: ${unsupported} is not implemented by the embedded stack's event bus`,
       );
-      if (!allowed)
-        throw new LocalStackError(
-          `${at}: no AWS::Lambda::Permission lets events.amazonaws.com invoke ${fn.functionName} for this rule; EventBridge could not invoke it`,
-        );
-      return { id: String(target.Id), fn };
-    });
-    rules.push({ logicalId: id, arn, pattern, targets });
   }
-  return rules;
+  if (props.State === 'DISABLED') return undefined;
+  const rawPattern =
+    typeof props.EventPattern === 'string' ? JSON.parse(props.EventPattern) : props.EventPattern;
+  const pattern = checkEventPattern(rawPattern, name);
+  const targets = ((props.Targets ?? []) as Record<string, unknown>[]).map((target, i) => {
+    for (const key of Object.keys(target)) {
+      if (key !== 'Id' && key !== 'Arn')
+        throw new LocalStackError(`${name} Targets[${i}]: ${key} is not implemented by the embedded stack`);
+    }
+    return { id: String(target.Id), fn: targetOf(String(target.Arn)) };
+  });
+  return { logicalId: name, arn, pattern, targets };
 }

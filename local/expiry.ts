@@ -3,8 +3,6 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { LocalStackError } from '../lib/errors.ts';
 import type { Log } from '../lib/log.ts';
 import { type ExpirationRule, sweepExpiredObjects } from './lifecycleSweeper.ts';
-import type { ResourceMap } from './resources.ts';
-import type { CfnResource } from './serverlessModel.ts';
 import { sweepExpiredItems, type TtlRule } from './ttlSweeper.ts';
 
 export interface LocalExpiryOptions {
@@ -30,7 +28,7 @@ const DEFAULT_INTERVAL_MS = 60_000;
 /**
  * What AWS expires on its own, applied to the embedded stack: the TTL of each table that
  * declares a TimeToLiveSpecification, and the ExpirationInDays lifecycle rules of each
- * bucket, read from serverless.yml. Sweeps on an interval and on demand.
+ * bucket, read from the template. Sweeps on an interval and on demand.
  */
 export class LocalExpiry {
   private timer: NodeJS.Timeout | undefined;
@@ -92,10 +90,16 @@ export class LocalExpiry {
   }
 }
 
-/** The TTL and lifecycle expiration rules serverless.yml declares, with the local names. */
+/** A template's resource, its intrinsics evaluated. */
+export interface DeclaredResource {
+  readonly Type: string;
+  readonly Properties?: Readonly<Record<string, unknown>>;
+}
+
+/** The TTL and lifecycle expiration rules the template declares, with the names they were created under. */
 export function expiryRulesOf(
-  resources: Readonly<Record<string, CfnResource>>,
-  provisioned: ResourceMap,
+  resources: Readonly<Record<string, DeclaredResource>>,
+  provisioned: ReadonlyMap<string, { readonly ref: string }>,
 ): ExpiryRules {
   const ttl: TtlRule[] = [];
   const lifecycle: ExpirationRule[] = [];

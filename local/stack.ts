@@ -1,18 +1,17 @@
 /**
  * Over 400 lines on purpose: this is the embedded stack's composition root. It starts the
- * emulators and the IAM gateway, provisions from serverless.yml, builds each function with
- * its own role's clients, and wires the event source, the state machine, the event bus,
- * expiry and schedules in the order their dependencies need; each of those lives in its own
- * module, and only the wiring is here.
+ * emulators and the IAM gateway, provisions the packaged template through the CloudFormation
+ * provisioners with the functions bound to their sources, and wires the event source, ECS,
+ * the event bus, expiry and schedules in the order their dependencies need; each of those
+ * lives in its own module, and only the wiring is here.
  */
-import { randomUUID } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
-import { type AwsClientOptions, clientConfig, createAwsClients } from '../lib/aws/clients.ts';
+import { parse } from 'yaml';
+import { type AwsClientOptions, createAwsClients } from '../lib/aws/clients.ts';
 import { readConfig } from '../lib/aws/config.ts';
 import type { RequestMetrics } from '../lib/aws/requestMetrics.ts';
 import { createDeps, type Deps } from '../lib/deps.ts';
@@ -20,43 +19,42 @@ import { LocalStackError } from '../lib/errors.ts';
 import type { JobRegistry } from '../lib/job/registry.ts';
 import type { Log } from '../lib/log.ts';
 import type { RunnerHooks } from '../lib/step/runner.ts';
+import { DeployedFunctions } from './cloudformation/deployedFunctions.ts';
+import { DeployedIam } from './cloudformation/deployedIam.ts';
+import { DeployedSchedules } from './cloudformation/deployedSchedules.ts';
+import type { StackResource } from './cloudformation/stack.ts';
 import { LocalEcs } from './ecs.ts';
 import { closeServer, startDynalite, startFauxqs } from './emulators.ts';
-import { eventBusForStack, type LocalEventBridge } from './eventBridge.ts';
+import { LocalEventBridge } from './eventBridge.ts';
 import {
   type EventSourceMapping,
   type EventSourceStats,
   type MappingConcurrency,
   SqsEventSource,
-  type SqsHandler,
 } from './eventSource.ts';
 import { expiryRulesOf, LocalExpiry, type LocalExpiryOptions } from './expiry.ts';
 import type { FairQueues } from './fairQueues.ts';
-import { IamAuthority, type UsageEntry } from './iam/authority.ts';
+import { IamAuthority } from './iam/authority.ts';
 import { startIamGateway } from './iam/gateway.ts';
 import type { Role } from './iam/roles.ts';
-import { StackIam } from './iam/stackIam.ts';
+import { writeIamUsage } from './iam/usageFile.ts';
 import { InvocationTrace } from './invocationTrace.ts';
 import { EventSourceRamp } from './limits/eventSourceRamp.ts';
 import { AWS_PARTITION_WRITE_UNITS, PartitionWriteLimits } from './limits/partitionWriteLimits.ts';
 import { AWS_SQS_IN_FLIGHT_MESSAGES, SqsInFlightLimits } from './limits/sqsInFlightLimits.ts';
-import { provisionResources, type ResourceMap, resolveIntrinsics } from './resources.ts';
+import { packagedTemplate } from './packagedTemplate.ts';
 import { LocalScheduler, type SchedulerOptions } from './scheduler.ts';
 import { SendAudit } from './sendAudit.ts';
-import { type FunctionSpec, loadServerlessModel, type ServerlessModel } from './serverlessModel.ts';
 import { startSfnServer } from './sfnServer.ts';
-import {
-  type ExecutionStatus,
-  LocalStepFunctions,
-  type LocalTaskFunction,
-  type TaskFunction,
-} from './stepFunctions.ts';
+import { SourceFunctions } from './sourceFunctions.ts';
+import { type ExecutionStatus, LocalStepFunctions } from './stepFunctions.ts';
+import { provisionTemplate } from './templateStack.ts';
 
 export interface LocalStackOptions {
   /** Project root holding serverless.yml, handlers/ and statemachines/. Defaults to this package. */
   readonly root?: string;
   /**
-   * The deployed description to provision from, when not root/serverless.yml: a variant of it
+   * The serverless.yml to package and provision from, when not root/serverless.yml: a variant of it
    * (a test checks what the stack does with a setting the project's file does not have).
    */
   readonly serverlessFile?: string;
@@ -70,7 +68,7 @@ export interface LocalStackOptions {
   readonly hooks?: RunnerHooks;
   /** How long each Wait state of the run state machine lasts locally (ms). */
   readonly pollIntervalMs?: number;
-  /** Replaces the queues' VisibilityTimeout from serverless.yml. */
+  /** Replaces the queues' VisibilityTimeout of the template. */
   readonly visibilityTimeoutSeconds?: number;
   /** Replaces each event source mapping's MaximumConcurrency. */
   readonly concurrency?: number;
@@ -92,18 +90,18 @@ export interface LocalStackOptions {
    * share `registry`); default examples/registry.ts, as deployed.
    */
   readonly registryModule?: string;
-  /** Replaces the stepWorker function's timeout from serverless.yml (seconds). */
+  /** Replaces the stepWorker function's timeout of the template (seconds). */
   readonly stepWorkerTimeoutSeconds?: number;
   /** Count the handlers' AWS requests, scoped by function name (the event source's own receives and deletes are not counted). */
   readonly requestMetrics?: RequestMetrics;
   /** Fire the jobs' schedules (as `lambdag local up` does). Off by default so tests start only their own runs. */
   readonly schedules?: boolean | Omit<SchedulerOptions, 'stage'>;
-  /** Change a role as read from serverless.yml before it is enforced (tests take a permission away). */
+  /** Change a role as the template created it before it is enforced (tests take a permission away). */
   readonly editRole?: (role: Role) => Role;
   /** DynamoDB TTL and S3 lifecycle expiration: sweep interval, and the clock (local/expiry.ts). */
   readonly expiry?: LocalExpiryOptions;
   /**
-   * More environment for every function and ECS task, over serverless.yml's (as a stage's
+   * More environment for every function and ECS task, over the template's (as a stage's
    * `provider.environment` would set it): tests tune settings such as LAMBDAG_CANCEL_CHECK_SECONDS.
    */
   readonly functionEnvironment?: Readonly<Record<string, string>>;
@@ -181,8 +179,8 @@ export interface LocalStack {
     functionName: string,
     changes: Readonly<Record<string, string | undefined>>,
   ): void;
-  /** The roles enforced and what each principal was allowed and denied. */
-  readonly iam: StackIam;
+  /** The roles the template created, as enforced, and (its `authority`) what each principal was allowed and denied. */
+  readonly iam: DeployedIam;
   startExecution(input: unknown, name?: string): Promise<{ executionArn: string }>;
   waitForExecution(executionArn: string): Promise<ExecutionOutcome>;
   readonly eventSource: {
@@ -193,7 +191,7 @@ export interface LocalStack {
   };
   /** The local ECS: `runtime: 'ecs'` steps run as its child-process tasks. */
   readonly ecs: LocalEcs;
-  /** The default event bus: serverless.yml's rules, fed by the executions' status changes. */
+  /** The default event bus: the template's rules, fed by the executions' status changes. */
   readonly events: LocalEventBridge;
   readonly faults: { sends(runId: string, step: string): number; readonly duplicated: number };
   /** The schedule runner; present when `schedules` was set. */
@@ -216,25 +214,18 @@ const DEFAULT_POLL_INTERVAL_MS = 250;
 const LOCAL_RETRY_INTERVAL_MS = 200;
 const PACKAGE_ROOT = join(import.meta.dirname, '..');
 
-interface HandlerModule {
-  createHandler(getDeps: () => Deps, hooks?: RunnerHooks): (event: never, context: never) => Promise<unknown>;
-}
-
 /**
  * The embedded local stack: SQS and S3 (fauxqs), DynamoDB (dynalite), Step
  * Functions (aws-local-stepfunctions behind the real API), all on 127.0.0.1 and
- * free ports, with the resources serverless.yml declares and the real handlers
- * running in-process: the state machine's tasks and an SQS event source for
- * the step worker.
+ * free ports, provisioned from the template `sls package` makes of serverless.yml
+ * (local/packagedTemplate.ts, cached), with the real handlers running in-process from
+ * source: the state machine's tasks, the event rules' targets and an SQS event source
+ * for the step worker.
  */
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
   const root = options.root ?? PACKAGE_ROOT;
   const stage = options.stage ?? 'local';
   const region = options.region ?? 'us-east-1';
-  const model = loadServerlessModel(options.serverlessFile ?? join(root, 'serverless.yml'), {
-    stage,
-    region,
-  });
   const logLevel = options.logLevel ?? (options.quiet ? 'WARN' : 'INFO');
   const log: Log = new Logger({ serviceName: 'lambdag-local', logLevel });
   const stoppers: (() => Promise<void>)[] = [];
@@ -259,7 +250,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       s3: fauxqs.endpoint,
       dynamodb: dynamo.endpoint,
     };
-    let iam: StackIam | undefined;
+    // The roles RunTask passes (the task definition's), known once the template is provisioned.
+    let taskDefinitionRoles: string[] = [];
     // Filled with each table's keys once the tables exist.
     const hashKeys = new Map<string, string>();
     const rangeKeys = new Map<string, string>();
@@ -288,7 +280,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const gateway = await startIamGateway({
       upstreams,
       authority,
-      context: { taskDefinitionRoles: (arn) => iam?.taskDefinitionRoles(arn) ?? [] },
+      context: { taskDefinitionRoles: () => taskDefinitionRoles },
       log,
       ...(partitionWriteLimits && { partitionWriteLimits }),
       ...(sqsInFlightLimits && { sqsInFlightLimits }),
@@ -314,37 +306,24 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       ...(logLevel !== 'INFO' && { POWERTOOLS_LOG_LEVEL: logLevel }),
     };
     const admin = createAwsClients(clientOptions);
-    const resources = await provisionResources(model.resources, admin, {
-      region,
-      accountId: ACCOUNT_ID,
-      visibilityTimeoutSeconds: options.visibilityTimeoutSeconds,
-    });
-    for (const [id, table] of tableKeysOf(model, resources)) {
-      hashKeys.set(id, table.hash);
-      if (table.range) rangeKeys.set(id, table.range);
-    }
-    const expiry = new LocalExpiry(admin, expiryRulesOf(model.resources, resources), log, options.expiry);
-    expiry.start();
-    stoppers.push(() => expiry.stop());
-    const functionEnv = environmentOf(model, resources);
     const registry = options.registry ?? (await import('../examples/registry.ts')).registry;
-    iam = new StackIam({
+    const serverlessFile = options.serverlessFile ?? join(root, 'serverless.yml');
+    // Serverless names the stack and its functions `<service>-<stage>`.
+    const stackName = `${serviceOf(serverlessFile)}-${stage}`;
+    const template = await packagedTemplate({
       root,
       ...(options.serverlessFile && { serverlessFile: options.serverlessFile }),
       stage,
       region,
-      accountId: ACCOUNT_ID,
-      authority,
-      resources,
-      schedules: registry.schedules(),
-      ...(options.editRole && { editRole: options.editRole }),
     });
-    const stackIam = iam;
-    stoppers.push(async () => writeIamUsage(stackIam));
 
+    // The roles and policies the template creates, as the gateway enforces them.
+    const iam = new DeployedIam(authority, ACCOUNT_ID, options.editRole);
+    stoppers.push(async () => writeIamUsage(iam.roles(), authority));
+
+    // The local ECS tasks' settings, over the template's: shorter beats for tests, and the
+    // module the tasks load their jobs from.
     const ecsEnv: Record<string, string> = {
-      LAMBDAG_ECS_CLUSTER: `${model.service}-${stage}`,
-      LAMBDAG_ECS_TASK_DEFINITION: `${model.service}-${stage}-step`,
       LAMBDAG_ECS_HEARTBEAT_SECONDS: String(options.ecsHeartbeatSeconds ?? 2),
       LAMBDAG_ECS_STALE_SECONDS: String(options.ecsStaleSeconds ?? 8),
       LAMBDAG_ECS_START_TIMEOUT_SECONDS: String(options.ecsStartTimeoutSeconds ?? 30),
@@ -352,14 +331,117 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       // A watching PollRun looks as often as the local Wait state would poll.
       LAMBDAG_POLL_WATCH_CHECK_MS: String(options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS),
     };
-    // Every function's environment: serverless.yml's, ECS's, and the caller's additions.
-    const sharedFunctionEnv: Record<string, string> = {
-      ...functionEnv,
-      ...ecsEnv,
-      ...options.functionEnvironment,
-    };
 
-    // ECS: `runtime: 'ecs'` steps run as child processes of ecs/main.ts behind a local ECS API.
+    // The handlers' clients, with the send audit (and duplicate sends when asked) on SQS.
+    const audit = new SendAudit({
+      duplicateSends: options.faults?.duplicateSends,
+      random: options.faults?.random,
+    });
+    // The invocations' trace headers (Lambda's recursive loop detection) go with the functions' sends.
+    const trace = new InvocationTrace();
+    const sourceFunctions = new SourceFunctions({
+      root,
+      namePrefix: `${stackName}-`,
+      registry,
+      ...(options.hooks && { hooks: options.hooks }),
+      reach,
+      // Each function signs as its own role, as a Lambda signs with its execution role.
+      credentialsFor: (fn) => iam.session(fn.functionName, fn.role, 'lambda.amazonaws.com').credentials,
+      instrument: (aws) => {
+        audit.install(aws.sqs);
+        trace.install(aws.sqs);
+      },
+      ...(options.requestMetrics && { requestMetrics: options.requestMetrics }),
+      environment: { ...ecsEnv, ...options.functionEnvironment },
+      ...(options.stepWorkerTimeoutSeconds && {
+        timeouts: { stepWorker: options.stepWorkerTimeoutSeconds },
+      }),
+      log: new Logger({ serviceName: 'lambdag', logLevel }),
+    });
+
+    const sfn = new LocalStepFunctions(region, ACCOUNT_ID, log);
+    stoppers.push(() => sfn.stopAll());
+    // The default event bus: the template's rules, fed by the executions' status changes.
+    const events = new LocalEventBridge({ region, accountId: ACCOUNT_ID, log });
+    sfn.publishStatusChanges((entry) => events.put(entry));
+    stoppers.push(() => events.close());
+    // The template's event source mappings, gathered into the one event source started below.
+    const mappings: EventSourceMapping[] = [];
+    const functions = new DeployedFunctions({
+      region,
+      accountId: ACCOUNT_ID,
+      reach,
+      adminSqs: admin.sqs,
+      host: sourceFunctions,
+      sfn,
+      events,
+      iam,
+      authority,
+      log,
+      waitMs: options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS,
+      retryMs: LOCAL_RETRY_INTERVAL_MS,
+      startEventSource: (mapping) => {
+        mappings.push({ ...mapping, maximumConcurrency: options.concurrency ?? mapping.maximumConcurrency });
+        return { stop: async () => {} };
+      },
+    });
+    // The template's schedules are checked (their role and target) but not fired from here:
+    // the stack fires the registry's own (LocalScheduler, `schedules`), which tests control.
+    const declaredSchedules = new DeployedSchedules({ sfn, iam, authority, log, checkEveryMs: 0 });
+
+    const provisioned = await provisionTemplate({
+      body: template.body,
+      stackName,
+      region,
+      accountId: ACCOUNT_ID,
+      log,
+      context: {
+        region,
+        accountId: ACCOUNT_ID,
+        clients: admin,
+        iam,
+        functions,
+        schedules: declaredSchedules,
+      },
+      ...(options.visibilityTimeoutSeconds !== undefined && {
+        visibilityTimeoutSeconds: options.visibilityTimeoutSeconds,
+      }),
+    });
+    const resources = [...provisioned.resources.values()];
+    for (const table of resources.filter((r) => r.type === 'AWS::DynamoDB::Table')) {
+      const schema = (table.properties.KeySchema ?? []) as { AttributeName: string; KeyType: string }[];
+      const hash = schema.find((k) => k.KeyType === 'HASH')?.AttributeName ?? '';
+      const range = schema.find((k) => k.KeyType === 'RANGE')?.AttributeName;
+      hashKeys.set(table.values.ref, hash);
+      if (range) rangeKeys.set(table.values.ref, range);
+    }
+    const expiry = new LocalExpiry(
+      admin,
+      expiryRulesOf(
+        Object.fromEntries(resources.map((r) => [r.logicalId, { Type: r.type, Properties: r.properties }])),
+        new Map(resources.map((r) => [r.logicalId, r.values])),
+      ),
+      log,
+      options.expiry,
+    );
+    expiry.start();
+    stoppers.push(() => expiry.stop());
+    const stateMachineArn = onlyOne(resources, 'AWS::StepFunctions::StateMachine').values.ref;
+    // The functions' shared environment (each function's own is the template's): the ECS tasks'
+    // and the operator's, as the step worker's.
+    const functionEnv = { ...sourceFunctions.environmentOf('stepWorker') };
+
+    // ECS: `runtime: 'ecs'` steps run as child processes of ecs/main.ts behind a local ECS API,
+    // with the task definition's roles (RunTask passes them) and its task role's key.
+    const taskDefinition = resources.find((r) => r.type === 'AWS::ECS::TaskDefinition')?.properties as
+      | { TaskRoleArn?: string; ExecutionRoleArn?: string }
+      | undefined;
+    taskDefinitionRoles = [taskDefinition?.TaskRoleArn, taskDefinition?.ExecutionRoleArn].filter(
+      (arn): arn is string => arn !== undefined,
+    );
+    const taskSession = taskDefinition?.TaskRoleArn
+      ? iam.session('ecs-task', taskDefinition.TaskRoleArn, 'ecs-tasks.amazonaws.com')
+      : undefined;
     const ecs = new LocalEcs({
       region,
       accountId: ACCOUNT_ID,
@@ -369,102 +451,33 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       log,
       // The task definition's environment is the functions' (lib/aws/config.ts reads both),
       // with the endpoints and the task role's key.
-      taskEnvironment: {
-        ...baseEnv,
-        ...sharedFunctionEnv,
-        ...credentialEnv(iam.ecsTaskSession()?.credentials),
-      },
+      taskEnvironment: { ...baseEnv, ...functionEnv, ...credentialEnv(taskSession?.credentials) },
     });
     const ecsServer = await ecs.serve();
     upstreams.ecs = ecsServer.endpoint;
     stoppers.push(() => closeServer(ecsServer.server));
     stoppers.push(() => ecs.stopAll());
 
-    // The handlers' clients, with the send audit (and duplicate sends when asked) on SQS.
-    const audit = new SendAudit({
-      duplicateSends: options.faults?.duplicateSends,
-      random: options.faults?.random,
-    });
-    const handlerLog = new Logger({ serviceName: 'lambdag', logLevel });
-    const functionDeps = new Map<string, Deps>();
-    const functionClients = new Map<string, ReturnType<typeof createAwsClients>>();
-    const functionEnvironments = new Map<string, Record<string, string>>();
-    // A function's deps, from its environment (its config read once, as a cold start does).
-    const buildDeps = (name: string) => {
-      const env = functionEnvironments.get(name) as Record<string, string>;
-      const aws = functionClients.get(name) as ReturnType<typeof createAwsClients>;
-      functionDeps.set(name, createDeps(registry, { env, config: readConfig(env), aws, log: handlerLog }));
-    };
-    // The invocations' trace headers (Lambda's recursive loop detection) go with the functions' sends.
-    const trace = new InvocationTrace();
-    const functions = new Map<string, LocalTaskFunction>();
-    const pollers = new Map<string, SQSClient>();
-    for (const spec of Object.values(model.functions)) {
-      // Each function signs as its own role, as a Lambda signs with its execution role.
-      const { credentials } = iam.functionSession(functionInfo(model, spec).functionName, spec.name);
-      const aws = createAwsClients({ ...reach, credentials });
-      audit.install(aws.sqs);
-      trace.install(aws.sqs);
-      options.requestMetrics?.install(aws);
-      functionClients.set(spec.name, aws);
-      functionEnvironments.set(spec.name, { ...sharedFunctionEnv });
-      buildDeps(spec.name);
-      // The event source polls with the function's role too, as Lambda's does (a client of its
-      // own: the handler's carries the send audit, the trace headers and the request counts).
-      if (spec.sqsEvents.length > 0) {
-        pollers.set(
-          spec.name,
-          new SQSClient({ ...clientConfig('sqs', { ...reach, credentials }), useQueueUrlAsEndpoint: false }),
-        );
-      }
-      const module = (await import(pathToFileURL(join(root, `${spec.module}.ts`)).href)) as HandlerModule;
-      if (typeof module.createHandler !== 'function') {
-        throw new LocalStackError(
-          `${spec.module}.ts must export createHandler(getDeps) for the embedded stack`,
-        );
-      }
-      const created = module.createHandler(
-        () => functionDeps.get(spec.name) as Deps,
-        options.hooks,
-      ) as unknown as TaskFunction;
-      const metrics = options.requestMetrics;
-      const handler: TaskFunction = metrics
-        ? (event, context) => metrics.withScope(spec.name, () => created(event, context))
-        : created;
-      const timeout = spec.name === 'stepWorker' ? options.stepWorkerTimeoutSeconds : undefined;
-      functions.set(spec.name, {
-        ...functionInfo(model, spec),
-        ...(timeout ? { timeoutSeconds: timeout } : {}),
-        handler,
-      });
-    }
-
-    const sfn = new LocalStepFunctions(region, ACCOUNT_ID, log);
-    const machineSession = iam.stateMachineSession();
-    const stateMachineArn = sfn.createStateMachine({
-      authorize: (action, resource) => stackIam.check(machineSession.principal, action, action, resource),
-      name: model.stateMachineName,
-      definition: runDefinition(root, functions),
-      roleArn: `arn:aws:iam::${ACCOUNT_ID}:role/${model.service}-${stage}-run`,
-      functions: new Map([...functions.values()].map((fn) => [fn.functionArn, fn])),
-      waitMs: options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS,
-      retryMs: LOCAL_RETRY_INTERVAL_MS,
-    });
-    stoppers.push(() => sfn.stopAll());
-    // Execution status changes go to serverless.yml's rules (RunExecutionEndedRule).
-    const events = eventBusForStack(model, resources, functions, stateMachineArn, {
-      accountId: ACCOUNT_ID,
-      log,
-    });
-    sfn.publishStatusChanges((entry) => events.put(entry));
-    stoppers.push(() => events.close());
     const sfnServer = await startSfnServer(sfn, log);
     stoppers.push(() => closeServer(sfnServer.server));
     upstreams.states = sfnServer.endpoint;
 
+    // Creating a mapping reads its queue's attributes as the function's role, as Lambda's
+    // CreateEventSourceMapping checks the role can consume it.
+    for (const mapping of mappings) {
+      try {
+        await mapping.sqs?.send(
+          new GetQueueAttributesCommand({ QueueUrl: mapping.queueUrl, AttributeNames: ['QueueArn'] }),
+        );
+      } catch (error) {
+        throw new LocalStackError(
+          `the event source mapping cannot be created: ${mapping.functionName} cannot read ${mapping.queueArn} (${(error as Error).message})`,
+        );
+      }
+    }
     const eventSource = new SqsEventSource(
       admin.sqs,
-      await eventSourceMappings(model, resources, functions, pollers, options.concurrency),
+      mappings,
       log,
       { crashAfterHandler: options.faults?.crashAfterHandler },
       trace,
@@ -478,20 +491,21 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 
     let scheduler: LocalScheduler | undefined;
     if (options.schedules) {
-      const schedulerSession = iam.schedulerSession();
+      // The schedules start the execution as their role (the template's, when it declares schedules).
+      const schedule = resources.find((r) => r.type === 'AWS::Scheduler::Schedule');
+      const schedulerRole = (schedule?.properties.Target as { RoleArn?: string } | undefined)?.RoleArn;
+      const schedulerSession = schedulerRole
+        ? iam.session('scheduler', schedulerRole, 'scheduler.amazonaws.com')
+        : undefined;
       scheduler = new LocalScheduler(
         registry.schedules(),
         (input) => {
-          // The schedule's target starts the execution as the scheduler role.
           const denied =
             schedulerSession &&
-            stackIam.check(
-              schedulerSession.principal,
-              'Scheduler.StartExecution',
-              'states:StartExecution',
-              stateMachineArn,
-            );
-          if (denied) throw new LocalStackError(`AccessDeniedException: ${denied}`);
+            authority.authorize(schedulerSession.principal, 'Scheduler.StartExecution', [
+              { action: 'states:StartExecution', resource: stateMachineArn },
+            ]);
+          if (denied) throw new LocalStackError(`AccessDeniedException: ${denied.message}`);
           return sfn.startExecution(stateMachineArn, input).executionArn;
         },
         log,
@@ -503,7 +517,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 
     const env: Record<string, string> = {
       ...baseEnv,
-      ...sharedFunctionEnv,
+      ...functionEnv,
       LAMBDAG_STATE_MACHINE_ARN: stateMachineArn,
     };
     const operatorConfig = readConfig(env);
@@ -515,23 +529,14 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       region,
       stateMachineArn,
       get deps() {
+        const functionDeps = sourceFunctions.deps;
         return functionDeps.get('stepWorker') ?? ([...functionDeps.values()][0] as Deps);
       },
-      functionDeps,
+      functionDeps: sourceFunctions.deps,
       operatorDeps: (registry, log) =>
         createDeps(registry, { env, config: operatorConfig, aws: createAwsClients(clientOptions), log }),
       updateFunctionEnvironment(functionName, changes) {
-        const current = functionEnvironments.get(functionName);
-        if (!current) {
-          throw new LocalStackError(
-            `updateFunctionEnvironment: the stack has no function ${functionName} (${[...functionEnvironments.keys()].join(', ')})`,
-          );
-        }
-        for (const [name, value] of Object.entries(changes)) {
-          if (value === undefined) delete current[name];
-          else current[name] = value;
-        }
-        buildDeps(functionName);
+        sourceFunctions.updateEnvironment(functionName, changes);
       },
       iam,
       async startExecution(input, name) {
@@ -561,118 +566,25 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   }
 }
 
-/** provider.environment with its Refs resolved; NODE_OPTIONS is for Lambda, not this process. */
-function environmentOf(model: ServerlessModel, resources: ResourceMap): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [name, value] of Object.entries(model.environment)) {
-    if (name === 'NODE_OPTIONS') continue;
-    env[name] = String(resolveIntrinsics(value, resources, `provider.environment.${name}`));
-  }
-  return env;
+/** The one resource of this type the template declares. */
+function onlyOne(resources: readonly StackResource[], type: string): StackResource {
+  const found = resources.filter((r) => r.type === type);
+  if (found.length !== 1)
+    throw new LocalStackError(
+      `the embedded stack needs one ${type} in its template, not ${found.length} (${found.map((r) => r.logicalId).join(', ')})`,
+    );
+  return found[0] as StackResource;
 }
 
-/** Each table's name with its hash and range key attributes, from serverless.yml's KeySchema. */
-function tableKeysOf(
-  model: ServerlessModel,
-  resources: ResourceMap,
-): [string, { hash: string; range?: string }][] {
-  return Object.entries(model.resources)
-    .filter(([, r]) => r.Type === 'AWS::DynamoDB::Table')
-    .map(([id, r]) => {
-      const schema = (r.Properties?.KeySchema ?? []) as { AttributeName: string; KeyType: string }[];
-      const hash = schema.find((k) => k.KeyType === 'HASH')?.AttributeName ?? '';
-      const range = schema.find((k) => k.KeyType === 'RANGE')?.AttributeName;
-      return [resources.get(id)?.ref ?? id, { hash, ...(range ? { range } : {}) }];
-    });
-}
-
-function functionInfo(model: ServerlessModel, spec: FunctionSpec) {
-  const functionName = `${model.service}-${model.stage}-${spec.name}`;
-  return {
-    functionName,
-    functionArn: `arn:aws:lambda:${model.region}:${ACCOUNT_ID}:function:${functionName}`,
-    timeoutSeconds: spec.timeoutSeconds,
-    memorySize: spec.memorySize,
-  };
-}
-
-/** statemachines/run.asl.json with `${<Name>FunctionArn}` placeholders turned into the local function ARNs. */
-function runDefinition(root: string, functions: Map<string, LocalTaskFunction>): string {
-  const file = join(root, 'statemachines/run.asl.json');
-  return readFileSync(file, 'utf8').replace(/\$\{(\w+)FunctionArn\}/g, (placeholder, name: string) => {
-    const fn = functions.get(name.charAt(0).toLowerCase() + name.slice(1));
-    if (!fn)
-      throw new LocalStackError(
-        `${file}: ${placeholder} names no function in serverless.yml (${[...functions.keys()].join(', ')})`,
-      );
-    return fn.functionArn;
-  });
-}
-
-/**
- * The event source mappings of serverless.yml. Creating one reads its queue's attributes
- * as the function's role, as Lambda's CreateEventSourceMapping checks the role can consume it.
- */
-async function eventSourceMappings(
-  model: ServerlessModel,
-  resources: ResourceMap,
-  functions: Map<string, LocalTaskFunction>,
-  pollers: Map<string, SQSClient>,
-  concurrency: number | undefined,
-): Promise<EventSourceMapping[]> {
-  const mappings: EventSourceMapping[] = [];
-  for (const spec of Object.values(model.functions)) {
-    const fn = functions.get(spec.name) as LocalTaskFunction;
-    const sqs = pollers.get(spec.name) as SQSClient;
-    for (const [i, event] of spec.sqsEvents.entries()) {
-      const where = `functions.${spec.name}.events[${i}].sqs.arn`;
-      const queueArn = String(resolveIntrinsics(event.arn, resources, where));
-      const queue = [...resources.values()].find(
-        (r) => r.type === 'AWS::SQS::Queue' && r.attributes.Arn === queueArn,
-      );
-      if (!queue) throw new LocalStackError(`${where}: ${queueArn} is not a queue serverless.yml declares`);
-      mappings.push({
-        ...fn,
-        queueUrl: queue.ref,
-        queueArn,
-        batchSize: event.batchSize,
-        maximumConcurrency: concurrency ?? event.maximumConcurrency,
-        reportBatchItemFailures: event.reportBatchItemFailures,
-        recursiveLoop: spec.recursiveLoop,
-        handler: fn.handler as unknown as SqsHandler,
-        sqs,
-      });
-      try {
-        await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queue.ref, AttributeNames: ['QueueArn'] }));
-      } catch (error) {
-        throw new LocalStackError(
-          `${where}: the event source mapping cannot be created: ${fn.functionName} cannot read ${queueArn} (${(error as Error).message})`,
-        );
-      }
-    }
-  }
-  return mappings;
+/** serverless.yml's `service`: what the stack and its functions are named after. */
+function serviceOf(serverlessFile: string): string {
+  const service = (parse(readFileSync(serverlessFile, 'utf8')) as { service?: unknown } | null)?.service;
+  if (typeof service !== 'string' || !service)
+    throw new LocalStackError(`${serverlessFile}: service is missing`);
+  return service;
 }
 
 function credentialEnv(credentials: { accessKeyId: string; secretAccessKey: string } | undefined) {
   if (!credentials) return undefined;
   return { AWS_ACCESS_KEY_ID: credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey };
-}
-
-/**
- * With LAMBDAG_IAM_USAGE_DIR set (the test suite sets it), what each principal was allowed,
- * and by which statement, goes to a file there: the suite compares it with what is granted.
- */
-function writeIamUsage(iam: StackIam): void {
-  const dir = process.env.LAMBDAG_IAM_USAGE_DIR;
-  if (!dir) return;
-  mkdirSync(dir, { recursive: true });
-  const roles = Object.fromEntries(
-    [...iam.roles.values()].map((role) => [
-      role.logicalId,
-      role.statements.map(({ statement, source }) => ({ source, statement })),
-    ]),
-  );
-  const usage: { allowed: UsageEntry[]; denied: UsageEntry[] } = iam.authority.usage();
-  writeFileSync(join(dir, `${process.pid}-${randomUUID()}.json`), JSON.stringify({ roles, ...usage }));
 }

@@ -13,17 +13,18 @@ export async function localUpCommand(options: {
   empty?: boolean;
   port?: string;
 }): Promise<number> {
-  if (options.empty) return emptyUp(options.port === undefined ? EDGE_PORT : Number(options.port));
   const dir = stateDir(options.dir);
   const live = readLiveState(dir);
   if (live)
     throw new LocalStackError(
       `a local stack is already running (pid ${live.pid}); stop it with 'lambdag local down'`,
     );
+  if (options.empty) return emptyUp(dir, options.port === undefined ? EDGE_PORT : Number(options.port));
   // A long-lived stack fires the jobs' schedules, as EventBridge Scheduler does when deployed.
   const stack = await startLocalStack({ dataDir: dataDir(dir), quiet: true, schedules: true });
   writeState(dir, {
     pid: process.pid,
+    kind: 'stack',
     env: stack.env,
     stateMachineArn: stack.stateMachineArn,
     startedAt: new Date().toISOString(),
@@ -57,15 +58,22 @@ export async function localUpCommand(options: {
 
 /**
  * `lambdag local up --empty`: an empty account that `sls deploy --stage local` deploys into
- * (local/deployTarget.ts), in the foreground until Ctrl-C.
+ * (local/deployTarget.ts), in the foreground until Ctrl-C or `lambdag local down`. Its state
+ * names its endpoint, so the other commands reach the stage deployed into it.
  */
-async function emptyUp(port: number): Promise<number> {
+async function emptyUp(dir: string, port: number): Promise<number> {
   if (!Number.isInteger(port) || port < 0 || port > 65_535)
     throw new LocalStackError(`--port must be a port number, not ${port}`);
   const target = await startDeployTarget({ port }).catch((error: unknown) => {
     if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE')
       throw new LocalStackError(`port ${port} is in use (LocalStack?); choose another with --port`);
     throw error;
+  });
+  writeState(dir, {
+    pid: process.pid,
+    kind: 'account',
+    env: target.env,
+    startedAt: new Date().toISOString(),
   });
   const endpointNote = port === EDGE_PORT ? '' : ` AWS_ENDPOINT_URL=${target.endpoint}`;
   process.stdout.write(
@@ -74,7 +82,8 @@ async function emptyUp(port: number): Promise<number> {
       `  AWS_ENDPOINT_URL=${target.endpoint} AWS_ACCESS_KEY_ID=${target.env.AWS_ACCESS_KEY_ID} AWS_SECRET_ACCESS_KEY=${target.env.AWS_SECRET_ACCESS_KEY} (the admin key)`,
       `  functions unzip and log under ${target.workDir}`,
       dim(`Deploy from another shell:${endpointNote} npx sls deploy --stage local`),
-      dim('Stop with Ctrl-C'),
+      dim('Then run jobs: npx lambdag run diamond --input \'{"x":1}\' --wait'),
+      dim('Stop with Ctrl-C or: npx lambdag local down'),
       '',
     ].join('\n'),
   );
@@ -83,6 +92,7 @@ async function emptyUp(port: number): Promise<number> {
     process.once('SIGTERM', () => resolve());
   });
   await target.stop();
+  clearState(dir);
   process.stdout.write('local account stopped\n');
   return 0;
 }

@@ -1,19 +1,44 @@
 import { randomBytes } from 'node:crypto';
-import { DeleteTableCommand, ResourceNotFoundException } from '@aws-sdk/client-dynamodb';
-import { DeleteBucketCommand, NoSuchBucket } from '@aws-sdk/client-s3';
-import { DeleteQueueCommand, QueueDoesNotExist, SetQueueAttributesCommand } from '@aws-sdk/client-sqs';
-import { provisionerFor } from '../resources.ts';
-import { generatedName, type ResourceProvisioner } from './provisioning.ts';
+import {
+  type AttributeDefinition,
+  CreateTableCommand,
+  DeleteTableCommand,
+  type GlobalSecondaryIndex,
+  type KeySchemaElement,
+  ResourceInUseException,
+  ResourceNotFoundException,
+} from '@aws-sdk/client-dynamodb';
+import {
+  BucketAlreadyOwnedByYou,
+  CreateBucketCommand,
+  DeleteBucketCommand,
+  NoSuchBucket,
+} from '@aws-sdk/client-s3';
+import {
+  CreateQueueCommand,
+  DeleteQueueCommand,
+  GetQueueAttributesCommand,
+  QueueDoesNotExist,
+  SetQueueAttributesCommand,
+} from '@aws-sdk/client-sqs';
+import { ProvisionError } from './provisionError.ts';
+import { generatedName, type Props, type ResourceProvisioner } from './provisioning.ts';
 
-/** Queues, tables and buckets (created as the embedded stack creates its own), bucket policies, roles and policies. */
+/** Queues (with their redrive), tables (keys, GSIs), buckets, bucket policies, roles and policies. */
 export const queue: ResourceProvisioner = {
   emulated: true,
   async create(logicalId, props, context) {
-    const QueueName = String(props.QueueName ?? generatedName(context, logicalId, 80));
-    const created = await (
-      provisionerFor('AWS::SQS::Queue') as NonNullable<ReturnType<typeof provisionerFor>>
-    )(logicalId, { ...props, QueueName }, context.clients, context);
-    return { physicalId: created.ref, ref: created.ref, attributes: created.attributes };
+    const name = String(props.QueueName ?? generatedName(context, logicalId, 80));
+    const { QueueUrl } = await context.clients.sqs.send(
+      new CreateQueueCommand({ QueueName: name, Attributes: queueAttributes(props) }),
+    );
+    if (!QueueUrl) throw new ProvisionError(`CreateQueue ${name} returned no URL`);
+    const described = await context.clients.sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['QueueArn'] }),
+    );
+    const arn =
+      described.Attributes?.QueueArn ?? `arn:aws:sqs:${context.region}:${context.accountId}:${name}`;
+    return { physicalId: QueueUrl, ref: QueueUrl, attributes: { Arn: arn, QueueName: name, QueueUrl } };
   },
   async update(logicalId, props, previous, context) {
     if (props.QueueName !== undefined && props.QueueName !== previous.attributes.QueueName) {
@@ -21,12 +46,9 @@ export const queue: ResourceProvisioner = {
       await queue.delete(previous, context);
       return replaced;
     }
-    const Attributes: Record<string, string> = {};
-    for (const key of ['VisibilityTimeout', 'MaximumMessageSize', 'MessageRetentionPeriod', 'DelaySeconds']) {
-      if (props[key] !== undefined) Attributes[key] = String(props[key]);
-    }
-    if (props.RedrivePolicy) Attributes.RedrivePolicy = JSON.stringify(props.RedrivePolicy);
-    await context.clients.sqs.send(new SetQueueAttributesCommand({ QueueUrl: previous.ref, Attributes }));
+    await context.clients.sqs.send(
+      new SetQueueAttributesCommand({ QueueUrl: previous.ref, Attributes: queueAttributes(props) }),
+    );
     return previous;
   },
   async delete(previous, { clients }) {
@@ -38,12 +60,25 @@ export const queue: ResourceProvisioner = {
 
 export const table: ResourceProvisioner = {
   emulated: true,
+  // An existing table is kept (the embedded stack restarted on its on-disk data).
   async create(logicalId, props, context) {
-    const TableName = String(props.TableName ?? generatedName(context, logicalId, 255));
-    const created = await (
-      provisionerFor('AWS::DynamoDB::Table') as NonNullable<ReturnType<typeof provisionerFor>>
-    )(logicalId, { ...props, TableName }, context.clients, context);
-    return { physicalId: created.ref, ref: created.ref, attributes: created.attributes };
+    const name = String(props.TableName ?? generatedName(context, logicalId, 255));
+    try {
+      await context.clients.dynamodb.send(
+        new CreateTableCommand({
+          TableName: name,
+          BillingMode: 'PAY_PER_REQUEST',
+          AttributeDefinitions: props.AttributeDefinitions as AttributeDefinition[],
+          KeySchema: props.KeySchema as KeySchemaElement[],
+          GlobalSecondaryIndexes: props.GlobalSecondaryIndexes as GlobalSecondaryIndex[] | undefined,
+        }),
+      );
+      // dynalite has no UpdateTimeToLive: local/expiry.ts applies TimeToLiveSpecification itself.
+    } catch (error) {
+      if (!(error instanceof ResourceInUseException)) throw error;
+    }
+    const arn = `arn:aws:dynamodb:${context.region}:${context.accountId}:table/${name}`;
+    return { physicalId: name, ref: name, attributes: { Arn: arn } };
   },
   // Billing, TTL and backups change in place; the keys are fixed at creation (a new name replaces).
   async update(logicalId, props, previous, context) {
@@ -64,17 +99,19 @@ export const table: ResourceProvisioner = {
 export const bucket: ResourceProvisioner = {
   emulated: true,
   async create(logicalId, props, context) {
-    const BucketName = String(props.BucketName ?? generatedName(context, logicalId, 63, true));
-    const created = await (
-      provisionerFor('AWS::S3::Bucket') as NonNullable<ReturnType<typeof provisionerFor>>
-    )(logicalId, { ...props, BucketName }, context.clients, context);
+    const name = String(props.BucketName ?? generatedName(context, logicalId, 63, true));
+    try {
+      await context.clients.s3.send(new CreateBucketCommand({ Bucket: name }));
+    } catch (error) {
+      if (!(error instanceof BucketAlreadyOwnedByYou)) throw error;
+    }
     return {
-      physicalId: created.ref,
-      ref: created.ref,
+      physicalId: name,
+      ref: name,
       attributes: {
-        ...created.attributes,
-        DomainName: `${created.ref}.s3.amazonaws.com`,
-        RegionalDomainName: `${created.ref}.s3.${context.region}.amazonaws.com`,
+        Arn: `arn:aws:s3:::${name}`,
+        DomainName: `${name}.s3.amazonaws.com`,
+        RegionalDomainName: `${name}.s3.${context.region}.amazonaws.com`,
       },
     };
   },
@@ -170,6 +207,16 @@ export const policy: ResourceProvisioner = {
     iam.deletePolicy(previous.ref);
   },
 };
+
+/** A queue's attributes as CreateQueue and SetQueueAttributes take them, the redrive policy as JSON. */
+function queueAttributes(props: Props): Record<string, string> {
+  const attributes: Record<string, string> = {};
+  for (const key of ['VisibilityTimeout', 'MaximumMessageSize', 'MessageRetentionPeriod', 'DelaySeconds']) {
+    if (props[key] !== undefined) attributes[key] = String(props[key]);
+  }
+  if (props.RedrivePolicy) attributes.RedrivePolicy = JSON.stringify(props.RedrivePolicy);
+  return attributes;
+}
 
 /** Ignore an error of this class (the resource is already gone), rethrow any other. */
 function ignore(type: abstract new (...args: never[]) => Error) {

@@ -1,14 +1,15 @@
 import { SQSClient } from '@aws-sdk/client-sqs';
+import type { Context } from 'aws-lambda';
 import { type AwsClientOptions, clientConfig } from '../../lib/aws/clients.ts';
 import type { Log } from '../../lib/log.ts';
-import type { LocalEventBridge } from '../eventBridge.ts';
-import { checkEventPattern } from '../eventPattern.ts';
-import { SqsEventSource, type SqsHandler } from '../eventSource.ts';
+import { type LocalEventBridge, ruleOf } from '../eventBridge.ts';
+import { type EventSourceMapping, SqsEventSource, type SqsHandler } from '../eventSource.ts';
 import type { IamAuthority } from '../iam/authority.ts';
-import { type FunctionVersion, type LocalLambda, nameOf } from '../lambda/runtime.ts';
+import { nameOf } from '../lambda/runtime.ts';
 import type { LocalTaskFunction } from '../lambdaContext.ts';
 import type { LocalStepFunctions } from '../stepFunctions.ts';
 import type { DeployedIam } from './deployedIam.ts';
+import type { FunctionHost, HostedFunction } from './functionHost.ts';
 import { ProvisionError } from './provisionError.ts';
 
 export interface DeployedFunctionsOptions {
@@ -18,7 +19,8 @@ export interface DeployedFunctionsOptions {
   readonly reach: AwsClientOptions;
   /** The admin's SQS client (what the event source's recursive-loop breaker moves messages with). */
   readonly adminSqs: SQSClient;
-  readonly lambda: LocalLambda;
+  /** Where the functions run: the zips on the local Lambda, or the sources in-process. */
+  readonly host: FunctionHost;
   readonly sfn: LocalStepFunctions;
   /** The default event bus: deployed rules invoke deployed functions from it. */
   readonly events: LocalEventBridge;
@@ -28,6 +30,11 @@ export interface DeployedFunctionsOptions {
   /** How long each Wait state of a deployed state machine lasts locally (ms). */
   readonly waitMs: number;
   readonly retryMs: number;
+  /**
+   * Starts a mapping's SQS event source; default one SqsEventSource each. The embedded stack
+   * collects its mappings into the one event source it starts once provisioned.
+   */
+  readonly startEventSource?: (mapping: EventSourceMapping) => { stop(): Promise<void> };
 }
 
 type Props = Record<string, unknown>;
@@ -39,40 +46,43 @@ type Props = Record<string, unknown>;
  * function's name, so a redeployed function's next invocation runs its new code.
  */
 export class DeployedFunctions {
-  private readonly mappings = new Map<string, SqsEventSource>();
+  private readonly mappings = new Map<string, { stop(): Promise<void> }>();
   private readonly recursiveLoops = new Map<string, 'Allow' | 'Terminate'>();
   /** AWS::Lambda::Permission statements: who may invoke which function, for which source. */
   private readonly permissions = new Map<string, Props>();
 
   constructor(private readonly options: DeployedFunctionsOptions) {}
 
-  async deployFunction(name: string, props: Props, zip: Buffer): Promise<FunctionVersion> {
+  /** An AWS::Lambda::Function on the host; `zip` reads its code, if the host runs the zip. */
+  async deployFunction(name: string, props: Props, zip: () => Promise<Buffer>): Promise<HostedFunction> {
     const { region, accountId } = this.options;
     const variables = ((props.Environment as Props | undefined)?.Variables ?? {}) as Record<string, unknown>;
     const handler = String(props.Handler ?? '');
     if (!handler.includes('.')) throw new ProvisionError(`Handler '${handler}' is not file.export`);
     this.recursiveLoops.set(name, props.RecursiveLoop === 'Allow' ? 'Allow' : 'Terminate');
-    return this.options.lambda.deploy({
-      functionName: name,
-      functionArn: `arn:aws:lambda:${region}:${accountId}:function:${name}`,
-      handler,
-      runtime: String(props.Runtime ?? 'nodejs22.x'),
-      role: String(props.Role ?? ''),
-      memorySize: Number(props.MemorySize ?? 128),
-      timeoutSeconds: Number(props.Timeout ?? 3),
-      // NODE_OPTIONS is for a Lambda process; these functions run in this one's worker threads.
-      environment: Object.fromEntries(
-        Object.entries(variables)
-          .filter(([key]) => key !== 'NODE_OPTIONS')
-          .map(([key, value]) => [key, String(value)]),
-      ),
+    return this.options.host.deploy(
+      {
+        functionName: name,
+        functionArn: `arn:aws:lambda:${region}:${accountId}:function:${name}`,
+        handler,
+        runtime: String(props.Runtime ?? 'nodejs22.x'),
+        role: String(props.Role ?? ''),
+        memorySize: Number(props.MemorySize ?? 128),
+        timeoutSeconds: Number(props.Timeout ?? 3),
+        // NODE_OPTIONS is for a Lambda process; these functions run in this one (or its worker threads).
+        environment: Object.fromEntries(
+          Object.entries(variables)
+            .filter(([key]) => key !== 'NODE_OPTIONS')
+            .map(([key, value]) => [key, String(value)]),
+        ),
+      },
       zip,
-    });
+    );
   }
 
   async deleteFunction(name: string): Promise<void> {
     this.recursiveLoops.delete(name);
-    await this.options.lambda.delete(name);
+    await this.options.host.delete(name);
   }
 
   async createEventSourceMapping(
@@ -88,35 +98,38 @@ export class DeployedFunctions {
       version.role,
       'lambda.amazonaws.com',
     );
-    const handler: SqsHandler = async (event) =>
-      (await this.options.lambda.invoke(version.functionName, event)) as Awaited<ReturnType<SqsHandler>>;
-    const source = new SqsEventSource(
-      this.options.adminSqs,
-      [
-        {
-          functionName: version.functionName,
-          functionArn: version.functionArn,
-          timeoutSeconds: version.timeoutSeconds,
-          memorySize: version.memorySize,
-          queueUrl: queue.url,
-          queueArn: queue.arn,
-          batchSize: Number(props.BatchSize ?? 10),
-          maximumConcurrency: Number(scaling.MaximumConcurrency ?? 2),
-          reportBatchItemFailures: ((props.FunctionResponseTypes ?? []) as unknown[]).includes(
-            'ReportBatchItemFailures',
-          ),
-          recursiveLoop: this.recursiveLoops.get(version.functionName) ?? 'Terminate',
-          handler,
-          sqs: new SQSClient({
-            ...clientConfig('sqs', { ...this.options.reach, credentials }),
-            useQueueUrlAsEndpoint: false,
-          }),
-        },
-      ],
-      this.options.log,
-    );
-    if (props.Enabled !== false && props.Enabled !== 'false') source.start();
-    this.mappings.set(uuid, source);
+    const handler: SqsHandler = async (event, context) =>
+      (await this.options.host.invoke(version.functionName, event, context)) as Awaited<
+        ReturnType<SqsHandler>
+      >;
+    const mapping: EventSourceMapping = {
+      functionName: version.functionName,
+      functionArn: version.functionArn,
+      timeoutSeconds: version.timeoutSeconds,
+      memorySize: version.memorySize,
+      queueUrl: queue.url,
+      queueArn: queue.arn,
+      batchSize: Number(props.BatchSize ?? 10),
+      maximumConcurrency: Number(scaling.MaximumConcurrency ?? 2),
+      reportBatchItemFailures: ((props.FunctionResponseTypes ?? []) as unknown[]).includes(
+        'ReportBatchItemFailures',
+      ),
+      recursiveLoop: this.recursiveLoops.get(version.functionName) ?? 'Terminate',
+      handler,
+      sqs: new SQSClient({
+        ...clientConfig('sqs', { ...this.options.reach, credentials }),
+        useQueueUrlAsEndpoint: false,
+      }),
+    };
+    if (props.Enabled === false || props.Enabled === 'false') return;
+    const start =
+      this.options.startEventSource ??
+      ((one: EventSourceMapping) => {
+        const source = new SqsEventSource(this.options.adminSqs, [one], this.options.log);
+        source.start();
+        return source;
+      });
+    this.mappings.set(uuid, start(mapping));
   }
 
   async deleteEventSourceMapping(uuid: string): Promise<void> {
@@ -169,39 +182,31 @@ export class DeployedFunctions {
    */
   putRule(name: string, arn: string, props: Props): void {
     this.options.events.deleteRule(arn);
-    if (props.State === 'DISABLED') return;
-    for (const unsupported of ['ScheduleExpression', 'RoleArn']) {
-      if (props[unsupported] !== undefined)
-        throw new ProvisionError(`${unsupported} is not implemented by the embedded stack's event bus`);
-    }
-    const raw = typeof props.EventPattern === 'string' ? JSON.parse(props.EventPattern) : props.EventPattern;
-    let pattern: ReturnType<typeof checkEventPattern>;
-    try {
-      pattern = checkEventPattern(raw, name);
-    } catch (error) {
-      throw new ProvisionError(`Event pattern is not valid: ${(error as Error).message}`);
-    }
-    const targets = ((props.Targets ?? []) as Props[]).map((target) => {
-      const version = this.version(String(target.Arn));
+    const targetOf = (functionArn: string) => {
+      const version = this.version(functionArn);
       const functionName = version.functionName;
       return {
-        id: String(target.Id),
-        fn: {
-          functionName,
-          functionArn: version.functionArn,
-          timeoutSeconds: version.timeoutSeconds,
-          memorySize: version.memorySize,
-          handler: async (event: unknown) => {
-            if (!this.mayInvoke(functionName, 'events.amazonaws.com', arn))
-              throw new ProvisionError(
-                `no AWS::Lambda::Permission lets events.amazonaws.com invoke ${functionName} for ${arn}`,
-              );
-            return this.options.lambda.invoke(functionName, event);
-          },
+        functionName,
+        functionArn: version.functionArn,
+        timeoutSeconds: version.timeoutSeconds,
+        memorySize: version.memorySize,
+        handler: async (event: unknown, context: Context) => {
+          if (!this.mayInvoke(functionName, 'events.amazonaws.com', arn))
+            throw new ProvisionError(
+              `no AWS::Lambda::Permission lets events.amazonaws.com invoke ${functionName} for ${arn}`,
+            );
+          return this.options.host.invoke(functionName, event, context);
         },
       };
-    });
-    this.options.events.putRule({ logicalId: name, arn, pattern, targets });
+    };
+    let rule: ReturnType<typeof ruleOf>;
+    try {
+      rule = ruleOf(name, arn, props, targetOf);
+    } catch (error) {
+      if (error instanceof ProvisionError) throw error;
+      throw new ProvisionError((error as Error).message);
+    }
+    if (rule) this.options.events.putRule(rule);
   }
 
   deleteRule(arn: string): void {
@@ -223,8 +228,8 @@ export class DeployedFunctions {
     );
   }
 
-  private version(functionNameOrArn: string): FunctionVersion {
-    const version = this.options.lambda.get(functionNameOrArn);
+  private version(functionNameOrArn: string): HostedFunction {
+    const version = this.options.host.get(functionNameOrArn);
     if (!version) throw new ProvisionError(`Function does not exist: ${functionNameOrArn}`);
     return version;
   }
@@ -239,7 +244,7 @@ export class DeployedFunctions {
         functionArn: arn as string,
         timeoutSeconds: version.timeoutSeconds,
         memorySize: version.memorySize,
-        handler: (event) => this.options.lambda.invoke(nameOf(arn as string), event),
+        handler: (event, context) => this.options.host.invoke(nameOf(arn as string), event, context),
       });
     }
     return functions;

@@ -17,7 +17,12 @@ interface RoleState {
  * attached or detached by a later resource applies to the sessions already issued, as in IAM.
  */
 export class DeployedIam {
-  private readonly roles = new Map<string, RoleState>();
+  private readonly roleStates = new Map<string, RoleState>();
+  /** What everEnforced() reports: each role's statements by source, as ever granted. */
+  private readonly history = new Map<
+    string,
+    { logicalId: string; arn: string; statements: Map<string, SourcedStatement> }
+  >();
   /** Each AWS::IAM::Policy: the roles it is attached to and its statements. */
   private readonly policies = new Map<
     string,
@@ -25,9 +30,26 @@ export class DeployedIam {
   >();
 
   constructor(
-    private readonly authority: IamAuthority,
+    readonly authority: IamAuthority,
     private readonly accountId: string,
+    /** Changes a role as its sessions see it (tests take a permission away). */
+    private readonly editRole: (role: Role) => Role = (role) => role,
   ) {}
+
+  /**
+   * Every role this account has enforced, with every statement it held at some point (deleted
+   * roles too: `sls remove` runs before the IAM-usage report is written).
+   */
+  everEnforced(): Role[] {
+    return [...this.history.entries()].map(([name, { logicalId, arn, statements }]) =>
+      this.editRole({ logicalId, name, arn, trust: [], statements: [...statements.values()] }),
+    );
+  }
+
+  /** Every role as its sessions see it now: its statements, inline and attached. */
+  roles(): Role[] {
+    return [...this.roleStates.keys()].map((name) => this.editRole(this.liveRole(name)));
+  }
 
   putRole(
     logicalId: string,
@@ -40,12 +62,13 @@ export class DeployedIam {
       statementsOf(policy.PolicyDocument, `${logicalId}/${String(policy.PolicyName ?? i)}`),
     );
     const trust = statementsOf(trustDocument, `${logicalId}/trust`, false).map((s) => s.statement);
-    this.roles.set(name, { logicalId, name, arn, trust, inline });
+    this.roleStates.set(name, { logicalId, name, arn, trust, inline });
+    this.remember(name, inline);
     return { arn };
   }
 
   deleteRole(name: string): void {
-    this.roles.delete(name);
+    this.roleStates.delete(name);
   }
 
   putPolicy(
@@ -56,13 +79,12 @@ export class DeployedIam {
     document: unknown,
   ): void {
     for (const name of roleNames) {
-      if (!this.roles.has(name))
+      if (!this.roleStates.has(name))
         throw new QueryApiError('NoSuchEntity', `The role with name ${name} cannot be found.`);
     }
-    this.policies.set(id, {
-      roles: roleNames,
-      statements: statementsOf(document, `${logicalId}/${policyName}`),
-    });
+    const statements = statementsOf(document, `${logicalId}/${policyName}`);
+    this.policies.set(id, { roles: roleNames, statements });
+    for (const name of roleNames) this.remember(name, statements);
   }
 
   deletePolicy(id: string): void {
@@ -85,18 +107,29 @@ export class DeployedIam {
     service: string,
   ): { principal: Principal; credentials: Credentials } {
     const name = roleArn.slice(roleArn.lastIndexOf('/') + 1);
-    if (!this.roles.has(name)) {
+    if (!this.roleStates.has(name)) {
       throw new QueryApiError(
         'InvalidParameterValueException',
         `The role defined for the function cannot be assumed by Lambda: ${roleArn} does not exist`,
       );
     }
-    return this.authority.issue(sessionName, this.liveRole(name), service);
+    return this.authority.issue(sessionName, this.editRole(this.liveRole(name)), service);
+  }
+
+  private remember(roleName: string, statements: readonly SourcedStatement[]): void {
+    const state = this.roleStates.get(roleName) as RoleState;
+    const seen = this.history.get(roleName) ?? {
+      logicalId: state.logicalId,
+      arn: state.arn,
+      statements: new Map(),
+    };
+    for (const statement of statements) seen.statements.set(statement.source, statement);
+    this.history.set(roleName, seen);
   }
 
   /** The role as the authority evaluates it: its inline statements and every policy attached now. */
   private liveRole(name: string): Role {
-    const roles = this.roles;
+    const roles = this.roleStates;
     const policies = this.policies;
     const state = roles.get(name) as RoleState;
     return {

@@ -1,9 +1,18 @@
 import { randomBytes } from 'node:crypto';
-import type { ProvisionClients } from '../resources.ts';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DeployedFunctions } from './deployedFunctions.ts';
 import type { DeployedIam } from './deployedIam.ts';
 import type { DeployedSchedules } from './deployedSchedules.ts';
 import type { ResourceValues } from './template.ts';
+
+/** The emulators' clients, as the stack's admin. */
+export interface ProvisionClients {
+  readonly sqs: SQSClient;
+  readonly dynamodb: DynamoDBClient;
+  readonly s3: S3Client;
+}
 
 /** What provisioners work with: the emulators (as the stack's admin) and the local services. */
 export interface ProvisionContext {

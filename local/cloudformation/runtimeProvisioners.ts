@@ -9,12 +9,12 @@ import {
   type ResourceProvisioner,
 } from './provisioning.ts';
 
-/** Functions from their zips, event source mappings, state machines, schedules, event rules and Lambda permissions. */
+/** Functions (their code from the host: the zips, or the sources), event source mappings, state machines, schedules, event rules and Lambda permissions. */
 export const lambdaFunction: ResourceProvisioner = {
   emulated: true,
   async create(logicalId, props, context) {
     const name = String(props.FunctionName ?? generatedName(context, logicalId, 64));
-    const version = await context.functions.deployFunction(name, props, await codeOf(props, context));
+    const version = await context.functions.deployFunction(name, props, () => codeOf(props, context));
     return { physicalId: name, ref: name, attributes: { Arn: version.functionArn } };
   },
   async update(logicalId, props, previous, context) {
@@ -23,7 +23,7 @@ export const lambdaFunction: ResourceProvisioner = {
       await lambdaFunction.delete(previous, context);
       return replaced;
     }
-    await context.functions.deployFunction(previous.ref, props, await codeOf(props, context));
+    await context.functions.deployFunction(previous.ref, props, () => codeOf(props, context));
     return previous;
   },
   async delete(previous, { functions }) {

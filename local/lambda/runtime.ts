@@ -5,25 +5,11 @@ import { Worker } from 'node:worker_threads';
 import AdmZip from 'adm-zip';
 import type { Context } from 'aws-lambda';
 import { LocalStackError } from '../../lib/errors.ts';
+import type { FunctionDeclaration, FunctionHost } from '../cloudformation/functionHost.ts';
 import { lambdaContext } from '../lambdaContext.ts';
 
-/** A function as deployed: what AWS::Lambda::Function's properties say, with its code. */
-export interface FunctionConfiguration {
-  readonly functionName: string;
-  readonly functionArn: string;
-  /** `handlers/startRun.handler`: the file (without extension) in the zip, and its export. */
-  readonly handler: string;
-  readonly runtime: string;
-  readonly role: string;
-  readonly memorySize: number;
-  readonly timeoutSeconds: number;
-  readonly environment: Readonly<Record<string, string>>;
-  /** The zip, as Code.S3Bucket/S3Key pointed at. */
-  readonly zip: Buffer;
-}
-
 /** One deployed code version of a function: its zip's hash and where it is unzipped. */
-export interface FunctionVersion extends Omit<FunctionConfiguration, 'zip'> {
+export interface FunctionVersion extends FunctionDeclaration {
   readonly codeSha256: string;
   readonly codeSize: number;
   readonly codeDir: string;
@@ -134,7 +120,7 @@ export class LambdaRuntimeError extends Error {
  * role's key, within its timeout. Updating a function's code or configuration makes a new
  * version: the next invocations get new execution environments; the old ones finish and go.
  */
-export class LocalLambda {
+export class LocalLambda implements FunctionHost {
   private readonly versions = new Map<string, FunctionVersion>();
   private readonly environments = new Map<string, ExecutionEnvironment[]>();
   private readonly logs = new Map<string, WriteStream>();
@@ -142,8 +128,9 @@ export class LocalLambda {
 
   constructor(private readonly options: LocalLambdaOptions) {}
 
-  /** Create or replace a function; its zip is unzipped into a directory of its own. */
-  async deploy(config: FunctionConfiguration): Promise<FunctionVersion> {
+  /** Create or replace a function; its zip (Code.S3Bucket/S3Key) is unzipped into a directory of its own. */
+  async deploy(declaration: FunctionDeclaration, readZip: () => Promise<Buffer>): Promise<FunctionVersion> {
+    const config = { ...declaration, zip: await readZip() };
     const codeSha256 = createHash('sha256').update(config.zip).digest('base64');
     const dirName = createHash('sha256').update(config.zip).digest('hex').slice(0, 16);
     const codeDir = join(this.options.workDir, 'functions', config.functionName, dirName);
@@ -181,7 +168,10 @@ export class LocalLambda {
     await this.retire(nameOf(functionName));
   }
 
-  /** Invoke as Lambda's Invoke does (RequestResponse): the handler's result, or its error. */
+  /**
+   * Invoke as Lambda's Invoke does (RequestResponse): the handler's result, or its error. The
+   * caller's context is not used: the sandbox gets its own, as on Lambda.
+   */
   async invoke(functionName: string, event: unknown): Promise<unknown> {
     const name = nameOf(functionName);
     const version = this.versions.get(name);

@@ -138,6 +138,8 @@ beforeAll(async () => {
   symlinkSync(join(root, 'node_modules'), join(project, 'node_modules'), 'dir');
   target = await startDeployTarget({
     logLevel: 'SILENT',
+    // The project's own roles, as deployed: their grants join the suite's IAM-usage check.
+    recordIamUsage: true,
     workDir: join(scratch, 'target'),
     scheduler: { now: () => Date.now() + clockOffsetMs, checkEveryMs: 0 },
   });

@@ -39,7 +39,9 @@ describe('IAM on the embedded stack: every function signs as its own role', () =
   it('refuses, in each protocol, what the role does not allow, naming the caller, action and resource', async () => {
     const poll = depsOf(handle, 'pollRun');
     const { runsTable, bucket, queues } = poll.config;
-    const role = 'lambdag-local-PollRunRole';
+    // Named as CloudFormation names a role the template leaves unnamed: <stack>-<logical id>-<random>.
+    const role = handle.stack.iam.roles().find((r) => r.logicalId === 'PollRunRole')?.name;
+    expect(role).toMatch(/^lambdag-local-PollRunRole-[0-9A-F]{12}$/);
     const caller = `arn:aws:sts::000000000000:assumed-role/${role}/lambdag-local-pollRun`;
 
     const dynamo = await outcome(() =>
@@ -111,7 +113,7 @@ describe('IAM on the embedded stack: every function signs as its own role', () =
       /^StartRunRole\/startRun#RunsTable$/,
     );
     expect(used('lambdag-local-stepWorker', 'sqs:ReceiveMessage').length).toBeGreaterThan(0);
-    expect(used('RunStateMachine', 'lambda:InvokeFunction').map((u) => u.resource)).toContain(
+    expect(used('lambdag-local-run', 'lambda:InvokeFunction').map((u) => u.resource)).toContain(
       'arn:aws:lambda:us-east-1:000000000000:function:lambdag-local-pollRun',
     );
     expect(denied.slice(deniedBefore)).toEqual([]);

@@ -2,15 +2,15 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LocalStackError } from '../../lib/errors.ts';
 import { expiryOf, TTL_ATTRIBUTE } from '../../lib/run/retention.ts';
+import { parseTemplate } from '../../local/cloudformation/template.ts';
 import { expiryRulesOf } from '../../local/expiry.ts';
-import type { ResourceMap } from '../../local/resources.ts';
-import { loadServerlessModel } from '../../local/serverlessModel.ts';
+import { packagedTemplate } from '../../local/packagedTemplate.ts';
 
 const at = (iso: string) => Date.parse(iso) / 1000;
 
 /** Local names for the logical ids, as provisioning would give them. */
-function provisioned(ids: Record<string, string>): ResourceMap {
-  return new Map(Object.entries(ids).map(([id, ref]) => [id, { type: '', ref, attributes: {} }]));
+function provisioned(ids: Record<string, string>): Map<string, { ref: string }> {
+  return new Map(Object.entries(ids).map(([id, ref]) => [id, { ref }]));
 }
 
 describe('a retention of some days', () => {
@@ -22,13 +22,14 @@ describe('a retention of some days', () => {
 });
 
 describe('the expiry rules the local stack applies', () => {
-  it("are serverless.yml's: the runs and idempotency tables' TTL and the bucket's lifecycle", () => {
-    const model = loadServerlessModel(join(import.meta.dirname, '../../serverless.yml'), {
+  it("are the packaged template's: the runs and idempotency tables' TTL and the bucket's lifecycle", async () => {
+    const { body } = await packagedTemplate({
+      root: join(import.meta.dirname, '../..'),
       stage: 'local',
       region: 'us-east-1',
     });
     const rules = expiryRulesOf(
-      model.resources,
+      parseTemplate(body).Resources,
       provisioned({ RunsTable: 'runs', IdempotencyTable: 'idem', ArtifactsBucket: 'bucket' }),
     );
     expect(rules).toEqual({

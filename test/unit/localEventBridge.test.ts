@@ -1,7 +1,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { describe, expect, it } from 'vitest';
-import { type BusEntry, LocalEventBridge } from '../../local/eventBridge.ts';
-import type { CfnResource } from '../../local/serverlessModel.ts';
+import { type BusEntry, LocalEventBridge, ruleOf } from '../../local/eventBridge.ts';
 import { LocalStepFunctions, type LocalTaskFunction } from '../../local/stepFunctions.ts';
 
 const log = new Logger({ serviceName: 'test', logLevel: 'SILENT' });
@@ -22,52 +21,30 @@ function target(calls: unknown[], fail = 0): LocalTaskFunction {
   };
 }
 
-function resources(overrides: { permission?: boolean; pattern?: unknown; target?: object } = {}) {
-  const out: Record<string, CfnResource> = {
-    Rule: {
-      Type: 'AWS::Events::Rule',
-      Properties: {
-        EventPattern: overrides.pattern ?? {
-          source: ['aws.states'],
-          detail: { stateMachineArn: [{ Ref: 'Machine' }], status: ['ABORTED', 'TIMED_OUT'] },
-        },
-        Targets: [
-          { Id: 'ended', Arn: { 'Fn::GetAtt': ['EndedLambdaFunction', 'Arn'] }, ...overrides.target },
-        ],
-      },
+const RULE = 'arn:aws:events:us-east-1:000000000000:rule/Rule';
+
+/** An AWS::Events::Rule's properties, intrinsics evaluated, as the provisioners pass them. */
+function ruleProperties(overrides: { pattern?: unknown; target?: object } = {}) {
+  return {
+    EventPattern: overrides.pattern ?? {
+      source: ['aws.states'],
+      detail: { stateMachineArn: [MACHINE], status: ['ABORTED', 'TIMED_OUT'] },
     },
+    Targets: [
+      { Id: 'ended', Arn: 'arn:aws:lambda:us-east-1:000000000000:function:ended', ...overrides.target },
+    ],
   };
-  if (overrides.permission !== false) {
-    out.Permission = {
-      Type: 'AWS::Lambda::Permission',
-      Properties: {
-        Action: 'lambda:InvokeFunction',
-        Principal: 'events.amazonaws.com',
-        FunctionName: { 'Fn::GetAtt': ['EndedLambdaFunction', 'Arn'] },
-        SourceArn: { 'Fn::GetAtt': ['Rule', 'Arn'] },
-      },
-    };
-  }
-  return out;
 }
 
-function bus(calls: unknown[], options: Parameters<typeof resources>[0] = {}, fail = 0) {
+function bus(calls: unknown[], options: Parameters<typeof ruleProperties>[0] = {}, fail = 0) {
   const fn = target(calls, fail);
-  return new LocalEventBridge({
-    region: 'us-east-1',
-    accountId: '000000000000',
-    resources: resources(options),
-    resolved: new Map([
-      [
-        'EndedLambdaFunction',
-        { type: 'AWS::Lambda::Function', ref: 'ended', attributes: { Arn: fn.functionArn } },
-      ],
-      ['Machine', { type: 'AWS::StepFunctions::StateMachine', ref: MACHINE, attributes: { Arn: MACHINE } }],
-    ]),
-    functions: new Map([[fn.functionArn, fn]]),
-    log,
-    retryMs: 1,
+  const events = new LocalEventBridge({ region: 'us-east-1', accountId: '000000000000', log, retryMs: 1 });
+  const rule = ruleOf('Rule', RULE, ruleProperties(options), (arn) => {
+    expect(arn).toBe(fn.functionArn);
+    return fn;
   });
+  if (rule) events.putRule(rule);
+  return events;
 }
 
 const entry = (status: string): BusEntry => ({
@@ -105,12 +82,6 @@ describe('the local event bus', () => {
     const failing: unknown[] = [];
     expect((await bus(failing, {}, 5).put(entry('ABORTED')).deliveries)[0]?.error).toBe('Error: boom');
     expect(failing).toHaveLength(3);
-  });
-
-  it('refuses a target that no AWS::Lambda::Permission lets EventBridge invoke', () => {
-    expect(() => bus([], { permission: false })).toThrow(
-      /Rule Targets\[0\]: no AWS::Lambda::Permission lets events.amazonaws.com invoke ended/,
-    );
   });
 
   it('refuses what it does not implement: pattern features, target input transforms', () => {

@@ -6,6 +6,7 @@ import { LambdagClient } from '../lib/client/lambdagClient.ts';
 import { createDeps, type Deps } from '../lib/deps.ts';
 import { ConfigError } from '../lib/errors.ts';
 import { startLocalStack } from '../local/stack.ts';
+import { dim } from './format.ts';
 import { dataDir, readLiveState, stateDir } from './localState.ts';
 import { createCloudFormationClient, DEPLOYED_ENV, stackEnvironment } from './stackOutputs.ts';
 
@@ -58,9 +59,16 @@ export async function openTarget(options: TargetOptions): Promise<Target> {
     const env = { ...definedOnly(process.env), ...live.env };
     return build(env, localClients(live.env), `local stack (pid ${live.pid})`, false, async () => {});
   }
-  const stack = await startLocalStack({ dataDir: dataDir(dir), quiet: true });
+  const stack = await startLocalStack({ dataDir: dataDir(dir), quiet: true, onPackaging: sayPackaging });
   const env = { ...definedOnly(process.env), ...stack.env };
   return build(env, stack.clientOptions, 'one-shot local stack', true, () => stack.stop());
+}
+
+/** A cold start packages the stack's template first, silent for seconds: say so, on stderr (stdout may be JSON). */
+export function sayPackaging(): void {
+  process.stderr.write(
+    `${dim("packaging the stack's template (sls package --stage local; the first start after a change to serverless.yml takes some 15 s)…")}\n`,
+  );
 }
 
 /** An embedded stack's clients: its gateway, its region, its admin key (from the env it hands out). */

@@ -32,6 +32,8 @@ export interface PackagedTemplateOptions {
   readonly region: string;
   /** Where templates are cached; default root/node_modules/.cache/lambdag/templates. */
   readonly cacheDir?: string;
+  /** Called when the cache misses and packaging begins (it takes seconds: say so). */
+  readonly onPackaging?: () => void;
 }
 
 export interface PackagedTemplate {
@@ -51,6 +53,7 @@ export async function packagedTemplate(options: PackagedTemplateOptions): Promis
   const dir = options.cacheDir ?? join(options.root, 'node_modules/.cache/lambdag/templates');
   const file = join(dir, `${templateKey(options)}.json`);
   if (existsSync(file)) return { body: readFileSync(file, 'utf8'), file, packaged: false };
+  options.onPackaging?.();
   const body = await packageTemplate(options);
   mkdirSync(dir, { recursive: true });
   // Written whole, then renamed: a concurrent reader sees no file or all of it.

@@ -74,6 +74,8 @@ export interface LocalStackOptions {
   readonly concurrency?: number;
   /** Only warnings and errors from the handlers. */
   readonly quiet?: boolean;
+  /** Called when the stack's template must be packaged first (a cold start: some seconds). */
+  readonly onPackaging?: () => void;
   /** The handlers' and the stack's log level; overrides `quiet` (the fault harness uses SILENT). */
   readonly logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'CRITICAL' | 'SILENT';
   readonly faults?: LocalStackFaults;
@@ -315,6 +317,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       ...(options.serverlessFile && { serverlessFile: options.serverlessFile }),
       stage,
       region,
+      ...(options.onPackaging && { onPackaging: options.onPackaging }),
     });
 
     // The roles and policies the template creates, as the gateway enforces them.

@@ -3,6 +3,7 @@ import { startDeployTarget } from '../../local/deployTarget.ts';
 import { startLocalStack } from '../../local/stack.ts';
 import { bold, dim } from '../format.ts';
 import { clearState, dataDir, readLiveState, stateDir, writeState } from '../localState.ts';
+import { sayPackaging } from '../target.ts';
 
 /** LocalStack's edge port: serverless-localstack sends there when AWS_ENDPOINT_URL is not set. */
 const EDGE_PORT = 4566;
@@ -21,7 +22,12 @@ export async function localUpCommand(options: {
     );
   if (options.empty) return emptyUp(dir, options.port === undefined ? EDGE_PORT : Number(options.port));
   // A long-lived stack fires the jobs' schedules, as EventBridge Scheduler does when deployed.
-  const stack = await startLocalStack({ dataDir: dataDir(dir), quiet: true, schedules: true });
+  const stack = await startLocalStack({
+    dataDir: dataDir(dir),
+    quiet: true,
+    schedules: true,
+    onPackaging: sayPackaging,
+  });
   writeState(dir, {
     pid: process.pid,
     kind: 'stack',

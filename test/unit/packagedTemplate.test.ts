@@ -53,10 +53,26 @@ describe('the packaged template', () => {
     mkdirSync(cacheDir);
     writeFileSync(join(cacheDir, `${templateKey(options(root))}.json`), '{"Resources":{}}');
     // No node_modules/serverless here: packaging would fail.
-    expect(await packagedTemplate({ ...options(root), cacheDir })).toEqual({
+    const told: string[] = [];
+    const onPackaging = () => told.push('packaging');
+    expect(await packagedTemplate({ ...options(root), cacheDir, onPackaging })).toEqual({
       body: '{"Resources":{}}',
       file: join(cacheDir, `${templateKey(options(root))}.json`),
       packaged: false,
     });
+    expect(told).toEqual([]);
+  });
+
+  it('says when it must package (the cache misses), before the seconds that takes', async () => {
+    const root = project('cold');
+    const told: string[] = [];
+    const cold = packagedTemplate({
+      ...options(root),
+      cacheDir: join(root, 'cache'),
+      onPackaging: () => told.push('packaging'),
+    });
+    // This project has no serverless to package with: the call fails, after saying so.
+    await expect(cold).rejects.toThrow();
+    expect(told).toEqual(['packaging']);
   });
 });

@@ -3,6 +3,7 @@ import { InvalidInputError, InvalidJobError } from '../errors.ts';
 import { withConcurrency } from './concurrency.ts';
 import { buildPlan, type JobPlan, type StepSpec } from './dag.ts';
 import type { MapOptions, MapRef, NestedMapOptions } from './mapStep.ts';
+import { checkRunLimit, type RunLimit, type RunLimitOption, runLimitOf } from './runLimit.ts';
 import { defineSchedules, type Schedule, type ScheduleOptions } from './schedule.ts';
 
 import type {
@@ -71,6 +72,12 @@ export interface JobOptions<S extends z.ZodType | undefined> {
   readonly timeoutSeconds?: number;
   /** When a step fails for good, stop the rest of the run (default: independent branches keep running). */
   readonly failFast?: boolean;
+  /**
+   * At most this many runs of the job going at once (a number), or per key (`{ key, limit }`,
+   * the key a constant or a function of the input); runs over it wait QUEUED, first come
+   * first started (docs/concurrency.md).
+   */
+  readonly maxConcurrentRuns?: RunLimitOption<InputOf<S>>;
 }
 
 type InputOf<S> = S extends z.ZodType ? z.output<S> : unknown;
@@ -81,6 +88,8 @@ export interface JobDefinition<I = unknown> {
   readonly timeoutSeconds?: number;
   readonly failFast: boolean;
   readonly schedules: readonly Schedule[];
+  /** The run's `maxConcurrentRuns` for this input (its key evaluated), or none. */
+  runLimit(input: I): RunLimit | undefined;
   /** Parse and validate raw run input; throws InvalidInputError saying where it is wrong. */
   parseInput(raw: unknown): I;
   /** Build and validate the DAG for one input. Deterministic: the worker rebuilds it the same way. */
@@ -136,10 +145,13 @@ export function defineJob(
       `timeoutSeconds must be a positive number of seconds, got ${timeoutSeconds}`,
     );
   }
+  const { maxConcurrentRuns } = options as { maxConcurrentRuns?: RunLimitOption };
+  checkRunLimit(name, maxConcurrentRuns);
   const definition: JobDefinition<unknown> = {
     name,
     schedules,
     failFast,
+    runLimit: (input) => runLimitOf(name, maxConcurrentRuns, input),
     ...(timeoutSeconds === undefined ? {} : { timeoutSeconds }),
     ...(options.description === undefined ? {} : { description: options.description }),
     parseInput(raw) {

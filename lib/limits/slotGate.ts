@@ -26,6 +26,8 @@ export interface SlotRequest {
   readonly waitingSince?: number;
   /** The lease's length: the attempt's own time limit (the margin is added here). */
   readonly attemptMs: number;
+  /** A waiter asks again after at least this (a queued run's, which grows with its wait). */
+  readonly minDelaySeconds?: number;
 }
 
 export type SlotGrant =
@@ -81,7 +83,7 @@ export class SlotGate {
         }
         if (tryNumber < TAKE_TRIES) continue;
       }
-      const delaySeconds = decision.take ? 1 : decision.delaySeconds;
+      const delaySeconds = Math.max(decision.take ? 1 : decision.delaySeconds, request.minDelaySeconds ?? 0);
       const since = waitingSince ?? now;
       await this.slots.putWaiter({ key, holder, since, until: now + delaySeconds * 1000 + WAITER_GRACE_MS });
       return {

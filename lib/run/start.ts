@@ -11,6 +11,7 @@ import { newRunId, RUN_ID, runIdForClientToken } from './ids.ts';
 import { MIN_WAIT_SECONDS, type PollState } from './pollPolicy.ts';
 import { initialSteps, type PreparedRerun, prepareRerun, RerunOptionsSchema } from './rerun.ts';
 import { expiryOf } from './retention.ts';
+import { askAgain, askForRunSlot, isQueuedAsk, type QueuedStart, queuedStart } from './runQueue.ts';
 
 /** The run state machine's input: documented JSON anyone can send with StartExecution. */
 export const StartRunRequestSchema = z
@@ -55,7 +56,9 @@ export interface StartResumption {
   readonly stepCount: number;
 }
 
-export function isStartResumption(answer: PollState | StartResumption): answer is StartResumption {
+export function isStartResumption(
+  answer: PollState | StartResumption | QueuedStart,
+): answer is StartResumption {
   return 'resume' in answer;
 }
 
@@ -78,8 +81,14 @@ export async function startRun(
   raw: unknown,
   executionArn?: string,
   options: StartOptions = {},
-): Promise<PollState | StartResumption> {
+): Promise<PollState | StartResumption | QueuedStart> {
   if (isContinuation(raw)) return continueRun(deps, raw, executionArn);
+  if (isQueuedAsk(raw)) {
+    const stillQueued = await askAgain(deps, raw.queuedRun);
+    if (stillQueued) return stillQueued;
+    // Admitted (or canceled meanwhile): the start goes on as a retried StartRun would.
+    return startRun(deps, raw.queuedRun, executionArn, options);
+  }
   const parsed = StartRunRequestSchema.safeParse(raw);
   if (!parsed.success) {
     throw new InvalidInputError(
@@ -115,11 +124,13 @@ export async function startRun(
   const inputKey = inline ? undefined : (rerun?.parent.inputKey ?? s3Keys.runInput(runId));
   if (inputKey && inputKey !== rerun?.parent.inputKey) await deps.payloads.putText(inputKey, inputJson);
   const reused = rerun?.reuse.reused.size ?? 0;
+  // Over its job's maxConcurrentRuns, the run is created QUEUED and starts once it has a slot.
+  const runLimit = job.runLimit(input);
 
   const run: RunRecord = {
     runId,
     job: job.name,
-    status: RunStatus.STARTING,
+    status: runLimit ? RunStatus.QUEUED : RunStatus.STARTING,
     stepCount: plan.order.length,
     succeeded: reused,
     failed: 0,
@@ -132,6 +143,7 @@ export async function startRun(
     ...(request.parentRunId ? { parentRunId: request.parentRunId } : {}),
     ...(rerun ? { reused } : {}),
     ...(expiresAt === undefined ? {} : { expiresAt }),
+    ...(runLimit ? { runLimit: { ...runLimit, queuedSince: started.getTime() } } : {}),
   };
   const created = await deps.store.createRun(run);
   let current = created.ok ? created.item : created.current;
@@ -141,6 +153,14 @@ export async function startRun(
   }
   // A retried StartRun keeps the expiry the run was created with.
   const runExpiry = current.expiresAt;
+  let slotUntil: number | undefined;
+  if (current.status === RunStatus.QUEUED) {
+    const ask = await askForRunSlot(deps, current);
+    if (!ask.admitted && ask.run.status === RunStatus.QUEUED)
+      return queuedStart(deps, ask.run, ask, request, created.ok);
+    current = ask.run;
+    slotUntil = ask.admitted ? ask.slotUntil : undefined;
+  }
 
   if (current.status === RunStatus.STARTING) {
     const { steps, shards, roots } = initialSteps(runId, plan, now, rerun?.reuse);
@@ -236,6 +256,7 @@ export async function startRun(
     idleSeconds: 0,
     ticks: 0,
     polledAt: Date.now(),
+    ...(slotUntil === undefined ? {} : { runSlotUntil: slotUntil }),
   };
 }
 

@@ -35,7 +35,7 @@ const atOf = (event: RunEvent | undefined) => Date.parse(event?.at ?? 'NaN');
 /** Nothing holds or waits for the key's slot any more. */
 async function keyIsFree(key: string) {
   const view = await new ConcurrencyInspector(handle.deps.slots).key(runSlotKey('run-limit', key));
-  expect(view).toMatchObject({ limit: 1, declared: 1, holders: [], waiters: [] });
+  expect(view).toMatchObject({ kind: 'runs', limit: 1, declared: 1, holders: [], waiters: [] });
 }
 
 const ENDS: ReadonlySet<string> = new Set([

@@ -86,6 +86,13 @@ export function runSummary(run: RunRecord): string {
     `  steps: ${run.stepCount} · succeeded ${run.succeeded}${run.reused ? ` (${run.reused} reused)` : ''} · failed ${run.failed} · skipped ${run.skipped}${run.canceled ? ` · canceled ${run.canceled}` : ''}`,
     `  created ${run.createdAt}${run.finishedAt ? ` · finished ${run.finishedAt}` : ''}`,
   ];
+  if (run.runLimit) {
+    const { key, limit, queuedSince } = run.runLimit;
+    const started = run.startedAt ? ` · started ${run.startedAt}` : ' · waiting for a slot';
+    lines.push(
+      `  maxConcurrentRuns: ${key} (limit ${limit}) · queued ${new Date(queuedSince).toISOString()}${started}`,
+    );
+  }
   if (run.parentRunId) lines.push(`  rerun of ${run.parentRunId}`);
   if (run.cancelRequestedAt)
     lines.push(

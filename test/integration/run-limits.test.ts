@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { describe, expect, it } from 'vitest';
+import { runSummary } from '../../cli/format.ts';
 import { ConcurrencyInspector } from '../../lib/client/concurrencyInspector.ts';
 import { EventType } from '../../lib/eventTypes.ts';
 import { runSlotKey } from '../../lib/job/runLimit.ts';
@@ -64,6 +65,11 @@ describe('a job with maxConcurrentRuns of 1 per key', () => {
     expect(await statusOf(a.runId)).toBe(RunStatus.RUNNING);
     const listed = await handle.deps.store.listRuns('run-limit', 50);
     expect(listed.find((run) => run.runId === b.runId)?.status).toBe(RunStatus.QUEUED);
+    const shown = await handle.client.reader.runView(b.runId);
+    expect(shown.run.status).toBe(RunStatus.QUEUED);
+    expect(runSummary(shown.run)).toMatch(
+      /QUEUED[\s\S]*maxConcurrentRuns: RUNS#run-limit#\S+ \(limit 1\) · queued \S+ · waiting for a slot/,
+    );
     const view = await new ConcurrencyInspector(handle.deps.slots).key(runSlotKey('run-limit', key));
     expect(view?.holders.map((holder) => holder.holder)).toEqual([a.runId]);
 

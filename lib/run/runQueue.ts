@@ -6,6 +6,7 @@ import { queuedRunWaitSeconds, RUN_LEASE_MS, renewalDue } from '../limits/runSlo
 import { LEASE_MARGIN_MS, SlotGate } from '../limits/slotGate.ts';
 import { RunStatus } from '../status.ts';
 import type { RunRecord } from '../store/types.ts';
+import { continuationName, takeOver } from './continueAsNew.ts';
 
 /**
  * Run-level limits (a job's `maxConcurrentRuns`, docs/concurrency.md) on the run's own
@@ -18,14 +19,38 @@ import type { RunRecord } from '../store/types.ts';
  */
 
 const QueuedRunSchema = z.looseObject({ runId: z.string().min(1) });
-
 /** The state machine's input when a queued run asks again for a slot (run.asl.json AskForRunSlot). */
 export function isQueuedAsk(raw: unknown): raw is { queuedRun: unknown } {
   return typeof raw === 'object' && raw !== null && 'queuedRun' in raw;
 }
 
+/** A queued ask's request and progress (a first ask, from StartRun's own request, has none). */
+export function queuedAskOf(raw: { queuedRun: unknown }): { queuedRun: unknown } & QueueProgress {
+  const parsed = QueuedAskSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new InvalidInputError(
+      'queued run ask is invalid',
+      parsed.error.issues.map((i) => `${i.path.join('.') || '(request)'}: ${i.message}`),
+    );
+  }
+  return parsed.data;
+}
+
+/**
+ * A queued ask counts as this many poll ticks towards its execution's history (about 11
+ * events: Choice, Wait, Pass and the StartRun task, against a poll tick's 9), so a run
+ * queued for a day hands itself over to a fresh execution as a long poll does.
+ */
+export const TICKS_PER_QUEUED_ASK = 2;
+
+/** Where a queued run's execution is: its asks so far, and which execution of the run it is. */
+export interface QueueProgress {
+  readonly asks: number;
+  readonly generation: number;
+}
+
 /** StartRun's answer for a run that waits for a slot: the state machine waits, then asks again with `queued`. */
-export interface QueuedStart {
+export interface QueuedStart extends QueueProgress {
   readonly runId: string;
   readonly status: typeof RunStatus.QUEUED;
   readonly waitSeconds: number;
@@ -33,6 +58,40 @@ export interface QueuedStart {
   readonly queued: Record<string, unknown> & { readonly runId: string };
   /** Runs in line ahead of this one when it asked (among those read). */
   readonly ahead: number;
+  /** This execution's history is filling up: a new one (`nextExecutionName`) goes on waiting. */
+  readonly handOver?: true;
+  readonly nextExecutionName?: string;
+}
+
+/** The state machine's input when a queued run asks again (run.asl.json AskForRunSlot). */
+const QueuedAskSchema = z.object({
+  queuedRun: z.unknown(),
+  asks: z.number().int().min(0).default(0),
+  generation: z.number().int().min(0).default(0),
+});
+
+/** A queued run handed over to a new execution (run.asl.json ContinueAsNew with a QueuedStart). */
+const QueuedContinuationSchema = z.object({
+  continueRun: z.looseObject({
+    runId: z.string(),
+    status: z.literal(RunStatus.QUEUED),
+    queued: z.looseObject({ runId: z.string() }),
+    generation: z.number().int().min(0),
+    asks: z.number().int().min(0),
+  }),
+});
+
+/** The queued ask a queued run's continuation makes, once the new execution has taken the run over. */
+export async function continueQueued(
+  deps: Deps,
+  raw: unknown,
+  executionArn: string | undefined,
+): Promise<{ queuedRun: unknown; asks: number; generation: number } | undefined> {
+  const parsed = QueuedContinuationSchema.safeParse(raw);
+  if (!parsed.success) return undefined;
+  const { runId, queued, generation, asks } = parsed.data.continueRun;
+  await takeOver(deps, runId, executionArn, generation, { asks });
+  return { queuedRun: queued, asks: 0, generation };
 }
 
 export function isQueuedStart(answer: object): answer is QueuedStart {
@@ -96,8 +155,11 @@ export async function queuedStart(
   ask: { readonly waitSeconds?: number; readonly ahead?: number },
   request: Record<string, unknown>,
   firstAsk: boolean,
+  progress: QueueProgress & { readonly maxTicks: number },
 ): Promise<QueuedStart> {
   const ahead = ask.ahead ?? 0;
+  const asks = progress.asks + 1;
+  const handOverDue = asks * TICKS_PER_QUEUED_ASK >= progress.maxTicks;
   if (firstAsk && run.runLimit) {
     const { key, limit } = run.runLimit;
     await deps.store.appendEvent(
@@ -116,6 +178,15 @@ export async function queuedStart(
     waitSeconds: ask.waitSeconds ?? 1,
     queued: { ...request, runId: run.runId },
     ahead,
+    asks,
+    generation: progress.generation,
+    ...(handOverDue
+      ? {
+          handOver: true,
+          generation: progress.generation + 1,
+          nextExecutionName: continuationName(run.runId, progress.generation + 1),
+        }
+      : {}),
   };
 }
 
@@ -152,7 +223,11 @@ export async function renewRunSlot(
  * otherwise undefined, and StartRun goes on with the request as a retried StartRun would
  * (admitted: it writes and dispatches the run; canceled meanwhile: it reports that).
  */
-export async function askAgain(deps: Deps, queuedRun: unknown): Promise<QueuedStart | undefined> {
+export async function askAgain(
+  deps: Deps,
+  queuedRun: unknown,
+  progress: QueueProgress & { readonly maxTicks: number },
+): Promise<QueuedStart | undefined> {
   const parsed = QueuedRunSchema.safeParse(queuedRun);
   if (!parsed.success) {
     throw new InvalidInputError(
@@ -166,7 +241,7 @@ export async function askAgain(deps: Deps, queuedRun: unknown): Promise<QueuedSt
   const ask = await askForRunSlot(deps, run);
   return ask.admitted || ask.run.status !== RunStatus.QUEUED
     ? undefined
-    : queuedStart(deps, run, ask, request, false);
+    : queuedStart(deps, run, ask, request, false, progress);
 }
 
 /**

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_MAX_POLL_TICKS } from '../aws/config.ts';
 import type { Deps } from '../deps.ts';
 import { InvalidInputError, PayloadTooLargeError, RunConflictError, RunVanishedError } from '../errors.ts';
 import { EventType } from '../eventTypes.ts';
@@ -11,7 +12,17 @@ import { newRunId, RUN_ID, runIdForClientToken } from './ids.ts';
 import { MIN_WAIT_SECONDS, type PollState } from './pollPolicy.ts';
 import { initialSteps, type PreparedRerun, prepareRerun, RerunOptionsSchema } from './rerun.ts';
 import { expiryOf } from './retention.ts';
-import { askAgain, askForRunSlot, isQueuedAsk, type QueuedStart, queuedStart } from './runQueue.ts';
+import {
+  askAgain,
+  askForRunSlot,
+  continueQueued,
+  isQueuedAsk,
+  type QueuedStart,
+  type QueueProgress,
+  queuedAskOf,
+  queuedStart,
+  TICKS_PER_QUEUED_ASK,
+} from './runQueue.ts';
 
 /** The run state machine's input: documented JSON anyone can send with StartExecution. */
 export const StartRunRequestSchema = z
@@ -65,6 +76,10 @@ export function isStartResumption(
 export interface StartOptions {
   /** Epoch ms by which this invocation must answer; a plan not written by then resumes. */
   readonly deadline?: number;
+  /** Poll ticks per execution before continue-as-new (PollSettings.maxTicks): a queued run's asks count too. */
+  readonly maxTicks?: number;
+  /** A queued run's asks so far in this execution, and its generation (lib/run/runQueue.ts). */
+  readonly queue?: QueueProgress;
 }
 
 /** Inputs up to this size live inline in the run item; larger ones in S3. */
@@ -82,12 +97,19 @@ export async function startRun(
   executionArn?: string,
   options: StartOptions = {},
 ): Promise<PollState | StartResumption | QueuedStart> {
-  if (isContinuation(raw)) return continueRun(deps, raw, executionArn);
+  const maxTicks = options.maxTicks ?? DEFAULT_MAX_POLL_TICKS;
+  if (isContinuation(raw)) {
+    // A queued run handed over to this execution asks for its slot from here.
+    const queuedAsk = await continueQueued(deps, raw, executionArn);
+    if (!queuedAsk) return continueRun(deps, raw, executionArn);
+    return startRun(deps, queuedAsk, executionArn, options);
+  }
   if (isQueuedAsk(raw)) {
-    const stillQueued = await askAgain(deps, raw.queuedRun);
+    const { queuedRun, ...queue } = queuedAskOf(raw);
+    const stillQueued = await askAgain(deps, queuedRun, { ...queue, maxTicks });
     if (stillQueued) return stillQueued;
     // Admitted (or canceled meanwhile): the start goes on as a retried StartRun would.
-    return startRun(deps, raw.queuedRun, executionArn, options);
+    return startRun(deps, queuedRun, executionArn, { ...options, queue });
   }
   const parsed = StartRunRequestSchema.safeParse(raw);
   if (!parsed.success) {
@@ -157,7 +179,7 @@ export async function startRun(
   if (current.status === RunStatus.QUEUED) {
     const ask = await askForRunSlot(deps, current);
     if (!ask.admitted && ask.run.status === RunStatus.QUEUED)
-      return queuedStart(deps, ask.run, ask, request, created.ok);
+      return queuedStart(deps, ask.run, ask, request, created.ok, { asks: 0, generation: 0, maxTicks });
     current = ask.run;
     slotUntil = ask.admitted ? ask.slotUntil : undefined;
   }
@@ -254,7 +276,9 @@ export async function startRun(
     waitSeconds: MIN_WAIT_SECONDS,
     progress: current.succeeded + current.failed + current.skipped,
     idleSeconds: 0,
-    ticks: 0,
+    // A queued run's asks filled some of this execution's history already.
+    ticks: (options.queue?.asks ?? 0) * TICKS_PER_QUEUED_ASK,
+    ...(options.queue?.generation ? { generation: options.queue.generation } : {}),
     polledAt: Date.now(),
     ...(slotUntil === undefined ? {} : { runSlotUntil: slotUntil }),
   };

@@ -9,8 +9,11 @@ import { RunStatus } from '../../lib/status.ts';
 import type { RunEvent } from '../../lib/store/types.ts';
 import { eventsOf, until, useStack } from '../support/stack.ts';
 
-// Canceled and stopped runs wind down fast: workers look for a cancel twice a second.
-const handle = useStack({ functionEnvironment: { LAMBDAG_CANCEL_CHECK_SECONDS: '0.5' } });
+// Canceled and stopped runs wind down fast: workers look for a cancel twice a second. An
+// execution takes 6 poll ticks, or 3 asks of a queued run, before it hands the run over.
+const handle = useStack({
+  functionEnvironment: { LAMBDAG_CANCEL_CHECK_SECONDS: '0.5', LAMBDAG_MAX_POLL_TICKS: '6' },
+});
 
 const newKey = () => `runs-${randomUUID()}`;
 
@@ -148,6 +151,22 @@ describe('a job with maxConcurrentRuns of 1 per key', () => {
     expect(runA.status).toBe(RunStatus.FAILED);
     expect(runA.error?.code).toBe('EXECUTION_ABORTED');
     expect(runB.status).toBe(RunStatus.SUCCEEDED);
+    await startedAfter(b.runId, a.runId);
+    await keyIsFree(key);
+  }, 120_000);
+
+  it('hands a run queued for longer than its execution’s history allows to a new execution, keeping its place', async () => {
+    const key = newKey();
+    const a = await start({ key, steps: 3, ms: 2_000 });
+    await reaches(a.runId, RunStatus.RUNNING);
+    const b = await start({ key, steps: 1, ms: 50 });
+    await reaches(b.runId, RunStatus.QUEUED);
+    const [runA, runB] = await Promise.all([ended(a), ended(b)]);
+    expect([runA.status, runB.status]).toEqual([RunStatus.SUCCEEDED, RunStatus.SUCCEEDED]);
+    const continued = (await eventsOf(handle, b.runId)).filter((e) => e.type === EventType.RUN_CONTINUED);
+    expect(continued.length).toBeGreaterThan(0);
+    expect(continued[0]?.data).toMatchObject({ generation: 1, asks: 3 });
+    expect(runB.executionArn).not.toBe(b.executionArn);
     await startedAfter(b.runId, a.runId);
     await keyIsFree(key);
   }, 120_000);

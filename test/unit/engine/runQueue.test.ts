@@ -114,4 +114,25 @@ describe('StartRun of a job with maxConcurrentRuns', () => {
     await finalizeRun(deps, first);
     expect(await askAgain(third)).toMatchObject({ status: RunStatus.RUNNING });
   });
+
+  it('hands a run queued past its execution’s history budget to a new execution, which waits on in line', async () => {
+    const { deps, start, eventTypes } = await setUp();
+    await start();
+    const first = queued(await start());
+    expect(first).toMatchObject({ asks: 1, generation: 0 });
+    expect(first.handOver).toBeUndefined();
+    // Each ask counts 2 poll ticks: with 4 per execution, the second ask hands over.
+    const second = queued(
+      await startRun(deps, { queuedRun: first.queued, asks: 1, generation: 0 }, 'arn:g0', { maxTicks: 4 }),
+    );
+    expect(second).toMatchObject({ handOver: true, generation: 1, nextExecutionName: `${first.runId}-g1` });
+
+    // run.asl.json ContinueAsNew: the new execution's input is the answer.
+    const third = queued(await startRun(deps, { continueRun: second }, 'arn:g1', { maxTicks: 4 }));
+    expect(third).toMatchObject({ runId: first.runId, asks: 1, generation: 1 });
+    expect(third.handOver).toBeUndefined();
+    expect((await deps.store.requireRun(first.runId)).executionArn).toBe('arn:g1');
+    expect(await eventTypes(first.runId)).toEqual([EventType.RUN_QUEUED, EventType.RUN_CONTINUED]);
+    expect((await deps.slots.readWaiters(KEY, 10)).map((w) => w.holder)).toEqual([first.runId]);
+  });
 });

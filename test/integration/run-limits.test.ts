@@ -155,6 +155,29 @@ describe('a job with maxConcurrentRuns of 1 per key', () => {
     await keyIsFree(key);
   }, 120_000);
 
+  it('ends a queued run whose execution is stopped: it never starts and leaves the line', async () => {
+    const key = newKey();
+    const a = await start({ key, steps: 2, ms: 1_500 });
+    await reaches(a.runId, RunStatus.RUNNING);
+    const b = await start({ key, steps: 1, ms: 50 });
+    await reaches(b.runId, RunStatus.QUEUED);
+    await handle.deps.aws.sfn.send(
+      new StopExecutionCommand({ executionArn: b.executionArn, error: 'Operator.Stop', cause: 'test' }),
+    );
+    const runB = await handle.client.waitForRun(b.runId, { signal: AbortSignal.timeout(60_000) });
+    expect(runB.status).toBe(RunStatus.FAILED);
+    expect(runB.error?.code).toBe('EXECUTION_ABORTED');
+    expect(await statusOf(a.runId)).toBe(RunStatus.RUNNING);
+    const view = await new ConcurrencyInspector(handle.deps.slots).key(runSlotKey('run-limit', key));
+    expect(view.waiters).toEqual([]);
+    expect((await ended(a)).status).toBe(RunStatus.SUCCEEDED);
+    const eventsB = await eventsOf(handle, b.runId);
+    expect(eventsB.filter((e) => e.type === EventType.STEP_START || e.type === EventType.RUN_START)).toEqual(
+      [],
+    );
+    await keyIsFree(key);
+  }, 120_000);
+
   it('hands a run queued for longer than its execution’s history allows to a new execution, keeping its place', async () => {
     const key = newKey();
     const a = await start({ key, steps: 3, ms: 2_000 });

@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { EventType } from '../../../lib/eventTypes.ts';
 import { defineJob } from '../../../lib/job/defineJob.ts';
+import { RUN_LEASE_MS } from '../../../lib/limits/runSlotPolicy.ts';
 import { requestCancel } from '../../../lib/run/cancel.ts';
 import { finalizeRun } from '../../../lib/run/finalize.ts';
 import { newRunId } from '../../../lib/run/ids.ts';
+import { type PollOptions, pollRun } from '../../../lib/run/poll.ts';
 import type { PollState } from '../../../lib/run/pollPolicy.ts';
 import { isQueuedStart, type QueuedStart } from '../../../lib/run/runQueue.ts';
 import { startRun } from '../../../lib/run/start.ts';
@@ -134,5 +136,35 @@ describe('StartRun of a job with maxConcurrentRuns', () => {
     expect((await deps.store.requireRun(first.runId)).executionArn).toBe('arn:g1');
     expect(await eventTypes(first.runId)).toEqual([EventType.RUN_QUEUED, EventType.RUN_CONTINUED]);
     expect((await deps.slots.readWaiters(KEY, 10)).map((w) => w.holder)).toEqual([first.runId]);
+  });
+});
+
+describe('PollRun of a run holding a run slot', () => {
+  const options: PollOptions = {
+    stallSeconds: 300,
+    maxTicks: 1_000,
+    watchSeconds: 0,
+    watchCheckMs: 10,
+    queuedLostSeconds: 900,
+    runningLostSeconds: 1_000,
+    cancelGraceSeconds: 60,
+    ecsStaleSeconds: 120,
+    ecsStartTimeoutSeconds: 600,
+  };
+
+  it('renews the lease once less than half of it is left, and not before', async () => {
+    const { deps, start } = await setUp();
+    const state = (await start()) as PollState;
+    const taken = (await deps.slots.readSlots(KEY)).leases[0]?.until;
+
+    const early = await pollRun(deps, state, options);
+    expect(early.runSlotUntil).toBe(state.runSlotUntil);
+    expect((await deps.slots.readSlots(KEY)).leases[0]?.until).toBe(taken);
+
+    const late = await pollRun(deps, { ...state, runSlotUntil: Date.now() + 60_000 }, options);
+    const renewed = (await deps.slots.readSlots(KEY)).leases[0];
+    expect(renewed?.holder).toBe(state.runId);
+    expect(renewed?.until).toBe(late.runSlotUntil);
+    expect(late.runSlotUntil).toBeGreaterThan(Date.now() + RUN_LEASE_MS - 1_000);
   });
 });

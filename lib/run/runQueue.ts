@@ -18,7 +18,6 @@ import { continuationName, takeOver } from './continueAsNew.ts';
  * StartRun loses no place. PollRun renews the lease; FinalizeRun gives it back.
  */
 
-const QueuedRunSchema = z.looseObject({ runId: z.string().min(1) });
 /** The state machine's input when a queued run asks again for a slot (run.asl.json AskForRunSlot). */
 export function isQueuedAsk(raw: unknown): raw is { queuedRun: unknown } {
   return typeof raw === 'object' && raw !== null && 'queuedRun' in raw;
@@ -63,12 +62,15 @@ export interface QueuedStart extends QueueProgress {
   readonly nextExecutionName?: string;
 }
 
-/** The state machine's input when a queued run asks again (run.asl.json AskForRunSlot). */
+/** A queued ask: the start request (naming the run), its asks so far and its generation. */
 const QueuedAskSchema = z.object({
   queuedRun: z.unknown(),
   asks: z.number().int().min(0).default(0),
   generation: z.number().int().min(0).default(0),
 });
+
+/** The start request a queued ask carries: at least the run it names. */
+const QueuedRunSchema = z.looseObject({ runId: z.string().min(1) });
 
 /** A queued run handed over to a new execution (run.asl.json ContinueAsNew with a QueuedStart). */
 const QueuedContinuationSchema = z.object({
@@ -105,6 +107,8 @@ export type RunSlotAsk =
       readonly run: RunRecord;
       readonly waitSeconds?: number;
       readonly ahead?: number;
+      /** The limit in force when it asked (a `concurrency set` override wins over the job's). */
+      readonly limit?: number;
     };
 
 /**
@@ -124,7 +128,8 @@ export async function askForRunSlot(deps: Deps, run: RunRecord, now = Date.now()
     attemptMs: RUN_LEASE_MS,
     minDelaySeconds: queuedRunWaitSeconds(now - limit.queuedSince),
   });
-  if (!grant.held) return { admitted: false, run, waitSeconds: grant.delaySeconds, ahead: grant.ahead };
+  if (!grant.held)
+    return { admitted: false, run, waitSeconds: grant.delaySeconds, ahead: grant.ahead, limit: grant.limit };
   return admit(deps, run, { slot: grant.lease.slot, until: grant.lease.until }, now);
 }
 
@@ -152,7 +157,7 @@ async function admit(
 export async function queuedStart(
   deps: Deps,
   run: RunRecord,
-  ask: { readonly waitSeconds?: number; readonly ahead?: number },
+  ask: { readonly waitSeconds?: number; readonly ahead?: number; readonly limit?: number },
   request: Record<string, unknown>,
   firstAsk: boolean,
   progress: QueueProgress & { readonly maxTicks: number },
@@ -161,12 +166,13 @@ export async function queuedStart(
   const asks = progress.asks + 1;
   const handOverDue = asks * TICKS_PER_QUEUED_ASK >= progress.maxTicks;
   if (firstAsk && run.runLimit) {
-    const { key, limit } = run.runLimit;
+    const { key } = run.runLimit;
+    const limit = ask.limit ?? run.runLimit.limit;
     await deps.store.appendEvent(
       {
         runId: run.runId,
         type: EventType.RUN_QUEUED,
-        message: `run queued: ${key} has its ${limit} run(s) going (limit ${limit}, ${ahead} queued ahead)`,
+        message: `run queued: ${key} has its limit of ${limit} run(s) going (${ahead} queued ahead)`,
         data: { key, limit, ahead },
       },
       run.expiresAt,

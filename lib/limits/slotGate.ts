@@ -28,6 +28,11 @@ export interface SlotRequest {
   readonly attemptMs: number;
   /** A waiter asks again after at least this (a queued run's, which grows with its wait). */
   readonly minDelaySeconds?: number;
+  /**
+   * The holder has no waiter item yet though it gives `waitingSince` (a run's first ask, in
+   * line from when it was queued): a take then has no waiter item to delete.
+   */
+  readonly firstAsk?: boolean;
 }
 
 export type SlotGrant =
@@ -78,7 +83,8 @@ export class SlotGate {
         const lease = { key, slot: decision.slot, holder, until: now + request.attemptMs + LEASE_MARGIN_MS };
         const taken = await this.slots.takeSlot(lease, now);
         if (taken.ok) {
-          if (waitingSince !== undefined) await this.slots.deleteWaiter(key, holder, waitingSince);
+          if (waitingSince !== undefined && !request.firstAsk)
+            await this.slots.deleteWaiter(key, holder, waitingSince);
           return { held: true, lease };
         }
         if (tryNumber < TAKE_TRIES) continue;

@@ -116,7 +116,13 @@ export type RunSlotAsk =
  * another StartRun of it already moved it on). Not admitted: it waits `waitSeconds`, or it
  * is no longer QUEUED (canceled: `run` says how it is), and it holds no slot.
  */
-export async function askForRunSlot(deps: Deps, run: RunRecord, now = Date.now()): Promise<RunSlotAsk> {
+export async function askForRunSlot(
+  deps: Deps,
+  run: RunRecord,
+  /** The StartRun that created the run asks first: it has no waiter item yet. */
+  firstAsk = false,
+  now = Date.now(),
+): Promise<RunSlotAsk> {
   const limit = run.runLimit;
   // Queued under a limit its job no longer has (a deploy removed it): nothing to wait for.
   if (!limit) return admit(deps, run, undefined, now);
@@ -127,6 +133,7 @@ export async function askForRunSlot(deps: Deps, run: RunRecord, now = Date.now()
     waitingSince: limit.queuedSince,
     attemptMs: RUN_LEASE_MS,
     minDelaySeconds: queuedRunWaitSeconds(now - limit.queuedSince),
+    firstAsk,
   });
   if (!grant.held)
     return { admitted: false, run, waitSeconds: grant.delaySeconds, ahead: grant.ahead, limit: grant.limit };

@@ -177,7 +177,7 @@ export async function startRun(
   const runExpiry = current.expiresAt;
   let slotUntil: number | undefined;
   if (current.status === RunStatus.QUEUED) {
-    const ask = await askForRunSlot(deps, current);
+    const ask = await askForRunSlot(deps, current, created.ok);
     if (!ask.admitted && ask.run.status === RunStatus.QUEUED)
       return queuedStart(deps, ask.run, ask, request, created.ok, { asks: 0, generation: 0, maxTicks });
     current = ask.run;

@@ -60,12 +60,10 @@ describe('AWS requests per step (counted by the SDK middleware)', () => {
     // Against a run without a limit (2 BatchGetItem, 2 PutItem, 2 UpdateItem and the plan's
     // writes): the key's slots and line read (2 Query), its limit item declared (1 UpdateItem,
     // once per key), the slot taken (1 PutItem), the run moved QUEUED -> STARTING with its
-    // counters read back (1 UpdateItem, 1 BatchGetItem), and a DeleteItem of the waiter item
-    // a run that never waited does not have.
+    // counters read back (1 UpdateItem, 1 BatchGetItem); no waiter item to delete.
     expect(snapshot.startRun).toEqual({
       'DynamoDB.BatchGetItem': 3,
       'DynamoDB.BatchWriteItem': 1,
-      'DynamoDB.DeleteItem': 1,
       'DynamoDB.PutItem': 3,
       'DynamoDB.Query': 2,
       'DynamoDB.UpdateItem': 4,

@@ -18,6 +18,8 @@ export function colorStatus(status: string): string {
 }
 
 export function progressLine(run: RunRecord, elapsedMs: number): string {
+  if (run.status === 'QUEUED')
+    return `  queued: waiting for a slot of ${run.runLimit?.key ?? 'its job'} · ${seconds(elapsedMs)}`;
   const done = run.succeeded + run.failed + run.skipped;
   const width = 20;
   const filled = run.stepCount ? Math.round((done / run.stepCount) * width) : 0;

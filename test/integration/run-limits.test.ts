@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { describe, expect, it } from 'vitest';
-import { runSummary } from '../../cli/format.ts';
+import { progressLine, runSummary } from '../../cli/format.ts';
 import { ConcurrencyInspector } from '../../lib/client/concurrencyInspector.ts';
 import { EventType } from '../../lib/eventTypes.ts';
 import { runSlotKey } from '../../lib/job/runLimit.ts';
@@ -72,6 +72,10 @@ describe('a job with maxConcurrentRuns of 1 per key', () => {
     expect(shown.run.status).toBe(RunStatus.QUEUED);
     expect(runSummary(shown.run)).toMatch(
       /QUEUED[\s\S]*maxConcurrentRuns: RUNS#run-limit#\S+ \(limit 1\) · queued \S+ · waiting for a slot/,
+    );
+    // `lambdag run --wait` says what it waits for.
+    expect(progressLine(shown.run, 1_000)).toBe(
+      `  queued: waiting for a slot of RUNS#run-limit#${key} · 1.0s`,
     );
     const view = await new ConcurrencyInspector(handle.deps.slots).key(runSlotKey('run-limit', key));
     expect(view?.holders.map((holder) => holder.holder)).toEqual([a.runId]);
@@ -161,6 +165,11 @@ describe('a job with maxConcurrentRuns of 1 per key', () => {
     await reaches(a.runId, RunStatus.RUNNING);
     const b = await start({ key, steps: 1, ms: 50 });
     await reaches(b.runId, RunStatus.QUEUED);
+    // Once its StartRun has answered (RUN_QUEUED is its last write): a StartRun still asking
+    // when the execution stops can write its waiter item after the run ended (docs/concurrency.md).
+    await until('the queued answer', async () =>
+      (await eventsOf(handle, b.runId)).some((e) => e.type === EventType.RUN_QUEUED) ? true : undefined,
+    );
     await handle.deps.aws.sfn.send(
       new StopExecutionCommand({ executionArn: b.executionArn, error: 'Operator.Stop', cause: 'test' }),
     );
@@ -168,8 +177,11 @@ describe('a job with maxConcurrentRuns of 1 per key', () => {
     expect(runB.status).toBe(RunStatus.FAILED);
     expect(runB.error?.code).toBe('EXECUTION_ABORTED');
     expect(await statusOf(a.runId)).toBe(RunStatus.RUNNING);
-    const view = await new ConcurrencyInspector(handle.deps.slots).key(runSlotKey('run-limit', key));
-    expect(view.waiters).toEqual([]);
+    // Its waiter item goes as executionEnded ends it, just after the FAILED status (read
+    // raw: an item past its due time would still be there until its TTL, a minute later).
+    await until('B to leave the line', async () =>
+      (await handle.deps.slots.readWaiters(runSlotKey('run-limit', key), 10)).length === 0 ? true : undefined,
+    );
     expect((await ended(a)).status).toBe(RunStatus.SUCCEEDED);
     const eventsB = await eventsOf(handle, b.runId);
     expect(eventsB.filter((e) => e.type === EventType.STEP_START || e.type === EventType.RUN_START)).toEqual(

@@ -18,6 +18,8 @@ export function colorStatus(status: string): string {
 }
 
 export function progressLine(run: RunRecord, elapsedMs: number): string {
+  if (run.status === 'QUEUED')
+    return `  queued: waiting for a slot of ${run.runLimit?.key ?? 'its job'} · ${seconds(elapsedMs)}`;
   const done = run.succeeded + run.failed + run.skipped;
   const width = 20;
   const filled = run.stepCount ? Math.round((done / run.stepCount) * width) : 0;
@@ -86,6 +88,13 @@ export function runSummary(run: RunRecord): string {
     `  steps: ${run.stepCount} · succeeded ${run.succeeded}${run.reused ? ` (${run.reused} reused)` : ''} · failed ${run.failed} · skipped ${run.skipped}${run.canceled ? ` · canceled ${run.canceled}` : ''}`,
     `  created ${run.createdAt}${run.finishedAt ? ` · finished ${run.finishedAt}` : ''}`,
   ];
+  if (run.runLimit) {
+    const { key, limit, queuedSince } = run.runLimit;
+    const started = run.startedAt ? ` · started ${run.startedAt}` : ' · waiting for a slot';
+    lines.push(
+      `  maxConcurrentRuns: ${key} (limit ${limit}) · queued ${new Date(queuedSince).toISOString()}${started}`,
+    );
+  }
   if (run.parentRunId) lines.push(`  rerun of ${run.parentRunId}`);
   if (run.cancelRequestedAt)
     lines.push(

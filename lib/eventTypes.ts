@@ -1,5 +1,7 @@
 /** The kinds of a run's events (the run store's event log; `lambdag logs`, the UI). */
 export const EventType = {
+  /** The run is over its job's `maxConcurrentRuns` and waits QUEUED for a slot (RUN_START when it starts). */
+  RUN_QUEUED: 'RUN_QUEUED',
   RUN_START: 'RUN_START',
   RUN_SUCCESS: 'RUN_SUCCESS',
   RUN_FAILURE: 'RUN_FAILURE',

@@ -1,4 +1,6 @@
 export const RunStatus = {
+  /** Over its job's `maxConcurrentRuns`: waits for a run slot before anything is written or sent. */
+  QUEUED: 'QUEUED',
   STARTING: 'STARTING',
   RUNNING: 'RUNNING',
   SUCCEEDED: 'SUCCEEDED',

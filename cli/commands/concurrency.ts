@@ -12,7 +12,7 @@ export function concurrencyCommand(options: TargetOptions & { json?: boolean }):
     if (options.json) print(keys);
     else if (keys.length === 0)
       process.stdout.write(
-        'no concurrency keys yet (a step with `concurrency` makes one when it first runs)\n',
+        'no concurrency keys yet (a step with `concurrency`, or a job with `maxConcurrentRuns`, makes one when it first runs)\n',
       );
     else process.stdout.write(`${keysTable(keys)}\n`);
     return 0;
@@ -37,11 +37,12 @@ export function concurrencySetCommand(
 function keysTable(keys: readonly ConcurrencyKeyView[]): string {
   const rows = keys.map((k) => [
     k.key,
+    k.kind,
     k.limit === undefined ? '-' : String(k.limit),
     k.override === undefined ? dim('declared') : 'set',
     String(k.holders.length),
     String(k.waiters.length),
     k.holders.map((h) => h.holder).join(' ') || '-',
   ]);
-  return table([['key', 'limit', 'from', 'running', 'waiting', 'holders'], ...rows]);
+  return table([['key', 'of', 'limit', 'from', 'running', 'waiting', 'holders'], ...rows]);
 }

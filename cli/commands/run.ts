@@ -118,6 +118,7 @@ const SHOWN_WHILE_WAITING: ReadonlySet<string> = new Set([
   EventType.STEP_TASK_LOST,
   EventType.STEP_FAILURE,
   EventType.STEP_WAITING_FOR_SLOT,
+  EventType.RUN_QUEUED,
 ]);
 
 /** Follow the run's events (one query a second) and hand the notable ones to `show`. */

@@ -1,5 +1,5 @@
 import { InvalidConcurrencyLimitError } from '../errors.ts';
-import { CONCURRENCY_KEY, MAX_CONCURRENCY_LIMIT } from '../job/concurrency.ts';
+import { CONCURRENCY_KEY, MAX_CONCURRENCY_LIMIT, RUN_KEY_PREFIX } from '../job/concurrency.ts';
 import type { SlotStore } from '../store/slotStore.ts';
 
 /** Waiters listed per key (the head of the line). */
@@ -8,6 +8,8 @@ const WAITERS_SHOWN = 1_000;
 /** One concurrency key as `lambdag concurrency` shows it: its limit, who holds its slots, who waits. */
 export interface ConcurrencyKeyView {
   readonly key: string;
+  /** `runs`: a job's maxConcurrentRuns (`RUNS#<job>[#<key>]`, holders are run ids); `steps`: steps' `concurrency`. */
+  readonly kind: 'runs' | 'steps';
   /** The limit in force: the override, else what its steps declared. */
   readonly limit?: number;
   readonly declared?: number;
@@ -40,6 +42,7 @@ export class ConcurrencyInspector {
     const inForce = limit?.override ?? limit?.declared;
     return {
       key,
+      kind: key.startsWith(RUN_KEY_PREFIX) ? 'runs' : 'steps',
       ...(inForce === undefined ? {} : { limit: inForce }),
       ...(limit?.declared === undefined ? {} : { declared: limit.declared }),
       ...(limit?.override === undefined ? {} : { override: limit.override }),

@@ -7,6 +7,9 @@ export const MAX_CONCURRENCY_LIMIT = 10_000;
 /** A concurrency key: printable, no whitespace, at most 200 characters (it is part of a DynamoDB key). */
 export const CONCURRENCY_KEY = /^[^\s\p{Cc}]{1,200}$/u;
 
+/** Run-level slot keys (a job's maxConcurrentRuns, lib/job/runLimit.ts) start with this; steps' may not. */
+export const RUN_KEY_PREFIX = 'RUNS#';
+
 /** A step's concurrency limit as its plan keeps it: the key evaluated for the run's input. */
 export interface StepConcurrency {
   readonly key: string;
@@ -44,6 +47,9 @@ export function withConcurrency(
     } catch (error) {
       bad(`key function threw for this run's input: ${(error as Error).message}`);
     }
+  }
+  if (typeof key === 'string' && key.startsWith(RUN_KEY_PREFIX)) {
+    bad(`key must not start with '${RUN_KEY_PREFIX}': those are the keys of jobs' maxConcurrentRuns`);
   }
   if (typeof key !== 'string' || !CONCURRENCY_KEY.test(key)) {
     bad(

@@ -4,6 +4,7 @@ import { withConcurrency } from './concurrency.ts';
 import { buildPlan, type JobPlan, type StepSpec } from './dag.ts';
 import { type FairnessKeyOption, fairnessKeyOf } from './fairness.ts';
 import type { MapOptions, MapRef, NestedMapOptions } from './mapStep.ts';
+import { checkRunLimit, type RunLimit, type RunLimitOption, runLimitOf } from './runLimit.ts';
 import { defineSchedules, type Schedule, type ScheduleOptions } from './schedule.ts';
 
 import type {
@@ -78,6 +79,12 @@ export interface JobOptions<S extends z.ZodType | undefined> {
    * run id, so one huge run cannot starve small ones. Runs with one key share a turn.
    */
   readonly fairnessKey?: FairnessKeyOption<InputOf<S>>;
+  /**
+   * At most this many runs of the job going at once (a number), or per key (`{ key, limit }`,
+   * the key a constant or a function of the input); runs over it wait QUEUED, first come
+   * first started (docs/concurrency.md).
+   */
+  readonly maxConcurrentRuns?: RunLimitOption<InputOf<S>>;
 }
 
 type InputOf<S> = S extends z.ZodType ? z.output<S> : unknown;
@@ -88,6 +95,8 @@ export interface JobDefinition<I = unknown> {
   readonly timeoutSeconds?: number;
   readonly failFast: boolean;
   readonly schedules: readonly Schedule[];
+  /** The run's `maxConcurrentRuns` for this input (its key evaluated), or none. */
+  runLimit(input: I): RunLimit | undefined;
   /** Parse and validate raw run input; throws InvalidInputError saying where it is wrong. */
   parseInput(raw: unknown): I;
   /** Build and validate the DAG for one input. Deterministic: the worker rebuilds it the same way. */
@@ -106,7 +115,7 @@ const JOB_NAME = /^[a-z][a-z0-9-]{0,62}$/;
  *   const a = job.step('a', (_, { input }) => input.x + 1);
  *   const b = job.step('b', { dependsOn: { a } }, ({ a }) => a * 2);
  *   const c = job.step('c', { dependsOn: { a } }, ({ a }) => a * 3);
- *   job.step('d', { dependsOn: { b, c } }, ({ b, c }) => b + c);
+ *   job.step('d', b, c , (b, c ) => b + c);
  * });
  * ```
  */
@@ -145,10 +154,13 @@ export function defineJob(
   }
   // A constant key is checked now; a function's result when each run's plan is built.
   if (typeof options.fairnessKey !== 'function') fairnessKeyOf(name, options.fairnessKey, undefined);
+  const { maxConcurrentRuns } = options as { maxConcurrentRuns?: RunLimitOption };
+  checkRunLimit(name, maxConcurrentRuns);
   const definition: JobDefinition<unknown> = {
     name,
     schedules,
     failFast,
+    runLimit: (input) => runLimitOf(name, maxConcurrentRuns, input),
     ...(timeoutSeconds === undefined ? {} : { timeoutSeconds }),
     ...(options.description === undefined ? {} : { description: options.description }),
     parseInput(raw) {

@@ -29,6 +29,13 @@ export interface SlotRequest {
   readonly waitingSince?: number;
   /** The lease's length: the attempt's own time limit (the margin is added here). */
   readonly attemptMs: number;
+  /** A waiter asks again after at least this (a queued run's, which grows with its wait). */
+  readonly minDelaySeconds?: number;
+  /**
+   * The holder has no waiter item yet though it gives `waitingSince` (a run's first ask, in
+   * line from when it was queued): a take then has no waiter item to delete.
+   */
+  readonly firstAsk?: boolean;
 }
 
 export type SlotGrant =
@@ -84,12 +91,12 @@ export class SlotGate {
         const lease = { key, slot: decision.slot, holder, until: now + request.attemptMs + LEASE_MARGIN_MS };
         const taken = await this.slots.takeSlot(lease, now);
         if (taken.ok) {
-          if (waitingSince !== undefined) await this.endWait(key, holder, waitingSince);
+          if (waitingSince !== undefined && !request.firstAsk) await this.endWait(key, holder, waitingSince);
           return { held: true, lease, shared: false };
         }
         if (tryNumber < TAKE_TRIES) continue;
       }
-      const delaySeconds = decision.take ? 1 : decision.delaySeconds;
+      const delaySeconds = Math.max(decision.take ? 1 : decision.delaySeconds, request.minDelaySeconds ?? 0);
       const since = waitingSince ?? now;
       await this.slots.putWaiter({ key, holder, since, until: now + delaySeconds * 1000 + WAITER_GRACE_MS });
       return {

@@ -60,20 +60,28 @@ export async function continueRun(deps: Deps, raw: unknown, executionArn?: strin
     );
   }
   const { handOver: _done, nextExecutionName: _name, ...state } = parsed.data.continueRun;
-  const run = await deps.store.requireRun(state.runId);
+  await takeOver(deps, state.runId, executionArn, state.generation ?? 0, { ticks: state.ticks });
+  return { ...state, ticks: 0 };
+}
+
+/** The run is linked to the execution that took it over, and its RUN_CONTINUED event says so. */
+export async function takeOver(
+  deps: Deps,
+  runId: string,
+  executionArn: string | undefined,
+  generation: number,
+  /** What filled the execution's history: poll ticks, or a queued run's asks for a slot. */
+  after: { readonly ticks: number } | { readonly asks: number },
+): Promise<void> {
+  const run = await deps.store.requireRun(runId);
   if (executionArn) await deps.store.linkExecution(run.runId, executionArn);
   await deps.store.appendEvent(
     {
       runId: run.runId,
       type: EventType.RUN_CONTINUED,
-      message: `run handed over to a new execution (generation ${state.generation ?? 0}) after ${state.ticks} poll ticks`,
-      data: {
-        generation: state.generation ?? 0,
-        ticks: state.ticks,
-        ...(executionArn ? { executionArn } : {}),
-      },
+      message: `run handed over to a new execution (generation ${generation}) after ${'ticks' in after ? `${after.ticks} poll ticks` : `${after.asks} asks for a run slot`}`,
+      data: { generation, ...after, ...(executionArn ? { executionArn } : {}) },
     },
     run.expiresAt,
   );
-  return { ...state, ticks: 0 };
 }

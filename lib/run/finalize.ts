@@ -7,6 +7,7 @@ import { s3Keys } from '../store/keys.ts';
 import type { RunError, RunRecord, StepRecord } from '../store/types.ts';
 import { loadPlan } from './loadPlan.ts';
 import { type PollState, PollStateSchema } from './pollPolicy.ts';
+import { giveBackRunSlot } from './runQueue.ts';
 
 /** What the run state machine ends with: small, documented JSON. */
 export interface RunOutcome {
@@ -70,7 +71,11 @@ export async function finalizeRun(deps: Deps, raw: unknown): Promise<RunOutcome 
     );
   const state = parsed.data;
   const run = await deps.store.requireRun(state.runId);
-  if (TERMINAL_RUN_STATUSES.has(run.status)) return outcomeOf(run);
+  if (TERMINAL_RUN_STATUSES.has(run.status)) {
+    // A retried FinalizeRun whose first try died between the two writes gives the slot back too.
+    await giveBackRunSlot(deps, run);
+    return outcomeOf(run);
+  }
 
   const canceling = run.status === RunStatus.CANCELING;
   const steps: ManifestStep[] = [];
@@ -208,6 +213,9 @@ export async function finalizeRun(deps: Deps, raw: unknown): Promise<RunOutcome 
       run.expiresAt,
     );
   }
+  // Once the run has ended and said so, never before: the queued run this lets start begins
+  // after this run's last event.
+  if (TERMINAL_RUN_STATUSES.has(final.status)) await giveBackRunSlot(deps, final);
   return outcomeOf(final);
 }
 

@@ -8,6 +8,7 @@ import { handOver, handOverDue } from './continueAsNew.ts';
 import { nextWaitSeconds, type PollState, PollStateSchema, paceOf } from './pollPolicy.ts';
 import type { ReconcileLimits } from './reconcile.ts';
 import { reconcileRun } from './reconcile.ts';
+import { renewRunSlot } from './runQueue.ts';
 
 export interface PollOptions extends ReconcileLimits, CancelLimits, TaskSupervisionLimits {
   /** Reconcile a run whose counters have not moved for this long. */
@@ -100,18 +101,22 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.
  */
 async function observe(
   deps: Deps,
-  state: PollState,
+  given: PollState,
   options: PollOptions,
   seen?: RunRecord,
 ): Promise<{ next: PollState; watchable: boolean }> {
-  let run = seen ?? (await deps.store.requireRun(state.runId));
+  let run = seen ?? (await deps.store.requireRun(given.runId));
   if (TERMINAL_RUN_STATUSES.has(run.status))
-    return { next: { ...state, status: run.status }, watchable: false };
+    return { next: { ...given, status: run.status }, watchable: false };
+  // A run under maxConcurrentRuns keeps its slot while it goes: one UpdateItem per 5 minutes.
+  const runSlotUntil = await renewRunSlot(deps, run, given.runSlotUntil);
+  const state = runSlotUntil === undefined ? given : { ...given, runSlotUntil };
   const { timeoutSeconds } = deps.registry.get(run.job);
   if (
     run.status !== RunStatus.CANCELING &&
     timeoutSeconds !== undefined &&
-    Date.now() - Date.parse(run.createdAt) > timeoutSeconds * 1000
+    // A run's time counts from its start, not from when it was queued.
+    Date.now() - Date.parse(run.startedAt ?? run.createdAt) > timeoutSeconds * 1000
   ) {
     await abortRun(deps, run.runId, {
       name: 'RunTimeoutError',
@@ -151,6 +156,7 @@ async function observe(
     idleSeconds: Math.round(idleSeconds),
     ticks: state.ticks,
     ...(state.generation ? { generation: state.generation } : {}),
+    ...(state.runSlotUntil === undefined ? {} : { runSlotUntil: state.runSlotUntil }),
   };
   return { next, watchable: !run.tasks?.length };
 }

@@ -23,6 +23,8 @@ export const PollStateSchema = z.object({
   nextExecutionName: z.string().optional(),
   /** When this state was made (epoch ms): the next poll measures the run's pace from it. */
   polledAt: z.number().int().optional(),
+  /** When the run's slot lease ends (epoch ms), for a run under maxConcurrentRuns: PollRun renews it. */
+  runSlotUntil: z.number().int().optional(),
 });
 export type PollState = z.infer<typeof PollStateSchema>;
 

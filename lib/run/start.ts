@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_MAX_POLL_TICKS } from '../aws/config.ts';
 import type { Deps } from '../deps.ts';
 import { InvalidInputError, PayloadTooLargeError, RunConflictError, RunVanishedError } from '../errors.ts';
 import { EventType } from '../eventTypes.ts';
@@ -12,6 +13,17 @@ import { newRunId, RUN_ID, runIdForClientToken } from './ids.ts';
 import { MIN_WAIT_SECONDS, type PollState } from './pollPolicy.ts';
 import { initialSteps, type PreparedRerun, prepareRerun, RerunOptionsSchema } from './rerun.ts';
 import { expiryOf } from './retention.ts';
+import {
+  askAgain,
+  askForRunSlot,
+  continueQueued,
+  isQueuedAsk,
+  type QueuedStart,
+  type QueueProgress,
+  queuedAskOf,
+  queuedStart,
+  TICKS_PER_QUEUED_ASK,
+} from './runQueue.ts';
 
 /** The run state machine's input: documented JSON anyone can send with StartExecution. */
 export const StartRunRequestSchema = z
@@ -58,13 +70,19 @@ export interface StartResumption {
   readonly stepCount: number;
 }
 
-export function isStartResumption(answer: PollState | StartResumption): answer is StartResumption {
+export function isStartResumption(
+  answer: PollState | StartResumption | QueuedStart,
+): answer is StartResumption {
   return 'resume' in answer;
 }
 
 export interface StartOptions {
   /** Epoch ms by which this invocation must answer; a plan not written by then resumes. */
   readonly deadline?: number;
+  /** Poll ticks per execution before continue-as-new (PollSettings.maxTicks): a queued run's asks count too. */
+  readonly maxTicks?: number;
+  /** A queued run's asks so far in this execution, and its generation (lib/run/runQueue.ts). */
+  readonly queue?: QueueProgress;
 }
 
 /** Inputs up to this size live inline in the run item; larger ones in S3. */
@@ -81,8 +99,21 @@ export async function startRun(
   raw: unknown,
   executionArn?: string,
   options: StartOptions = {},
-): Promise<PollState | StartResumption> {
-  if (isContinuation(raw)) return continueRun(deps, raw, executionArn);
+): Promise<PollState | StartResumption | QueuedStart> {
+  const maxTicks = options.maxTicks ?? DEFAULT_MAX_POLL_TICKS;
+  if (isContinuation(raw)) {
+    // A queued run handed over to this execution asks for its slot from here.
+    const queuedAsk = await continueQueued(deps, raw, executionArn);
+    if (!queuedAsk) return continueRun(deps, raw, executionArn);
+    return startRun(deps, queuedAsk, executionArn, options);
+  }
+  if (isQueuedAsk(raw)) {
+    const { queuedRun, ...queue } = queuedAskOf(raw);
+    const stillQueued = await askAgain(deps, queuedRun, { ...queue, maxTicks });
+    if (stillQueued) return stillQueued;
+    // Admitted (or canceled meanwhile): the start goes on as a retried StartRun would.
+    return startRun(deps, queuedRun, executionArn, { ...options, queue });
+  }
   const parsed = StartRunRequestSchema.safeParse(raw);
   if (!parsed.success) {
     throw new InvalidInputError(
@@ -119,11 +150,13 @@ export async function startRun(
   if (inputKey && inputKey !== rerun?.parent.inputKey) await deps.payloads.putText(inputKey, inputJson);
   const reused = rerun?.reuse.reused.size ?? 0;
   const priority = request.priority ?? rerun?.parent.priority;
+  // Over its job's maxConcurrentRuns, the run is created QUEUED and starts once it has a slot.
+  const runLimit = job.runLimit(input);
 
   const run: RunRecord = {
     runId,
     job: job.name,
-    status: RunStatus.STARTING,
+    status: runLimit ? RunStatus.QUEUED : RunStatus.STARTING,
     stepCount: plan.order.length,
     succeeded: reused,
     failed: 0,
@@ -137,6 +170,7 @@ export async function startRun(
     ...(rerun ? { reused } : {}),
     ...(expiresAt === undefined ? {} : { expiresAt }),
     ...(priority === undefined ? {} : { priority }),
+    ...(runLimit ? { runLimit: { ...runLimit, queuedSince: started.getTime() } } : {}),
   };
   const created = await deps.store.createRun(run);
   let current = created.ok ? created.item : created.current;
@@ -146,6 +180,14 @@ export async function startRun(
   }
   // A retried StartRun keeps the expiry the run was created with.
   const runExpiry = current.expiresAt;
+  let slotUntil: number | undefined;
+  if (current.status === RunStatus.QUEUED) {
+    const ask = await askForRunSlot(deps, current, created.ok);
+    if (!ask.admitted && ask.run.status === RunStatus.QUEUED)
+      return queuedStart(deps, ask.run, ask, request, created.ok, { asks: 0, generation: 0, maxTicks });
+    current = ask.run;
+    slotUntil = ask.admitted ? ask.slotUntil : undefined;
+  }
 
   if (current.status === RunStatus.STARTING) {
     const { steps, shards, roots } = initialSteps(runId, plan, now, rerun?.reuse);
@@ -245,8 +287,11 @@ export async function startRun(
     waitSeconds: MIN_WAIT_SECONDS,
     progress: current.succeeded + current.failed + current.skipped,
     idleSeconds: 0,
-    ticks: 0,
+    // A queued run's asks filled some of this execution's history already.
+    ticks: (options.queue?.asks ?? 0) * TICKS_PER_QUEUED_ASK,
+    ...(options.queue?.generation ? { generation: options.queue.generation } : {}),
     polledAt: Date.now(),
+    ...(slotUntil === undefined ? {} : { runSlotUntil: slotUntil }),
   };
 }
 

@@ -79,6 +79,31 @@ export class DynamoSlotStore implements SlotStore {
     }
   }
 
+  async renewSlot(lease: SlotLease, now: number): Promise<Transition<SlotLease>> {
+    try {
+      await this.ddb.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { pk: concurrencyPk(lease.key), sk: slotSk(lease.slot) },
+          UpdateExpression: 'SET #until = :until, expiresAt = :ttl',
+          ConditionExpression: 'holder = :holder AND #until > :now',
+          ExpressionAttributeNames: { '#until': 'until' },
+          ExpressionAttributeValues: {
+            ':until': lease.until,
+            ':ttl': ttl(lease.until),
+            ':holder': lease.holder,
+            ':now': now,
+          },
+        }),
+      );
+      return { ok: true, item: lease };
+    } catch (error) {
+      // The lease ended (its holder stalled past it), or another holder has the slot now.
+      if (error instanceof ConditionalCheckFailedException) return { ok: false };
+      throw error;
+    }
+  }
+
   async releaseSlot(key: string, slot: number, holder: string): Promise<boolean> {
     try {
       await this.ddb.send(

@@ -29,6 +29,14 @@ export class InMemorySlotStore implements SlotStore {
     return { ok: true, item: lease };
   }
 
+  async renewSlot(lease: SlotLease, now: number): Promise<Transition<SlotLease>> {
+    const slots = this.leases.get(lease.key);
+    const current = slots?.get(lease.slot);
+    if (!slots || current?.holder !== lease.holder || current.until <= now) return { ok: false };
+    slots.set(lease.slot, { ...lease });
+    return { ok: true, item: lease };
+  }
+
   async releaseSlot(key: string, slot: number, holder: string): Promise<boolean> {
     const slots = this.leases.get(key);
     if (slots?.get(slot)?.holder !== holder) return false;

@@ -222,7 +222,7 @@ const STOPPING_STATUSES: ReadonlySet<RunStatus> = new Set([
 ]);
 
 /** The run states a cancel request moves to CANCELING. */
-export const CANCELABLE: readonly RunStatus[] = [RunStatus.STARTING, RunStatus.RUNNING];
+export const CANCELABLE: readonly RunStatus[] = [RunStatus.QUEUED, RunStatus.STARTING, RunStatus.RUNNING];
 
 // The run item's writes, declared once for both stores (lib/store/itemUpdates.ts).
 

@@ -61,6 +61,8 @@ export type RunStatusFields = Partial<
     | 'canceled'
     | 'stepsWritten'
     | 'stepsWrittenCount'
+    | 'runLimit'
+    | 'startedAt'
   >
 >;
 
@@ -106,7 +108,7 @@ export interface RunStore {
     set?: RunStatusFields,
   ): Promise<Transition<RunRecord>>;
   /**
-   * Precondition: STARTING or RUNNING. Effect: CANCELING with the request time (and reason).
+   * Precondition: QUEUED, STARTING or RUNNING. Effect: CANCELING with the request time (and reason).
    * Outcome: the CANCELING run, or the run as it is (finished, or already canceling), or
    * none when there is no such run.
    */

@@ -51,6 +51,12 @@ export interface SlotStore {
    * Effect: the slot is `lease`'s. Outcome: taken, or not (held by another).
    */
   takeSlot(lease: SlotLease, now: number): Promise<Transition<SlotLease>>;
+  /**
+   * Precondition: the slot is `lease.holder`'s and its lease has not ended by `now`.
+   * Effect: its `until` (and TTL) moved to `lease.until`. Outcome: renewed, or not (the
+   * lease ended, and maybe another took the slot).
+   */
+  renewSlot(lease: SlotLease, now: number): Promise<Transition<SlotLease>>;
   /** Precondition: the slot is `holder`'s. Effect: the slot item is deleted. True when it was. */
   releaseSlot(key: string, slot: number, holder: string): Promise<boolean>;
   /** Effect: the waiter item written (a later put of the same waiter moves its `until`). */

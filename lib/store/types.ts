@@ -62,10 +62,24 @@ export interface RunRecord {
   /** Steps of a rerun that reuse their parent run's outputs (counted in `succeeded` too). */
   readonly reused?: number;
   /**
+   * The run's `maxConcurrentRuns` (docs/concurrency.md): its slot key and limit, when it
+   * was queued (epoch ms: its place in line) and, once it has started, the slot it holds.
+   */
+  readonly runLimit?: RunLimitEntry;
+  /** When a queued run left the queue and started (its timeout counts from here). */
+  readonly startedAt?: string;
+  /**
    * When the run expires (epoch seconds, the runs table's TTL attribute): its start plus the
    * retention, as lib/run/retention.ts computes it. Every item of the run carries the same.
    */
   readonly expiresAt?: number;
+}
+
+export interface RunLimitEntry {
+  readonly key: string;
+  readonly limit: number;
+  readonly queuedSince: number;
+  readonly slot?: number;
 }
 
 export interface StepRecord {

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { RequestMetrics } from '../../lib/aws/requestMetrics.ts';
@@ -49,6 +50,30 @@ describe('AWS requests per step (counted by the SDK middleware)', () => {
     const snapshot = metrics.snapshot();
     expect(Object.keys(snapshot.pollRun ?? {})).toEqual(['DynamoDB.BatchGetItem']);
     expect(snapshot.startRun?.['SQS.SendMessageBatch']).toBe(1);
+  });
+
+  it('cost a run under maxConcurrentRuns, with a slot free, a take at StartRun and a give-back at FinalizeRun', async () => {
+    metrics.reset();
+    const run = await runToEnd(handle, 'run-limit', { key: `free-${randomUUID()}`, steps: 3, ms: 0 });
+    expect(run.status).toBe('SUCCEEDED');
+    const snapshot = metrics.snapshot();
+    // Against a run without a limit (2 BatchGetItem, 2 PutItem, 2 UpdateItem and the plan's
+    // writes): the key's slots and line read (2 Query), its limit item declared (1 UpdateItem,
+    // once per key), the slot taken (1 PutItem), the run moved QUEUED -> STARTING with its
+    // counters read back (1 UpdateItem, 1 BatchGetItem); no waiter item to delete.
+    expect(snapshot.startRun).toEqual({
+      'DynamoDB.BatchGetItem': 3,
+      'DynamoDB.BatchWriteItem': 1,
+      'DynamoDB.PutItem': 3,
+      'DynamoDB.Query': 2,
+      'DynamoDB.UpdateItem': 4,
+      'SQS.SendMessageBatch': 1,
+    });
+    // The slot given back once; no lease renewal in a run this short (one per 5 minutes).
+    expect(snapshot.finalizeRun?.['DynamoDB.DeleteItem']).toBe(1);
+    expect(snapshot.pollRun?.['DynamoDB.UpdateItem']).toBeUndefined();
+    // The steps cost what any step does.
+    expect(metrics.total('stepWorker') / 3).toBeCloseTo(6, 5);
   });
 
   it('names operations by service, and scopes requests made outside a function as other', () => {

@@ -8,6 +8,7 @@ import type { JobDefinition } from '../../lib/job/defineJob.ts';
 import { JobRegistry } from '../../lib/job/registry.ts';
 import type { Log } from '../../lib/log.ts';
 import type { PollState } from '../../lib/run/pollPolicy.ts';
+import { isQueuedStart } from '../../lib/run/runQueue.ts';
 import { isStartResumption, type StartRunRequest, startRun } from '../../lib/run/start.ts';
 import type { AttemptOutcome } from '../../lib/step/attemptOutcome.ts';
 import { Dispatcher, type DispatchItem, type RunRef, stepMessageOf } from '../../lib/step/dispatch.ts';
@@ -167,5 +168,6 @@ export async function drain(
 export async function startedRun(deps: Deps, request: StartRunRequest): Promise<PollState> {
   const answer = await startRun(deps, request);
   if (isStartResumption(answer)) throw new Error(`StartRun of ${answer.runId} did not finish its plan`);
+  if (isQueuedStart(answer)) throw new Error(`StartRun of ${answer.runId} queued it (maxConcurrentRuns)`);
   return answer;
 }

@@ -2,7 +2,7 @@ import { useCallback, useEffect, useState } from 'preact/hooks';
 import { ApiError, duration, get, post, q, type Run } from './api.ts';
 import { Link, navigate } from './router.tsx';
 
-const STATUSES = ['', 'STARTING', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELING', 'CANCELED'];
+const STATUSES = ['', 'QUEUED', 'STARTING', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELING', 'CANCELED'];
 const PAGE = 25;
 
 /** The runs list: newest first, filtered by job and status, paged by cursor, refreshed live. */

@@ -36,6 +36,25 @@ export function slotStoreContract(storeOf: () => SlotStore): void {
       expect((await store.readSlots(key)).leases).toEqual([]);
     });
 
+    it('are renewed only by their holder and only while the lease lasts (a run holding a slot for hours)', async () => {
+      const store = storeOf();
+      const key = newKey();
+      const lease = { key, slot: 0, holder: 'run-a', until: now + 1_000 };
+      await store.takeSlot(lease, now);
+      expect((await store.renewSlot({ ...lease, holder: 'run-b', until: now + 9_000 }, now + 500)).ok).toBe(
+        false,
+      );
+      const renewed = { ...lease, until: now + 9_000 };
+      expect(await store.renewSlot(renewed, now + 500)).toEqual({ ok: true, item: renewed });
+      // Renewed, the lease holds the slot past its first `until`.
+      expect((await store.takeSlot({ ...lease, holder: 'run-b', until: now + 20_000 }, now + 5_000)).ok).toBe(
+        false,
+      );
+      expect((await store.readSlots(key)).leases).toEqual([renewed]);
+      // An ended lease is not brought back: the slot may be another's by now.
+      expect((await store.renewSlot({ ...lease, until: now + 30_000 }, now + 9_000)).ok).toBe(false);
+    });
+
     it('are read in slot order, with the key’s limit item and without its waiters', async () => {
       const store = storeOf();
       const key = newKey();

@@ -1,4 +1,5 @@
 import { InvalidJobError } from '../errors.ts';
+import { keyForInput } from './inputKey.ts';
 import { OnLambdaTimeout, Runtime } from './runtime.ts';
 import type { StepOptions } from './stepTypes.ts';
 
@@ -40,14 +41,7 @@ export function withConcurrency(
   if (options.runtime === Runtime.ECS || options.onLambdaTimeout === OnLambdaTimeout.ECS) {
     bad("is for Lambda steps: not yet with runtime 'ecs' or onLambdaTimeout 'ecs'");
   }
-  let key: unknown = option.key;
-  if (typeof key === 'function') {
-    try {
-      key = (key as (input: unknown) => unknown)(input);
-    } catch (error) {
-      bad(`key function threw for this run's input: ${(error as Error).message}`);
-    }
-  }
+  const key = keyForInput(option.key, input, (why) => bad(`key ${why}`));
   if (typeof key === 'string' && key.startsWith(RUN_KEY_PREFIX)) {
     bad(`key must not start with '${RUN_KEY_PREFIX}': those are the keys of jobs' maxConcurrentRuns`);
   }

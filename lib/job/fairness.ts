@@ -1,4 +1,5 @@
 import { InvalidJobError } from '../errors.ts';
+import { keyForInput } from './inputKey.ts';
 
 /**
  * A fairness key as SQS takes it for a MessageGroupId: 1-128 characters, letters, digits and
@@ -19,17 +20,9 @@ export type FairnessKeyOption<I = unknown> = string | ((input: I) => string);
  */
 export function fairnessKeyOf(job: string, option: unknown, input: unknown): string | undefined {
   if (option === undefined) return undefined;
-  let key: unknown = option;
-  if (typeof key === 'function') {
-    try {
-      key = (key as (input: unknown) => unknown)(input);
-    } catch (error) {
-      throw new InvalidJobError(
-        job,
-        `fairnessKey function threw for this run's input: ${(error as Error).message}`,
-      );
-    }
-  }
+  const key = keyForInput(option, input, (why) => {
+    throw new InvalidJobError(job, `fairnessKey ${why}`);
+  });
   if (typeof key !== 'string' || !FAIRNESS_KEY.test(key)) {
     throw new InvalidJobError(
       job,

@@ -1,5 +1,6 @@
 import { InvalidJobError } from '../errors.ts';
 import { CONCURRENCY_KEY, MAX_CONCURRENCY_LIMIT, RUN_KEY_PREFIX } from './concurrency.ts';
+import { keyForInput } from './inputKey.ts';
 import type { ConcurrencyOption } from './stepTypes.ts';
 
 /**
@@ -47,17 +48,9 @@ export function runLimitOf(
 ): RunLimit | undefined {
   if (option === undefined) return undefined;
   if (typeof option === 'number') return { key: runSlotKey(job), limit: option };
-  let key: unknown = option.key;
-  if (typeof key === 'function') {
-    try {
-      key = (key as (input: unknown) => unknown)(input);
-    } catch (error) {
-      throw new InvalidJobError(
-        job,
-        `maxConcurrentRuns key function threw for this run's input: ${(error as Error).message}`,
-      );
-    }
-  }
+  const key = keyForInput(option.key, input, (why) => {
+    throw new InvalidJobError(job, `maxConcurrentRuns key ${why}`);
+  });
   return { key: runSlotKey(job, checkKey(job, key)), limit: option.limit };
 }
 

@@ -6,6 +6,7 @@ import { concurrencyOf } from '../job/concurrency.ts';
 import { isMapStep, type JobPlan, stepSpecOf } from '../job/dag.ts';
 import type { SlotGate, SlotRequest } from '../limits/slotGate.ts';
 import type { SlotLease } from '../store/slotStore.ts';
+import { slotWaitSinceOf } from '../store/stepTransitions.ts';
 import { attemptTimeoutMs } from './attemptWatch.ts';
 import type { StepMessage } from './messages.ts';
 import { waitForSlot, waitingSinceOf } from './sqsRedelivery.ts';
@@ -57,16 +58,30 @@ export async function runHoldingSlot<T>(
   if (!request) return attempt();
   const grant = await slots.gate.acquire(request);
   if (!grant.held) {
-    if (grant.firstWait || aliveNoteDue(record, grant.since)) {
+    let { firstWait, since } = grant;
+    if (firstWait || aliveNoteDue(record, since)) {
       // Reconciliation re-sends a step QUEUED and untouched for long: this one is alive.
-      const noted = await deps.store.noteSlotWait(message.runId, message.step, message.attempt);
+      const noted = await deps.store.noteSlotWait(
+        message.runId,
+        message.step,
+        message.attempt,
+        firstWait ? since : undefined,
+      );
       if (!noted.ok) {
         // Canceled, run by another copy, or over: nothing to wait for.
-        await slots.gate.forget(request.key, request.holder, grant.since);
+        await slots.gate.forget(request.key, request.holder, since);
         return { staleWhileWaiting: request.key };
       }
+      // A copy of a message whose attempt already waits (its waiter item was past the part
+      // of the line the gate reads): the wait and its event are the attempt's first copy's.
+      const began = slotWaitSinceOf(noted.item, message.attempt);
+      if (firstWait && began !== undefined && began !== since) {
+        await slots.gate.forget(request.key, request.holder, since);
+        firstWait = false;
+        since = began;
+      }
     }
-    if (grant.firstWait) {
+    if (firstWait) {
       await deps.store.appendEvent(
         {
           runId: message.runId,
@@ -79,7 +94,7 @@ export async function runHoldingSlot<T>(
         message.expiresAt,
       );
     }
-    await waitForSlot(deps, record, message, grant.delaySeconds, grant.since);
+    await waitForSlot(deps, record, message, grant.delaySeconds, since);
     return { waitingForSlot: request.key, delaySeconds: grant.delaySeconds };
   }
   let runsElsewhere = false;

@@ -200,8 +200,12 @@ export interface RunStore {
     result: StepResult,
     durationMs: number,
   ): Promise<Transition<StepRecord>>;
-  /** StepTransitions.slotWait: QUEUED (or WAITING) attempt n -> QUEUED, updatedAt = now (waiting for a slot). */
-  noteSlotWait(runId: string, key: string, attempt: number): Promise<Transition<StepRecord>>;
+  /**
+   * StepTransitions.slotWait: QUEUED (or WAITING) attempt n -> QUEUED, updatedAt = now (waiting
+   * for a slot); with `since`, the attempt's wait start is set unless it has one
+   * (slotWaitSinceOf on the step returned).
+   */
+  noteSlotWait(runId: string, key: string, attempt: number, since?: number): Promise<Transition<StepRecord>>;
   /** StepTransitions.heartbeat: RUNNING attempt n, heartbeatAt = now. */
   heartbeat(runId: string, key: string, attempt: number): Promise<Transition<StepRecord>>;
   /** StepTransitions.relaunch: QUEUED attempt n, relaunches += 1. */

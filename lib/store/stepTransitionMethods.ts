@@ -40,8 +40,11 @@ export abstract class StepTransitionMethods {
   ): Promise<Transition<StepRecord>> {
     return this.transitionStep(runId, key, StepTransitions.succeed, { attempt, result, durationMs });
   }
-  noteSlotWait(runId: string, key: string, attempt: number): Promise<Transition<StepRecord>> {
-    return this.transitionStep(runId, key, StepTransitions.slotWait, { attempt });
+  noteSlotWait(runId: string, key: string, attempt: number, since?: number): Promise<Transition<StepRecord>> {
+    return this.transitionStep(runId, key, StepTransitions.slotWait, {
+      attempt,
+      ...(since === undefined ? {} : { since }),
+    });
   }
   heartbeat(runId: string, key: string, attempt: number): Promise<Transition<StepRecord>> {
     return this.transitionStep(runId, key, StepTransitions.heartbeat, { attempt });

@@ -2,7 +2,7 @@ import type { SerializedError } from '../errors.ts';
 import { StepStatus } from '../status.ts';
 import type { ItemCondition, ItemUpdate } from './itemUpdates.ts';
 import type { StepResult } from './runStore.ts';
-import type { MapExpansion } from './types.ts';
+import type { MapExpansion, StepRecord } from './types.ts';
 
 /**
  * A step's transitions, from -> to, as data: the statuses it must be in (and the attempt
@@ -59,14 +59,19 @@ export const StepTransitions = {
   /**
    * An attempt waiting for a concurrency slot says it is alive (lib/step/slotDelivery.ts):
    * QUEUED (or WAITING, released by its message) attempt n -> QUEUED, updatedAt = now, so
-   * reconciliation does not take its message for lost while it waits.
+   * reconciliation does not take its message for lost while it waits. With `since` (a wait
+   * beginning), the attempt's wait start is kept if it has one (slotWaitSinceOf): a copy of
+   * the attempt's message learns that its attempt already began to wait.
    */
   slotWait: {
     from: () => [StepStatus.QUEUED, StepStatus.WAITING],
-    attempt: (args: { attempt: number }) => args.attempt,
+    attempt: (args: { attempt: number; since?: number }) => args.attempt,
     to: StepStatus.QUEUED,
-    effect: (_args, now) => ({ set: { pending: 0, updatedAt: now } }),
-  } satisfies StepTransition<{ attempt: number }>,
+    effect: (args, now) => ({
+      set: { pending: 0, updatedAt: now },
+      ...(args.since === undefined ? {} : { setIfAbsent: { [slotWaitField(args.attempt)]: args.since } }),
+    }),
+  } satisfies StepTransition<{ attempt: number; since?: number }>,
 
   /** WAITING -> SKIPPED with the cause (an upstream step failed for good). */
   skip: {
@@ -207,3 +212,12 @@ export const StepTransitions = {
     effect: (args: { map: MapExpansion }, now) => ({ set: { map: args.map, updatedAt: now } }),
   } satisfies StepTransition<{ map: MapExpansion }>,
 } as const;
+
+/** The step item's field for when attempt n began to wait for a concurrency slot (one per attempt). */
+const slotWaitField = (attempt: number) => `slotWaitSince_${attempt}`;
+
+/** When the step's attempt `attempt` began to wait for a concurrency slot (epoch ms), if it did. */
+export function slotWaitSinceOf(step: StepRecord, attempt: number): number | undefined {
+  const since = (step as unknown as Record<string, unknown>)[slotWaitField(attempt)];
+  return typeof since === 'number' ? since : undefined;
+}

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { GetQueueAttributesCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { describe, expect, it, vi } from 'vitest';
 import { ConcurrencyInspector } from '../../lib/client/concurrencyInspector.ts';
 import { QueueInspector } from '../../lib/client/queueInspector.ts';
@@ -6,7 +7,7 @@ import { EventType } from '../../lib/eventTypes.ts';
 import type { SlotLease } from '../../lib/store/slotStore.ts';
 import type { RunEvent } from '../../lib/store/types.ts';
 import { attemptSpans, heldLeases, peakRunning } from '../../local/simulation/keyedLimits.ts';
-import { eventsOf, useStack } from '../support/stack.ts';
+import { eventsOf, until, useStack } from '../support/stack.ts';
 import { slotStoreContract } from '../unit/store/slotStoreContract.ts';
 
 class WorkerKilled extends Error {
@@ -177,5 +178,48 @@ describe('a keyed concurrency limit across runs', () => {
     expect(starts.length).toBe(2);
     for (const start of starts) expect(start).toBeGreaterThanOrEqual(dead.until);
     expect(await heldLeases(handle.deps.slots, [key])).toEqual([]);
+  }, 120_000);
+
+  it('counts a copy of a waiting attempt’s message as the same wait, though its waiter item is out of sight', async () => {
+    const key = newKey();
+    const now = Date.now();
+    // The key's one slot is held until released below.
+    const other: SlotLease = { key, slot: 0, holder: 'other#s0#1', until: now + 120_000 };
+    expect((await handle.deps.slots.takeSlot(other, now)).ok).toBe(true);
+    const input = { key, limit: 1, steps: 1, ms: 10 };
+    const { runId } = await handle.client.startRun({ job: 'keyed-limit', input });
+    const holder = `${runId}#s0#1`;
+    const waiting = await until('s0 to wait', async () =>
+      (await handle.deps.slots.readWaiters(key, 10)).find((w) => w.holder === holder),
+    );
+    // A copy of the attempt's message (a duplicate send, a reconciliation re-send) whose
+    // waiter item the gate does not see: past the head of a long line, here deleted.
+    await handle.deps.slots.deleteWaiter(key, holder, waiting.since);
+    await handle.deps.aws.sqs.send(
+      new SendMessageCommand({
+        QueueUrl: handle.deps.config.queues.default,
+        MessageBody: JSON.stringify({ v: 1, runId, job: 'keyed-limit', step: 's0', attempt: 1, input }),
+        MessageGroupId: runId,
+      }),
+    );
+    // Both copies asked and went back to the queue to wait: two delayed messages, none other.
+    await until('both copies to wait', async () => {
+      const { Attributes: a = {} } = await handle.deps.aws.sqs.send(
+        new GetQueueAttributesCommand({
+          QueueUrl: handle.deps.config.queues.default,
+          AttributeNames: ['All'],
+        }),
+      );
+      const [visible, inFlight, delayed] = [
+        a.ApproximateNumberOfMessages,
+        a.ApproximateNumberOfMessagesNotVisible,
+        a.ApproximateNumberOfMessagesDelayed,
+      ].map(Number);
+      return visible === 0 && inFlight === 0 && delayed === 2 ? true : undefined;
+    });
+    expect(await handle.deps.slots.releaseSlot(key, 0, other.holder)).toBe(true);
+    expect((await handle.client.waitForRun(runId)).status).toBe('SUCCEEDED');
+    const waits = (await eventsOf(handle, runId)).filter((e) => e.type === EventType.STEP_WAITING_FOR_SLOT);
+    expect(waits).toHaveLength(1);
   }, 120_000);
 });

@@ -5,6 +5,7 @@ import { EventType } from '../../../lib/eventTypes.ts';
 import { newRunId } from '../../../lib/run/ids.ts';
 import { RunStatus, StepStatus } from '../../../lib/status.ts';
 import type { RunStore } from '../../../lib/store/runStore.ts';
+import { slotWaitSinceOf } from '../../../lib/store/stepTransitions.ts';
 import type { RunRecord, StepRecord } from '../../../lib/store/types.ts';
 
 /**
@@ -382,6 +383,19 @@ export function runStoreContract(storeOf: () => RunStore): void {
       expect((await store.noteSlotWait(runId, 'q', 2)).ok).toBe(false);
       const running = await store.noteSlotWait(runId, 'r', 1);
       expect(!running.ok && running.current?.status).toBe(StepStatus.RUNNING);
+    });
+
+    it('keeps when an attempt began to wait for a slot: a later beginning (a copy’s) does not move it', async () => {
+      const { store, runId } = await runWith((r) => stepRecord(r, 'q', { status: StepStatus.QUEUED }));
+      const first = await store.noteSlotWait(runId, 'q', 1, 1_000);
+      expect(first.ok && slotWaitSinceOf(first.item, 1)).toBe(1_000);
+      const copy = await store.noteSlotWait(runId, 'q', 1, 5_000);
+      expect(copy.ok && slotWaitSinceOf(copy.item, 1)).toBe(1_000);
+      // A note that is no beginning leaves it as it is.
+      const alive = await store.noteSlotWait(runId, 'q', 1);
+      expect(alive.ok && slotWaitSinceOf(alive.item, 1)).toBe(1_000);
+      // Another attempt's wait is its own.
+      expect(slotWaitSinceOf((await store.getStep(runId, 'q')) as StepRecord, 2)).toBeUndefined();
     });
 
     it('skips only a WAITING step, and cancels from the statuses (and attempt) given', async () => {

@@ -286,6 +286,10 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       }
     }
     const deadLetters = await auditDeadLetters(deps);
+    // Leases are read once the workers are idle: a late copy of a finished attempt (a
+    // duplicate, a redelivery after a crash before the delete) takes a slot for the moment
+    // it takes to find its step done, and gives it back. A lease still held then is a leak.
+    await stack.eventSource.drain(60_000);
     const keyedLimits = await auditKeyedLimits(deps, finished, limits, crashes);
     const slowest = finished
       .filter((r) => r.finishedAt)

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { Deps } from '../deps.ts';
-import { InvalidInputError } from '../errors.ts';
 import { EventType } from '../eventTypes.ts';
+import { parseRequest } from './parseRequest.ts';
 import { type PollState, PollStateSchema } from './pollPolicy.ts';
 
 /** The input of the execution that continues a run: `{"continueRun": <poll state>}`. */
@@ -52,14 +52,8 @@ export function continuationName(runId: string, generation: number): string {
  * is linked to this execution and polling resumes with a fresh tick budget.
  */
 export async function continueRun(deps: Deps, raw: unknown, executionArn?: string): Promise<PollState> {
-  const parsed = ContinueRunRequestSchema.safeParse(raw);
-  if (!parsed.success) {
-    throw new InvalidInputError(
-      'continue-as-new request is invalid',
-      parsed.error.issues.map((i) => `${i.path.join('.') || '(request)'}: ${i.message}`),
-    );
-  }
-  const { handOver: _done, nextExecutionName: _name, ...state } = parsed.data.continueRun;
+  const { continueRun: request } = parseRequest(ContinueRunRequestSchema, raw, 'continue-as-new request');
+  const { handOver: _done, nextExecutionName: _name, ...state } = request;
   await takeOver(deps, state.runId, executionArn, state.generation ?? 0, { ticks: state.ticks });
   return { ...state, ticks: 0 };
 }

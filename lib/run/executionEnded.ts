@@ -2,13 +2,14 @@ import { GetExecutionHistoryCommand } from '@aws-sdk/client-sfn';
 import { z } from 'zod';
 import type { Deps } from '../deps.ts';
 import { stopRunTasks } from '../ecs/supervisor.ts';
-import { ErrorCode, InvalidInputError } from '../errors.ts';
+import { ErrorCode } from '../errors.ts';
 import { RunStatus, TERMINAL_RUN_STATUSES } from '../status.ts';
 import type { RunError, RunRecord } from '../store/types.ts';
 import { abortRun, type CancelLimits, sweepCanceledRun } from './cancel.ts';
 import { ContinueRunRequestSchema } from './continueAsNew.ts';
 import { finalizeRun, outcomeOf, type RunOutcome } from './finalize.ts';
 import { runIdForClientToken } from './ids.ts';
+import { parseRequest } from './parseRequest.ts';
 
 /**
  * A run's execution can end without FinalizeRun: someone stops it (StopExecution from the
@@ -75,13 +76,12 @@ export async function endRunOfEndedExecution(
   raw: unknown,
   options: ExecutionEndOptions,
 ): Promise<ExecutionEndResult> {
-  const parsed = ExecutionStatusChangeSchema.safeParse(raw);
-  if (!parsed.success)
-    throw new InvalidInputError(
-      'execution status change event is invalid',
-      parsed.error.issues.map((i) => `${i.path.join('.') || '(event)'}: ${i.message}`),
-    );
-  const { detail } = parsed.data;
+  const { detail } = parseRequest(
+    ExecutionStatusChangeSchema,
+    raw,
+    'execution status change event',
+    '(event)',
+  );
   const ignore = (reason: string, runId?: string): ExecutionEndResult => {
     deps.log.info('execution end ignored', { executionArn: detail.executionArn, reason, runId });
     return { action: 'ignored', reason, ...(runId ? { runId } : {}) };

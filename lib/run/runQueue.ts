@@ -1,12 +1,12 @@
 import { z } from 'zod';
 import type { Deps } from '../deps.ts';
-import { InvalidInputError } from '../errors.ts';
 import { EventType } from '../eventTypes.ts';
 import { queuedRunWaitSeconds, RUN_LEASE_MS, renewalDue } from '../limits/runSlotPolicy.ts';
 import { LEASE_MARGIN_MS, SlotGate } from '../limits/slotGate.ts';
 import { RunStatus } from '../status.ts';
 import type { RunRecord } from '../store/types.ts';
 import { continuationName, takeOver } from './continueAsNew.ts';
+import { parseRequest } from './parseRequest.ts';
 
 /**
  * Run-level limits (a job's `maxConcurrentRuns`, docs/concurrency.md) on the run's own
@@ -25,14 +25,7 @@ export function isQueuedAsk(raw: unknown): raw is { queuedRun: unknown } {
 
 /** A queued ask's request and progress (a first ask, from StartRun's own request, has none). */
 export function queuedAskOf(raw: { queuedRun: unknown }): { queuedRun: unknown } & QueueProgress {
-  const parsed = QueuedAskSchema.safeParse(raw);
-  if (!parsed.success) {
-    throw new InvalidInputError(
-      'queued run ask is invalid',
-      parsed.error.issues.map((i) => `${i.path.join('.') || '(request)'}: ${i.message}`),
-    );
-  }
-  return parsed.data;
+  return parseRequest(QueuedAskSchema, raw, 'queued run ask');
 }
 
 /**
@@ -241,14 +234,7 @@ export async function askAgain(
   queuedRun: unknown,
   progress: QueueProgress & { readonly maxTicks: number },
 ): Promise<QueuedStart | undefined> {
-  const parsed = QueuedRunSchema.safeParse(queuedRun);
-  if (!parsed.success) {
-    throw new InvalidInputError(
-      'queued run request is invalid',
-      parsed.error.issues.map((i) => `${i.path.join('.') || '(request)'}: ${i.message}`),
-    );
-  }
-  const request = parsed.data;
+  const request = parseRequest(QueuedRunSchema, queuedRun, 'queued run request');
   const run = await deps.store.requireRun(request.runId);
   if (run.status !== RunStatus.QUEUED) return undefined;
   const ask = await askForRunSlot(deps, run);

@@ -10,6 +10,7 @@ import { s3Keys } from '../store/keys.ts';
 import type { RunRecord } from '../store/types.ts';
 import { continueRun, isContinuation } from './continueAsNew.ts';
 import { newRunId, RUN_ID, runIdForClientToken } from './ids.ts';
+import { parseRequest } from './parseRequest.ts';
 import { MIN_WAIT_SECONDS, type PollState } from './pollPolicy.ts';
 import { initialSteps, type PreparedRerun, prepareRerun, RerunOptionsSchema } from './rerun.ts';
 import { expiryOf } from './retention.ts';
@@ -114,14 +115,7 @@ export async function startRun(
     // Admitted (or canceled meanwhile): the start goes on as a retried StartRun would.
     return startRun(deps, queuedRun, executionArn, { ...options, queue });
   }
-  const parsed = StartRunRequestSchema.safeParse(raw);
-  if (!parsed.success) {
-    throw new InvalidInputError(
-      'run request is invalid',
-      parsed.error.issues.map((i) => `${i.path.join('.') || '(request)'}: ${i.message}`),
-    );
-  }
-  const request = parsed.data;
+  const request = parseRequest(StartRunRequestSchema, raw, 'run request');
   const job = deps.registry.get(request.job);
   const rerun = request.rerun ? await prepareStartRerun(deps, request) : undefined;
   const rawInput = rerun

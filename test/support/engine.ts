@@ -7,6 +7,7 @@ import type { JobPlan } from '../../lib/job/dag.ts';
 import type { JobDefinition } from '../../lib/job/defineJob.ts';
 import { JobRegistry } from '../../lib/job/registry.ts';
 import type { Log } from '../../lib/log.ts';
+import type { PollOptions } from '../../lib/run/poll.ts';
 import type { PollState } from '../../lib/run/pollPolicy.ts';
 import { isQueuedStart } from '../../lib/run/runQueue.ts';
 import { isStartResumption, type StartRunRequest, startRun } from '../../lib/run/start.ts';
@@ -101,6 +102,19 @@ export const TEST_CONFIG: LambdagConfig = {
   cancelCheckSeconds: 5,
   maxReceiveCount: 5,
   requestMetrics: false,
+};
+
+/** PollRun's settings for engine tests: the deployed defaults' shape, and no watching (each poll is one look). */
+export const TEST_POLL_OPTIONS: PollOptions = {
+  stallSeconds: 300,
+  maxTicks: 1_000,
+  watchSeconds: 0,
+  watchCheckMs: 10,
+  queuedLostSeconds: 900,
+  runningLostSeconds: 1_000,
+  cancelGraceSeconds: 60,
+  ecsStaleSeconds: 120,
+  ecsStartTimeoutSeconds: 600,
 };
 
 export interface EngineDeps extends Deps {

@@ -3,25 +3,14 @@ import { z } from 'zod';
 import { EventType } from '../../../lib/eventTypes.ts';
 import { defineJob } from '../../../lib/job/defineJob.ts';
 import { newRunId } from '../../../lib/run/ids.ts';
-import { type PollOptions, pollRun } from '../../../lib/run/poll.ts';
+import { pollRun } from '../../../lib/run/poll.ts';
 import type { PollState } from '../../../lib/run/pollPolicy.ts';
 import { RunStatus, StepStatus } from '../../../lib/status.ts';
 import { StepRunner } from '../../../lib/step/runner.ts';
-import { drain, engineDeps, startedRun } from '../../support/engine.ts';
+import { drain, engineDeps, startedRun, TEST_POLL_OPTIONS } from '../../support/engine.ts';
 import { calls, diamond } from './jobs.ts';
 
-const OPTIONS: PollOptions = {
-  stallSeconds: 300,
-  maxTicks: 1_000,
-  // No watching: each poll is one look.
-  watchSeconds: 0,
-  watchCheckMs: 10,
-  queuedLostSeconds: 900,
-  runningLostSeconds: 1_000,
-  cancelGraceSeconds: 60,
-  ecsStaleSeconds: 120,
-  ecsStartTimeoutSeconds: 600,
-};
+const OPTIONS = TEST_POLL_OPTIONS;
 
 /** A job with a run timeout already past (0.001 s), for the timeout rule. */
 const hasty = defineJob('hasty', { input: z.object({}), timeoutSeconds: 0.001 }, (job) => {

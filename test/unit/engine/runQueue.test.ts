@@ -5,13 +5,13 @@ import { RUN_LEASE_MS } from '../../../lib/limits/runSlotPolicy.ts';
 import { requestCancel } from '../../../lib/run/cancel.ts';
 import { finalizeRun } from '../../../lib/run/finalize.ts';
 import { newRunId } from '../../../lib/run/ids.ts';
-import { type PollOptions, pollRun } from '../../../lib/run/poll.ts';
+import { pollRun } from '../../../lib/run/poll.ts';
 import type { PollState } from '../../../lib/run/pollPolicy.ts';
 import { isQueuedStart, type QueuedStart } from '../../../lib/run/runQueue.ts';
 import { startRun } from '../../../lib/run/start.ts';
 import { RunStatus } from '../../../lib/status.ts';
 import { StepRunner } from '../../../lib/step/runner.ts';
-import { drain, engineDeps } from '../../support/engine.ts';
+import { drain, engineDeps, TEST_POLL_OPTIONS } from '../../support/engine.ts';
 
 /** Two steps; at most one run at a time. */
 const nightly = defineJob('nightly', { maxConcurrentRuns: 1 }, (job) => {
@@ -140,17 +140,7 @@ describe('StartRun of a job with maxConcurrentRuns', () => {
 });
 
 describe('PollRun of a run holding a run slot', () => {
-  const options: PollOptions = {
-    stallSeconds: 300,
-    maxTicks: 1_000,
-    watchSeconds: 0,
-    watchCheckMs: 10,
-    queuedLostSeconds: 900,
-    runningLostSeconds: 1_000,
-    cancelGraceSeconds: 60,
-    ecsStaleSeconds: 120,
-    ecsStartTimeoutSeconds: 600,
-  };
+  const options = TEST_POLL_OPTIONS;
 
   it('renews the lease once less than half of it is left, and not before', async () => {
     const { deps, start } = await setUp();
